@@ -1,0 +1,115 @@
+/**
+ * Every table latchkey keeps. Times are integer milliseconds since the Unix epoch (`*_at_ms`), lists are JSON text,
+ * booleans are 0/1. Secrets are never stored: `key_secrets.hash` is sha256(secret) in hex.
+ *
+ * A key may have several secrets at once only during a rotation's grace period; the retired secret carries the time
+ * at which it stops working.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Module } from "../tenants/model.ts";
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    status: text("status", { enum: ["active", "suspended"] }).notNull(),
+    subscription: text("subscription", { enum: ["active", "past_due", "cancelled"] }).notNull(),
+    modules: text("modules", { mode: "json" }).$type<Module[]>().notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (table) => [uniqueIndex("tenants_single_default").on(table.isDefault).where(sql`is_default = 1`)],
+);
+
+export const projects = sqliteTable(
+  "projects",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
+    keyPrefix: text("key_prefix").notNull(),
+    allowedOrigins: text("allowed_origins", { mode: "json" }).$type<string[]>().notNull(),
+    verificationUrl: text("verification_url"),
+    callbackHosts: text("callback_hosts", { mode: "json" }).$type<string[] | null>(),
+    ratelimitLimit: integer("ratelimit_limit").notNull(),
+    ratelimitWindowSeconds: integer("ratelimit_window_seconds").notNull(),
+    sessionTtlSeconds: integer("session_ttl_seconds").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (table) => [
+    index("projects_tenant").on(table.tenantId, table.id),
+    uniqueIndex("projects_single_default").on(table.isDefault).where(sql`is_default = 1`),
+  ],
+);
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id),
+    name: text("name").notNull(),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    owner: text("owner"),
+    isRoot: integer("is_root", { mode: "boolean" }).notNull().default(false),
+    hint: text("hint").notNull(),
+    expiresAtMs: integer("expires_at_ms"),
+    revokedAtMs: integer("revoked_at_ms"),
+    ratelimitLimit: integer("ratelimit_limit"),
+    ratelimitWindowSeconds: integer("ratelimit_window_seconds"),
+    lastUsedAtMs: integer("last_used_at_ms"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (table) => [
+    index("api_keys_project").on(table.projectId, table.id),
+    uniqueIndex("api_keys_single_root").on(table.isRoot).where(sql`is_root = 1`),
+  ],
+);
+
+export const keySecrets = sqliteTable(
+  "key_secrets",
+  {
+    hash: text("hash").primaryKey(),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id),
+    createdAtMs: integer("created_at_ms").notNull(),
+    retiresAtMs: integer("retires_at_ms"),
+  },
+  (table) => [index("key_secrets_key").on(table.keyId)],
+);
+
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: text("id").primaryKey(),
+    occurredAtMs: integer("occurred_at_ms").notNull(),
+    action: text("action").notNull(),
+    actorType: text("actor_type").notNull(),
+    actorId: text("actor_id"),
+    tenantId: text("tenant_id"),
+    projectId: text("project_id"),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    requestId: text("request_id"),
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  },
+  (table) => [index("audit_events_tenant").on(table.tenantId, table.id)],
+);
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type ProjectRow = typeof projects.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type KeySecretRow = typeof keySecrets.$inferSelect;
+export type AuditEventRow = typeof auditEvents.$inferSelect;

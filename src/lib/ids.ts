@@ -1,0 +1,54 @@
+/**
+ * Every id latchkey hands out is `<prefix>_<22 base62 characters>`: 48 bits of milliseconds then 80 random bits, so
+ * ids sort by creation time (cursors are ids) and cannot be guessed. Within one process ids are strictly increasing:
+ * a second id in the same millisecond (or after the clock stepped back) adds one to the previous random part, so
+ * "newest first" is exact for everything one process creates. The prefix table is the only place prefixes live.
+ */
+import { encodeBase62 } from "./base62.ts";
+import { randomBytes } from "./crypto.ts";
+
+export const ID_PREFIXES = {
+  tenant: "ten",
+  project: "prj",
+  apiKey: "key",
+  auditEvent: "aud",
+  request: "req",
+} as const;
+
+export type IdKind = keyof typeof ID_PREFIXES;
+export type IdPrefix = (typeof ID_PREFIXES)[IdKind];
+
+const ID_BODY_LENGTH = 22;
+const TIME_BYTES = 6;
+const RANDOM_BYTES = 10;
+
+let lastMilliseconds = -1;
+const lastBytes = new Uint8Array(TIME_BYTES + RANDOM_BYTES);
+
+export function newId(kind: IdKind, nowMilliseconds: number): string {
+  const milliseconds = Math.max(0, Math.floor(nowMilliseconds));
+  if (milliseconds > lastMilliseconds) {
+    lastMilliseconds = milliseconds;
+    let time = milliseconds;
+    for (let index = TIME_BYTES - 1; index >= 0; index--) {
+      lastBytes[index] = time % 256;
+      time = Math.floor(time / 256);
+    }
+    lastBytes.set(randomBytes(RANDOM_BYTES), TIME_BYTES);
+  } else {
+    incrementRandomPart(lastBytes);
+  }
+  return `${ID_PREFIXES[kind]}_${encodeBase62(lastBytes, ID_BODY_LENGTH)}`;
+}
+
+function incrementRandomPart(bytes: Uint8Array): void {
+  for (let index = bytes.length - 1; index >= TIME_BYTES; index--) {
+    bytes[index] = (bytes[index]! + 1) % 256;
+    if (bytes[index] !== 0) return;
+  }
+}
+
+/** A pattern for ids of one kind, for wire schemas; it accepts nothing that could not be an id. */
+export function idPattern(kind: IdKind): RegExp {
+  return new RegExp(`^${ID_PREFIXES[kind]}_[0-9A-Za-z]{${ID_BODY_LENGTH}}$`);
+}

@@ -1,0 +1,28 @@
+/**
+ * Tenancy model. A tenant is a customer account: `status` (active | suspended), `subscription`
+ * (active | past_due | cancelled) and the modules it may use. A project belongs to one tenant and holds the settings
+ * its keys and tokens follow: key prefix, allowed browser origins, CLI-approval page and callback hosts, the default
+ * rate-limit policy and token lifetimes. A default tenant and project exist from the first start.
+ *
+ * Any key of a tenant that is suspended, cancelled or past due, or that calls a module the tenant lacks, is refused
+ * on its very next request; the root key is exempt so an operator can always repair things.
+ */
+import { DEFAULT_KEY_PREFIX } from "../keys/secret.ts";
+
+export const MODULES = ["keys", "sessions", "cli_login", "verify"] as const;
+export type Module = (typeof MODULES)[number];
+
+export const TENANT_STATUSES = ["active", "suspended"] as const;
+export type TenantStatus = (typeof TENANT_STATUSES)[number];
+
+export const SUBSCRIPTIONS = ["active", "past_due", "cancelled"] as const;
+export type Subscription = (typeof SUBSCRIPTIONS)[number];
+
+export const PROJECT_DEFAULTS = {
+  keyPrefix: DEFAULT_KEY_PREFIX,
+  ratelimitLimit: 1000,
+  ratelimitWindowSeconds: 60,
+  sessionTtlSeconds: 15 * 60,
+} as const;
+
+export const SESSION_TTL_SECONDS_MAX = 24 * 60 * 60;
