@@ -1,0 +1,32 @@
+/**
+ * Builds dist/latchkey: one executable with the runtime, the code (minified, as bytecode for a fast cold start), the
+ * migrations and the docs reader inside it. Nothing needs to sit beside it.
+ *
+ *   bun run build [--outfile dist/latchkey]
+ */
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({ options: { outfile: { type: "string", default: "dist/latchkey" } } });
+const root = new URL("..", import.meta.url).pathname;
+
+const started = performance.now();
+const build = Bun.spawnSync(
+  [
+    process.execPath,
+    "build",
+    "--compile",
+    "--minify",
+    "--bytecode",
+    "--format=esm",
+    "--target=bun",
+    "src/main.ts",
+    "--outfile",
+    values.outfile!,
+  ],
+  { cwd: root, stdout: "inherit", stderr: "inherit" },
+);
+if (build.exitCode !== 0) {
+  console.error(`build failed (exit ${build.exitCode})`);
+  process.exit(1);
+}
+console.log(`built ${values.outfile} in ${Math.round(performance.now() - started)} ms`);

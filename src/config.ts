@@ -1,0 +1,95 @@
+/**
+ * Configuration: flags over environment variables over defaults, validated with zod. Every bad value is reported
+ * at once, each naming its variable and flag, and values are never echoed (one of them is the root key).
+ *
+ * The root key has no flag on purpose: command lines are visible to every user of the machine.
+ */
+import { z } from "zod";
+import { LOG_LEVELS } from "./lib/logger.ts";
+import { isWellFormedSecret } from "./keys/secret.ts";
+
+export interface ConfigSetting {
+  key: keyof ServerConfig;
+  env: string;
+  flag: string | null;
+  description: string;
+  defaultText: string;
+}
+
+/** The configuration table; the README's table and `--help` are printed from it. */
+export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
+  { key: "port", env: "LATCHKEY_PORT", flag: "--port", description: "TCP port to listen on (0 picks a free one)", defaultText: "8787" },
+  { key: "host", env: "LATCHKEY_HOST", flag: "--host", description: "Interface to bind (0.0.0.0 for a sidecar reached from outside)", defaultText: "127.0.0.1" },
+  { key: "db", env: "LATCHKEY_DB", flag: "--db", description: "SQLite file (created if missing)", defaultText: "./latchkey.db" },
+  { key: "publicUrl", env: "LATCHKEY_PUBLIC_URL", flag: "--public-url", description: "URL clients reach latchkey at (links, token issuer)", defaultText: "http://localhost:<port>" },
+  { key: "rootKey", env: "LATCHKEY_ROOT_KEY", flag: null, description: "Root key to create on first start (from `latchkey keygen`); env only", defaultText: "generated and printed once" },
+  { key: "logLevel", env: "LATCHKEY_LOG_LEVEL", flag: "--log-level", description: "debug, info, warn, error or silent", defaultText: "info" },
+  { key: "bodyLimitBytes", env: "LATCHKEY_BODY_LIMIT_BYTES", flag: "--body-limit-bytes", description: "Largest request body accepted (413 above)", defaultText: "65536" },
+];
+
+const ConfigSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(8787),
+  host: z.string().min(1).max(255).default("127.0.0.1"),
+  db: z.string().min(1).default("./latchkey.db"),
+  publicUrl: z
+    .string()
+    .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), "must be an http(s) URL")
+    .transform((text) => text.replace(/\/+$/, ""))
+    .optional(),
+  rootKey: z
+    .string()
+    .refine(isWellFormedSecret, "must be a latchkey secret; generate one with `latchkey keygen`")
+    .optional(),
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+  bodyLimitBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(65536),
+});
+
+export type ServerConfig = z.output<typeof ConfigSchema>;
+
+export type ConfigResult = { ok: true; config: ServerConfig; warnings: string[] } | { ok: false; problems: string[] };
+
+export function loadConfig(flags: readonly string[], env: Record<string, string | undefined>): ConfigResult {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const raw: Record<string, string> = {};
+  for (const setting of CONFIG_SETTINGS) {
+    const value = env[setting.env];
+    if (value !== undefined && value !== "") raw[setting.key] = value;
+  }
+  for (let index = 0; index < flags.length; index++) {
+    const argument = flags[index]!;
+    const [name, inlineValue] = argument.includes("=") ? splitOnce(argument, "=") : [argument, undefined];
+    const setting = CONFIG_SETTINGS.find((candidate) => candidate.flag === name);
+    if (!setting) {
+      problems.push(`${name}: unknown flag (see --help)`);
+      continue;
+    }
+    const value = inlineValue ?? flags[++index];
+    if (value === undefined) problems.push(`${setting.flag}: needs a value`);
+    else raw[setting.key] = value;
+  }
+  const known = new Set(CONFIG_SETTINGS.map((setting) => setting.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("LATCHKEY_") && !known.has(name)) warnings.push(`${name} is not a latchkey setting; ignored`);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const setting = CONFIG_SETTINGS.find((candidate) => candidate.key === issue.path[0]);
+      const names = setting ? [setting.env, setting.flag].filter(Boolean).join(" / ") : String(issue.path[0]);
+      problems.push(`${names}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) return { ok: false, problems };
+  return { ok: true, config: parsed.data, warnings };
+}
+
+export function defaultPublicUrl(host: string, port: number): string {
+  const reachableHost = host === "0.0.0.0" || host === "::" || host === "127.0.0.1" ? "localhost" : host;
+  return `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${port}`;
+}
+
+function splitOnce(text: string, separator: string): [string, string] {
+  const at = text.indexOf(separator);
+  return [text.slice(0, at), text.slice(at + 1)];
+}

@@ -1,0 +1,102 @@
+/**
+ * The only place an exception becomes an HTTP answer. Expected failures (AppError) answer through the catalogue;
+ * Elysia's own failures are translated (malformed input → 400, unknown route → 404); everything else is an internal
+ * error: logged with the request id, answered 500 with no stack, no message and no internals.
+ */
+import { AppError, type ErrorDetail, errorBody, isCredentialError } from "../errors.ts";
+import type { Logger } from "../lib/logger.ts";
+
+const MAX_DETAILS = 20;
+
+interface StandardIssue {
+  message: string;
+  path?: readonly (PropertyKey | { key: PropertyKey })[];
+  code?: string;
+  keys?: string[];
+}
+
+interface StandardValidator {
+  "~standard": { validate(value: unknown): { issues?: readonly StandardIssue[] } | Promise<unknown> };
+}
+
+/** What Elysia's ValidationError carries that we read: where validation failed, the validator and the value. */
+interface ElysiaValidationError {
+  type: string;
+  validator: StandardValidator | { schema: StandardValidator };
+  value: unknown;
+}
+
+export function toAppError(code: string | number, error: unknown, logger: Logger, requestId: string): AppError {
+  if (error instanceof AppError) return error;
+  if (code === "PARSE") {
+    const cause = (error as { cause?: unknown }).cause;
+    if (cause instanceof AppError) return cause;
+    return new AppError("VALIDATION_FAILED", { details: [{ path: "body", message: "could not be read" }] });
+  }
+  if (code === "VALIDATION") {
+    const validation = error as ElysiaValidationError;
+    // A response that fails its own schema is our bug, not the caller's.
+    if (validation.type === "response") {
+      logger.error("response failed its schema", { request_id: requestId, details: describeIssues(validation).map((d) => `${d.path}: ${d.message}`).join("; ") });
+      return new AppError("INTERNAL");
+    }
+    return new AppError("VALIDATION_FAILED", { details: describeIssues(validation) });
+  }
+  if (code === "NOT_FOUND") return new AppError("NOT_FOUND", { message: "No such route." });
+  logger.error("unhandled error", {
+    request_id: requestId,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  });
+  return new AppError("INTERNAL");
+}
+
+function describeIssues(validation: ElysiaValidationError): ErrorDetail[] {
+  const validator = "~standard" in validation.validator ? validation.validator : validation.validator.schema;
+  const result = validator["~standard"].validate(validation.value);
+  const issues = result instanceof Promise ? [] : (result.issues ?? []);
+  const where = validation.type === "body" ? "body" : validation.type;
+  const details: ErrorDetail[] = [];
+  for (const issue of issues) {
+    const path = formatPath(issue.path ?? []);
+    if (issue.code === "unrecognized_keys" && issue.keys) {
+      for (const key of issue.keys) details.push({ path: joinPath(path, key), message: "is not a recognised field" });
+    } else {
+      details.push({ path: path === "" ? where : path, message: issue.message });
+    }
+  }
+  if (details.length === 0) details.push({ path: where, message: "is not valid" });
+  return details.slice(0, MAX_DETAILS);
+}
+
+/** ["scopes", 2] → "scopes[2]", ["ratelimit", "limit"] → "ratelimit.limit". */
+export function formatPath(path: readonly (PropertyKey | { key: PropertyKey })[]): string {
+  let text = "";
+  for (const segment of path) {
+    const key = typeof segment === "object" ? segment.key : segment;
+    text = typeof key === "number" ? `${text}[${key}]` : joinPath(text, String(key));
+  }
+  return text;
+}
+
+function joinPath(base: string, key: string): string {
+  const safeKey = /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : JSON.stringify(key.slice(0, 64));
+  return base === "" ? safeKey : `${base}.${safeKey}`;
+}
+
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: ReturnType<typeof errorBody>;
+}
+
+export function answerError(error: AppError, requestId: string): ErrorAnswer {
+  const headers: Record<string, string> = {};
+  if (isCredentialError(error.code)) {
+    headers["www-authenticate"] =
+      error.code === "API_KEY_REQUIRED" || error.code === "SESSION_REQUIRED"
+        ? 'Bearer realm="latchkey"'
+        : 'Bearer realm="latchkey", error="invalid_token"';
+  }
+  return { status: error.status, headers, body: errorBody(error, requestId) };
+}

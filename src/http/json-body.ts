@@ -1,0 +1,79 @@
+/**
+ * Request bodies: JSON only, at most `limitBytes`. The announced length is checked before anything is read, and a
+ * body without a length (chunked) is read only up to the limit, so an oversized upload costs at most the limit.
+ * An empty body reads as `{}`, so routes whose fields are all optional need no body at all; required fields are then
+ * reported by the schema like any other missing field.
+ */
+import { AppError } from "../errors.ts";
+
+const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+export function payloadTooLarge(limitBytes: number): AppError {
+  return new AppError("PAYLOAD_TOO_LARGE", {
+    details: [{ path: "body", message: `must be at most ${limitBytes} bytes` }],
+  });
+}
+
+/** True when the request announces a body longer than the limit; checked for every request, before routing. */
+export function announcesBodyOver(request: Request, limitBytes: number): boolean {
+  const declared = request.headers.get("content-length");
+  return declared !== null && !(Number(declared) <= limitBytes);
+}
+
+export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
+  const contentType = request.headers.get("content-type");
+  if (contentType !== null && contentType.trim() !== "" && !JSON_CONTENT_TYPE.test(contentType)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE");
+  }
+  const text = await readBodyText(request, limitBytes);
+  if (text.trim() === "") return {};
+  if (contentType === null || contentType.trim() === "") throw new AppError("UNSUPPORTED_MEDIA_TYPE");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError("VALIDATION_FAILED", {
+      message: "The request body is not valid JSON.",
+      details: [{ path: "body", message: "must be valid JSON" }],
+    });
+  }
+}
+
+async function readBodyText(request: Request, limitBytes: number): Promise<string> {
+  if (request.body === null) return "";
+  if (announcesBodyOver(request, limitBytes)) throw payloadTooLarge(limitBytes);
+  const bytes = request.headers.has("content-length")
+    ? new Uint8Array(await request.arrayBuffer())
+    : await readStreamWithin(request.body, limitBytes);
+  if (bytes.byteLength > limitBytes) throw payloadTooLarge(limitBytes);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new AppError("VALIDATION_FAILED", {
+      message: "The request body is not valid UTF-8.",
+      details: [{ path: "body", message: "must be UTF-8 encoded JSON" }],
+    });
+  }
+}
+
+async function readStreamWithin(stream: ReadableStream<Uint8Array>, limitBytes: number): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let totalBytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    totalBytes += value.byteLength;
+    if (totalBytes > limitBytes) {
+      await reader.cancel();
+      throw payloadTooLarge(limitBytes);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

@@ -1,0 +1,116 @@
+/**
+ * The schema-first route table. Each feature exports rows made with `route(...)`: method, path, summary, tags, the
+ * credential and scopes it needs, zod schemas for params, query, body and every response, and the handler. The
+ * Elysia app and the OpenAPI document are both generated from these rows (see mount.ts); nothing about a route is
+ * written anywhere else.
+ *
+ * The standard refusals a row implies (400 for bad input, 401/403 for credentials, 413/415 for bodies, 500) are
+ * added to its documented responses by mount.ts; a row lists only its success and route-specific errors.
+ */
+import type { z } from "zod";
+import type { AuditActor } from "../audit/service.ts";
+import type { AppDeps } from "../deps.ts";
+import type { Module } from "../tenants/model.ts";
+import type { KeyPrincipal } from "../verify/service.ts";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/**
+ * - `none`: anyone may call (health, documents, unauthenticated flows).
+ * - `api_key`: any live key of an active tenant, holding `scopes`, whose tenant has `module`.
+ * - `root`: the root key only.
+ */
+export type Credential = "none" | "api_key" | "root";
+
+export interface RequestInfo {
+  requestId: string;
+  ip: string | null;
+  userAgent: string | null;
+  headers: Headers;
+}
+
+type PrincipalFor<C extends Credential> = C extends "none" ? null : KeyPrincipal;
+type Input<S> = S extends z.ZodType ? z.output<S> : undefined;
+type SuccessStatus = 200 | 201 | 202;
+type SuccessBody<Responses> = {
+  [Status in keyof Responses]: Status extends SuccessStatus
+    ? Responses[Status] extends z.ZodType
+      ? z.input<Responses[Status]>
+      : never
+    : never;
+}[keyof Responses];
+
+export interface HandlerContext<C extends Credential, Body, Query, Params> {
+  body: Body;
+  query: Query;
+  params: Params;
+  principal: PrincipalFor<C>;
+  /** The audit actor for changes made by this request: the calling key, its IP, user agent and request id. */
+  actor: AuditActor;
+  deps: AppDeps;
+  nowMilliseconds: number;
+  request: RequestInfo;
+  /** Extra headers for the success response (the route decides them; the mount sets them). */
+  responseHeaders: Record<string, string>;
+}
+
+export interface RouteSpec<
+  C extends Credential,
+  Body extends z.ZodType | undefined,
+  Query extends z.ZodType | undefined,
+  Params extends z.ZodType | undefined,
+  Responses extends Partial<Record<number, z.ZodType>>,
+> {
+  method: HttpMethod;
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  credential: C;
+  scopes?: readonly string[];
+  module?: Module;
+  body?: Body;
+  query?: Query;
+  params?: Params;
+  responses: Responses;
+  handle(
+    context: HandlerContext<C, Input<Body>, Input<Query>, Input<Params>>,
+  ): SuccessBody<Responses> | Promise<SuccessBody<Responses>>;
+}
+
+/** A row as the mount sees it: the same fields with the generics erased. */
+export interface AnyRoute {
+  method: HttpMethod;
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  credential: Credential;
+  scopes?: readonly string[];
+  module?: Module;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  params?: z.ZodType;
+  responses: Partial<Record<number, z.ZodType>>;
+  handle(context: HandlerContext<Credential, unknown, unknown, unknown>): unknown;
+}
+
+export function route<
+  C extends Credential,
+  Responses extends Partial<Record<number, z.ZodType>>,
+  Body extends z.ZodType | undefined = undefined,
+  Query extends z.ZodType | undefined = undefined,
+  Params extends z.ZodType | undefined = undefined,
+>(spec: RouteSpec<C, Body, Query, Params, Responses>): AnyRoute {
+  return spec as unknown as AnyRoute;
+}
+
+export function successStatusOf(spec: AnyRoute): number {
+  const status = Object.keys(spec.responses)
+    .map(Number)
+    .find((code) => code >= 200 && code < 300);
+  if (status === undefined) throw new Error(`route ${spec.operationId} declares no success response`);
+  return status;
+}

@@ -1,0 +1,54 @@
+/**
+ * Wire shapes shared by every feature: the one error body, list envelopes, pagination and timestamps. Written by
+ * hand with zod; every schema here has a JSON Schema form so the OpenAPI document shows it.
+ */
+import { z } from "zod";
+import { ERROR_CODES } from "../errors.ts";
+import { type IdKind, idPattern } from "../lib/ids.ts";
+
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.enum(ERROR_CODES as [string, ...string[]]),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })),
+    request_id: z.string(),
+  }),
+});
+
+export const IsoDateTime = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time" });
+
+export function idOf(kind: IdKind) {
+  return z.string().regex(idPattern(kind), { message: `must be an id of the form ${idPattern(kind).source}` });
+}
+
+/** A display string: 1 to `maxLength` characters with no control characters. */
+export function displayText(maxLength: number) {
+  return z
+    .string()
+    .min(1, { message: "must not be empty" })
+    .max(maxLength, { message: `must be at most ${maxLength} characters` })
+    .regex(/^[^\p{Cc}]*$/u, { message: "must not contain control characters" });
+}
+
+export const PAGE_LIMIT_MAX = 100;
+export const PAGE_LIMIT_DEFAULT = 20;
+
+export function pageQuery(cursorKind: IdKind) {
+  return {
+    limit: z.coerce
+      .number({ message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
+      .int({ message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
+      .min(1, { message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
+      .max(PAGE_LIMIT_MAX, { message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
+      .default(PAGE_LIMIT_DEFAULT),
+    cursor: idOf(cursorKind).optional().describe("The `next_cursor` of the previous page."),
+  };
+}
+
+export function listOf<Item extends z.ZodType>(item: Item) {
+  return z.object({ object: z.literal("list"), data: z.array(item), next_cursor: z.string().nullable() });
+}
+
+export function listResponse<Item>(items: Item[], nextCursor: string | null) {
+  return { object: "list" as const, data: items, next_cursor: nextCursor };
+}

@@ -1,0 +1,121 @@
+/** Key management within the caller's project (the root key: any project). */
+import { route } from "../http/route.ts";
+import { ErrorResponse, listOf, listResponse } from "../http/wire.ts";
+import { toIsoString } from "../lib/clock.ts";
+import {
+  ApiKey,
+  CreatedKey,
+  CreateKeyBody,
+  KeyListQuery,
+  KeyParams,
+  presentKey,
+  RevokedKey,
+  RotatedKey,
+  RotateKeyBody,
+} from "./schemas.ts";
+import { RESERVED_SCOPES } from "./scopes.ts";
+import * as keys from "./service.ts";
+
+export const keyRoutes = [
+  route({
+    method: "POST",
+    path: "/v1/keys",
+    operationId: "createKey",
+    summary: "Create an API key with exactly the scopes listed; the secret is returned once.",
+    description: "A key can only grant scopes it holds itself (403 SCOPE_NOT_GRANTED lists the others).",
+    tags: ["keys"],
+    credential: "api_key",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    body: CreateKeyBody,
+    responses: { 200: CreatedKey, 404: ErrorResponse },
+    handle: ({ deps, principal, actor, body, nowMilliseconds }) => {
+      const issued = keys.createKey(
+        deps,
+        principal,
+        actor,
+        {
+          name: body.name,
+          scopes: body.scopes,
+          expiresAtMs: body.expires_at === undefined ? undefined : Date.parse(body.expires_at),
+          projectId: body.project_id,
+          owner: body.owner,
+        },
+        nowMilliseconds,
+      );
+      return { ...presentKey(issued.key), secret: issued.secret };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/keys",
+    operationId: "listKeys",
+    summary: "List the project's keys, newest first; secrets are never shown.",
+    tags: ["keys"],
+    credential: "api_key",
+    scopes: [RESERVED_SCOPES.keysRead],
+    module: "keys",
+    query: KeyListQuery,
+    responses: { 200: listOf(ApiKey), 404: ErrorResponse },
+    handle: ({ deps, principal, query }) => {
+      const page = keys.listKeys(deps, principal, {
+        beforeId: query.cursor,
+        limit: query.limit,
+        projectId: query.project_id,
+        owner: query.owner,
+      });
+      return listResponse(page.items.map(presentKey), page.nextCursor);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/keys/:id",
+    operationId: "getKey",
+    summary: "Read one key of the project; the secret is never shown.",
+    tags: ["keys"],
+    credential: "api_key",
+    scopes: [RESERVED_SCOPES.keysRead],
+    module: "keys",
+    params: KeyParams,
+    responses: { 200: ApiKey, 404: ErrorResponse },
+    handle: ({ deps, principal, params }) => presentKey(keys.getKey(deps, principal, params.id)),
+  }),
+  route({
+    method: "DELETE",
+    path: "/v1/keys/:id",
+    operationId: "revokeKey",
+    summary: "Revoke a key; it is refused from the next request on. Repeating the call answers the same.",
+    tags: ["keys"],
+    credential: "api_key",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    params: KeyParams,
+    responses: { 200: RevokedKey, 404: ErrorResponse, 409: ErrorResponse },
+    handle: ({ deps, principal, actor, params, nowMilliseconds }) => {
+      const revoked = keys.revokeKey(deps, principal, actor, params.id, nowMilliseconds);
+      return { id: revoked.id, object: "api_key" as const, revoked: true as const };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/v1/keys/:id/rotate",
+    operationId: "rotateKey",
+    summary: "Give the key a new secret; the old one works for grace_seconds more, then answers API_KEY_REVOKED.",
+    description: "Rotation hands out a working secret, so the caller must hold every scope of the key.",
+    tags: ["keys"],
+    credential: "api_key",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    params: KeyParams,
+    body: RotateKeyBody,
+    responses: { 200: RotatedKey, 404: ErrorResponse, 409: ErrorResponse },
+    handle: ({ deps, principal, actor, params, body, nowMilliseconds }) => {
+      const rotated = keys.rotateKey(deps, principal, actor, params.id, body.grace_seconds, nowMilliseconds);
+      return {
+        ...presentKey(rotated.key),
+        secret: rotated.secret,
+        previous_secret_expires_at: toIsoString(rotated.previousSecretRetiresAtMs),
+      };
+    },
+  }),
+];

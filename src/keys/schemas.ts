@@ -1,0 +1,88 @@
+/** Wire shapes of API keys, and how stored rows become them. The secret appears only on create and rotate. */
+import { z } from "zod";
+import type { ApiKeyRow } from "../db/schema.ts";
+import { displayText, IsoDateTime, idOf, pageQuery } from "../http/wire.ts";
+import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
+import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "./scopes.ts";
+import { ROTATION_GRACE_SECONDS_MAX } from "./service.ts";
+
+export const Scope = z
+  .string()
+  .max(129, { message: "must be at most 129 characters" })
+  .refine((scope) => !scope.includes("*"), { message: "must not contain wildcards (*)" })
+  .regex(SCOPE_PATTERN, { message: "must be lower-case resource:action, e.g. runs:write" });
+
+export const ScopeList = z
+  .array(Scope)
+  .min(1, { message: "must list at least one scope" })
+  .max(MAX_SCOPES_PER_KEY, { message: `must list at most ${MAX_SCOPES_PER_KEY} scopes` });
+
+export const Owner = displayText(256).describe("The end user this key acts for, in the host app's own ids.");
+
+export const KeyParams = z.object({ id: idOf("apiKey") });
+
+export const CreateKeyBody = z.strictObject({
+  name: displayText(200),
+  scopes: ScopeList,
+  expires_at: IsoDateTime.optional().describe("When the key stops working; omitted means never."),
+  project_id: idOf("project").optional().describe("Root key only: the project to create the key in."),
+  owner: Owner.optional(),
+});
+
+export const RotateKeyBody = z.strictObject({
+  grace_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(ROTATION_GRACE_SECONDS_MAX)
+    .default(0)
+    .describe("How long the previous secret keeps working; 0 retires it at once."),
+});
+
+export const KeyListQuery = z.object({
+  ...pageQuery("apiKey"),
+  project_id: idOf("project").optional().describe("Root key only: list another project's keys."),
+  owner: Owner.optional(),
+});
+
+export const ApiKey = z.object({
+  id: z.string(),
+  object: z.literal("api_key"),
+  project_id: z.string(),
+  name: z.string(),
+  hint: z.string().describe("Prefix and last four characters of the current secret, for display."),
+  scopes: z.array(z.string()),
+  owner: z.string().nullable(),
+  root: z.boolean(),
+  expires_at: IsoDateTime.nullable(),
+  revoked_at: IsoDateTime.nullable(),
+  last_used_at: IsoDateTime.nullable(),
+  created_at: IsoDateTime,
+  updated_at: IsoDateTime,
+});
+
+export const CreatedKey = ApiKey.extend({ secret: z.string().describe("Shown once; store it now.") });
+
+export const RotatedKey = CreatedKey.extend({
+  previous_secret_expires_at: IsoDateTime.describe("When the previous secret stops working."),
+});
+
+export const RevokedKey = z.object({ id: z.string(), object: z.literal("api_key"), revoked: z.literal(true) });
+
+export function presentKey(row: ApiKeyRow): z.input<typeof ApiKey> {
+  return {
+    id: row.id,
+    object: "api_key",
+    project_id: row.projectId,
+    name: row.name,
+    hint: row.hint,
+    scopes: row.scopes,
+    owner: row.owner,
+    root: row.isRoot,
+    expires_at: toIsoStringOrNull(row.expiresAtMs),
+    revoked_at: toIsoStringOrNull(row.revokedAtMs),
+    last_used_at: toIsoStringOrNull(row.lastUsedAtMs),
+    created_at: toIsoString(row.createdAtMs),
+    updated_at: toIsoString(row.updatedAtMs),
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * Scopes are flat `resource:action` strings: lower case, no wildcards, at most 64 per key. latchkey's own
+ * operations use reserved scopes. A credential can only hand out scopes it holds; the root key holds everything.
+ */
+export const SCOPE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}:[a-z0-9][a-z0-9_.-]{0,63}$/;
+export const MAX_SCOPES_PER_KEY = 64;
+
+export const RESERVED_SCOPES = {
+  keysRead: "keys:read",
+  keysWrite: "keys:write",
+  cliApprove: "cli:approve",
+} as const;
+
+/** The scopes a credential lacks to grant `requested`; empty for the root key, which may grant anything. */
+export function scopesBeyondGrantor(
+  grantor: { isRoot: boolean; scopes: readonly string[] },
+  requested: readonly string[],
+): string[] {
+  if (grantor.isRoot) return [];
+  return requested.filter((scope) => !grantor.scopes.includes(scope));
+}

@@ -1,0 +1,220 @@
+/**
+ * API keys: project-scoped credentials with an explicit scope list.
+ *
+ * - Created with a secret that is returned once; only sha256(secret) and a display hint are kept.
+ * - Revocation is immediate and final; revoking twice answers the same. The root key cannot be revoked (only rotated),
+ *   so an installation can never lock its operator out.
+ * - Rotation gives the same key id a new secret; the old one keeps working for `graceSeconds`, then is refused as
+ *   revoked. Rotating hands out a working secret, so it needs every scope the key holds (no escalation by rotation).
+ * - Visibility: a key sees keys of its own project only, never the root key; another project's key is "not found".
+ */
+import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
+import type { Db } from "../db/client.ts";
+import type { ApiKeyRow } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { newId } from "../lib/ids.ts";
+import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
+import { findProject } from "../tenants/store.ts";
+import type { KeyPrincipal } from "../verify/service.ts";
+import { scopesBeyondGrantor } from "./scopes.ts";
+import { generateSecret, hashSecret, secretHint } from "./secret.ts";
+import * as store from "./store.ts";
+
+export interface KeysDeps {
+  db: Db;
+}
+
+export interface NewKey {
+  name: string;
+  scopes: string[];
+  expiresAtMs?: number;
+  projectId?: string;
+  owner?: string;
+}
+
+export interface IssuedKey {
+  key: ApiKeyRow;
+  secret: string;
+}
+
+export const ROTATION_GRACE_SECONDS_MAX = 30 * 24 * 60 * 60;
+
+export function createKey(
+  deps: KeysDeps,
+  caller: KeyPrincipal,
+  actor: AuditActor,
+  input: NewKey,
+  nowMilliseconds: number,
+): IssuedKey {
+  const projectId = input.projectId ?? caller.projectId;
+  if (projectId !== caller.projectId && !caller.isRoot) throw projectNotFound();
+  if (input.expiresAtMs !== undefined && input.expiresAtMs <= nowMilliseconds) {
+    throw new AppError("VALIDATION_FAILED", { details: [{ path: "expires_at", message: "must be in the future" }] });
+  }
+  const scopes = [...new Set(input.scopes)];
+  const beyond = scopesBeyondGrantor(caller, scopes);
+  if (beyond.length > 0) {
+    throw new AppError("SCOPE_NOT_GRANTED", {
+      message: "A key can only grant scopes it holds itself.",
+      details: beyond.map((scope) => ({ path: `scopes[${input.scopes.indexOf(scope)}]`, message: scope })),
+    });
+  }
+  return deps.db.transaction(
+    (tx) => {
+      const project = findProject(tx, projectId);
+      if (!project) throw projectNotFound();
+      const secret = generateSecret(project.keyPrefix);
+      const key: ApiKeyRow = {
+        id: newId("apiKey", nowMilliseconds),
+        projectId,
+        name: input.name,
+        scopes,
+        owner: input.owner ?? null,
+        isRoot: false,
+        hint: secretHint(secret),
+        expiresAtMs: input.expiresAtMs ?? null,
+        revokedAtMs: null,
+        ratelimitLimit: null,
+        ratelimitWindowSeconds: null,
+        lastUsedAtMs: null,
+        createdAtMs: nowMilliseconds,
+        updatedAtMs: nowMilliseconds,
+      };
+      store.insertKey(tx, key, { hash: hashSecret(secret), keyId: key.id, createdAtMs: nowMilliseconds, retiresAtMs: null });
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "key.created",
+          target: { type: "api_key", id: key.id },
+          tenantId: project.tenantId,
+          projectId,
+          details: { name: key.name, scopes: key.scopes, owner: key.owner, expires_at_ms: key.expiresAtMs },
+        },
+        nowMilliseconds,
+      );
+      return { key, secret };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+export function listKeys(
+  deps: KeysDeps,
+  caller: KeyPrincipal,
+  filter: PageRequest & { projectId?: string; owner?: string },
+): Page<ApiKeyRow> {
+  const projectId = filter.projectId ?? caller.projectId;
+  if (projectId !== caller.projectId && !caller.isRoot) throw projectNotFound();
+  if (caller.isRoot && !findProject(deps.db, projectId)) throw projectNotFound();
+  const rows = store.listKeys(deps.db, { ...filter, projectId, includeRoot: caller.isRoot });
+  return pageOf(rows, filter.limit);
+}
+
+export function getKey(deps: KeysDeps, caller: KeyPrincipal, keyId: string): ApiKeyRow {
+  return visibleKeyOrThrow(store.findKey(deps.db, keyId), caller);
+}
+
+export function revokeKey(
+  deps: KeysDeps,
+  caller: KeyPrincipal,
+  actor: AuditActor,
+  keyId: string,
+  nowMilliseconds: number,
+): ApiKeyRow {
+  return deps.db.transaction(
+    (tx) => {
+      const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+      if (key.isRoot) {
+        throw new AppError("CONFLICT", { message: "The root key cannot be revoked; rotate it instead." });
+      }
+      if (key.revokedAtMs !== null) return key;
+      const revoked = store.markKeyRevoked(tx, keyId, nowMilliseconds)!;
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "key.revoked",
+          target: { type: "api_key", id: keyId },
+          tenantId: findProject(tx, key.projectId)!.tenantId,
+          projectId: key.projectId,
+          details: { name: key.name },
+        },
+        nowMilliseconds,
+      );
+      return revoked;
+    },
+    { behavior: "immediate" },
+  );
+}
+
+export interface RotatedKey extends IssuedKey {
+  previousSecretRetiresAtMs: number;
+}
+
+export function rotateKey(
+  deps: KeysDeps,
+  caller: KeyPrincipal,
+  actor: AuditActor,
+  keyId: string,
+  graceSeconds: number,
+  nowMilliseconds: number,
+): RotatedKey {
+  return deps.db.transaction(
+    (tx) => {
+      const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+      const beyond = scopesBeyondGrantor(caller, key.scopes);
+      if (beyond.length > 0) {
+        throw new AppError("SCOPE_NOT_GRANTED", {
+          message: "Rotating a key hands out its secret, so the caller must hold every scope of the key.",
+          details: beyond.map((scope) => ({ path: "scopes", message: scope })),
+        });
+      }
+      if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be rotated." });
+      if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) {
+        throw new AppError("CONFLICT", { message: "An expired key cannot be rotated." });
+      }
+      const secret = generateSecret(secretPrefixOf(key.hint));
+      const previousSecretRetiresAtMs = nowMilliseconds + graceSeconds * 1000;
+      store.retireLiveSecrets(tx, keyId, previousSecretRetiresAtMs, nowMilliseconds);
+      const rotated = store.addSecretAndHint(
+        tx,
+        { hash: hashSecret(secret), keyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
+        secretHint(secret),
+      );
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "key.rotated",
+          target: { type: "api_key", id: keyId },
+          tenantId: findProject(tx, key.projectId)!.tenantId,
+          projectId: key.projectId,
+          details: { grace_seconds: graceSeconds, previous_secret_retires_at_ms: previousSecretRetiresAtMs },
+        },
+        nowMilliseconds,
+      );
+      return { key: rotated, secret, previousSecretRetiresAtMs };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+/** The single visibility rule: own project only, and the root key is visible to the root key alone. */
+function visibleKeyOrThrow(key: ApiKeyRow | undefined, caller: KeyPrincipal): ApiKeyRow {
+  const visible = key !== undefined && (caller.isRoot || (key.projectId === caller.projectId && !key.isRoot));
+  if (!visible) throw new AppError("NOT_FOUND", { message: "No such key." });
+  return key;
+}
+
+function projectNotFound(): AppError {
+  return new AppError("NOT_FOUND", {
+    message: "No such project.",
+    details: [{ path: "project_id", message: "no project with this id is visible to this key" }],
+  });
+}
+
+/** A key keeps the prefix it was created with across rotations, even if its project's prefix changed since. */
+function secretPrefixOf(hint: string): string {
+  return hint.slice(0, hint.indexOf("..."));
+}

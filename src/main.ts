@@ -1,0 +1,127 @@
+#!/usr/bin/env bun
+/**
+ * The command line, and the only file that reads the environment: `latchkey serve | migrate | openapi | keygen |
+ * version | --help`. Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
+ */
+import { createApp } from "./app.ts";
+import { CONFIG_SETTINGS, loadConfig, type ServerConfig } from "./config.ts";
+import { openDatabase } from "./db/client.ts";
+import { applyMigrations, MigrationError } from "./db/migrate.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "./keys/secret.ts";
+import { systemClock } from "./lib/clock.ts";
+import { createLogger } from "./lib/logger.ts";
+import { PortInUseError, startServer, VERSION } from "./server.ts";
+
+const HELP = `latchkey ${VERSION}: self-hosted auth for APIs (keys, session tokens, CLI login, verification)
+
+Usage:
+  latchkey serve   [flags]   run the server (creates the database, default project and root key on first start)
+  latchkey migrate [--db F]  apply database migrations and exit
+  latchkey openapi           print the OpenAPI document
+  latchkey keygen            print a new root-key secret, for LATCHKEY_ROOT_KEY
+  latchkey version           print the version
+  latchkey --help            this text
+
+Settings (flag, environment variable, default):
+${CONFIG_SETTINGS.map((setting) => `  ${(setting.flag ?? "(env only)").padEnd(20)} ${setting.env.padEnd(26)} ${setting.defaultText}\n      ${setting.description}`).join("\n")}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...flags] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(HELP);
+      return 0;
+    case "version":
+    case "--version":
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case "keygen":
+      process.stdout.write(`${generateSecret(ROOT_KEY_PREFIX)}\n`);
+      return 0;
+    case "openapi":
+      return printOpenApiDocument();
+    case "migrate":
+      return withConfig(flags, migrate);
+    case "serve":
+      return withConfig(flags, serve);
+    default:
+      process.stderr.write(`latchkey: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+async function withConfig(flags: string[], run: (config: ServerConfig) => Promise<number>): Promise<number> {
+  const result = loadConfig(flags, Bun.env);
+  if (!result.ok) {
+    process.stderr.write(`latchkey: invalid configuration\n${result.problems.map((problem) => `  ${problem}\n`).join("")}`);
+    return 2;
+  }
+  for (const warning of result.warnings) process.stderr.write(`latchkey: ${warning}\n`);
+  return run(result.config);
+}
+
+async function migrate(config: ServerConfig): Promise<number> {
+  const { sqlite } = openDatabase(config.db);
+  try {
+    const result = applyMigrations(sqlite, systemClock.nowMilliseconds());
+    process.stdout.write(
+      result.applied.length > 0
+        ? `applied ${result.applied.join(", ")}\n`
+        : `up to date (${result.alreadyApplied} migrations)\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof MigrationError) {
+      process.stderr.write(`latchkey: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    sqlite.close();
+  }
+}
+
+async function serve(config: ServerConfig): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, logger, systemClock, (text) => process.stdout.write(`${text}\n`));
+  } catch (error) {
+    if (error instanceof PortInUseError || error instanceof MigrationError) {
+      process.stderr.write(`latchkey: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const running = server;
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info("shutting down", { signal });
+      running.stop().finally(resolve);
+    };
+    process.once("SIGINT", () => shutdown("SIGINT"));
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+  });
+  return 0;
+}
+
+async function printOpenApiDocument(): Promise<number> {
+  const { db, sqlite } = openDatabase(":memory:");
+  applyMigrations(sqlite, systemClock.nowMilliseconds());
+  const app = createApp({
+    db,
+    sqlite,
+    clock: systemClock,
+    logger: createLogger("silent"),
+    settings: { publicUrl: "http://localhost:8787", bodyLimitBytes: 65536, version: VERSION },
+  });
+  const response = await app.handle(new Request("http://localhost/openapi.json"));
+  process.stdout.write(`${JSON.stringify(await response.json(), null, 2)}\n`);
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,37 @@
+/** Liveness and readiness for process supervisors and orchestrators. */
+import { z } from "zod";
+import { EMBEDDED_MIGRATIONS } from "../db/migrate.ts";
+import { AppError } from "../errors.ts";
+import { route } from "../http/route.ts";
+
+const Health = z.object({ status: z.literal("ok"), version: z.string() });
+const Readiness = z.object({ status: z.literal("ready"), migrations: z.number().int() });
+
+export const operationRoutes = [
+  route({
+    method: "GET",
+    path: "/healthz",
+    operationId: "health",
+    summary: "The process is up.",
+    tags: ["operations"],
+    credential: "none",
+    responses: { 200: Health },
+    handle: ({ deps }) => ({ status: "ok" as const, version: deps.settings.version }),
+  }),
+  route({
+    method: "GET",
+    path: "/readyz",
+    operationId: "readiness",
+    summary: "The database answers and carries every migration this binary knows.",
+    tags: ["operations"],
+    credential: "none",
+    responses: { 200: Readiness },
+    handle: ({ deps }) => {
+      const row = deps.sqlite.query("SELECT count(*) AS applied FROM latchkey_migrations").get() as { applied: number };
+      if (row.applied !== EMBEDDED_MIGRATIONS.length) {
+        throw new AppError("INTERNAL", { message: "Not ready: the database is not fully migrated." });
+      }
+      return { status: "ready" as const, migrations: row.applied };
+    },
+  }),
+];

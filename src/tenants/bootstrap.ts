@@ -1,0 +1,124 @@
+/**
+ * First start: the default tenant, the default project and the root key, created once no matter how many processes
+ * start together on a fresh file (the check and the inserts share one BEGIN IMMEDIATE transaction, and unique
+ * indexes allow a single default tenant, default project and root key).
+ *
+ * The root key is LATCHKEY_ROOT_KEY when that is set on first start (automation knows it in advance), otherwise a
+ * fresh secret that the caller prints once. Later starts never create another; a different LATCHKEY_ROOT_KEY on a
+ * later start is reported, not adopted, because replacing the operator's key silently would be worse.
+ */
+import { recordAuditEvent, SYSTEM_ACTOR } from "../audit/service.ts";
+import type { Db } from "../db/client.ts";
+import { newId } from "../lib/ids.ts";
+import { constantTimeEqual } from "../lib/crypto.ts";
+import { findRootKey, insertKey, listLiveSecretHashes } from "../keys/store.ts";
+import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../keys/secret.ts";
+import { MODULES, PROJECT_DEFAULTS } from "./model.ts";
+import { findDefaultProject, findDefaultTenant, insertProject, insertTenant } from "./store.ts";
+
+export interface Bootstrap {
+  tenantId: string;
+  projectId: string;
+  rootKeyId: string;
+  /** The root key's secret when this start created it from nothing; null otherwise. Print once, keep nowhere. */
+  generatedRootSecret: string | null;
+  /** True when LATCHKEY_ROOT_KEY was given but is not a live secret of the existing root key. */
+  configuredRootKeyIgnored: boolean;
+}
+
+export function ensureDefaults(db: Db, configuredRootSecret: string | undefined, nowMilliseconds: number): Bootstrap {
+  return db.transaction(
+    (tx) => {
+      let tenant = findDefaultTenant(tx);
+      if (!tenant) {
+        tenant = {
+          id: newId("tenant", nowMilliseconds),
+          name: "default",
+          status: "active",
+          subscription: "active",
+          modules: [...MODULES],
+          isDefault: true,
+          createdAtMs: nowMilliseconds,
+          updatedAtMs: nowMilliseconds,
+        };
+        insertTenant(tx, tenant);
+      }
+      let project = findDefaultProject(tx);
+      if (!project) {
+        project = {
+          id: newId("project", nowMilliseconds),
+          tenantId: tenant.id,
+          name: "default",
+          isDefault: true,
+          keyPrefix: PROJECT_DEFAULTS.keyPrefix,
+          allowedOrigins: [],
+          verificationUrl: null,
+          callbackHosts: null,
+          ratelimitLimit: PROJECT_DEFAULTS.ratelimitLimit,
+          ratelimitWindowSeconds: PROJECT_DEFAULTS.ratelimitWindowSeconds,
+          sessionTtlSeconds: PROJECT_DEFAULTS.sessionTtlSeconds,
+          createdAtMs: nowMilliseconds,
+          updatedAtMs: nowMilliseconds,
+        };
+        insertProject(tx, project);
+      }
+      const existingRoot = findRootKey(tx);
+      if (existingRoot) {
+        const configuredRootKeyIgnored =
+          configuredRootSecret !== undefined &&
+          !listLiveSecretHashes(tx, existingRoot.id, nowMilliseconds).some((hash) =>
+            constantTimeEqual(hash, hashSecret(configuredRootSecret)),
+          );
+        return {
+          tenantId: tenant.id,
+          projectId: project.id,
+          rootKeyId: existingRoot.id,
+          generatedRootSecret: null,
+          configuredRootKeyIgnored,
+        };
+      }
+      const secret = configuredRootSecret ?? generateSecret(ROOT_KEY_PREFIX);
+      const rootKeyId = newId("apiKey", nowMilliseconds);
+      insertKey(
+        tx,
+        {
+          id: rootKeyId,
+          projectId: project.id,
+          name: "root",
+          scopes: [],
+          owner: null,
+          isRoot: true,
+          hint: secretHint(secret),
+          expiresAtMs: null,
+          revokedAtMs: null,
+          ratelimitLimit: null,
+          ratelimitWindowSeconds: null,
+          lastUsedAtMs: null,
+          createdAtMs: nowMilliseconds,
+          updatedAtMs: nowMilliseconds,
+        },
+        { hash: hashSecret(secret), keyId: rootKeyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
+      );
+      recordAuditEvent(
+        tx,
+        SYSTEM_ACTOR,
+        {
+          action: "key.created",
+          target: { type: "api_key", id: rootKeyId },
+          tenantId: tenant.id,
+          projectId: project.id,
+          details: { name: "root", root: true, from_environment: configuredRootSecret !== undefined },
+        },
+        nowMilliseconds,
+      );
+      return {
+        tenantId: tenant.id,
+        projectId: project.id,
+        rootKeyId,
+        generatedRootSecret: configuredRootSecret === undefined ? secret : null,
+        configuredRootKeyIgnored: false,
+      };
+    },
+    { behavior: "immediate" },
+  );
+}

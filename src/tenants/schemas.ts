@@ -1,0 +1,143 @@
+/** Wire shapes of tenants and projects (snake_case, ISO times), and how stored rows become them. */
+import { z } from "zod";
+import type { ProjectRow, TenantRow } from "../db/schema.ts";
+import { displayText, IsoDateTime, idOf, pageQuery } from "../http/wire.ts";
+import { toIsoString } from "../lib/clock.ts";
+import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
+import { KEY_PREFIX_PATTERN } from "../keys/secret.ts";
+import { MODULES, SESSION_TTL_SECONDS_MAX, SUBSCRIPTIONS, TENANT_STATUSES } from "./model.ts";
+
+const Name = displayText(200);
+const Status = z.enum(TENANT_STATUSES);
+const Subscription = z.enum(SUBSCRIPTIONS);
+const Modules = z.array(z.enum(MODULES)).max(MODULES.length * 4, { message: "lists too many modules" });
+
+export const TenantParams = z.object({ id: idOf("tenant") });
+
+export const CreateTenantBody = z.strictObject({
+  name: Name,
+  status: Status.optional(),
+  subscription: Subscription.optional(),
+  modules: Modules.optional().describe("Modules the tenant may use; all of them when omitted."),
+});
+
+export const UpdateTenantBody = z.strictObject({
+  name: Name.optional(),
+  status: Status.optional(),
+  subscription: Subscription.optional(),
+  modules: Modules.optional(),
+});
+
+export const TenantListQuery = z.object(pageQuery("tenant"));
+
+export const Tenant = z.object({
+  id: z.string(),
+  object: z.literal("tenant"),
+  name: z.string(),
+  status: Status,
+  subscription: Subscription,
+  modules: z.array(z.enum(MODULES)),
+  is_default: z.boolean(),
+  created_at: IsoDateTime,
+  updated_at: IsoDateTime,
+});
+
+export function presentTenant(row: TenantRow): z.input<typeof Tenant> {
+  return {
+    id: row.id,
+    object: "tenant",
+    name: row.name,
+    status: row.status,
+    subscription: row.subscription,
+    modules: row.modules,
+    is_default: row.isDefault,
+    created_at: toIsoString(row.createdAtMs),
+    updated_at: toIsoString(row.updatedAtMs),
+  };
+}
+
+const Origin = z
+  .string()
+  .max(2048)
+  .refine(isExactOrigin, { message: "must be an exact origin such as https://app.example.com (no path)" });
+const WebUrl = z
+  .string()
+  .max(2048)
+  .refine(isSecureWebUrl, { message: "must be an https URL (http only for localhost)" });
+const Hostname = z
+  .string()
+  .max(253)
+  .regex(HOSTNAME_PATTERN, { message: "must be a lower-case host name such as cli.example.com" });
+const KeyPrefix = z
+  .string()
+  .regex(KEY_PREFIX_PATTERN, { message: "must be lower case letters, digits and _, start with a letter, end with _" });
+const RateLimitPolicy = z.strictObject({
+  limit: z.number().int().min(1).max(1_000_000).describe("Requests allowed per window (the bucket's size)."),
+  window_seconds: z.number().int().min(1).max(86_400).describe("Seconds for the bucket to refill completely."),
+});
+const SessionTtlSeconds = z.number().int().min(60).max(SESSION_TTL_SECONDS_MAX);
+
+const projectSettings = {
+  key_prefix: KeyPrefix.optional().describe("Prefix of new secrets; default sk_live_."),
+  allowed_origins: z.array(Origin).max(100).optional().describe("Exact origins allowed on the browser channel."),
+  verification_url: WebUrl.nullable().optional().describe("The host app's page for approving CLI logins."),
+  callback_hosts: z.array(Hostname).max(100).nullable().optional().describe("Hosts CLI callbacks may point at."),
+  ratelimit: RateLimitPolicy.optional().describe("Default rate-limit policy of the project's keys."),
+  session_ttl_seconds: SessionTtlSeconds.optional().describe("Lifetime of end-user session tokens."),
+};
+
+export const ProjectParams = z.object({ id: idOf("project") });
+
+export const CreateProjectBody = z.strictObject({ tenant_id: idOf("tenant"), name: Name, ...projectSettings });
+
+export const UpdateProjectBody = z.strictObject({ name: Name.optional(), ...projectSettings });
+
+export const ProjectListQuery = z.object({ ...pageQuery("project"), tenant_id: idOf("tenant").optional() });
+
+export const Project = z.object({
+  id: z.string(),
+  object: z.literal("project"),
+  tenant_id: z.string(),
+  name: z.string(),
+  is_default: z.boolean(),
+  key_prefix: z.string(),
+  allowed_origins: z.array(z.string()),
+  verification_url: z.string().nullable(),
+  callback_hosts: z.array(z.string()).nullable(),
+  ratelimit: z.object({ limit: z.number().int(), window_seconds: z.number().int() }),
+  session_ttl_seconds: z.number().int(),
+  created_at: IsoDateTime,
+  updated_at: IsoDateTime,
+});
+
+export function presentProject(row: ProjectRow): z.input<typeof Project> {
+  return {
+    id: row.id,
+    object: "project",
+    tenant_id: row.tenantId,
+    name: row.name,
+    is_default: row.isDefault,
+    key_prefix: row.keyPrefix,
+    allowed_origins: row.allowedOrigins,
+    verification_url: row.verificationUrl,
+    callback_hosts: row.callbackHosts,
+    ratelimit: { limit: row.ratelimitLimit, window_seconds: row.ratelimitWindowSeconds },
+    session_ttl_seconds: row.sessionTtlSeconds,
+    created_at: toIsoString(row.createdAtMs),
+    updated_at: toIsoString(row.updatedAtMs),
+  };
+}
+
+/** Wire settings → stored column values; absent fields stay absent so an update changes only what was sent. */
+export function projectSettingsFromWire(body: z.output<typeof UpdateProjectBody>) {
+  return {
+    name: body.name,
+    keyPrefix: body.key_prefix,
+    allowedOrigins: body.allowed_origins,
+    verificationUrl: body.verification_url,
+    callbackHosts: body.callback_hosts,
+    ratelimitLimit: body.ratelimit?.limit,
+    ratelimitWindowSeconds: body.ratelimit?.window_seconds,
+    sessionTtlSeconds: body.session_ttl_seconds,
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * Tenants and projects: creation, reading and changes by the root key. Every change commits with its audit event in
+ * one transaction. Changes take effect on the next request of every key, because credentials are always checked
+ * against the current tenant and project rows.
+ */
+import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
+import type { Db } from "../db/client.ts";
+import type { ProjectRow, TenantRow } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { newId } from "../lib/ids.ts";
+import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
+import { MODULES, type Module, PROJECT_DEFAULTS, type Subscription, type TenantStatus } from "./model.ts";
+import * as store from "./store.ts";
+
+export interface TenancyDeps {
+  db: Db;
+}
+
+export interface NewTenant {
+  name: string;
+  status?: TenantStatus;
+  subscription?: Subscription;
+  modules?: Module[];
+}
+
+export function createTenant(deps: TenancyDeps, actor: AuditActor, input: NewTenant, nowMilliseconds: number): TenantRow {
+  const tenant: TenantRow = {
+    id: newId("tenant", nowMilliseconds),
+    name: input.name,
+    status: input.status ?? "active",
+    subscription: input.subscription ?? "active",
+    modules: normaliseModules(input.modules ?? [...MODULES]),
+    isDefault: false,
+    createdAtMs: nowMilliseconds,
+    updatedAtMs: nowMilliseconds,
+  };
+  deps.db.transaction(
+    (tx) => {
+      store.insertTenant(tx, tenant);
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "tenant.created",
+          target: { type: "tenant", id: tenant.id },
+          tenantId: tenant.id,
+          projectId: null,
+          details: { name: tenant.name, status: tenant.status, subscription: tenant.subscription, modules: tenant.modules },
+        },
+        nowMilliseconds,
+      );
+    },
+    { behavior: "immediate" },
+  );
+  return tenant;
+}
+
+export function getTenant(deps: TenancyDeps, tenantId: string): TenantRow {
+  const tenant = store.findTenant(deps.db, tenantId);
+  if (!tenant) throw new AppError("NOT_FOUND", { message: "No such tenant." });
+  return tenant;
+}
+
+export function listTenants(deps: TenancyDeps, page: PageRequest): Page<TenantRow> {
+  return pageOf(store.listTenants(deps.db, page), page.limit);
+}
+
+export function updateTenant(
+  deps: TenancyDeps,
+  actor: AuditActor,
+  tenantId: string,
+  changes: store.TenantChanges,
+  nowMilliseconds: number,
+): TenantRow {
+  const normalised = changes.modules ? { ...changes, modules: normaliseModules(changes.modules) } : changes;
+  return deps.db.transaction(
+    (tx) => {
+      const before = store.findTenant(tx, tenantId);
+      if (!before) throw new AppError("NOT_FOUND", { message: "No such tenant." });
+      const changed = changedFields(before, normalised);
+      if (changed.length === 0) return before;
+      const after = store.updateTenant(tx, tenantId, normalised, nowMilliseconds)!;
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "tenant.updated",
+          target: { type: "tenant", id: tenantId },
+          tenantId,
+          projectId: null,
+          details: describeChanges(before, after, changed),
+        },
+        nowMilliseconds,
+      );
+      return after;
+    },
+    { behavior: "immediate" },
+  );
+}
+
+export interface NewProject {
+  tenantId: string;
+  name: string;
+  keyPrefix?: string;
+  allowedOrigins?: string[];
+  verificationUrl?: string | null;
+  callbackHosts?: string[] | null;
+  ratelimitLimit?: number;
+  ratelimitWindowSeconds?: number;
+  sessionTtlSeconds?: number;
+}
+
+export function createProject(
+  deps: TenancyDeps,
+  actor: AuditActor,
+  input: NewProject,
+  nowMilliseconds: number,
+): ProjectRow {
+  const project: ProjectRow = {
+    id: newId("project", nowMilliseconds),
+    tenantId: input.tenantId,
+    name: input.name,
+    isDefault: false,
+    keyPrefix: input.keyPrefix ?? PROJECT_DEFAULTS.keyPrefix,
+    allowedOrigins: input.allowedOrigins ?? [],
+    verificationUrl: input.verificationUrl ?? null,
+    callbackHosts: input.callbackHosts ?? null,
+    ratelimitLimit: input.ratelimitLimit ?? PROJECT_DEFAULTS.ratelimitLimit,
+    ratelimitWindowSeconds: input.ratelimitWindowSeconds ?? PROJECT_DEFAULTS.ratelimitWindowSeconds,
+    sessionTtlSeconds: input.sessionTtlSeconds ?? PROJECT_DEFAULTS.sessionTtlSeconds,
+    createdAtMs: nowMilliseconds,
+    updatedAtMs: nowMilliseconds,
+  };
+  deps.db.transaction(
+    (tx) => {
+      if (!store.findTenant(tx, input.tenantId)) {
+        throw new AppError("NOT_FOUND", {
+          message: "No such tenant.",
+          details: [{ path: "tenant_id", message: "no tenant has this id" }],
+        });
+      }
+      store.insertProject(tx, project);
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "project.created",
+          target: { type: "project", id: project.id },
+          tenantId: project.tenantId,
+          projectId: project.id,
+          details: { name: project.name },
+        },
+        nowMilliseconds,
+      );
+    },
+    { behavior: "immediate" },
+  );
+  return project;
+}
+
+export function getProject(deps: TenancyDeps, projectId: string): ProjectRow {
+  const project = store.findProject(deps.db, projectId);
+  if (!project) throw new AppError("NOT_FOUND", { message: "No such project." });
+  return project;
+}
+
+export function listProjects(deps: TenancyDeps, page: PageRequest & { tenantId?: string }): Page<ProjectRow> {
+  return pageOf(store.listProjects(deps.db, page), page.limit);
+}
+
+export function updateProject(
+  deps: TenancyDeps,
+  actor: AuditActor,
+  projectId: string,
+  changes: store.ProjectChanges,
+  nowMilliseconds: number,
+): ProjectRow {
+  return deps.db.transaction(
+    (tx) => {
+      const before = store.findProject(tx, projectId);
+      if (!before) throw new AppError("NOT_FOUND", { message: "No such project." });
+      const changed = changedFields(before, changes);
+      if (changed.length === 0) return before;
+      const after = store.updateProject(tx, projectId, changes, nowMilliseconds)!;
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "project.updated",
+          target: { type: "project", id: projectId },
+          tenantId: after.tenantId,
+          projectId,
+          details: describeChanges(before, after, changed),
+        },
+        nowMilliseconds,
+      );
+      return after;
+    },
+    { behavior: "immediate" },
+  );
+}
+
+/** Modules in catalogue order without repeats, so equal sets compare and store equally. */
+function normaliseModules(modules: readonly Module[]): Module[] {
+  return MODULES.filter((module) => modules.includes(module));
+}
+
+function changedFields<Row extends object>(before: Row, changes: Partial<Row>): (keyof Row)[] {
+  return (Object.keys(changes) as (keyof Row)[]).filter(
+    (field) => changes[field] !== undefined && JSON.stringify(changes[field]) !== JSON.stringify(before[field]),
+  );
+}
+
+/** The audit record of a change, with field names as the API spells them. */
+function describeChanges<Row extends object>(before: Row, after: Row, fields: (keyof Row)[]): Record<string, unknown> {
+  const snakeCase = (field: keyof Row) => String(field).replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+  return {
+    before: Object.fromEntries(fields.map((field) => [snakeCase(field), before[field]])),
+    after: Object.fromEntries(fields.map((field) => [snakeCase(field), after[field]])),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The credential decision, in the documented order:
+ *
+ *   format and checksum → lookup → revoked → expired → tenant status and subscription → module → origin → scopes
+ *   → rate limit
+ *
+ * Pure functions of (record, requirement, now): the same inputs always give the same answer, which is what the
+ * timeline tests pin. The first failing step names the refusal; nothing after it is evaluated.
+ */
+import type { ErrorCode, ErrorDetail } from "../errors.ts";
+import type { Module } from "../tenants/model.ts";
+import type { KeyCredentialRecord } from "./store.ts";
+
+export interface AccessRequirement {
+  module?: Module;
+  scopes?: readonly string[];
+  /** When the caller names a project, a key of any other project is as good as unknown. */
+  projectId?: string;
+}
+
+export type AccessDecision = { ok: true } | { ok: false; code: ErrorCode; details?: ErrorDetail[] };
+
+const ALLOWED: AccessDecision = { ok: true };
+
+export function decideKeyAccess(
+  record: KeyCredentialRecord | undefined,
+  requirement: AccessRequirement,
+  nowMilliseconds: number,
+): AccessDecision {
+  if (!record) return { ok: false, code: "API_KEY_INVALID" };
+  const { key, tenant } = record;
+  if (requirement.projectId !== undefined && requirement.projectId !== key.projectId && !key.isRoot) {
+    return { ok: false, code: "API_KEY_INVALID" };
+  }
+  if (key.revokedAtMs !== null && key.revokedAtMs <= nowMilliseconds) return { ok: false, code: "API_KEY_REVOKED" };
+  if (record.secretRetiresAtMs !== null && record.secretRetiresAtMs <= nowMilliseconds) {
+    return { ok: false, code: "API_KEY_REVOKED" };
+  }
+  if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) return { ok: false, code: "API_KEY_EXPIRED" };
+  // The root key is the operator's way back in: tenant state and modules never lock it out.
+  if (key.isRoot) return ALLOWED;
+  const tenantRefusal = decideTenantAccess(tenant, requirement.module);
+  if (tenantRefusal) return tenantRefusal;
+  return decideScopes(key.scopes, requirement.scopes ?? []);
+}
+
+export function decideTenantAccess(
+  tenant: { status: string; subscription: string; modules: string[] },
+  module: Module | undefined,
+): AccessDecision | null {
+  if (tenant.status === "suspended") return { ok: false, code: "TENANT_SUSPENDED" };
+  if (tenant.subscription === "cancelled") return { ok: false, code: "SUBSCRIPTION_CANCELLED" };
+  if (tenant.subscription === "past_due") return { ok: false, code: "SUBSCRIPTION_PAST_DUE" };
+  if (module !== undefined && !tenant.modules.includes(module)) {
+    return { ok: false, code: "MODULE_NOT_ENABLED", details: [{ path: "module", message: module }] };
+  }
+  return null;
+}
+
+/** Every required scope must be held; the refusal lists exactly the missing ones. */
+export function decideScopes(heldScopes: readonly string[], requiredScopes: readonly string[]): AccessDecision {
+  const missing = missingScopes(heldScopes, requiredScopes);
+  if (missing.length === 0) return ALLOWED;
+  return {
+    ok: false,
+    code: "SCOPE_NOT_GRANTED",
+    details: missing.map((scope) => ({ path: "scopes", message: scope })),
+  };
+}
+
+export function missingScopes(heldScopes: readonly string[], requiredScopes: readonly string[]): string[] {
+  return requiredScopes.filter((scope) => !heldScopes.includes(scope));
+}

@@ -1,0 +1,60 @@
+/**
+ * Turns a presented API key into a principal or a refusal. The format and checksum gate runs first so that garbage
+ * never reaches the database; the lookup is by sha256(secret), and the stored hash is compared in constant time.
+ */
+import type { Executor } from "../db/executor.ts";
+import { constantTimeEqual } from "../lib/crypto.ts";
+import { hashSecret, isWellFormedSecret } from "../keys/secret.ts";
+import { type AccessDecision, type AccessRequirement, decideKeyAccess } from "./decision.ts";
+import { findKeyCredentialBySecretHash, type KeyCredentialRecord } from "./store.ts";
+
+/** Who is calling: an API key (possibly the root key), with the project and tenant it belongs to. */
+export interface KeyPrincipal {
+  kind: "api_key";
+  keyId: string;
+  projectId: string;
+  tenantId: string;
+  scopes: readonly string[];
+  isRoot: boolean;
+  owner: string | null;
+}
+
+export type Principal = KeyPrincipal;
+
+export type KeyAuthentication =
+  | { ok: true; principal: KeyPrincipal; record: KeyCredentialRecord }
+  | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord });
+
+export function lookupKeyCredential(executor: Executor, secret: string): KeyCredentialRecord | undefined {
+  if (!isWellFormedSecret(secret)) return undefined;
+  const secretHash = hashSecret(secret);
+  const record = findKeyCredentialBySecretHash(executor, secretHash);
+  // The index found the row by this hash; the constant-time check keeps the final comparison free of early exits.
+  if (!record || !constantTimeEqual(record.secretHash, secretHash)) return undefined;
+  return record;
+}
+
+export function authenticateKey(
+  executor: Executor,
+  secret: string,
+  requirement: AccessRequirement,
+  nowMilliseconds: number,
+): KeyAuthentication {
+  const record = lookupKeyCredential(executor, secret);
+  const decision = decideKeyAccess(record, requirement, nowMilliseconds);
+  if (!decision.ok) return { ...decision, record };
+  const { key, project } = record!;
+  return {
+    ok: true,
+    record: record!,
+    principal: {
+      kind: "api_key",
+      keyId: key.id,
+      projectId: key.projectId,
+      tenantId: project.tenantId,
+      scopes: key.scopes,
+      isRoot: key.isRoot,
+      owner: key.owner,
+    },
+  };
+}

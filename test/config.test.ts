@@ -1,0 +1,62 @@
+import { describe, expect, test } from "bun:test";
+import { CONFIG_SETTINGS, loadConfig } from "../src/config.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
+
+describe("configuration", () => {
+  test("defaults need nothing set", () => {
+    const result = loadConfig([], {});
+    expect(result).toEqual({
+      ok: true,
+      warnings: [],
+      config: { port: 8787, host: "127.0.0.1", db: "./latchkey.db", logLevel: "info", bodyLimitBytes: 65536 },
+    });
+  });
+
+  test("every flag has an environment variable, and flags win over the environment", () => {
+    const rootKey = generateSecret(ROOT_KEY_PREFIX);
+    const result = loadConfig(["--port", "9000", "--db=/data/lk.db", "--public-url", "https://auth.example.com/"], {
+      LATCHKEY_PORT: "8000",
+      LATCHKEY_DB: "/env.db",
+      LATCHKEY_LOG_LEVEL: "warn",
+      LATCHKEY_ROOT_KEY: rootKey,
+    });
+    expect(result.ok && result.config).toMatchObject({
+      port: 9000,
+      db: "/data/lk.db",
+      publicUrl: "https://auth.example.com",
+      logLevel: "warn",
+      rootKey,
+    });
+    for (const setting of CONFIG_SETTINGS) expect(setting.env).toStartWith("LATCHKEY_");
+  });
+
+  test("every bad value is reported at once, each naming its variable, and no value is echoed", () => {
+    const result = loadConfig(["--bogus", "1"], {
+      LATCHKEY_PORT: "eighty",
+      LATCHKEY_LOG_LEVEL: "loud",
+      LATCHKEY_PUBLIC_URL: "ftp://x",
+      LATCHKEY_ROOT_KEY: "hunter2-not-a-key",
+      LATCHKEY_BODY_LIMIT_BYTES: "12",
+    });
+    expect(result.ok).toBe(false);
+    const problems = result.ok ? [] : result.problems;
+    for (const name of ["--bogus", "LATCHKEY_PORT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_PUBLIC_URL", "LATCHKEY_ROOT_KEY", "LATCHKEY_BODY_LIMIT_BYTES"]) {
+      expect(problems.some((problem) => problem.startsWith(name))).toBe(true);
+    }
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
+  test("a port outside 0–65535 is refused", () => {
+    for (const port of ["-1", "65536", "80.5"]) expect(loadConfig([], { LATCHKEY_PORT: port }).ok).toBe(false);
+  });
+
+  test("a flag without its value is refused", () => {
+    const result = loadConfig(["--port"], {});
+    expect(result.ok ? [] : result.problems).toEqual(["--port: needs a value"]);
+  });
+
+  test("an unknown LATCHKEY_ variable is a warning, not a failure (likely a typo)", () => {
+    const result = loadConfig([], { LATCHKEY_PROT: "1" });
+    expect(result.ok && result.warnings).toEqual(["LATCHKEY_PROT is not a latchkey setting; ignored"]);
+  });
+});

@@ -1,0 +1,72 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { ALL_ROUTES } from "../../src/app.ts";
+import { documentedResponses } from "../../src/http/mount.ts";
+import { createWorld, type World } from "../support/world.ts";
+
+describe("the OpenAPI document", () => {
+  let world: World;
+  beforeEach(async () => {
+    world = await createWorld();
+  });
+  afterEach(() => world.close());
+
+  test("is OpenAPI 3.1 and is produced without any schema being dropped", async () => {
+    const warnings: unknown[][] = [];
+    const originalWarn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args);
+    try {
+      const answer = await world.call("GET", "/openapi.json");
+      expect(answer.status).toBe(200);
+      expect(answer.body.openapi).toMatch(/^3\.1\./);
+    } finally {
+      console.warn = originalWarn;
+    }
+    expect(warnings).toEqual([]);
+  });
+
+  test("documents every route of the table, with every response it can give", async () => {
+    const document = (await world.call("GET", "/openapi.json")).body;
+    for (const spec of ALL_ROUTES) {
+      const openapiPath = spec.path.replace(/:([^/]+)/g, "{$1}");
+      const operation = document.paths[openapiPath]?.[spec.method.toLowerCase()];
+      expect({ route: `${spec.method} ${spec.path}`, found: operation !== undefined }).toEqual({
+        route: `${spec.method} ${spec.path}`,
+        found: true,
+      });
+      expect(operation.operationId).toBe(spec.operationId);
+      expect(operation.summary).toBe(spec.summary);
+      expect(operation.tags).toEqual(spec.tags);
+      const expectedStatuses = Object.keys(documentedResponses(spec)).sort();
+      expect(Object.keys(operation.responses).sort()).toEqual(expectedStatuses);
+      for (const status of expectedStatuses) {
+        const schema = operation.responses[status].content?.["application/json"]?.schema;
+        expect({ route: spec.operationId, status, hasSchema: Boolean(schema && (schema.type || schema.$ref || schema.anyOf)) })
+          .toEqual({ route: spec.operationId, status, hasSchema: true });
+      }
+      if (spec.body) expect(Object.keys(operation.requestBody.content)).toEqual(["application/json"]);
+      if (spec.credential !== "none") expect(operation.security).toEqual([{ bearerAuth: [] }]);
+      const documentedParameters = (operation.parameters ?? []).map((parameter: { name: string }) => parameter.name);
+      for (const name of spec.path.match(/:([^/]+)/g) ?? []) expect(documentedParameters).toContain(name.slice(1));
+    }
+  });
+
+  test("shows the error body with its closed list of codes", async () => {
+    const document = (await world.call("GET", "/openapi.json")).body;
+    const refusal = document.paths["/v1/keys"].post.responses["401"].content["application/json"].schema;
+    expect(refusal.properties.error.properties.code.enum).toContain("API_KEY_REVOKED");
+    expect(refusal.properties.error.required).toEqual(["code", "message", "details", "request_id"]);
+  });
+
+  test("/docs is served with its reader embedded: no script or style comes from another host", async () => {
+    const page = await world.call("GET", "/docs");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    const sources = [...page.text.matchAll(/<(?:script|link)[^>]+(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+    expect(sources).toEqual(["/docs/scalar.js"]);
+    expect(page.text).toContain('"url":"openapi.json"');
+    const bundle = await world.call("GET", "/docs/scalar.js");
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get("content-type")).toContain("javascript");
+    expect(bundle.text.length).toBeGreaterThan(1_000_000);
+  });
+});

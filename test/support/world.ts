@@ -1,0 +1,118 @@
+/**
+ * A test's whole world: a fresh in-memory database, a manual clock, captured logs, a known root key, and the app
+ * built by createApp from those alone. `transport: "http"` puts the same app on a real listening port so a suite can
+ * run over both. Every secret the world hands out is remembered, so leak checks can look for it afterwards.
+ */
+import { ALL_ROUTES, createApp } from "../../src/app.ts";
+import type { AnyRoute } from "../../src/http/route.ts";
+import { openDatabase } from "../../src/db/client.ts";
+import { applyMigrations } from "../../src/db/migrate.ts";
+import type { AppDeps, AppSettings } from "../../src/deps.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { createManualClock, type ManualClock } from "../../src/lib/clock.ts";
+import { createLogger } from "../../src/lib/logger.ts";
+import { ensureDefaults } from "../../src/tenants/bootstrap.ts";
+
+export const FIXED_START_MILLISECONDS = Date.parse("2026-01-01T00:00:00.000Z");
+
+export type Transport = "in-process" | "http";
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+export interface CallOptions {
+  key?: string | null;
+  body?: unknown;
+  rawBody?: RequestInit["body"];
+  headers?: Record<string, string>;
+}
+
+export interface World {
+  deps: AppDeps;
+  clock: ManualClock;
+  rootKey: string;
+  defaultTenantId: string;
+  defaultProjectId: string;
+  logLines: string[];
+  handedSecrets: Set<string>;
+  call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  transport?: Transport;
+  /** Extra route rows mounted after the real ones (for exercising the pipeline itself). */
+  extraRoutes?: readonly AnyRoute[];
+  startMilliseconds?: number;
+  settings?: Partial<AppSettings>;
+}
+
+export async function createWorld(options: WorldOptions = {}): Promise<World> {
+  const clock = createManualClock(options.startMilliseconds ?? FIXED_START_MILLISECONDS);
+  const { db, sqlite } = openDatabase(":memory:");
+  applyMigrations(sqlite, clock.nowMilliseconds());
+  const rootKey = generateSecret(ROOT_KEY_PREFIX);
+  const boot = ensureDefaults(db, rootKey, clock.nowMilliseconds());
+  const logLines: string[] = [];
+  const deps: AppDeps = {
+    db,
+    sqlite,
+    clock,
+    logger: createLogger("debug", (line) => logLines.push(line)),
+    settings: { publicUrl: "http://localhost:8787", bodyLimitBytes: 65536, version: "test", ...options.settings },
+  };
+  const app = createApp(deps, [...ALL_ROUTES, ...(options.extraRoutes ?? [])]);
+  let baseUrl = "http://localhost";
+  if (options.transport === "http") {
+    app.listen({ port: 0, hostname: "127.0.0.1", reusePort: false });
+    baseUrl = `http://127.0.0.1:${app.server!.port}`;
+  }
+  const handedSecrets = new Set<string>([rootKey]);
+
+  async function call(method: string, path: string, callOptions: CallOptions = {}): Promise<Answer> {
+    const headers: Record<string, string> = { ...callOptions.headers };
+    if (callOptions.key) headers.authorization = `Bearer ${callOptions.key}`;
+    let body = callOptions.rawBody;
+    if (callOptions.body !== undefined) {
+      body = JSON.stringify(callOptions.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const request = new Request(`${baseUrl}${path}`, { method, headers, body });
+    const response = options.transport === "http" ? await fetch(request) : await app.handle(request);
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    rememberSecrets(parsed, handedSecrets);
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  }
+
+  return {
+    deps,
+    clock,
+    rootKey,
+    defaultTenantId: boot.tenantId,
+    defaultProjectId: boot.projectId,
+    logLines,
+    handedSecrets,
+    call,
+    close: async () => {
+      if (options.transport === "http") await app.stop();
+      sqlite.close();
+    },
+  };
+}
+
+function rememberSecrets(body: unknown, into: Set<string>): void {
+  if (body && typeof body === "object") {
+    for (const [field, value] of Object.entries(body)) {
+      if (field === "secret" && typeof value === "string") into.add(value);
+      else rememberSecrets(value, into);
+    }
+  }
+}
