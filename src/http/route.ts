@@ -54,22 +54,26 @@ export interface HandlerContext<C extends Credential, Body, Query, Params> {
   responseHeaders: Record<string, string>;
 }
 
-export interface RouteSpec<
-  C extends Credential,
-  Body extends z.ZodType | undefined,
-  Query extends z.ZodType | undefined,
-  Params extends z.ZodType | undefined,
-  Responses extends Partial<Record<number, z.ZodType>>,
-> {
+/** The parts of a row that do not depend on its schemas' types. */
+interface RouteContract {
   method: HttpMethod;
   path: string;
   operationId: string;
   summary: string;
   description?: string;
   tags: string[];
-  credential: C;
   scopes?: readonly string[];
   module?: Module;
+}
+
+export interface RouteSpec<
+  C extends Credential,
+  Body extends z.ZodType | undefined,
+  Query extends z.ZodType | undefined,
+  Params extends z.ZodType | undefined,
+  Responses extends Partial<Record<number, z.ZodType>>,
+> extends RouteContract {
+  credential: C;
   body?: Body;
   query?: Query;
   params?: Params;
@@ -80,16 +84,8 @@ export interface RouteSpec<
 }
 
 /** A row as the mount sees it: the same fields with the generics erased. */
-export interface AnyRoute {
-  method: HttpMethod;
-  path: string;
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags: string[];
+export interface AnyRoute extends RouteContract {
   credential: Credential;
-  scopes?: readonly string[];
-  module?: Module;
   body?: z.ZodType;
   query?: z.ZodType;
   params?: z.ZodType;

@@ -8,8 +8,9 @@
  *   revoked. Rotating hands out a working secret, so it needs every scope the key holds (no escalation by rotation).
  * - Visibility: a key sees keys of its own project only, never the root key; another project's key is "not found".
  */
-import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
+import { type AuditAction, type AuditActor, recordAuditEvent } from "../audit/service.ts";
 import type { Db } from "../db/client.ts";
+import type { Executor } from "../db/executor.ts";
 import type { ApiKeyRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
@@ -64,39 +65,73 @@ export function createKey(
       const project = findProject(tx, projectId);
       if (!project) throw projectNotFound();
       const secret = generateSecret(project.keyPrefix);
-      const key: ApiKeyRow = {
-        id: newId("apiKey", nowMilliseconds),
-        projectId,
-        name: input.name,
-        scopes,
-        owner: input.owner ?? null,
-        isRoot: false,
-        hint: secretHint(secret),
-        expiresAtMs: input.expiresAtMs ?? null,
-        revokedAtMs: null,
-        ratelimitLimit: null,
-        ratelimitWindowSeconds: null,
-        lastUsedAtMs: null,
-        createdAtMs: nowMilliseconds,
-        updatedAtMs: nowMilliseconds,
-      };
-      store.insertKey(tx, key, { hash: hashSecret(secret), keyId: key.id, createdAtMs: nowMilliseconds, retiresAtMs: null });
-      recordAuditEvent(
+      const key = insertNewKey(
         tx,
         actor,
         {
-          action: "key.created",
-          target: { type: "api_key", id: key.id },
-          tenantId: project.tenantId,
           projectId,
-          details: { name: key.name, scopes: key.scopes, owner: key.owner, expires_at_ms: key.expiresAtMs },
+          tenantId: project.tenantId,
+          name: input.name,
+          scopes,
+          owner: input.owner ?? null,
+          expiresAtMs: input.expiresAtMs ?? null,
+          isRoot: false,
         },
+        secret,
         nowMilliseconds,
       );
       return { key, secret };
     },
     { behavior: "immediate" },
   );
+}
+
+export interface KeyFields {
+  projectId: string;
+  tenantId: string;
+  name: string;
+  scopes: string[];
+  owner: string | null;
+  expiresAtMs: number | null;
+  isRoot: boolean;
+}
+
+/**
+ * Stores a new key under `secret` (only its hash) with its audit event, inside the caller's transaction. Every key
+ * comes into being here: through the API, at first start (the root key), and on CLI-login approval.
+ */
+export function insertNewKey(
+  executor: Executor,
+  actor: AuditActor,
+  fields: KeyFields,
+  secret: string,
+  nowMilliseconds: number,
+): ApiKeyRow {
+  const key: ApiKeyRow = {
+    id: newId("apiKey", nowMilliseconds),
+    projectId: fields.projectId,
+    name: fields.name,
+    scopes: fields.scopes,
+    owner: fields.owner,
+    isRoot: fields.isRoot,
+    hint: secretHint(secret),
+    expiresAtMs: fields.expiresAtMs,
+    revokedAtMs: null,
+    ratelimitLimit: null,
+    ratelimitWindowSeconds: null,
+    lastUsedAtMs: null,
+    createdAtMs: nowMilliseconds,
+    updatedAtMs: nowMilliseconds,
+  };
+  store.insertKey(executor, key, { hash: hashSecret(secret), keyId: key.id, createdAtMs: nowMilliseconds, retiresAtMs: null });
+  recordKeyEvent(executor, actor, "key.created", key, fields.tenantId, nowMilliseconds, {
+    name: key.name,
+    scopes: key.scopes,
+    owner: key.owner,
+    root: key.isRoot,
+    expires_at_ms: key.expiresAtMs,
+  });
+  return key;
 }
 
 export function listKeys(
@@ -130,18 +165,7 @@ export function revokeKey(
       }
       if (key.revokedAtMs !== null) return key;
       const revoked = store.markKeyRevoked(tx, keyId, nowMilliseconds)!;
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "key.revoked",
-          target: { type: "api_key", id: keyId },
-          tenantId: findProject(tx, key.projectId)!.tenantId,
-          projectId: key.projectId,
-          details: { name: key.name },
-        },
-        nowMilliseconds,
-      );
+      recordKeyEvent(tx, actor, "key.revoked", key, tenantIdOf(tx, key), nowMilliseconds, { name: key.name });
       return revoked;
     },
     { behavior: "immediate" },
@@ -182,22 +206,35 @@ export function rotateKey(
         { hash: hashSecret(secret), keyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
         secretHint(secret),
       );
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "key.rotated",
-          target: { type: "api_key", id: keyId },
-          tenantId: findProject(tx, key.projectId)!.tenantId,
-          projectId: key.projectId,
-          details: { grace_seconds: graceSeconds, previous_secret_retires_at_ms: previousSecretRetiresAtMs },
-        },
-        nowMilliseconds,
-      );
+      recordKeyEvent(tx, actor, "key.rotated", key, tenantIdOf(tx, key), nowMilliseconds, {
+        grace_seconds: graceSeconds,
+        previous_secret_retires_at_ms: previousSecretRetiresAtMs,
+      });
       return { key: rotated, secret, previousSecretRetiresAtMs };
     },
     { behavior: "immediate" },
   );
+}
+
+function recordKeyEvent(
+  executor: Executor,
+  actor: AuditActor,
+  action: AuditAction,
+  key: ApiKeyRow,
+  tenantId: string,
+  nowMilliseconds: number,
+  details: Record<string, unknown>,
+): void {
+  recordAuditEvent(
+    executor,
+    actor,
+    { action, target: { type: "api_key", id: key.id }, tenantId, projectId: key.projectId, details },
+    nowMilliseconds,
+  );
+}
+
+function tenantIdOf(executor: Executor, key: ApiKeyRow): string {
+  return findProject(executor, key.projectId)!.tenantId;
 }
 
 /** The single visibility rule: own project only, and the root key is visible to the root key alone. */

@@ -7,12 +7,13 @@
  * fresh secret that the caller prints once. Later starts never create another; a different LATCHKEY_ROOT_KEY on a
  * later start is reported, not adopted, because replacing the operator's key silently would be worse.
  */
-import { recordAuditEvent, SYSTEM_ACTOR } from "../audit/service.ts";
+import { SYSTEM_ACTOR } from "../audit/service.ts";
 import type { Db } from "../db/client.ts";
 import { newId } from "../lib/ids.ts";
 import { constantTimeEqual } from "../lib/crypto.ts";
-import { findRootKey, insertKey, listLiveSecretHashes } from "../keys/store.ts";
-import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../keys/secret.ts";
+import { insertNewKey } from "../keys/service.ts";
+import { findRootKey, listLiveSecretHashes } from "../keys/store.ts";
+import { generateSecret, hashSecret, ROOT_KEY_PREFIX } from "../keys/secret.ts";
 import { MODULES, PROJECT_DEFAULTS } from "./model.ts";
 import { findDefaultProject, findDefaultTenant, insertProject, insertTenant } from "./store.ts";
 
@@ -78,43 +79,25 @@ export function ensureDefaults(db: Db, configuredRootSecret: string | undefined,
         };
       }
       const secret = configuredRootSecret ?? generateSecret(ROOT_KEY_PREFIX);
-      const rootKeyId = newId("apiKey", nowMilliseconds);
-      insertKey(
-        tx,
-        {
-          id: rootKeyId,
-          projectId: project.id,
-          name: "root",
-          scopes: [],
-          owner: null,
-          isRoot: true,
-          hint: secretHint(secret),
-          expiresAtMs: null,
-          revokedAtMs: null,
-          ratelimitLimit: null,
-          ratelimitWindowSeconds: null,
-          lastUsedAtMs: null,
-          createdAtMs: nowMilliseconds,
-          updatedAtMs: nowMilliseconds,
-        },
-        { hash: hashSecret(secret), keyId: rootKeyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
-      );
-      recordAuditEvent(
+      const rootKey = insertNewKey(
         tx,
         SYSTEM_ACTOR,
         {
-          action: "key.created",
-          target: { type: "api_key", id: rootKeyId },
-          tenantId: tenant.id,
           projectId: project.id,
-          details: { name: "root", root: true, from_environment: configuredRootSecret !== undefined },
+          tenantId: tenant.id,
+          name: "root",
+          scopes: [],
+          owner: null,
+          expiresAtMs: null,
+          isRoot: true,
         },
+        secret,
         nowMilliseconds,
       );
       return {
         tenantId: tenant.id,
         projectId: project.id,
-        rootKeyId,
+        rootKeyId: rootKey.id,
         generatedRootSecret: configuredRootSecret === undefined ? secret : null,
         configuredRootKeyIgnored: false,
       };
