@@ -5,6 +5,8 @@
 import { Elysia } from "elysia";
 import { auditRoutes } from "./audit/routes.ts";
 import type { AppDeps } from "./deps.ts";
+import { AppError } from "./errors.ts";
+import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
 import { answerError, toAppError } from "./http/error-edge.ts";
 import { announcesBodyOver, payloadTooLarge } from "./http/json-body.ts";
 import { mountRoutes } from "./http/mount.ts";
@@ -13,9 +15,16 @@ import { beginRequest, requestStateOf } from "./http/request-state.ts";
 import type { AnyRoute } from "./http/route.ts";
 import { keyRoutes } from "./keys/routes.ts";
 import { operationRoutes } from "./ops/routes.ts";
+import { sessionRoutes } from "./sessions/routes.ts";
 import { tenantRoutes } from "./tenants/routes.ts";
 
-export const ALL_ROUTES: readonly AnyRoute[] = [...operationRoutes, ...keyRoutes, ...tenantRoutes, ...auditRoutes];
+export const ALL_ROUTES: readonly AnyRoute[] = [
+  ...operationRoutes,
+  ...keyRoutes,
+  ...sessionRoutes,
+  ...tenantRoutes,
+  ...auditRoutes,
+];
 
 export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTES) {
   const app = new Elysia()
@@ -32,6 +41,16 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
       // Answers may carry secrets or per-key state: no shared cache should keep them unless a route says so.
       context.set.headers["cache-control"] = "no-store";
       context.set.headers["x-content-type-options"] = "nosniff";
+      const origin = context.request.headers.get("origin");
+      const listed = origin !== null && deps.origins.isListed(origin, state.nowMilliseconds);
+      if (context.request.method === "OPTIONS") {
+        if (!listed) throw new AppError("ORIGIN_NOT_ALLOWED", { message: "No project allows this origin." });
+        return new Response(null, {
+          status: 204,
+          headers: { ...preflightHeaders(origin), "x-request-id": state.requestId },
+        });
+      }
+      if (listed) Object.assign(context.set.headers, corsResponseHeaders(origin));
       if (announcesBodyOver(context.request, deps.settings.bodyLimitBytes)) {
         throw payloadTooLarge(deps.settings.bodyLimitBytes);
       }

@@ -2,7 +2,7 @@
  * Configuration: flags over environment variables over defaults, validated with zod. Every bad value is reported
  * at once, each naming its variable and flag, and values are never echoed (one of them is the root key).
  *
- * The root key has no flag on purpose: command lines are visible to every user of the machine.
+ * The root key and the master key have no flags on purpose: command lines are visible to every user of the machine.
  */
 import { z } from "zod";
 import { LOG_LEVELS } from "./lib/logger.ts";
@@ -25,6 +25,8 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
   { key: "rootKey", env: "LATCHKEY_ROOT_KEY", flag: null, description: "Root key to create on first start (from `latchkey keygen`); env only", defaultText: "generated and printed once" },
   { key: "logLevel", env: "LATCHKEY_LOG_LEVEL", flag: "--log-level", description: "debug, info, warn, error or silent", defaultText: "info" },
   { key: "bodyLimitBytes", env: "LATCHKEY_BODY_LIMIT_BYTES", flag: "--body-limit-bytes", description: "Largest request body accepted (413 above)", defaultText: "65536" },
+  { key: "masterKey", env: "LATCHKEY_MASTER_KEY", flag: null, description: "Seals private signing keys at rest (32+ characters); env only", defaultText: "not set: keys stored unsealed" },
+  { key: "signingKeyRotationDays", env: "LATCHKEY_SIGNING_KEY_ROTATION_DAYS", flag: "--signing-key-rotation-days", description: "Rotate the token-signing key automatically after this many days (0: never)", defaultText: "30" },
 ];
 
 const ConfigSchema = z.object({
@@ -42,6 +44,8 @@ const ConfigSchema = z.object({
     .optional(),
   logLevel: z.enum(LOG_LEVELS).default("info"),
   bodyLimitBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(65536),
+  masterKey: z.string().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
+  signingKeyRotationDays: z.coerce.number().int().min(0).max(3650).default(30),
 });
 
 export type ServerConfig = z.output<typeof ConfigSchema>;

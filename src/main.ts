@@ -6,8 +6,18 @@
 import { createApp } from "./app.ts";
 import { CONFIG_SETTINGS, loadConfig, type ServerConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
+import { createDeps } from "./deps.ts";
 import { applyMigrations, MigrationError } from "./db/migrate.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "./keys/secret.ts";
+import { SYSTEM_ACTOR } from "./audit/service.ts";
+import { deriveMasterKey, MasterKeyError } from "./sessions/key-encryption.ts";
+import {
+  DEFAULT_ACTIVATION_LEAD_SECONDS,
+  MAX_ACTIVATION_LEAD_SECONDS,
+  prepareSigningKeys,
+  rotateSigningKey,
+} from "./sessions/signing-keys.ts";
+import { toIsoString } from "./lib/clock.ts";
 import { systemClock } from "./lib/clock.ts";
 import { createLogger } from "./lib/logger.ts";
 import { PortInUseError, startServer, VERSION } from "./server.ts";
@@ -18,6 +28,9 @@ Usage:
   latchkey serve   [flags]   run the server (creates the database, default project and root key on first start)
   latchkey migrate [--db F]  apply database migrations and exit
   latchkey openapi           print the OpenAPI document
+  latchkey signing-keys list   [--db F]
+  latchkey signing-keys rotate [--db F] [--activate-in-seconds N]
+                             show or rotate the token-signing keys (a running server picks changes up within 5 s)
   latchkey keygen            print a new root-key secret, for LATCHKEY_ROOT_KEY
   latchkey version           print the version
   latchkey --help            this text
@@ -48,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return withConfig(flags, migrate);
     case "serve":
       return withConfig(flags, serve);
+    case "signing-keys":
+      return signingKeys(flags);
     default:
       process.stderr.write(`latchkey: unknown command "${command}"\n\n${HELP}`);
       return 2;
@@ -91,11 +106,10 @@ async function serve(config: ServerConfig): Promise<number> {
   try {
     server = await startServer(config, logger, systemClock, (text) => process.stdout.write(`${text}\n`));
   } catch (error) {
-    if (error instanceof PortInUseError || error instanceof MigrationError) {
-      process.stderr.write(`latchkey: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    // Expected start-up failures are one clear line; anything else also names itself, without a source dump.
+    const expected = error instanceof PortInUseError || error instanceof MigrationError || error instanceof MasterKeyError;
+    process.stderr.write(`latchkey: ${expected ? "" : "failed to start: "}${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
   }
   const running = server;
   await new Promise<void>((resolve) => {
@@ -109,16 +123,64 @@ async function serve(config: ServerConfig): Promise<number> {
   return 0;
 }
 
+async function signingKeys(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const leadFlagAt = rest.findIndex((flag) => flag === "--activate-in-seconds" || flag.startsWith("--activate-in-seconds="));
+  let activateInSeconds = DEFAULT_ACTIVATION_LEAD_SECONDS;
+  if (leadFlagAt >= 0) {
+    const flag = rest[leadFlagAt]!;
+    const [value] = flag.includes("=") ? [flag.slice(flag.indexOf("=") + 1)] : rest.splice(leadFlagAt + 1, 1);
+    rest.splice(leadFlagAt, 1);
+    activateInSeconds = Number(value);
+    if (!Number.isInteger(activateInSeconds) || activateInSeconds < 0 || activateInSeconds > MAX_ACTIVATION_LEAD_SECONDS) {
+      process.stderr.write(`latchkey: --activate-in-seconds: must be an integer from 0 to ${MAX_ACTIVATION_LEAD_SECONDS}\n`);
+      return 2;
+    }
+  }
+  if (action !== "list" && action !== "rotate") {
+    process.stderr.write(`latchkey: signing-keys needs "list" or "rotate"\n\n${HELP}`);
+    return 2;
+  }
+  return withConfig(rest, async (config) => {
+    const { db, sqlite } = openDatabase(config.db);
+    try {
+      const now = systemClock.nowMilliseconds();
+      applyMigrations(sqlite, now);
+      const masterKey = config.masterKey === undefined ? null : await deriveMasterKey(config.masterKey);
+      const ring = await prepareSigningKeys(db, masterKey, SYSTEM_ACTOR, now);
+      if (action === "rotate") {
+        const rotation = await rotateSigningKey(db, ring, masterKey, SYSTEM_ACTOR, activateInSeconds, now);
+        process.stdout.write(`rotated: ${rotation!.kid} signs from ${toIsoString(rotation!.activatesAtMs)}\n`);
+      }
+      for (const key of await ring.schedule(systemClock.nowMilliseconds())) {
+        const state = key.activatesAtMs > now ? "pending" : key.retiresAtMs !== null && key.retiresAtMs <= now ? "retired" : "active";
+        process.stdout.write(`${key.kid}  ${state.padEnd(7)}  activates ${toIsoString(key.activatesAtMs)}\n`);
+      }
+      return 0;
+    } catch (error) {
+      if (error instanceof MasterKeyError) {
+        process.stderr.write(`latchkey: ${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    } finally {
+      sqlite.close();
+    }
+  });
+}
+
 async function printOpenApiDocument(): Promise<number> {
   const { db, sqlite } = openDatabase(":memory:");
   applyMigrations(sqlite, systemClock.nowMilliseconds());
-  const app = createApp({
-    db,
-    sqlite,
-    clock: systemClock,
-    logger: createLogger("silent"),
-    settings: { publicUrl: "http://localhost:8787", bodyLimitBytes: 65536, version: VERSION },
-  });
+  const app = createApp(
+    await createDeps({
+      db,
+      sqlite,
+      clock: systemClock,
+      logger: createLogger("silent"),
+      settings: { publicUrl: "http://localhost:8787", bodyLimitBytes: 65536, version: VERSION, signingKeyRotationDays: 0 },
+    }),
+  );
   const response = await app.handle(new Request("http://localhost/openapi.json"));
   process.stdout.write(`${JSON.stringify(await response.json(), null, 2)}\n`);
   return 0;

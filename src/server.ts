@@ -6,7 +6,8 @@ import { createApp } from "./app.ts";
 import { defaultPublicUrl, type ServerConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
-import type { AppDeps } from "./deps.ts";
+import { type AppDeps, createDeps } from "./deps.ts";
+import { rotateSigningKeyIfDue } from "./sessions/service.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
 import { ensureDefaults } from "./tenants/bootstrap.ts";
@@ -44,8 +45,15 @@ export async function startServer(
     publicUrl: config.publicUrl ?? defaultPublicUrl(config.host, config.port),
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
+    signingKeyRotationDays: config.signingKeyRotationDays,
   };
-  const deps: AppDeps = { db, sqlite, clock, logger, settings };
+  let deps: AppDeps;
+  try {
+    deps = await createDeps({ db, sqlite, clock, logger, settings, masterKeyText: config.masterKey });
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
   const app = createApp(deps);
   try {
     app.listen({ port: config.port, hostname: config.host, reusePort: false });
@@ -57,6 +65,7 @@ export async function startServer(
     throw error;
   }
   const port = app.server!.port!;
+  const housekeeping = startHousekeeping(deps);
   if (config.publicUrl === undefined) settings.publicUrl = defaultPublicUrl(config.host, port);
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   logger.info("listening", { url, public_url: settings.publicUrl, db: config.db, version: VERSION });
@@ -64,10 +73,26 @@ export async function startServer(
     url,
     port,
     stop: async () => {
+      clearInterval(housekeeping);
       await app.stop();
       sqlite.close();
     },
   };
+}
+
+const HOUSEKEEPING_INTERVAL_MILLISECONDS = 60_000;
+
+/** Periodic work off the request path: rotating the signing key once it is due. */
+function startHousekeeping(deps: AppDeps): ReturnType<typeof setInterval> {
+  const run = () => {
+    rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds()).catch((error: unknown) =>
+      deps.logger.error("signing-key rotation failed", { error: error instanceof Error ? error.message : String(error) }),
+    );
+  };
+  run();
+  const timer = setInterval(run, HOUSEKEEPING_INTERVAL_MILLISECONDS);
+  timer.unref();
+  return timer;
 }
 
 function rootKeyBanner(secret: string, defaultProjectId: string): string {

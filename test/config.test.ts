@@ -8,7 +8,14 @@ describe("configuration", () => {
     expect(result).toEqual({
       ok: true,
       warnings: [],
-      config: { port: 8787, host: "127.0.0.1", db: "./latchkey.db", logLevel: "info", bodyLimitBytes: 65536 },
+      config: {
+        port: 8787,
+        host: "127.0.0.1",
+        db: "./latchkey.db",
+        logLevel: "info",
+        bodyLimitBytes: 65536,
+        signingKeyRotationDays: 30,
+      },
     });
   });
 

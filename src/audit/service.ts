@@ -17,7 +17,9 @@ export type AuditAction =
   | "project.updated"
   | "key.created"
   | "key.revoked"
-  | "key.rotated";
+  | "key.rotated"
+  | "signing_key.created"
+  | "signing_key.rotated";
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "tenant.created",
@@ -27,11 +29,13 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "key.created",
   "key.revoked",
   "key.rotated",
+  "signing_key.created",
+  "signing_key.rotated",
 ];
 
 /** Who did it and from where; built at the HTTP edge from the authenticated credential and the request. */
 export interface AuditActor {
-  type: "api_key" | "root_key" | "system";
+  type: "api_key" | "root_key" | "session" | "anonymous" | "system";
   id: string | null;
   ip: string | null;
   userAgent: string | null;
@@ -42,7 +46,7 @@ export const SYSTEM_ACTOR: AuditActor = { type: "system", id: null, ip: null, us
 
 export interface AuditEntry {
   action: AuditAction;
-  target: { type: "tenant" | "project" | "api_key"; id: string };
+  target: { type: "tenant" | "project" | "api_key" | "signing_key"; id: string };
   tenantId: string | null;
   projectId: string | null;
   details: Record<string, unknown>;

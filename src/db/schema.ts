@@ -113,3 +113,23 @@ export type ProjectRow = typeof projects.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type KeySecretRow = typeof keySecrets.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
+
+/**
+ * Token-signing keys (Ed25519). A key is published in the JWKS from creation, signs from `activates_at_ms` until
+ * the next key activates, and stays published until every token it could have signed has expired. The private key
+ * is a JWK, or `enc:v1:…` (AES-256-GCM under LATCHKEY_MASTER_KEY).
+ */
+export const signingKeys = sqliteTable(
+  "signing_keys",
+  {
+    kid: text("kid").primaryKey(),
+    algorithm: text("algorithm").notNull(),
+    publicJwk: text("public_jwk", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    privateKey: text("private_key").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    activatesAtMs: integer("activates_at_ms").notNull(),
+  },
+  (table) => [index("signing_keys_activation").on(table.activatesAtMs)],
+);
+
+export type SigningKeyRow = typeof signingKeys.$inferSelect;

@@ -1,41 +1,86 @@
 /**
- * Credential → principal for a route row. Reads `Authorization: Bearer <key>` and, when sent, `X-Project-Id` (a key of
- * any other project is then refused as invalid, exactly like an unknown key, so nothing reveals that it exists).
+ * Credential → principal for a route row.
+ *
+ * - `Authorization: Bearer <key>`: an API key (or the root key).
+ * - `X-Session-Token: <token>`: a session token, on routes that take one (`key_or_session`, and `root` routes only to
+ *   refuse it with 403). When a key is sent too, the token must have been minted from that very key.
+ * - `X-Project-Id`: the project the caller expects; a credential of any other project is refused as invalid.
+ * - The browser rule: a request that carries `Origin` and writes (POST, PUT, PATCH, DELETE) must carry a session
+ *   token; a bare API key from a browser is 401 SESSION_REQUIRED. Only the browser channel, which exists to turn a
+ *   key into a token, is exempt.
  */
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { authenticateKey, type KeyPrincipal } from "../verify/service.ts";
+import { authenticateSessionToken } from "../sessions/service.ts";
+import { decideScopes } from "../verify/decision.ts";
+import type { Principal } from "../verify/principal.ts";
+import { authenticateKey } from "../verify/service.ts";
 import type { AnyRoute } from "./route.ts";
+
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** The bearer credential, or null when the request carries none (no header, another scheme, or an empty value). */
 export function bearerCredential(headers: Headers): string | null {
   const header = headers.get("authorization");
   if (header === null) return null;
   const match = /^Bearer(?:[ \t]+(.*))?$/i.exec(header);
-  return match ? (match[1] ?? "").trim() : null;
+  const credential = match ? (match[1] ?? "").trim() : "";
+  return credential === "" ? null : credential;
 }
 
-export function authenticateRequest(
+export async function authenticateRequest(
   deps: AppDeps,
-  spec: Pick<AnyRoute, "credential" | "module" | "scopes">,
-  headers: Headers,
+  spec: Pick<AnyRoute, "credential" | "module" | "scopes" | "browserChannel">,
+  request: Request,
   nowMilliseconds: number,
-): KeyPrincipal {
+): Promise<Principal> {
+  const headers = request.headers;
+  const origin = headers.get("origin");
+  const sessionToken = headers.get("x-session-token");
   const secret = bearerCredential(headers);
-  if (secret === null || secret === "") throw new AppError("API_KEY_REQUIRED");
   const projectId = headers.get("x-project-id") ?? undefined;
+
+  if (origin !== null && sessionToken === null && WRITE_METHODS.has(request.method) && !spec.browserChannel) {
+    throw new AppError("SESSION_REQUIRED", {
+      message: "A browser request that writes must carry a session token (X-Session-Token), not a bare API key.",
+    });
+  }
+
+  if (sessionToken !== null && spec.credential !== "key") {
+    const session = await authenticateSessionToken(
+      deps,
+      sessionToken,
+      { origin, projectId, module: spec.module },
+      nowMilliseconds,
+    );
+    if (secret !== null) {
+      const key = authenticateKey(deps.db, secret, { projectId }, nowMilliseconds);
+      if (!key.ok) throw new AppError(key.code, { details: key.details });
+      if (key.principal.keyId !== session.keyId) {
+        throw new AppError("SESSION_INVALID", { message: "The session token was not minted from this API key." });
+      }
+    }
+    if (spec.credential === "root") throw needsRootKey();
+    const scopes = decideScopes(session.scopes, spec.scopes ?? []);
+    if (!scopes.ok) throw new AppError(scopes.code, { details: scopes.details });
+    return session;
+  }
+
+  if (secret === null) throw new AppError("API_KEY_REQUIRED");
   const authentication = authenticateKey(
     deps.db,
     secret,
-    { module: spec.module, scopes: spec.scopes, projectId },
+    { module: spec.module, scopes: spec.scopes, projectId, origin },
     nowMilliseconds,
   );
   if (!authentication.ok) throw new AppError(authentication.code, { details: authentication.details });
-  if (spec.credential === "root" && !authentication.principal.isRoot) {
-    throw new AppError("SCOPE_NOT_GRANTED", {
-      message: "This operation needs the root key.",
-      details: [{ path: "credential", message: "root" }],
-    });
-  }
+  if (spec.credential === "root" && !authentication.principal.isRoot) throw needsRootKey();
   return authentication.principal;
+}
+
+function needsRootKey(): AppError {
+  return new AppError("SCOPE_NOT_GRANTED", {
+    message: "This operation needs the root key.",
+    details: [{ path: "credential", message: "root" }],
+  });
 }

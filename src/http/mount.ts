@@ -22,6 +22,13 @@ import { ErrorResponse } from "./wire.ts";
 
 const USER_AGENT_MAX_LENGTH = 512;
 
+const SECURITY: Record<AnyRoute["credential"], Record<string, string[]>[]> = {
+  none: [],
+  key: [{ bearerAuth: [] }],
+  key_or_session: [{ bearerAuth: [] }, { sessionToken: [] }],
+  root: [{ bearerAuth: [] }],
+};
+
 type ElysiaContext = {
   request: Request;
   body: unknown;
@@ -63,16 +70,16 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
       transform:
         spec.credential === "none"
           ? undefined
-          : (context: ElysiaContext) => {
+          : async (context: ElysiaContext) => {
               const state = stateOf(context);
-              state.principal = authenticateRequest(deps, spec, context.request.headers, state.nowMilliseconds);
+              state.principal = await authenticateRequest(deps, spec, context.request, state.nowMilliseconds);
             },
       detail: {
         operationId: spec.operationId,
         summary: spec.summary,
         description: describeAccess(spec),
         tags: spec.tags,
-        security: spec.credential === "none" ? [] : [{ bearerAuth: [] }],
+        security: SECURITY[spec.credential],
       },
     };
     (app as unknown as { route(method: string, path: string, handler: unknown, hooks: unknown): void }).route(
@@ -110,7 +117,7 @@ function describeAccess(spec: AnyRoute): string {
       ? "No credential needed."
       : spec.credential === "root"
         ? "Needs the root key."
-        : `Needs an API key${spec.scopes?.length ? ` holding ${spec.scopes.map((scope) => `\`${scope}\``).join(", ")}` : ""}${spec.module ? ` (module \`${spec.module}\`)` : ""}.`;
+        : `Needs an API key${spec.credential === "key_or_session" ? " or a session token minted from one" : ""}${spec.scopes?.length ? ` holding ${spec.scopes.map((scope) => `\`${scope}\``).join(", ")}` : ""}${spec.module ? ` (module \`${spec.module}\`)` : ""}.`;
   return spec.description ? `${spec.description}\n\n${access}` : access;
 }
 
@@ -132,8 +139,8 @@ function requestInfoOf(context: ElysiaContext, state: RequestState): RequestInfo
 function actorOf(state: RequestState, request: RequestInfo): AuditActor {
   const principal = state.principal;
   return {
-    type: principal === null ? "system" : principal.isRoot ? "root_key" : "api_key",
-    id: principal?.keyId ?? null,
+    type: principal === null ? "anonymous" : principal.kind === "session" ? "session" : principal.isRoot ? "root_key" : "api_key",
+    id: principal === null ? null : principal.kind === "session" ? `${principal.keyId}/${principal.subject}` : principal.keyId,
     ip: request.ip,
     userAgent: request.userAgent,
     requestId: request.requestId,

@@ -16,6 +16,7 @@ type ScalarOptions = NonNullable<NonNullable<Parameters<typeof openapi>[0]>["sca
 
 export const API_TAGS = [
   { name: "keys", description: "Project-scoped API keys: create, list, read, revoke, rotate." },
+  { name: "sessions", description: "Short-lived session tokens for end users and browsers, and the keys that sign them." },
   { name: "tenants", description: "Tenants and projects, managed with the root key." },
   { name: "audit", description: "The audit trail of changes." },
   { name: "operations", description: "Health and readiness." },
@@ -31,6 +32,8 @@ export function openapiPlugin(version: string) {
         path: DOCS_PATH,
         specPath: OPENAPI_PATH,
         provider: "scalar",
+        // The default hides every path with a file extension, which would hide /.well-known/jwks.json.
+        exclude: { staticFile: false },
         // The plugin's type asks for Scalar's fully-defaulted configuration; Scalar fills in what is left out.
         scalar: { cdn: SCALAR_BUNDLE_PATH, withDefaultFonts: false, hideClientButton: true } as ScalarOptions,
         documentation: {
@@ -49,6 +52,12 @@ export function openapiPlugin(version: string) {
                 type: "http",
                 scheme: "bearer",
                 description: "An API key (`sk_live_…`) or the root key, as `Authorization: Bearer <key>`.",
+              },
+              sessionToken: {
+                type: "apiKey",
+                in: "header",
+                name: "X-Session-Token",
+                description: "A session token minted by POST /v1/sessions or the browser channel.",
               },
             },
           },

@@ -3,12 +3,12 @@
  * response and in every error body), the one `now` the whole request is decided at, and the authenticated principal.
  */
 import { newId } from "../lib/ids.ts";
-import type { KeyPrincipal } from "../verify/service.ts";
+import type { Principal } from "../verify/principal.ts";
 
 export interface RequestState {
   requestId: string;
   nowMilliseconds: number;
-  principal: KeyPrincipal | null;
+  principal: Principal | null;
 }
 
 const STATE = Symbol("latchkey.request");

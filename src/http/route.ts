@@ -11,16 +11,17 @@ import type { z } from "zod";
 import type { AuditActor } from "../audit/service.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Module } from "../tenants/model.ts";
-import type { KeyPrincipal } from "../verify/service.ts";
+import type { Principal } from "../verify/principal.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
  * - `none`: anyone may call (health, documents, unauthenticated flows).
- * - `api_key`: any live key of an active tenant, holding `scopes`, whose tenant has `module`.
+ * - `key`: a live API key of an active tenant, holding `scopes`, whose tenant has `module`.
+ * - `key_or_session`: the same, or a session token minted from such a key (its scopes count).
  * - `root`: the root key only.
  */
-export type Credential = "none" | "api_key" | "root";
+export type Credential = "none" | "key" | "key_or_session" | "root";
 
 export interface RequestInfo {
   requestId: string;
@@ -29,7 +30,7 @@ export interface RequestInfo {
   headers: Headers;
 }
 
-type PrincipalFor<C extends Credential> = C extends "none" ? null : KeyPrincipal;
+type PrincipalFor<C extends Credential> = C extends "none" ? null : Principal;
 type Input<S> = S extends z.ZodType ? z.output<S> : undefined;
 type SuccessStatus = 200 | 201 | 202;
 type SuccessBody<Responses> = {
@@ -64,6 +65,8 @@ interface RouteContract {
   tags: string[];
   scopes?: readonly string[];
   module?: Module;
+  /** The browser channel: a bare API key from a browser is what it exists for, so the browser rule does not apply. */
+  browserChannel?: boolean;
 }
 
 export interface RouteSpec<

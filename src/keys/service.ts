@@ -16,7 +16,7 @@ import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
 import { findProject } from "../tenants/store.ts";
-import type { KeyPrincipal } from "../verify/service.ts";
+import type { Principal } from "../verify/principal.ts";
 import { scopesBeyondGrantor } from "./scopes.ts";
 import { generateSecret, hashSecret, secretHint } from "./secret.ts";
 import * as store from "./store.ts";
@@ -42,7 +42,7 @@ export const ROTATION_GRACE_SECONDS_MAX = 30 * 24 * 60 * 60;
 
 export function createKey(
   deps: KeysDeps,
-  caller: KeyPrincipal,
+  caller: Principal,
   actor: AuditActor,
   input: NewKey,
   nowMilliseconds: number,
@@ -136,7 +136,7 @@ export function insertNewKey(
 
 export function listKeys(
   deps: KeysDeps,
-  caller: KeyPrincipal,
+  caller: Principal,
   filter: PageRequest & { projectId?: string; owner?: string },
 ): Page<ApiKeyRow> {
   const projectId = filter.projectId ?? caller.projectId;
@@ -146,13 +146,13 @@ export function listKeys(
   return pageOf(rows, filter.limit);
 }
 
-export function getKey(deps: KeysDeps, caller: KeyPrincipal, keyId: string): ApiKeyRow {
+export function getKey(deps: KeysDeps, caller: Principal, keyId: string): ApiKeyRow {
   return visibleKeyOrThrow(store.findKey(deps.db, keyId), caller);
 }
 
 export function revokeKey(
   deps: KeysDeps,
-  caller: KeyPrincipal,
+  caller: Principal,
   actor: AuditActor,
   keyId: string,
   nowMilliseconds: number,
@@ -178,7 +178,7 @@ export interface RotatedKey extends IssuedKey {
 
 export function rotateKey(
   deps: KeysDeps,
-  caller: KeyPrincipal,
+  caller: Principal,
   actor: AuditActor,
   keyId: string,
   graceSeconds: number,
@@ -238,7 +238,7 @@ function tenantIdOf(executor: Executor, key: ApiKeyRow): string {
 }
 
 /** The single visibility rule: own project only, and the root key is visible to the root key alone. */
-function visibleKeyOrThrow(key: ApiKeyRow | undefined, caller: KeyPrincipal): ApiKeyRow {
+function visibleKeyOrThrow(key: ApiKeyRow | undefined, caller: Principal): ApiKeyRow {
   const visible = key !== undefined && (caller.isRoot || (key.projectId === caller.projectId && !key.isRoot));
   if (!visible) throw new AppError("NOT_FOUND", { message: "No such key." });
   return key;

@@ -13,6 +13,8 @@ export const ID_PREFIXES = {
   apiKey: "key",
   auditEvent: "aud",
   request: "req",
+  signingKey: "sig",
+  session: "ses",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

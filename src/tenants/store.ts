@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/executor.ts";
 import { type ProjectRow, projects, type TenantRow, tenants } from "../db/schema.ts";
 import type { PageRequest } from "../lib/pagination.ts";
@@ -93,4 +93,12 @@ export function updateProject(
     .where(eq(projects.id, projectId))
     .returning()
     .get();
+}
+
+/** Every origin some project allows, for answering CORS preflights. */
+export function listAllowedOriginsOfAllProjects(executor: Executor): string[] {
+  const rows = executor.all<{ origin: string }>(
+    sql`SELECT DISTINCT json_each.value AS origin FROM ${projects}, json_each(${projects.allowedOrigins})`,
+  );
+  return rows.map((row) => row.origin);
 }

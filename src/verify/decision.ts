@@ -16,6 +16,8 @@ export interface AccessRequirement {
   scopes?: readonly string[];
   /** When the caller names a project, a key of any other project is as good as unknown. */
   projectId?: string;
+  /** The browser origin the request came from; it must be one of the project's allowed origins. */
+  origin?: string | null;
 }
 
 export type AccessDecision = { ok: true } | { ok: false; code: ErrorCode; details?: ErrorDetail[] };
@@ -37,11 +39,20 @@ export function decideKeyAccess(
     return { ok: false, code: "API_KEY_REVOKED" };
   }
   if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) return { ok: false, code: "API_KEY_EXPIRED" };
-  // The root key is the operator's way back in: tenant state and modules never lock it out.
-  if (key.isRoot) return ALLOWED;
-  const tenantRefusal = decideTenantAccess(tenant, requirement.module);
-  if (tenantRefusal) return tenantRefusal;
-  return decideScopes(key.scopes, requirement.scopes ?? []);
+  // The root key is the operator's way back in: tenant state, modules and scopes never lock it out.
+  if (!key.isRoot) {
+    const tenantRefusal = decideTenantAccess(tenant, requirement.module);
+    if (tenantRefusal) return tenantRefusal;
+  }
+  const originRefusal = decideOrigin(record.project.allowedOrigins, requirement.origin ?? null);
+  if (originRefusal) return originRefusal;
+  return key.isRoot ? ALLOWED : decideScopes(key.scopes, requirement.scopes ?? []);
+}
+
+/** A request from a browser (it carries Origin) must come from one of the project's exact origins. */
+export function decideOrigin(allowedOrigins: readonly string[], origin: string | null): AccessDecision | null {
+  if (origin === null || allowedOrigins.includes(origin)) return null;
+  return { ok: false, code: "ORIGIN_NOT_ALLOWED", details: [{ path: "origin", message: origin.slice(0, 2048) }] };
 }
 
 export function decideTenantAccess(

@@ -6,23 +6,11 @@ import type { Executor } from "../db/executor.ts";
 import { constantTimeEqual } from "../lib/crypto.ts";
 import { hashSecret, isWellFormedSecret } from "../keys/secret.ts";
 import { type AccessDecision, type AccessRequirement, decideKeyAccess } from "./decision.ts";
+import { type Principal, secretVersionOf } from "./principal.ts";
 import { findKeyCredentialBySecretHash, type KeyCredentialRecord } from "./store.ts";
 
-/** Who is calling: an API key (possibly the root key), with the project and tenant it belongs to. */
-export interface KeyPrincipal {
-  kind: "api_key";
-  keyId: string;
-  projectId: string;
-  tenantId: string;
-  scopes: readonly string[];
-  isRoot: boolean;
-  owner: string | null;
-}
-
-export type Principal = KeyPrincipal;
-
 export type KeyAuthentication =
-  | { ok: true; principal: KeyPrincipal; record: KeyCredentialRecord }
+  | { ok: true; principal: Principal; record: KeyCredentialRecord }
   | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord });
 
 export function lookupKeyCredential(executor: Executor, secret: string): KeyCredentialRecord | undefined {
@@ -43,18 +31,22 @@ export function authenticateKey(
   const record = lookupKeyCredential(executor, secret);
   const decision = decideKeyAccess(record, requirement, nowMilliseconds);
   if (!decision.ok) return { ...decision, record };
-  const { key, project } = record!;
+  return { ok: true, record: record!, principal: keyPrincipalOf(record!) };
+}
+
+export function keyPrincipalOf(record: KeyCredentialRecord): Principal {
+  const { key, project } = record;
   return {
-    ok: true,
-    record: record!,
-    principal: {
-      kind: "api_key",
-      keyId: key.id,
-      projectId: key.projectId,
-      tenantId: project.tenantId,
-      scopes: key.scopes,
-      isRoot: key.isRoot,
-      owner: key.owner,
-    },
+    kind: "api_key",
+    keyId: key.id,
+    projectId: key.projectId,
+    tenantId: project.tenantId,
+    scopes: key.scopes,
+    isRoot: key.isRoot,
+    owner: key.owner,
+    subject: key.id,
+    secretVersion: secretVersionOf(record.secretHash),
+    origin: null,
+    sessionId: null,
   };
 }

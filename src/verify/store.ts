@@ -11,8 +11,8 @@ export interface KeyCredentialRecord {
   tenant: TenantRow;
 }
 
-export function findKeyCredentialBySecretHash(executor: Executor, secretHash: string): KeyCredentialRecord | undefined {
-  const row = executor
+function selectKeyCredentials(executor: Executor) {
+  return executor
     .select({
       key: apiKeys,
       secretHash: keySecrets.hash,
@@ -23,8 +23,14 @@ export function findKeyCredentialBySecretHash(executor: Executor, secretHash: st
     .from(keySecrets)
     .innerJoin(apiKeys, eq(apiKeys.id, keySecrets.keyId))
     .innerJoin(projects, eq(projects.id, apiKeys.projectId))
-    .innerJoin(tenants, eq(tenants.id, projects.tenantId))
-    .where(eq(keySecrets.hash, secretHash))
-    .get();
-  return row;
+    .innerJoin(tenants, eq(tenants.id, projects.tenantId));
+}
+
+export function findKeyCredentialBySecretHash(executor: Executor, secretHash: string): KeyCredentialRecord | undefined {
+  return selectKeyCredentials(executor).where(eq(keySecrets.hash, secretHash)).get();
+}
+
+/** One record per secret the key has had (several only around rotations). */
+export function findKeyCredentialsByKeyId(executor: Executor, keyId: string): KeyCredentialRecord[] {
+  return selectKeyCredentials(executor).where(eq(keySecrets.keyId, keyId)).all();
 }

@@ -1,31 +1,20 @@
 /**
  * The compiled binary, driven over HTTP as a user would: nothing but the executable and a database path.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { EMBEDDED_MIGRATIONS } from "../../src/db/migrate.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
-import { buildBinary, callJson, makeTempDir, runBinary, startBinary } from "../support/binary.ts";
+import { callJson, runBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
 
-let workspace: ReturnType<typeof makeTempDir>;
-let binary: string;
-
-beforeAll(() => {
-  workspace = makeTempDir("smoke");
-  binary = buildBinary(join(workspace.path, "latchkey"));
-}, 120_000);
-
-afterAll(() => workspace.remove());
-
-function freshDatabasePath(): string {
-  return join(workspace.path, `${crypto.randomUUID()}.db`);
-}
+const built = useBuiltBinary("smoke");
+const freshDatabasePath = built.freshDatabasePath;
 
 describe("the latchkey binary", () => {
   test("create a key, use it, revoke it, restart: the key is still revoked", async () => {
     const db = freshDatabasePath();
     const rootKey = generateSecret(ROOT_KEY_PREFIX);
-    const first = await startBinary(binary, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: rootKey } });
+    const first = await startBinary(built.path, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: rootKey } });
     const created = await callJson(first.url, "POST", "/v1/keys", {
       key: rootKey,
       body: { name: "smoke", scopes: ["keys:read"] },
@@ -38,7 +27,7 @@ describe("the latchkey binary", () => {
     );
     expect(await first.stop()).toBe(0);
 
-    const second = await startBinary(binary, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: rootKey } });
+    const second = await startBinary(built.path, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: rootKey } });
     const afterRestart = await callJson(second.url, "GET", "/v1/keys", { key: created.body.secret });
     expect({ status: afterRestart.status, code: afterRestart.body.error.code }).toEqual({
       status: 401,
@@ -51,12 +40,12 @@ describe("the latchkey binary", () => {
 
   test("the first start prints a root key once; restarts never create another", async () => {
     const db = freshDatabasePath();
-    const first = await startBinary(binary, { args: ["--db", db] });
+    const first = await startBinary(built.path, { args: ["--db", db] });
     const printed = /\n\s+(lk_root_[0-9A-Za-z]{49})\n/.exec(first.stdout())?.[1];
     expect(printed).toBeDefined();
     expect((await callJson(first.url, "GET", "/v1/tenants", { key: printed })).status).toBe(200);
     await first.stop();
-    const second = await startBinary(binary, { args: ["--db", db] });
+    const second = await startBinary(built.path, { args: ["--db", db] });
     expect(second.stdout()).not.toContain("lk_root_");
     const listed = await callJson(second.url, "GET", "/v1/keys", { key: printed });
     expect(listed.body.data.filter((key: { root: boolean }) => key.root).length).toBe(1);
@@ -66,12 +55,12 @@ describe("the latchkey binary", () => {
   test("LATCHKEY_ROOT_KEY becomes the root key on first start; a different one later is ignored, loudly", async () => {
     const db = freshDatabasePath();
     const rootKey = generateSecret(ROOT_KEY_PREFIX);
-    const first = await startBinary(binary, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: rootKey } });
+    const first = await startBinary(built.path, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: rootKey } });
     expect(first.stdout()).not.toContain(rootKey);
     expect(first.stdout()).not.toContain("lk_root_");
     await first.stop();
     const impostor = generateSecret(ROOT_KEY_PREFIX);
-    const second = await startBinary(binary, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: impostor } });
+    const second = await startBinary(built.path, { args: ["--db", db], env: { LATCHKEY_ROOT_KEY: impostor } });
     expect(second.stderr()).toContain("LATCHKEY_ROOT_KEY is not the root key of this database");
     expect((await callJson(second.url, "GET", "/v1/tenants", { key: impostor })).status).toBe(401);
     expect((await callJson(second.url, "GET", "/v1/tenants", { key: rootKey })).status).toBe(200);
@@ -79,10 +68,10 @@ describe("the latchkey binary", () => {
     expect(second.stdout() + second.stderr()).not.toContain(impostor);
   });
 
-  test("eight processes started at once on a fresh file all come up, with one root key and one set of migrations", async () => {
+  test("eight processes started at once on a fresh file all come up, with one root key, one signing key, one set of migrations", async () => {
     const db = freshDatabasePath();
     const servers = await Promise.all(
-      Array.from({ length: 8 }, () => startBinary(binary, { args: ["--db", db], readyTimeoutMilliseconds: 30_000 })),
+      Array.from({ length: 8 }, () => startBinary(built.path, { args: ["--db", db], readyTimeoutMilliseconds: 30_000 })),
     );
     try {
       const readiness = await Promise.all(servers.map((server) => callJson(server.url, "GET", "/readyz")));
@@ -95,14 +84,15 @@ describe("the latchkey binary", () => {
     const sqlite = new Database(db, { readonly: true });
     expect(sqlite.query("SELECT count(*) AS n FROM api_keys WHERE is_root = 1").get()).toEqual({ n: 1 });
     expect(sqlite.query("SELECT count(*) AS n FROM tenants").get()).toEqual({ n: 1 });
-    expect(sqlite.query("SELECT count(*) AS n FROM latchkey_migrations").get()).toEqual({ n: 1 });
+    expect(sqlite.query("SELECT count(*) AS n FROM signing_keys").get()).toEqual({ n: 1 });
+    expect(sqlite.query("SELECT count(*) AS n FROM latchkey_migrations").get()).toEqual({ n: EMBEDDED_MIGRATIONS.length });
     sqlite.close();
   }, 60_000);
 
   test("a second server on a port in use fails clearly instead of sharing the port", async () => {
-    const first = await startBinary(binary, { args: ["--db", freshDatabasePath()] });
+    const first = await startBinary(built.path, { args: ["--db", freshDatabasePath()] });
     const port = new URL(first.url).port;
-    const second = runBinary(binary, ["serve", "--port", port, "--db", freshDatabasePath()]);
+    const second = runBinary(built.path, ["serve", "--port", port, "--db", freshDatabasePath()]);
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toContain(`port ${port}`);
     expect(second.stderr).toContain("already in use");
@@ -110,30 +100,30 @@ describe("the latchkey binary", () => {
   });
 
   test("bad configuration exits 2 naming every bad variable", () => {
-    const result = runBinary(binary, ["serve"], { LATCHKEY_PORT: "http", LATCHKEY_LOG_LEVEL: "chatty" });
+    const result = runBinary(built.path, ["serve"], { LATCHKEY_PORT: "http", LATCHKEY_LOG_LEVEL: "chatty" });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("LATCHKEY_PORT");
     expect(result.stderr).toContain("LATCHKEY_LOG_LEVEL");
   });
 
   test("openapi, version, migrate, keygen and --help", () => {
-    const document = runBinary(binary, ["openapi"]);
+    const document = runBinary(built.path, ["openapi"]);
     expect(document.exitCode).toBe(0);
     expect(JSON.parse(document.stdout).paths["/v1/keys"]).toBeDefined();
-    expect(runBinary(binary, ["version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(runBinary(built.path, ["version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const db = freshDatabasePath();
-    expect(runBinary(binary, ["migrate", "--db", db]).stdout).toContain("applied 0000_foundation");
-    expect(runBinary(binary, ["migrate", "--db", db]).stdout).toContain("up to date");
-    expect(runBinary(binary, ["keygen"]).stdout.trim()).toMatch(/^lk_root_[0-9A-Za-z]{49}$/);
-    const help = runBinary(binary, ["--help"]);
+    expect(runBinary(built.path, ["migrate", "--db", db]).stdout).toContain("applied 0000_foundation");
+    expect(runBinary(built.path, ["migrate", "--db", db]).stdout).toContain("up to date");
+    expect(runBinary(built.path, ["keygen"]).stdout.trim()).toMatch(/^lk_root_[0-9A-Za-z]{49}$/);
+    const help = runBinary(built.path, ["--help"]);
     for (const word of ["serve", "migrate", "openapi", "version", "--port", "--db", "--public-url", "LATCHKEY_ROOT_KEY"]) {
       expect(help.stdout).toContain(word);
     }
-    expect(runBinary(binary, ["explode"]).exitCode).toBe(2);
+    expect(runBinary(built.path, ["explode"]).exitCode).toBe(2);
   });
 
   test("serves /docs with the reader embedded", async () => {
-    const server = await startBinary(binary, { args: ["--db", freshDatabasePath()] });
+    const server = await startBinary(built.path, { args: ["--db", freshDatabasePath()] });
     const page = await fetch(`${server.url}/docs`);
     expect(await page.text()).toContain("/docs/scalar.js");
     const bundle = await fetch(`${server.url}/docs/scalar.js`);

@@ -44,7 +44,8 @@ describe("the OpenAPI document", () => {
           .toEqual({ route: spec.operationId, status, hasSchema: true });
       }
       if (spec.body) expect(Object.keys(operation.requestBody.content)).toEqual(["application/json"]);
-      if (spec.credential !== "none") expect(operation.security).toEqual([{ bearerAuth: [] }]);
+      const security = { none: [], key: [{ bearerAuth: [] }], root: [{ bearerAuth: [] }], key_or_session: [{ bearerAuth: [] }, { sessionToken: [] }] };
+      expect(operation.security ?? []).toEqual(security[spec.credential]);
       const documentedParameters = (operation.parameters ?? []).map((parameter: { name: string }) => parameter.name);
       for (const name of spec.path.match(/:([^/]+)/g) ?? []) expect(documentedParameters).toContain(name.slice(1));
     }

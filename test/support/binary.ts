@@ -2,6 +2,7 @@
  * Drives the real compiled binary: build it once per test file into a temporary folder, start it on a free port
  * against a database file, wait until it is ready, and stop it gently or with kill -9.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,4 +113,25 @@ export async function callJson(
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
   });
   return { status: response.status, body: await response.json() };
+}
+
+/**
+ * Builds the binary once for the calling test file into a temporary folder (removed afterwards) and hands out fresh
+ * database paths in that folder.
+ */
+export function useBuiltBinary(label: string) {
+  let workspace: ReturnType<typeof makeTempDir> | undefined;
+  let binary: string | undefined;
+  beforeAll(() => {
+    workspace = makeTempDir(label);
+    binary = buildBinary(join(workspace.path, "latchkey"));
+  }, 120_000);
+  afterAll(() => workspace?.remove());
+  return {
+    get path(): string {
+      if (!binary) throw new Error("the binary is built in beforeAll");
+      return binary;
+    },
+    freshDatabasePath: () => join(workspace!.path, `${crypto.randomUUID()}.db`),
+  };
 }

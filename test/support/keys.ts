@@ -48,3 +48,17 @@ export function expectError(answer: { status: number; body: any; headers: Header
   expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status, code });
   expect(answer.body.error.request_id).toBe(answer.headers.get("x-request-id"));
 }
+
+/** Mints an end-user session token from `key` and returns it. */
+export async function mintSession(world: World, key: string, body: { user_id?: string; scopes?: string[] } = {}) {
+  const answer = await world.call("POST", "/v1/sessions", { key, body: { user_id: "user_42", ...body } });
+  expect(answer.status).toBe(200);
+  return answer.body.token as string;
+}
+
+/** Mints a browser-channel token for `origin` from `key`. */
+export async function mintBrowserSession(world: World, key: string, origin: string) {
+  const answer = await world.call("POST", "/api/v1/sessions", { key, headers: { origin } });
+  expect(answer.status).toBe(201);
+  return answer.body.data.sessionToken as string;
+}

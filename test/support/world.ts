@@ -7,7 +7,7 @@ import { ALL_ROUTES, createApp } from "../../src/app.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
-import type { AppDeps, AppSettings } from "../../src/deps.ts";
+import { type AppDeps, type AppSettings, createDeps } from "../../src/deps.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { createManualClock, type ManualClock } from "../../src/lib/clock.ts";
 import { createLogger } from "../../src/lib/logger.ts";
@@ -45,6 +45,7 @@ export interface World {
 
 export interface WorldOptions {
   transport?: Transport;
+  masterKeyText?: string;
   /** Extra route rows mounted after the real ones (for exercising the pipeline itself). */
   extraRoutes?: readonly AnyRoute[];
   startMilliseconds?: number;
@@ -58,13 +59,20 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const rootKey = generateSecret(ROOT_KEY_PREFIX);
   const boot = ensureDefaults(db, rootKey, clock.nowMilliseconds());
   const logLines: string[] = [];
-  const deps: AppDeps = {
+  const deps: AppDeps = await createDeps({
     db,
     sqlite,
     clock,
     logger: createLogger("debug", (line) => logLines.push(line)),
-    settings: { publicUrl: "http://localhost:8787", bodyLimitBytes: 65536, version: "test", ...options.settings },
-  };
+    settings: {
+      publicUrl: "http://localhost:8787",
+      bodyLimitBytes: 65536,
+      version: "test",
+      signingKeyRotationDays: 30,
+      ...options.settings,
+    },
+    masterKeyText: options.masterKeyText,
+  });
   const app = createApp(deps, [...ALL_ROUTES, ...(options.extraRoutes ?? [])]);
   let baseUrl = "http://localhost";
   if (options.transport === "http") {

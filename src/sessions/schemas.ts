@@ -1,0 +1,52 @@
+/** Wire shapes of session tokens, the JWKS and signing keys. */
+import { z } from "zod";
+import { IsoDateTime } from "../http/wire.ts";
+import { Owner, Scope } from "../keys/schemas.ts";
+import { MAX_ACTIVATION_LEAD_SECONDS } from "./signing-keys.ts";
+
+const SessionScopes = z.array(Scope).max(64, { message: "must list at most 64 scopes" });
+
+export const CreateSessionBody = z.strictObject({
+  user_id: Owner.describe("The end user the token is for (its `sub`)."),
+  scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: the key's `*:read` scopes."),
+});
+
+export const Session = z.object({
+  object: z.literal("session"),
+  token: z.string().describe("Send it as X-Session-Token. Not stored by latchkey."),
+  expires_at: IsoDateTime,
+  scopes: z.array(z.string()),
+});
+
+export const CreateBrowserSessionBody = z.strictObject({
+  scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: all of them."),
+});
+
+export const BrowserSession = z.object({
+  data: z.object({ sessionToken: z.string(), expiresAt: IsoDateTime }),
+});
+
+export const Jwks = z.object({
+  keys: z.array(
+    z.object({ kty: z.string(), crv: z.string(), x: z.string(), kid: z.string(), alg: z.string(), use: z.string() }),
+  ),
+});
+
+export const SigningKey = z.object({
+  kid: z.string(),
+  object: z.literal("signing_key"),
+  status: z.enum(["pending", "active", "retired"]),
+  activates_at: IsoDateTime,
+  retires_at: IsoDateTime.nullable().describe("When the next key takes over signing."),
+  unpublished_at: IsoDateTime.nullable().describe("When it leaves the JWKS (every token it signed has expired)."),
+});
+
+export const RotateSigningKeyBody = z.strictObject({
+  activate_in_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_ACTIVATION_LEAD_SECONDS)
+    .default(60)
+    .describe("Seconds the new key is published before it signs, so verifiers caching the JWKS see it first."),
+});

@@ -1,0 +1,237 @@
+/**
+ * Token-signing keys: Ed25519, stored in the database, rotated with an overlap.
+ *
+ *   created ──(published in the JWKS at once)── activates_at ──signs── next key activates ──(still published)──
+ *   next key's activation + the longest token lifetime ── leaves the JWKS
+ *
+ * A rotation publishes the new key before it signs anything (60 s by default), so verifiers holding a cached JWKS
+ * pick it up before they meet a token it signed (jose refetches on an unknown kid at most every 30 s). The previous
+ * key keeps verifying until every token it could have signed has expired.
+ *
+ * Several processes may share the database: each keeps a ring loaded from it, reloads it every few seconds, and at
+ * once when it meets a kid it does not know (at most once a second, so made-up kids cannot hammer the database).
+ */
+import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
+import type { Db } from "../db/client.ts";
+import type { SigningKeyRow } from "../db/schema.ts";
+import { newId } from "../lib/ids.ts";
+import { SESSION_TTL_SECONDS_MAX } from "../tenants/model.ts";
+import { isEncrypted, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
+import { insertSigningKey, listSigningKeys, replacePrivateKey } from "./store.ts";
+
+export const SIGNING_ALGORITHM = "EdDSA";
+export const BROWSER_SESSION_TTL_SECONDS = 60 * 60;
+/** No token lives longer than this; a retired key stays published this long after its last possible signature. */
+export const MAX_TOKEN_LIFETIME_SECONDS = Math.max(SESSION_TTL_SECONDS_MAX, BROWSER_SESSION_TTL_SECONDS);
+export const DEFAULT_ACTIVATION_LEAD_SECONDS = 60;
+export const MAX_ACTIVATION_LEAD_SECONDS = 24 * 60 * 60;
+const RELOAD_INTERVAL_MILLISECONDS = 5_000;
+const UNKNOWN_KID_RELOAD_INTERVAL_MILLISECONDS = 1_000;
+
+export interface PublishedSigningKey {
+  kid: string;
+  activatesAtMs: number;
+  /** When the next key takes over signing; null while this key is the newest. */
+  retiresAtMs: number | null;
+  /** When it leaves the JWKS; null while it may still sign. */
+  unpublishedAtMs: number | null;
+}
+
+/** The schedule of `rows` (ordered by activation) as seen at `nowMilliseconds`; keys past publication are left out. */
+export function signingSchedule(rows: readonly SigningKeyRow[], nowMilliseconds: number): PublishedSigningKey[] {
+  const schedule: PublishedSigningKey[] = [];
+  rows.forEach((row, index) => {
+    const retiresAtMs = rows[index + 1]?.activatesAtMs ?? null;
+    const unpublishedAtMs = retiresAtMs === null ? null : retiresAtMs + MAX_TOKEN_LIFETIME_SECONDS * 1000;
+    if (unpublishedAtMs === null || nowMilliseconds < unpublishedAtMs) {
+      schedule.push({ kid: row.kid, activatesAtMs: row.activatesAtMs, retiresAtMs, unpublishedAtMs });
+    }
+  });
+  return schedule;
+}
+
+/**
+ * The key that signs at `nowMilliseconds`: the latest one already active. Before any key is active (a process whose
+ * clock trails the one that created the first key by a few milliseconds) the earliest key signs: there is no other.
+ */
+export function signerAt(rows: readonly SigningKeyRow[], nowMilliseconds: number): SigningKeyRow | undefined {
+  let signer: SigningKeyRow | undefined = rows[0];
+  for (const row of rows) if (row.activatesAtMs <= nowMilliseconds) signer = row;
+  return signer;
+}
+
+export function rotationIsDue(rows: readonly SigningKeyRow[], rotationDays: number, nowMilliseconds: number): boolean {
+  if (rotationDays <= 0) return false;
+  const signer = signerAt(rows, nowMilliseconds);
+  const pending = rows.some((row) => row.activatesAtMs > nowMilliseconds);
+  return signer !== undefined && !pending && nowMilliseconds - signer.activatesAtMs >= rotationDays * 86_400_000;
+}
+
+async function newSigningKeyRow(masterKey: CryptoKey | null, activatesAtMs: number, nowMilliseconds: number) {
+  const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { crv: "Ed25519", extractable: true });
+  const kid = newId("signingKey", nowMilliseconds);
+  const { kty, crv, x } = await exportJWK(publicKey);
+  const row: SigningKeyRow = {
+    kid,
+    algorithm: SIGNING_ALGORITHM,
+    publicJwk: { kty: kty!, crv: crv!, x: x!, kid, alg: SIGNING_ALGORITHM, use: "sig" },
+    privateKey: await sealPrivateKey(JSON.stringify(await exportJWK(privateKey)), masterKey),
+    createdAtMs: nowMilliseconds,
+    activatesAtMs,
+  };
+  return row;
+}
+
+export class SigningKeyRing {
+  private rows: SigningKeyRow[] = [];
+  private readonly verificationKeys = new Map<string, CryptoKey>();
+  private readonly signingKeys = new Map<string, CryptoKey>();
+  private loadedAtMs = Number.NEGATIVE_INFINITY;
+  private lastUnknownKidReloadAtMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly db: Db,
+    private readonly masterKey: CryptoKey | null,
+  ) {}
+
+  async reload(nowMilliseconds: number): Promise<void> {
+    const rows = listSigningKeys(this.db);
+    for (const row of rows) {
+      if (!this.verificationKeys.has(row.kid)) {
+        this.verificationKeys.set(row.kid, (await importJWK(row.publicJwk as JWK, SIGNING_ALGORITHM)) as CryptoKey);
+      }
+    }
+    this.rows = rows;
+    this.loadedAtMs = nowMilliseconds;
+  }
+
+  private async reloadIfStale(nowMilliseconds: number): Promise<void> {
+    if (nowMilliseconds - this.loadedAtMs >= RELOAD_INTERVAL_MILLISECONDS || nowMilliseconds < this.loadedAtMs) {
+      await this.reload(nowMilliseconds);
+    }
+  }
+
+  async signer(nowMilliseconds: number): Promise<{ kid: string; key: CryptoKey }> {
+    await this.reloadIfStale(nowMilliseconds);
+    const row = signerAt(this.rows, nowMilliseconds);
+    if (!row) throw new Error("no signing key is active");
+    let key = this.signingKeys.get(row.kid);
+    if (!key) {
+      const jwk = JSON.parse(await openPrivateKey(row.privateKey, this.masterKey)) as JWK;
+      key = (await importJWK(jwk, SIGNING_ALGORITHM)) as CryptoKey;
+      this.signingKeys.set(row.kid, key);
+    }
+    return { kid: row.kid, key };
+  }
+
+  /** The public key for `kid` if that key is published at `nowMilliseconds`. */
+  async verificationKey(kid: string, nowMilliseconds: number): Promise<CryptoKey | undefined> {
+    await this.reloadIfStale(nowMilliseconds);
+    if (
+      !this.rows.some((row) => row.kid === kid) &&
+      nowMilliseconds - this.lastUnknownKidReloadAtMs >= UNKNOWN_KID_RELOAD_INTERVAL_MILLISECONDS
+    ) {
+      this.lastUnknownKidReloadAtMs = nowMilliseconds;
+      await this.reload(nowMilliseconds);
+    }
+    const published = signingSchedule(this.rows, nowMilliseconds).some((key) => key.kid === kid);
+    return published ? this.verificationKeys.get(kid) : undefined;
+  }
+
+  async jwks(nowMilliseconds: number): Promise<Record<string, string>[]> {
+    await this.reloadIfStale(nowMilliseconds);
+    const published = new Set(signingSchedule(this.rows, nowMilliseconds).map((key) => key.kid));
+    return this.rows.filter((row) => published.has(row.kid)).map((row) => row.publicJwk);
+  }
+
+  async schedule(nowMilliseconds: number): Promise<PublishedSigningKey[]> {
+    await this.reloadIfStale(nowMilliseconds);
+    return signingSchedule(this.rows, nowMilliseconds);
+  }
+}
+
+/**
+ * Start-up: make sure a signing key exists (one, even when many processes start at once), seal any key stored in
+ * the clear when a master key is now configured, and prove the master key opens the current signer.
+ */
+export async function prepareSigningKeys(
+  db: Db,
+  masterKey: CryptoKey | null,
+  actor: AuditActor,
+  nowMilliseconds: number,
+): Promise<SigningKeyRing> {
+  const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
+  db.transaction(
+    (tx) => {
+      if (listSigningKeys(tx).length > 0) return;
+      insertSigningKey(tx, candidate);
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "signing_key.created",
+          target: { type: "signing_key", id: candidate.kid },
+          tenantId: null,
+          projectId: null,
+          details: { algorithm: candidate.algorithm },
+        },
+        nowMilliseconds,
+      );
+    },
+    { behavior: "immediate" },
+  );
+  if (masterKey !== null) {
+    for (const row of listSigningKeys(db)) {
+      if (!isEncrypted(row.privateKey)) replacePrivateKey(db, row.kid, await sealPrivateKey(row.privateKey, masterKey));
+    }
+  }
+  const ring = new SigningKeyRing(db, masterKey);
+  await ring.reload(nowMilliseconds);
+  await ring.signer(nowMilliseconds);
+  return ring;
+}
+
+export interface Rotation {
+  kid: string;
+  activatesAtMs: number;
+}
+
+/** Adds a new key that signs from `now + activationLeadSeconds`; the current one keeps signing until then. */
+export async function rotateSigningKey(
+  db: Db,
+  ring: SigningKeyRing | null,
+  masterKey: CryptoKey | null,
+  actor: AuditActor,
+  activationLeadSeconds: number,
+  nowMilliseconds: number,
+  onlyIfDueAfterDays?: number,
+): Promise<Rotation | null> {
+  const row = await newSigningKeyRow(masterKey, nowMilliseconds + activationLeadSeconds * 1000, nowMilliseconds);
+  const rotated = db.transaction(
+    (tx) => {
+      // Re-read inside the lock: another process may have rotated since this one decided to.
+      if (onlyIfDueAfterDays !== undefined && !rotationIsDue(listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)) {
+        return false;
+      }
+      insertSigningKey(tx, row);
+      recordAuditEvent(
+        tx,
+        actor,
+        {
+          action: "signing_key.rotated",
+          target: { type: "signing_key", id: row.kid },
+          tenantId: null,
+          projectId: null,
+          details: { activates_at_ms: row.activatesAtMs, automatic: onlyIfDueAfterDays !== undefined },
+        },
+        nowMilliseconds,
+      );
+      return true;
+    },
+    { behavior: "immediate" },
+  );
+  if (!rotated) return null;
+  await ring?.reload(nowMilliseconds);
+  return { kid: row.kid, activatesAtMs: row.activatesAtMs };
+}

@@ -1,0 +1,28 @@
+/**
+ * Who is calling, once credentials are checked: an API key (possibly the root key), or a session token minted from
+ * one. A session acts within its parent key's project with the token's scopes, never with root powers.
+ */
+export interface Principal {
+  kind: "api_key" | "session";
+  /** The API key, or the session token's parent key. */
+  keyId: string;
+  projectId: string;
+  tenantId: string;
+  scopes: readonly string[];
+  isRoot: boolean;
+  /** The end user the key acts for, if it has one. */
+  owner: string | null;
+  /** The key id for a key; the token's `sub` (end user, or the key id on the browser channel) for a session. */
+  subject: string;
+  /** Identifies which of the key's secrets authenticated, so tokens die when that secret is rotated out. */
+  secretVersion: string;
+  /** The browser origin a session token is bound to. */
+  origin: string | null;
+  /** The session token's `jti`. */
+  sessionId: string | null;
+}
+
+/** A short, non-reversible tag of one secret of a key (the first 16 hex digits of its SHA-256). */
+export function secretVersionOf(secretHash: string): string {
+  return secretHash.slice(0, 16);
+}
