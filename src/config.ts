@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS } from "./lib/logger.ts";
+import type { AppSettings, CacheSizes } from "./deps.ts";
+import { NO_TRUSTED_PROXIES, parseTrustedProxies } from "./http/client-ip.ts";
 import { isWellFormedSecret } from "./keys/secret.ts";
 
 export interface ConfigSetting {
@@ -27,6 +29,13 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
   { key: "bodyLimitBytes", env: "LATCHKEY_BODY_LIMIT_BYTES", flag: "--body-limit-bytes", description: "Largest request body accepted (413 above)", defaultText: "65536" },
   { key: "masterKey", env: "LATCHKEY_MASTER_KEY", flag: null, description: "Seals private signing keys at rest (32+ characters); env only", defaultText: "not set: keys stored unsealed" },
   { key: "signingKeyRotationDays", env: "LATCHKEY_SIGNING_KEY_ROTATION_DAYS", flag: "--signing-key-rotation-days", description: "Rotate the token-signing key automatically after this many days (0: never)", defaultText: "30" },
+  { key: "trustedProxies", env: "LATCHKEY_TRUSTED_PROXIES", flag: "--trusted-proxies", description: "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed", defaultText: "none" },
+  { key: "authFailuresPerMinute", env: "LATCHKEY_AUTH_FAILURES_PER_MINUTE", flag: "--auth-failures-per-minute", description: "Failed authentications per client address per minute before 429", defaultText: "60" },
+  { key: "keyCacheEntries", env: "LATCHKEY_KEY_CACHE_ENTRIES", flag: "--key-cache-entries", description: "API keys held in memory (LRU, about 1 KB each)", defaultText: "25000" },
+  { key: "tokenCacheEntries", env: "LATCHKEY_TOKEN_CACHE_ENTRIES", flag: "--token-cache-entries", description: "Verified session tokens held in memory (LRU, never past exp)", defaultText: "10000" },
+  { key: "ratelimitBuckets", env: "LATCHKEY_RATELIMIT_BUCKETS", flag: "--ratelimit-buckets", description: "Rate-limit buckets held in memory (LRU, about 0.3 KB each)", defaultText: "50000" },
+  { key: "usageFlushSeconds", env: "LATCHKEY_USAGE_FLUSH_SECONDS", flag: "--usage-flush-seconds", description: "How often last_used_at and usage counts are written", defaultText: "60" },
+  { key: "changePollMilliseconds", env: "LATCHKEY_CHANGE_POLL_MS", flag: "--change-poll-ms", description: "How often the change log is read (revocations from other processes)", defaultText: "250" },
 ];
 
 const ConfigSchema = z.object({
@@ -46,6 +55,16 @@ const ConfigSchema = z.object({
   bodyLimitBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(65536),
   masterKey: z.string().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
   signingKeyRotationDays: z.coerce.number().int().min(0).max(3650).default(30),
+  trustedProxies: z
+    .string()
+    .refine((text) => parseTrustedProxies(text).ok, "must be comma-separated IP addresses or CIDR ranges")
+    .default(""),
+  authFailuresPerMinute: z.coerce.number().int().min(1).max(1_000_000).default(60),
+  keyCacheEntries: z.coerce.number().int().min(100).max(10_000_000).default(25_000),
+  tokenCacheEntries: z.coerce.number().int().min(100).max(10_000_000).default(10_000),
+  ratelimitBuckets: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
+  usageFlushSeconds: z.coerce.number().int().min(1).max(3600).default(60),
+  changePollMilliseconds: z.coerce.number().int().min(50).max(5000).default(250),
 });
 
 export type ServerConfig = z.output<typeof ConfigSchema>;
@@ -87,6 +106,24 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
   return { ok: true, config: parsed.data, warnings };
 }
+
+/** The app's settings and cache sizes from a configuration (the defaults when nothing is set). */
+export function runtimeOf(config: ServerConfig, publicUrl: string, version: string): { settings: AppSettings; cacheSizes: CacheSizes } {
+  const trusted = parseTrustedProxies(config.trustedProxies);
+  return {
+    settings: {
+      publicUrl,
+      bodyLimitBytes: config.bodyLimitBytes,
+      version,
+      signingKeyRotationDays: config.signingKeyRotationDays,
+      trustedProxies: trusted.ok ? trusted.proxies : NO_TRUSTED_PROXIES,
+      authFailurePolicy: { limit: config.authFailuresPerMinute, windowSeconds: 60 },
+    },
+    cacheSizes: { keys: config.keyCacheEntries, tokens: config.tokenCacheEntries, buckets: config.ratelimitBuckets },
+  };
+}
+
+export const DEFAULT_CONFIG: ServerConfig = ConfigSchema.parse({});
 
 export function defaultPublicUrl(host: string, port: number): string {
   const reachableHost = host === "0.0.0.0" || host === "::" || host === "127.0.0.1" ? "localhost" : host;

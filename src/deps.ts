@@ -6,12 +6,19 @@ import type { Database } from "bun:sqlite";
 import { LRUCache } from "lru-cache";
 import { SYSTEM_ACTOR } from "./audit/service.ts";
 import type { Db } from "./db/client.ts";
+import type { TrustedProxies } from "./http/client-ip.ts";
 import { OriginRegistry } from "./http/cors.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
+import { Metrics } from "./ops/metrics.ts";
+import type { RateLimitPolicy } from "./ratelimit/bucket.ts";
+import { RateLimiter } from "./ratelimit/limiter.ts";
 import { deriveMasterKey } from "./sessions/key-encryption.ts";
 import { prepareSigningKeys, type SigningKeyRing } from "./sessions/signing-keys.ts";
 import type { SessionClaims } from "./sessions/tokens.ts";
+import { ChangeLog } from "./verify/change-log.ts";
+import { CredentialCache } from "./verify/credential-cache.ts";
+import { UsageRecorder } from "./verify/usage.ts";
 
 export interface AppSettings {
   /** The URL clients reach latchkey at; used in verification links and as the token issuer. */
@@ -21,6 +28,10 @@ export interface AppSettings {
   version: string;
   /** Age after which the signing key is rotated automatically; 0 never. */
   signingKeyRotationDays: number;
+  /** Peers whose X-Forwarded-For is believed. */
+  trustedProxies: TrustedProxies;
+  /** Failed authentications allowed per client address before it is refused with 429. */
+  authFailurePolicy: RateLimitPolicy;
 }
 
 export interface SessionsRuntime {
@@ -38,7 +49,20 @@ export interface AppDeps {
   settings: AppSettings;
   sessions: SessionsRuntime;
   origins: OriginRegistry;
+  credentials: CredentialCache;
+  changeLog: ChangeLog;
+  rateLimiter: RateLimiter;
+  usage: UsageRecorder;
+  metrics: Metrics;
 }
+
+export interface CacheSizes {
+  keys: number;
+  tokens: number;
+  buckets: number;
+}
+
+export const DEFAULT_CACHE_SIZES: CacheSizes = { keys: 25_000, tokens: 10_000, buckets: 50_000 };
 
 export interface DepsInput {
   db: Db;
@@ -48,21 +72,40 @@ export interface DepsInput {
   settings: AppSettings;
   /** LATCHKEY_MASTER_KEY, when set. */
   masterKeyText?: string;
+  cacheSizes?: CacheSizes;
 }
 
 /** Everything createApp needs beyond its inputs: the signing-key ring (made ready), caches and registries. */
 export async function createDeps(input: DepsInput): Promise<AppDeps> {
+  const sizes = input.cacheSizes ?? DEFAULT_CACHE_SIZES;
   const masterKey = input.masterKeyText === undefined ? null : await deriveMasterKey(input.masterKeyText);
   const ring = await prepareSigningKeys(input.db, masterKey, SYSTEM_ACTOR, input.clock.nowMilliseconds());
+  const credentials = new CredentialCache(input.db, { keys: sizes.keys, projects: 10_000, tenants: 10_000 });
+  const origins = new OriginRegistry(input.db);
+  const usage: UsageRecorder = new UsageRecorder(() => {
+    // A full batch is written on a later turn of the event loop, never inside the request that filled it.
+    setTimeout(() => {
+      try {
+        usage.flush(input.db);
+      } catch (error) {
+        input.logger.error("usage flush failed", { error: error instanceof Error ? error.message : String(error) });
+      }
+    }, 0);
+  });
   return {
     db: input.db,
     sqlite: input.sqlite,
     clock: input.clock,
     logger: input.logger,
     settings: input.settings,
-    sessions: { ring, masterKey, verifiedTokens: new LRUCache({ max: VERIFIED_TOKEN_CACHE_ENTRIES }) },
-    origins: new OriginRegistry(input.db),
+    sessions: { ring, masterKey, verifiedTokens: new LRUCache({ max: sizes.tokens }) },
+    origins,
+    credentials,
+    changeLog: new ChangeLog(input.db, credentials, (entity) => {
+      if (entity === "project") origins.invalidate();
+    }),
+    rateLimiter: new RateLimiter({ maxBuckets: sizes.buckets }),
+    usage,
+    metrics: new Metrics(),
   };
 }
-
-const VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;

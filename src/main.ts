@@ -4,7 +4,7 @@
  * version | --help`. Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
  */
 import { createApp } from "./app.ts";
-import { CONFIG_SETTINGS, loadConfig, type ServerConfig } from "./config.ts";
+import { CONFIG_SETTINGS, DEFAULT_CONFIG, loadConfig, runtimeOf, type ServerConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { createDeps } from "./deps.ts";
 import { applyMigrations, MigrationError } from "./db/migrate.ts";
@@ -178,7 +178,7 @@ async function printOpenApiDocument(): Promise<number> {
       sqlite,
       clock: systemClock,
       logger: createLogger("silent"),
-      settings: { publicUrl: "http://localhost:8787", bodyLimitBytes: 65536, version: VERSION, signingKeyRotationDays: 0 },
+      ...runtimeOf(DEFAULT_CONFIG, "http://localhost:8787", VERSION),
     }),
   );
   const response = await app.handle(new Request("http://localhost/openapi.json"));

@@ -3,7 +3,7 @@
  * root key if this start created it, listen. Shared by `latchkey serve` and by tests that need a real port.
  */
 import { createApp } from "./app.ts";
-import { defaultPublicUrl, type ServerConfig } from "./config.ts";
+import { defaultPublicUrl, runtimeOf, type ServerConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { type AppDeps, createDeps } from "./deps.ts";
@@ -41,22 +41,17 @@ export async function startServer(
       root_key_id: boot.rootKeyId,
     });
   }
-  const settings = {
-    publicUrl: config.publicUrl ?? defaultPublicUrl(config.host, config.port),
-    bodyLimitBytes: config.bodyLimitBytes,
-    version: VERSION,
-    signingKeyRotationDays: config.signingKeyRotationDays,
-  };
+  const { settings, cacheSizes } = runtimeOf(config, config.publicUrl ?? defaultPublicUrl(config.host, config.port), VERSION);
   let deps: AppDeps;
   try {
-    deps = await createDeps({ db, sqlite, clock, logger, settings, masterKeyText: config.masterKey });
+    deps = await createDeps({ db, sqlite, clock, logger, settings, cacheSizes, masterKeyText: config.masterKey });
   } catch (error) {
     sqlite.close();
     throw error;
   }
   const app = createApp(deps);
   try {
-    app.listen({ port: config.port, hostname: config.host, reusePort: false });
+    app.listen({ port: config.port, hostname: config.host, reusePort: false, development: false });
   } catch (error) {
     sqlite.close();
     if ((error as { code?: string }).code === "EADDRINUSE") {
@@ -65,7 +60,7 @@ export async function startServer(
     throw error;
   }
   const port = app.server!.port!;
-  const housekeeping = startHousekeeping(deps);
+  const housekeeping = startHousekeeping(deps, config);
   if (config.publicUrl === undefined) settings.publicUrl = defaultPublicUrl(config.host, port);
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   logger.info("listening", { url, public_url: settings.publicUrl, db: config.db, version: VERSION });
@@ -73,26 +68,51 @@ export async function startServer(
     url,
     port,
     stop: async () => {
-      clearInterval(housekeeping);
+      for (const timer of housekeeping) clearInterval(timer);
       await app.stop();
+      flushUsage(deps);
       sqlite.close();
     },
   };
 }
 
-const HOUSEKEEPING_INTERVAL_MILLISECONDS = 60_000;
+const SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS = 60_000;
 
-/** Periodic work off the request path: rotating the signing key once it is due. */
-function startHousekeeping(deps: AppDeps): ReturnType<typeof setInterval> {
-  const run = () => {
-    rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds()).catch((error: unknown) =>
-      deps.logger.error("signing-key rotation failed", { error: error instanceof Error ? error.message : String(error) }),
-    );
+/**
+ * Periodic work off the request path: following the change log (revocations and tenant changes from other
+ * processes), writing usage in batches, pruning the change log and rotating the signing key once it is due.
+ */
+function startHousekeeping(deps: AppDeps, config: ServerConfig): ReturnType<typeof setInterval>[] {
+  const guarded = (label: string, work: () => unknown) => () => {
+    try {
+      const result = work();
+      if (result instanceof Promise) result.catch((error: unknown) => logFailure(deps, label, error));
+    } catch (error) {
+      logFailure(deps, label, error);
+    }
   };
-  run();
-  const timer = setInterval(run, HOUSEKEEPING_INTERVAL_MILLISECONDS);
-  timer.unref();
-  return timer;
+  const timers = [
+    setInterval(guarded("change log", () => deps.changeLog.poll()), config.changePollMilliseconds),
+    setInterval(guarded("usage flush", () => flushUsage(deps)), config.usageFlushSeconds * 1000),
+    setInterval(
+      guarded("maintenance", () => {
+        deps.changeLog.prune(deps.clock.nowMilliseconds());
+        return rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds());
+      }),
+      SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS,
+    ),
+  ];
+  guarded("signing-key rotation", () => rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds()))();
+  for (const timer of timers) timer.unref();
+  return timers;
+}
+
+function flushUsage(deps: AppDeps): void {
+  deps.usage.flush(deps.db);
+}
+
+function logFailure(deps: AppDeps, label: string, error: unknown): void {
+  deps.logger.error(`${label} failed`, { error: error instanceof Error ? error.message : String(error) });
 }
 
 function rootKeyBanner(secret: string, defaultProjectId: string): string {

@@ -15,6 +15,13 @@ describe("configuration", () => {
         logLevel: "info",
         bodyLimitBytes: 65536,
         signingKeyRotationDays: 30,
+        trustedProxies: "",
+        authFailuresPerMinute: 60,
+        keyCacheEntries: 25_000,
+        tokenCacheEntries: 10_000,
+        ratelimitBuckets: 50_000,
+        usageFlushSeconds: 60,
+        changePollMilliseconds: 250,
       },
     });
   });

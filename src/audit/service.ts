@@ -18,6 +18,7 @@ export type AuditAction =
   | "key.created"
   | "key.revoked"
   | "key.rotated"
+  | "key.updated"
   | "signing_key.created"
   | "signing_key.rotated";
 
@@ -29,6 +30,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "key.created",
   "key.revoked",
   "key.rotated",
+  "key.updated",
   "signing_key.created",
   "signing_key.rotated",
 ];

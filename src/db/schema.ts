@@ -66,6 +66,8 @@ export const apiKeys = sqliteTable(
     ratelimitLimit: integer("ratelimit_limit"),
     ratelimitWindowSeconds: integer("ratelimit_window_seconds"),
     lastUsedAtMs: integer("last_used_at_ms"),
+    /** Requests the key (and tokens minted from it) made; flushed in batches, never on the request path. */
+    usageCount: integer("usage_count").notNull().default(0),
     createdAtMs: integer("created_at_ms").notNull(),
     updatedAtMs: integer("updated_at_ms").notNull(),
   },
@@ -133,3 +135,18 @@ export const signingKeys = sqliteTable(
 );
 
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
+
+/**
+ * The change log every process follows to keep its caches true: each write that can change a credential decision
+ * (a key revoked, rotated or updated; a tenant or project changed) appends a row in the same transaction. Processes
+ * sharing the file poll it a few times a second and evict what changed, which is how a revocation reaches them all
+ * within about a second. Old rows are pruned; a process that missed pruned rows drops all its caches.
+ */
+export const changes = sqliteTable("changes", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  entity: text("entity", { enum: ["api_key", "project", "tenant"] }).notNull(),
+  entityId: text("entity_id").notNull(),
+  changedAtMs: integer("changed_at_ms").notNull(),
+});
+
+export type ChangeRow = typeof changes.$inferSelect;

@@ -12,12 +12,19 @@
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { authenticateSessionToken } from "../sessions/service.ts";
+import type { Module } from "../tenants/model.ts";
 import { decideScopes } from "../verify/decision.ts";
 import type { Principal } from "../verify/principal.ts";
 import { authenticateKey } from "../verify/service.ts";
-import type { AnyRoute } from "./route.ts";
 
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export interface AccessSpec {
+  credential: "key" | "key_or_session" | "root";
+  module?: Module;
+  scopes?: readonly string[];
+  browserChannel?: boolean;
+}
 
 /** The bearer credential, or null when the request carries none (no header, another scheme, or an empty value). */
 export function bearerCredential(headers: Headers): string | null {
@@ -28,19 +35,20 @@ export function bearerCredential(headers: Headers): string | null {
   return credential === "" ? null : credential;
 }
 
+/** `method` is the method the decision is about: the request's own, or the original one behind a proxy. */
 export async function authenticateRequest(
   deps: AppDeps,
-  spec: Pick<AnyRoute, "credential" | "module" | "scopes" | "browserChannel">,
-  request: Request,
+  spec: AccessSpec,
+  method: string,
+  headers: Headers,
   nowMilliseconds: number,
 ): Promise<Principal> {
-  const headers = request.headers;
   const origin = headers.get("origin");
   const sessionToken = headers.get("x-session-token");
   const secret = bearerCredential(headers);
   const projectId = headers.get("x-project-id") ?? undefined;
 
-  if (origin !== null && sessionToken === null && WRITE_METHODS.has(request.method) && !spec.browserChannel) {
+  if (origin !== null && sessionToken === null && WRITE_METHODS.has(method.toUpperCase()) && !spec.browserChannel) {
     throw new AppError("SESSION_REQUIRED", {
       message: "A browser request that writes must carry a session token (X-Session-Token), not a bare API key.",
     });
@@ -54,7 +62,7 @@ export async function authenticateRequest(
       nowMilliseconds,
     );
     if (secret !== null) {
-      const key = authenticateKey(deps.db, secret, { projectId }, nowMilliseconds);
+      const key = authenticateKey(deps.credentials, secret, { projectId }, nowMilliseconds);
       if (!key.ok) throw new AppError(key.code, { details: key.details });
       if (key.principal.keyId !== session.keyId) {
         throw new AppError("SESSION_INVALID", { message: "The session token was not minted from this API key." });
@@ -68,7 +76,7 @@ export async function authenticateRequest(
 
   if (secret === null) throw new AppError("API_KEY_REQUIRED");
   const authentication = authenticateKey(
-    deps.db,
+    deps.credentials,
     secret,
     { module: spec.module, scopes: spec.scopes, projectId, origin },
     nowMilliseconds,

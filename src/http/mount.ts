@@ -14,9 +14,10 @@ import type { Elysia } from "elysia";
 import type { z } from "zod";
 import type { AuditActor } from "../audit/service.ts";
 import type { AppDeps } from "../deps.ts";
-import { authenticateRequest } from "./authenticate.ts";
+import { admitRequest } from "./admission.ts";
+import type { AccessSpec } from "./authenticate.ts";
 import { readJsonBody } from "./json-body.ts";
-import { clientIpOf, type RequestState, requestStateOf } from "./request-state.ts";
+import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
 import { type AnyRoute, type RequestInfo, successStatusOf } from "./route.ts";
 import { ErrorResponse } from "./wire.ts";
 
@@ -24,6 +25,7 @@ const USER_AGENT_MAX_LENGTH = 512;
 
 const SECURITY: Record<AnyRoute["credential"], Record<string, string[]>[]> = {
   none: [],
+  forwarded: [{ bearerAuth: [] }, { sessionToken: [] }],
   key: [{ bearerAuth: [] }],
   key_or_session: [{ bearerAuth: [] }, { sessionToken: [] }],
   root: [{ bearerAuth: [] }],
@@ -34,31 +36,36 @@ type ElysiaContext = {
   body: unknown;
   query: unknown;
   params: unknown;
-  server?: { requestIP(request: Request): { address: string } | null } | null;
   set: { status?: number | string; headers: Record<string, string | number> };
 };
 
 export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRoute[]): void {
   for (const spec of routes) {
     const successStatus = successStatusOf(spec);
-    const handler = async (context: ElysiaContext) => {
-      const state = stateOf(context);
-      const request = requestInfoOf(context, state);
+    // Handlers and hooks name the context fields they read (see request-state.ts for why).
+    const handler = async ({ request: rawRequest, body, query, params, set }: ElysiaContext) => {
+      const state = stateOf(rawRequest);
+      const request = requestInfoOf(rawRequest, state);
       const responseHeaders: Record<string, string> = {};
-      const result = await spec.handle({
-        body: context.body,
-        query: context.query,
-        params: context.params,
-        principal: state.principal,
-        actor: actorOf(state, request),
-        deps,
-        nowMilliseconds: state.nowMilliseconds,
-        request,
-        responseHeaders,
-      });
-      context.set.status = successStatus;
-      Object.assign(context.set.headers, responseHeaders);
-      return result;
+      try {
+        const result = await spec.handle({
+          body,
+          query,
+          params,
+          principal: state.principal,
+          actor: actorOf(state, request),
+          deps,
+          nowMilliseconds: state.nowMilliseconds,
+          request,
+          responseHeaders,
+        });
+        set.status = successStatus;
+        recordRequest(deps, rawRequest, spec.path, successStatus);
+        return result;
+      } finally {
+        // Also on a refusal: rate-limit fields a handler computed belong on its 429 too.
+        Object.assign(set.headers, responseHeaders);
+      }
     };
     const hooks = {
       params: spec.params,
@@ -66,13 +73,24 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
       body: spec.body,
       response: documentedResponses(spec),
       // The function does the reading; the "json" entry is never reached and is there so the document says JSON.
-      parse: spec.body ? [(context: ElysiaContext) => readJsonBody(context.request, deps.settings.bodyLimitBytes), "json"] : undefined,
+      parse: spec.body ? [({ request }: ElysiaContext) => readJsonBody(request, deps.settings.bodyLimitBytes), "json"] : undefined,
       transform:
-        spec.credential === "none"
+        spec.credential === "none" || spec.credential === "forwarded"
           ? undefined
-          : async (context: ElysiaContext) => {
-              const state = stateOf(context);
-              state.principal = await authenticateRequest(deps, spec, context.request, state.nowMilliseconds);
+          : async ({ request, set }: ElysiaContext) => {
+              const state = stateOf(request);
+              const rateLimitFields: Record<string, string> = {};
+              try {
+                state.principal = await admitRequest(
+                  deps,
+                  { ...spec, credential: spec.credential as AccessSpec["credential"] },
+                  { method: request.method, headers: request.headers, clientIp: state.clientIp },
+                  state.nowMilliseconds,
+                  rateLimitFields,
+                );
+              } finally {
+                Object.assign(set.headers, rateLimitFields);
+              }
             },
       detail: {
         operationId: spec.operationId,
@@ -102,6 +120,7 @@ export function documentedResponses(spec: AnyRoute): Record<number, z.ZodType> {
   if (spec.credential !== "none") {
     refusal(401);
     refusal(403);
+    refusal(429);
   }
   if (spec.body) {
     refusal(413);
@@ -115,24 +134,26 @@ function describeAccess(spec: AnyRoute): string {
   const access =
     spec.credential === "none"
       ? "No credential needed."
+      : spec.credential === "forwarded"
+        ? "Checks the credential of the request it is asked about (Authorization or X-Session-Token)."
       : spec.credential === "root"
         ? "Needs the root key."
         : `Needs an API key${spec.credential === "key_or_session" ? " or a session token minted from one" : ""}${spec.scopes?.length ? ` holding ${spec.scopes.map((scope) => `\`${scope}\``).join(", ")}` : ""}${spec.module ? ` (module \`${spec.module}\`)` : ""}.`;
   return spec.description ? `${spec.description}\n\n${access}` : access;
 }
 
-function stateOf(context: object): RequestState {
-  const state = requestStateOf(context);
+function stateOf(request: Request): RequestState {
+  const state = requestStateOf(request);
   if (!state) throw new Error("request state missing: onRequest did not run");
   return state;
 }
 
-function requestInfoOf(context: ElysiaContext, state: RequestState): RequestInfo {
+function requestInfoOf(request: Request, state: RequestState): RequestInfo {
   return {
     requestId: state.requestId,
-    ip: clientIpOf(context),
-    userAgent: context.request.headers.get("user-agent")?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
-    headers: context.request.headers,
+    ip: state.clientIp,
+    userAgent: request.headers.get("user-agent")?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
+    headers: request.headers,
   };
 }
 

@@ -17,9 +17,10 @@ type ScalarOptions = NonNullable<NonNullable<Parameters<typeof openapi>[0]>["sca
 export const API_TAGS = [
   { name: "keys", description: "Project-scoped API keys: create, list, read, revoke, rotate." },
   { name: "sessions", description: "Short-lived session tokens for end users and browsers, and the keys that sign them." },
+  { name: "verify", description: "May this request run? Verification for host APIs and forward-auth for proxies." },
   { name: "tenants", description: "Tenants and projects, managed with the root key." },
   { name: "audit", description: "The audit trail of changes." },
-  { name: "operations", description: "Health and readiness." },
+  { name: "operations", description: "Health, readiness and metrics." },
 ];
 
 export function openapiPlugin(version: string) {

@@ -20,8 +20,9 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
  * - `key`: a live API key of an active tenant, holding `scopes`, whose tenant has `module`.
  * - `key_or_session`: the same, or a session token minted from such a key (its scopes count).
  * - `root`: the root key only.
+ * - `forwarded`: the handler itself decides about a credential it was handed (forward-auth for proxies).
  */
-export type Credential = "none" | "key" | "key_or_session" | "root";
+export type Credential = "none" | "key" | "key_or_session" | "root" | "forwarded";
 
 export interface RequestInfo {
   requestId: string;
@@ -30,7 +31,7 @@ export interface RequestInfo {
   headers: Headers;
 }
 
-type PrincipalFor<C extends Credential> = C extends "none" ? null : Principal;
+type PrincipalFor<C extends Credential> = C extends "none" | "forwarded" ? null : Principal;
 type Input<S> = S extends z.ZodType ? z.output<S> : undefined;
 type SuccessStatus = 200 | 201 | 202;
 type SuccessBody<Responses> = {

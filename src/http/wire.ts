@@ -52,3 +52,25 @@ export function listOf<Item extends z.ZodType>(item: Item) {
 export function listResponse<Item>(items: Item[], nextCursor: string | null) {
   return { object: "list" as const, data: items, next_cursor: nextCursor };
 }
+
+/** The wire policy as the rate limiter reads it. */
+export function policyFromWire(wire: z.output<typeof RateLimitPolicyInput>): { limit: number; windowSeconds: number } {
+  return { limit: wire.limit, windowSeconds: wire.window_seconds };
+}
+
+/** A token bucket: `limit` requests at once, refilled completely over `window_seconds`. */
+export const RateLimitPolicyInput = z.strictObject({
+  limit: z.number().int().min(1).max(1_000_000).describe("Requests allowed at once (the bucket's size)."),
+  window_seconds: z.number().int().min(1).max(86_400).describe("Seconds for the bucket to refill completely."),
+});
+
+/**
+ * A free-text query value. Elysia splits a query value at commas into an array before validation; join it back so
+ * text that contains commas arrives as it was sent.
+ */
+export function queryText<Text extends z.ZodType<string, string>>(text: Text) {
+  return z
+    .union([z.string(), z.array(z.string()).max(100)])
+    .transform((value) => (Array.isArray(value) ? value.join(",") : value))
+    .pipe(text);
+}

@@ -1,6 +1,6 @@
 /** Key management within the caller's project (the root key: any project). */
 import { route } from "../http/route.ts";
-import { ErrorResponse, listOf, listResponse } from "../http/wire.ts";
+import { ErrorResponse, listOf, listResponse, policyFromWire } from "../http/wire.ts";
 import { toIsoString } from "../lib/clock.ts";
 import {
   ApiKey,
@@ -12,6 +12,7 @@ import {
   RevokedKey,
   RotatedKey,
   RotateKeyBody,
+  UpdateKeyBody,
 } from "./schemas.ts";
 import { RESERVED_SCOPES } from "./scopes.ts";
 import * as keys from "./service.ts";
@@ -40,6 +41,7 @@ export const keyRoutes = [
           expiresAtMs: body.expires_at === undefined ? undefined : Date.parse(body.expires_at),
           projectId: body.project_id,
           owner: body.owner,
+          ratelimit: body.ratelimit && policyFromWire(body.ratelimit),
         },
         nowMilliseconds,
       );
@@ -79,6 +81,34 @@ export const keyRoutes = [
     params: KeyParams,
     responses: { 200: ApiKey, 404: ErrorResponse },
     handle: ({ deps, principal, params }) => presentKey(keys.getKey(deps, principal, params.id)),
+  }),
+  route({
+    method: "PATCH",
+    path: "/v1/keys/:id",
+    operationId: "updateKey",
+    summary: "Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.",
+    description: "Changing a key needs every scope it holds.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    params: KeyParams,
+    body: UpdateKeyBody,
+    responses: { 200: ApiKey, 404: ErrorResponse, 409: ErrorResponse },
+    handle: ({ deps, principal, actor, params, body, nowMilliseconds }) =>
+      presentKey(
+        keys.updateKey(
+          deps,
+          principal,
+          actor,
+          params.id,
+          {
+            name: body.name,
+            ratelimit: body.ratelimit === undefined ? undefined : body.ratelimit && policyFromWire(body.ratelimit),
+          },
+          nowMilliseconds,
+        ),
+      ),
   }),
   route({
     method: "DELETE",

@@ -1,7 +1,7 @@
 /** Wire shapes of API keys, and how stored rows become them. The secret appears only on create and rotate. */
 import { z } from "zod";
 import type { ApiKeyRow } from "../db/schema.ts";
-import { displayText, IsoDateTime, idOf, pageQuery } from "../http/wire.ts";
+import { displayText, IsoDateTime, idOf, pageQuery, queryText, RateLimitPolicyInput } from "../http/wire.ts";
 import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
 import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "./scopes.ts";
 import { ROTATION_GRACE_SECONDS_MAX } from "./service.ts";
@@ -27,6 +27,12 @@ export const CreateKeyBody = z.strictObject({
   expires_at: IsoDateTime.optional().describe("When the key stops working; omitted means never."),
   project_id: idOf("project").optional().describe("Root key only: the project to create the key in."),
   owner: Owner.optional(),
+  ratelimit: RateLimitPolicyInput.optional().describe("This key's own bucket; the project's default when omitted."),
+});
+
+export const UpdateKeyBody = z.strictObject({
+  name: displayText(200).optional(),
+  ratelimit: RateLimitPolicyInput.nullable().optional().describe("This key's own bucket; null returns to the project's."),
 });
 
 export const RotateKeyBody = z.strictObject({
@@ -42,7 +48,7 @@ export const RotateKeyBody = z.strictObject({
 export const KeyListQuery = z.object({
   ...pageQuery("apiKey"),
   project_id: idOf("project").optional().describe("Root key only: list another project's keys."),
-  owner: Owner.optional(),
+  owner: queryText(Owner).optional(),
 });
 
 export const ApiKey = z.object({
@@ -54,6 +60,11 @@ export const ApiKey = z.object({
   scopes: z.array(z.string()),
   owner: z.string().nullable(),
   root: z.boolean(),
+  ratelimit: z
+    .object({ limit: z.number().int(), window_seconds: z.number().int() })
+    .nullable()
+    .describe("The key's own rate-limit policy; null means the project's default."),
+  usage_count: z.number().int().describe("Requests made with the key and its tokens (written at most a minute late)."),
   expires_at: IsoDateTime.nullable(),
   revoked_at: IsoDateTime.nullable(),
   last_used_at: IsoDateTime.nullable(),
@@ -79,6 +90,11 @@ export function presentKey(row: ApiKeyRow): z.input<typeof ApiKey> {
     scopes: row.scopes,
     owner: row.owner,
     root: row.isRoot,
+    ratelimit:
+      row.ratelimitLimit === null || row.ratelimitWindowSeconds === null
+        ? null
+        : { limit: row.ratelimitLimit, window_seconds: row.ratelimitWindowSeconds },
+    usage_count: row.usageCount,
     expires_at: toIsoStringOrNull(row.expiresAtMs),
     revoked_at: toIsoStringOrNull(row.revokedAtMs),
     last_used_at: toIsoStringOrNull(row.lastUsedAtMs),

@@ -16,6 +16,8 @@ import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
 import { findProject } from "../tenants/store.ts";
+import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
+import type { ChangeLog } from "../verify/change-log.ts";
 import type { Principal } from "../verify/principal.ts";
 import { scopesBeyondGrantor } from "./scopes.ts";
 import { generateSecret, hashSecret, secretHint } from "./secret.ts";
@@ -23,6 +25,7 @@ import * as store from "./store.ts";
 
 export interface KeysDeps {
   db: Db;
+  changeLog: ChangeLog;
 }
 
 export interface NewKey {
@@ -31,6 +34,7 @@ export interface NewKey {
   expiresAtMs?: number;
   projectId?: string;
   owner?: string;
+  ratelimit?: RateLimitPolicy;
 }
 
 export interface IssuedKey {
@@ -76,6 +80,7 @@ export function createKey(
           owner: input.owner ?? null,
           expiresAtMs: input.expiresAtMs ?? null,
           isRoot: false,
+          ratelimit: input.ratelimit ?? null,
         },
         secret,
         nowMilliseconds,
@@ -94,6 +99,7 @@ export interface KeyFields {
   owner: string | null;
   expiresAtMs: number | null;
   isRoot: boolean;
+  ratelimit: RateLimitPolicy | null;
 }
 
 /**
@@ -117,9 +123,10 @@ export function insertNewKey(
     hint: secretHint(secret),
     expiresAtMs: fields.expiresAtMs,
     revokedAtMs: null,
-    ratelimitLimit: null,
-    ratelimitWindowSeconds: null,
+    ratelimitLimit: fields.ratelimit?.limit ?? null,
+    ratelimitWindowSeconds: fields.ratelimit?.windowSeconds ?? null,
     lastUsedAtMs: null,
+    usageCount: 0,
     createdAtMs: nowMilliseconds,
     updatedAtMs: nowMilliseconds,
   };
@@ -165,8 +172,50 @@ export function revokeKey(
       }
       if (key.revokedAtMs !== null) return key;
       const revoked = store.markKeyRevoked(tx, keyId, nowMilliseconds)!;
+      deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
       recordKeyEvent(tx, actor, "key.revoked", key, tenantIdOf(tx, key), nowMilliseconds, { name: key.name });
       return revoked;
+    },
+    { behavior: "immediate" },
+  );
+}
+
+export interface KeyUpdate {
+  name?: string;
+  /** A policy of its own, or null to go back to the project's default. */
+  ratelimit?: RateLimitPolicy | null;
+}
+
+export function updateKey(
+  deps: KeysDeps,
+  caller: Principal,
+  actor: AuditActor,
+  keyId: string,
+  update: KeyUpdate,
+  nowMilliseconds: number,
+): ApiKeyRow {
+  return deps.db.transaction(
+    (tx) => {
+      const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+      requireEveryScopeOf(caller, key, "Changing a key needs every scope the key holds.");
+      if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be changed." });
+      const changes: store.KeyChanges = {};
+      if (update.name !== undefined) changes.name = update.name;
+      if (update.ratelimit !== undefined) {
+        changes.ratelimitLimit = update.ratelimit?.limit ?? null;
+        changes.ratelimitWindowSeconds = update.ratelimit?.windowSeconds ?? null;
+      }
+      const updated = store.updateKey(tx, keyId, changes, nowMilliseconds);
+      deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
+      recordKeyEvent(tx, actor, "key.updated", key, tenantIdOf(tx, key), nowMilliseconds, {
+        before: { name: key.name, ratelimit_limit: key.ratelimitLimit, ratelimit_window_seconds: key.ratelimitWindowSeconds },
+        after: {
+          name: updated.name,
+          ratelimit_limit: updated.ratelimitLimit,
+          ratelimit_window_seconds: updated.ratelimitWindowSeconds,
+        },
+      });
+      return updated;
     },
     { behavior: "immediate" },
   );
@@ -187,13 +236,7 @@ export function rotateKey(
   return deps.db.transaction(
     (tx) => {
       const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
-      const beyond = scopesBeyondGrantor(caller, key.scopes);
-      if (beyond.length > 0) {
-        throw new AppError("SCOPE_NOT_GRANTED", {
-          message: "Rotating a key hands out its secret, so the caller must hold every scope of the key.",
-          details: beyond.map((scope) => ({ path: "scopes", message: scope })),
-        });
-      }
+      requireEveryScopeOf(caller, key, "Rotating a key hands out its secret, so the caller must hold every scope of the key.");
       if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be rotated." });
       if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) {
         throw new AppError("CONFLICT", { message: "An expired key cannot be rotated." });
@@ -201,6 +244,7 @@ export function rotateKey(
       const secret = generateSecret(secretPrefixOf(key.hint));
       const previousSecretRetiresAtMs = nowMilliseconds + graceSeconds * 1000;
       store.retireLiveSecrets(tx, keyId, previousSecretRetiresAtMs, nowMilliseconds);
+      deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
       const rotated = store.addSecretAndHint(
         tx,
         { hash: hashSecret(secret), keyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
@@ -235,6 +279,17 @@ function recordKeyEvent(
 
 function tenantIdOf(executor: Executor, key: ApiKeyRow): string {
   return findProject(executor, key.projectId)!.tenantId;
+}
+
+/** Rotating or changing a key acts on all it can do, so the caller must be able to grant all of it. */
+function requireEveryScopeOf(caller: Principal, key: ApiKeyRow, message: string): void {
+  const beyond = scopesBeyondGrantor(caller, key.scopes);
+  if (beyond.length > 0) {
+    throw new AppError("SCOPE_NOT_GRANTED", {
+      message,
+      details: beyond.map((scope) => ({ path: "scopes", message: scope })),
+    });
+  }
 }
 
 /** The single visibility rule: own project only, and the root key is visible to the root key alone. */

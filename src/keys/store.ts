@@ -88,3 +88,14 @@ export function listLiveSecretHashes(executor: Executor, keyId: string, nowMilli
     .all()
     .map((row) => row.hash);
 }
+
+export type KeyChanges = Partial<Pick<ApiKeyRow, "name" | "ratelimitLimit" | "ratelimitWindowSeconds">>;
+
+export function updateKey(executor: Executor, keyId: string, changes: KeyChanges, nowMilliseconds: number): ApiKeyRow {
+  return executor
+    .update(apiKeys)
+    .set({ ...changes, updatedAtMs: nowMilliseconds })
+    .where(eq(apiKeys.id, keyId))
+    .returning()
+    .get()!;
+}

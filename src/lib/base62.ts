@@ -1,6 +1,9 @@
 /**
  * Fixed-width base62 over the ASCII-ordered alphabet 0-9A-Za-z. Fixed width keeps secrets a constant length and
  * keeps time-prefixed ids sorting in creation order under SQLite's byte-wise comparison.
+ *
+ * Encoding is long division of the big-endian number held in 16-bit limbs, so no BigInt is involved: this runs for
+ * every request id and every checksum check, on the hot path.
  */
 export const BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -10,22 +13,45 @@ export function base62WidthForBytes(byteLength: number): number {
 }
 
 export function encodeBase62(bytes: Uint8Array, width = base62WidthForBytes(bytes.length)): string {
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  return encodeBigIntBase62(value, width);
+  const limbs = new Array<number>(Math.ceil(bytes.length / 2));
+  const offset = limbs.length * 2 - bytes.length;
+  for (let index = 0; index < limbs.length; index++) {
+    const high = index * 2 - offset;
+    limbs[index] = ((high >= 0 ? bytes[high]! : 0) << 8) | bytes[high + 1]!;
+  }
+  return encodeLimbs(limbs, width);
 }
 
 export function encodeUint32Base62(value: number, width: number): string {
-  return encodeBigIntBase62(BigInt(value >>> 0), width);
+  const unsigned = value >>> 0;
+  return encodeLimbs([unsigned >>> 16, unsigned & 0xffff], width);
 }
 
-function encodeBigIntBase62(value: bigint, width: number): string {
-  let text = "";
-  let rest = value;
-  while (rest > 0n) {
-    text = BASE62_ALPHABET[Number(rest % 62n)] + text;
-    rest /= 62n;
+/** Repeatedly divides the number (16-bit limbs, most significant first) by 62, collecting remainders. */
+function encodeLimbs(limbs: number[], width: number): string {
+  const digits = new Array<string>(width);
+  let start = 0;
+  for (let position = width - 1; position >= 0; position--) {
+    let remainder = 0;
+    for (let index = start; index < limbs.length; index++) {
+      const value = (remainder << 16) | limbs[index]!;
+      limbs[index] = Math.floor(value / 62);
+      remainder = value % 62;
+    }
+    digits[position] = BASE62_ALPHABET[remainder]!;
+    while (start < limbs.length && limbs[start] === 0) start++;
   }
-  if (text.length > width) throw new RangeError(`value needs ${text.length} base62 characters, more than ${width}`);
-  return text.padStart(width, "0");
+  if (start < limbs.length) throw new RangeError(`value needs more than ${width} base62 characters`);
+  return digits.join("");
+}
+
+/** The number written by the base62 digits of `text` from `start` to its end (at most 8 digits, so it stays exact). */
+export function decodeBase62Number(text: string, start: number): number {
+  let value = 0;
+  for (let index = start; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    const digit = code <= 57 ? code - 48 : code <= 90 ? code - 55 : code - 61;
+    value = value * 62 + digit;
+  }
+  return value;
 }

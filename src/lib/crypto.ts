@@ -2,8 +2,6 @@
  * The only randomness, hashing and comparison primitives latchkey uses. Secrets come from the CSPRNG, are stored only
  * as SHA-256 digests, and are compared in constant time so response timing says nothing about how much matched.
  */
-import { timingSafeEqual } from "node:crypto";
-
 export function randomBytes(length: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(length));
 }
@@ -16,12 +14,16 @@ export function sha256Bytes(data: string | Uint8Array): Uint8Array {
   return new Uint8Array(new Bun.CryptoHasher("sha256").update(data).digest().buffer);
 }
 
-/** Constant-time for equal lengths; a length mismatch returns early, which reveals only the length. */
+/**
+ * Compares without an early exit on the first difference: every character is looked at and the differences are
+ * accumulated without branching. A length mismatch returns early, which reveals only the length (our inputs are
+ * fixed-length digests).
+ */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  if (left.length !== right.length) return false;
-  return timingSafeEqual(left, right);
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let index = 0; index < a.length; index++) difference |= a.charCodeAt(index) ^ b.charCodeAt(index);
+  return difference === 0;
 }
 
 export function base64UrlEncode(bytes: Uint8Array): string {

@@ -8,6 +8,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
 export interface Logger {
+  /** Whether debug lines are written, so hot paths can skip building them. */
+  readonly debugEnabled: boolean;
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
@@ -28,6 +30,7 @@ export function createLogger(level: LogLevel, sink: LogSink = defaultSink): Logg
     sink(JSON.stringify({ time: new Date().toISOString(), level: lineLevel, msg: message, ...fields }), lineLevel);
   };
   return {
+    debugEnabled: threshold <= LOG_LEVELS.indexOf("debug"),
     debug: (message, fields) => write("debug", message, fields),
     info: (message, fields) => write("info", message, fields),
     warn: (message, fields) => write("warn", message, fields),

@@ -35,3 +35,25 @@ export const operationRoutes = [
     },
   }),
 ];
+
+export const metricsRoutes = [
+  route({
+    method: "GET",
+    path: "/metrics",
+    operationId: "metrics",
+    summary: "Prometheus metrics: requests by route and status, verification outcomes, cache hits, 429s, latency.",
+    tags: ["operations"],
+    credential: "none",
+    responses: { 200: z.string().describe("Prometheus text exposition format 0.0.4.") },
+    handle: ({ deps, responseHeaders }) => {
+      responseHeaders["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
+      return deps.metrics.render({
+        keyCacheHits: deps.credentials.counters.hits,
+        keyCacheMisses: deps.credentials.counters.misses,
+        keyCacheEntries: deps.credentials.sizes.keys,
+        buckets: deps.rateLimiter.size,
+        pendingUsage: deps.usage.pendingKeys,
+      });
+    },
+  }),
+];

@@ -18,8 +18,9 @@ import { scopesBeyondGrantor } from "../keys/scopes.ts";
 import type { Module } from "../tenants/model.ts";
 import { findProject } from "../tenants/store.ts";
 import { decideKeyAccess, decideOrigin } from "../verify/decision.ts";
-import { type Principal, secretVersionOf } from "../verify/principal.ts";
-import { findKeyCredentialsByKeyId } from "../verify/store.ts";
+import type { Metrics } from "../ops/metrics.ts";
+import type { CredentialCache } from "../verify/credential-cache.ts";
+import { type Principal, rateLimitPolicyOf, secretVersionOf } from "../verify/principal.ts";
 import { SYSTEM_ACTOR } from "../audit/service.ts";
 import {
   BROWSER_SESSION_TTL_SECONDS,
@@ -32,8 +33,10 @@ import { checkSessionToken, type SessionClaims, signSessionToken } from "./token
 
 export interface SessionsDeps {
   db: Db;
+  credentials: CredentialCache;
   sessions: { ring: SigningKeyRing; verifiedTokens: LRUCache<string, SessionClaims> };
   settings: { publicUrl: string };
+  metrics: Metrics;
 }
 
 export interface MintedSession {
@@ -125,9 +128,7 @@ export async function authenticateSessionToken(
   if (expectations.projectId !== undefined && expectations.projectId !== claims.aud) {
     throw new AppError("SESSION_INVALID");
   }
-  const record = findKeyCredentialsByKeyId(deps.db, claims.key).find(
-    (candidate) => secretVersionOf(candidate.secretHash) === claims.kv,
-  );
+  const record = deps.credentials.byKeyId(claims.key, (secretHash) => secretVersionOf(secretHash) === claims.kv);
   if (!record || record.key.projectId !== claims.aud) throw new AppError("SESSION_INVALID");
   for (const module of new Set<Module>(["sessions", ...(expectations.module ? [expectations.module] : [])])) {
     const parent = decideKeyAccess(record, { module }, nowMilliseconds);
@@ -160,6 +161,8 @@ export async function authenticateSessionToken(
     secretVersion: claims.kv,
     origin: claims.origin ?? null,
     sessionId: claims.jti,
+    ratelimit: rateLimitPolicyOf(record.key, record.project),
+    expiresAtMs: Math.min(claims.exp * 1000, record.key.expiresAtMs ?? Number.POSITIVE_INFINITY),
   };
 }
 
@@ -171,10 +174,12 @@ async function verifiedClaims(deps: SessionsDeps, token: string, nowMilliseconds
   const cacheKey = sha256Hex(token);
   const cached = deps.sessions.verifiedTokens.get(cacheKey);
   if (cached !== undefined) {
+    deps.metrics.tokenCacheHits++;
     if (cached.exp * 1000 > nowMilliseconds) return cached;
     deps.sessions.verifiedTokens.delete(cacheKey);
     throw new AppError("SESSION_EXPIRED");
   }
+  deps.metrics.tokenCacheMisses++;
   const check = await checkSessionToken(deps.sessions.ring, deps.settings.publicUrl, token, nowMilliseconds);
   if (!check.ok) throw new AppError(check.code);
   deps.sessions.verifiedTokens.set(cacheKey, check.claims);

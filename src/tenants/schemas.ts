@@ -1,7 +1,7 @@
 /** Wire shapes of tenants and projects (snake_case, ISO times), and how stored rows become them. */
 import { z } from "zod";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
-import { displayText, IsoDateTime, idOf, pageQuery } from "../http/wire.ts";
+import { displayText, IsoDateTime, idOf, pageQuery, RateLimitPolicyInput } from "../http/wire.ts";
 import { toIsoString } from "../lib/clock.ts";
 import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
 import { KEY_PREFIX_PATTERN } from "../keys/secret.ts";
@@ -71,10 +71,6 @@ const Hostname = z
 const KeyPrefix = z
   .string()
   .regex(KEY_PREFIX_PATTERN, { message: "must be lower case letters, digits and _, start with a letter, end with _" });
-const RateLimitPolicy = z.strictObject({
-  limit: z.number().int().min(1).max(1_000_000).describe("Requests allowed per window (the bucket's size)."),
-  window_seconds: z.number().int().min(1).max(86_400).describe("Seconds for the bucket to refill completely."),
-});
 const SessionTtlSeconds = z.number().int().min(60).max(SESSION_TTL_SECONDS_MAX);
 
 const projectSettings = {
@@ -82,7 +78,7 @@ const projectSettings = {
   allowed_origins: z.array(Origin).max(100).optional().describe("Exact origins allowed on the browser channel."),
   verification_url: WebUrl.nullable().optional().describe("The host app's page for approving CLI logins."),
   callback_hosts: z.array(Hostname).max(100).nullable().optional().describe("Hosts CLI callbacks may point at."),
-  ratelimit: RateLimitPolicy.optional().describe("Default rate-limit policy of the project's keys."),
+  ratelimit: RateLimitPolicyInput.optional().describe("Default rate-limit policy of the project's keys."),
   session_ttl_seconds: SessionTtlSeconds.optional().describe("Lifetime of end-user session tokens."),
 };
 

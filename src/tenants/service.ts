@@ -1,19 +1,21 @@
 /**
  * Tenants and projects: creation, reading and changes by the root key. Every change commits with its audit event in
- * one transaction. Changes take effect on the next request of every key, because credentials are always checked
- * against the current tenant and project rows.
+ * one transaction, with a change-log entry that drops the cached rows in every process sharing the database (at once
+ * in this one), so a change takes effect on the next request of every key.
  */
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
 import type { Db } from "../db/client.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
+import type { ChangeLog } from "../verify/change-log.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
 import { MODULES, type Module, PROJECT_DEFAULTS, type Subscription, type TenantStatus } from "./model.ts";
 import * as store from "./store.ts";
 
 export interface TenancyDeps {
   db: Db;
+  changeLog: ChangeLog;
 }
 
 export interface NewTenant {
@@ -80,6 +82,7 @@ export function updateTenant(
       const changed = changedFields(before, normalised);
       if (changed.length === 0) return before;
       const after = store.updateTenant(tx, tenantId, normalised, nowMilliseconds)!;
+      deps.changeLog.record(tx, "tenant", tenantId, nowMilliseconds);
       recordAuditEvent(
         tx,
         actor,
@@ -182,6 +185,7 @@ export function updateProject(
       const changed = changedFields(before, changes);
       if (changed.length === 0) return before;
       const after = store.updateProject(tx, projectId, changes, nowMilliseconds)!;
+      deps.changeLog.record(tx, "project", projectId, nowMilliseconds);
       recordAuditEvent(
         tx,
         actor,

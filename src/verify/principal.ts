@@ -2,6 +2,8 @@
  * Who is calling, once credentials are checked: an API key (possibly the root key), or a session token minted from
  * one. A session acts within its parent key's project with the token's scopes, never with root powers.
  */
+import type { ApiKeyRow, ProjectRow } from "../db/schema.ts";
+import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 export interface Principal {
   kind: "api_key" | "session";
   /** The API key, or the session token's parent key. */
@@ -20,6 +22,17 @@ export interface Principal {
   origin: string | null;
   /** The session token's `jti`. */
   sessionId: string | null;
+  /** The bucket this principal spends (a session spends its parent key's). */
+  ratelimit: RateLimitPolicy;
+  /** When the credential stops working by itself: the key's expiry, or the token's `exp` if sooner. */
+  expiresAtMs: number | null;
+}
+
+/** The bucket a principal spends: its key's override, else its project's default. */
+export function rateLimitPolicyOf(key: ApiKeyRow, project: ProjectRow): RateLimitPolicy {
+  return key.ratelimitLimit !== null && key.ratelimitWindowSeconds !== null
+    ? { limit: key.ratelimitLimit, windowSeconds: key.ratelimitWindowSeconds }
+    : { limit: project.ratelimitLimit, windowSeconds: project.ratelimitWindowSeconds };
 }
 
 /** A short, non-reversible tag of one secret of a key (the first 16 hex digits of its SHA-256). */

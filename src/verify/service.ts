@@ -2,33 +2,33 @@
  * Turns a presented API key into a principal or a refusal. The format and checksum gate runs first so that garbage
  * never reaches the database; the lookup is by sha256(secret), and the stored hash is compared in constant time.
  */
-import type { Executor } from "../db/executor.ts";
 import { constantTimeEqual } from "../lib/crypto.ts";
 import { hashSecret, isWellFormedSecret } from "../keys/secret.ts";
 import { type AccessDecision, type AccessRequirement, decideKeyAccess } from "./decision.ts";
-import { type Principal, secretVersionOf } from "./principal.ts";
-import { findKeyCredentialBySecretHash, type KeyCredentialRecord } from "./store.ts";
+import type { CredentialCache } from "./credential-cache.ts";
+import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
+import type { KeyCredentialRecord } from "./store.ts";
 
 export type KeyAuthentication =
   | { ok: true; principal: Principal; record: KeyCredentialRecord }
   | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord });
 
-export function lookupKeyCredential(executor: Executor, secret: string): KeyCredentialRecord | undefined {
+export function lookupKeyCredential(credentials: CredentialCache, secret: string): KeyCredentialRecord | undefined {
   if (!isWellFormedSecret(secret)) return undefined;
   const secretHash = hashSecret(secret);
-  const record = findKeyCredentialBySecretHash(executor, secretHash);
+  const record = credentials.bySecretHash(secretHash);
   // The index found the row by this hash; the constant-time check keeps the final comparison free of early exits.
   if (!record || !constantTimeEqual(record.secretHash, secretHash)) return undefined;
   return record;
 }
 
 export function authenticateKey(
-  executor: Executor,
+  credentials: CredentialCache,
   secret: string,
   requirement: AccessRequirement,
   nowMilliseconds: number,
 ): KeyAuthentication {
-  const record = lookupKeyCredential(executor, secret);
+  const record = lookupKeyCredential(credentials, secret);
   const decision = decideKeyAccess(record, requirement, nowMilliseconds);
   if (!decision.ok) return { ...decision, record };
   return { ok: true, record: record!, principal: keyPrincipalOf(record!) };
@@ -48,5 +48,7 @@ export function keyPrincipalOf(record: KeyCredentialRecord): Principal {
     secretVersion: secretVersionOf(record.secretHash),
     origin: null,
     sessionId: null,
+    ratelimit: rateLimitPolicyOf(key, project),
+    expiresAtMs: key.expiresAtMs,
   };
 }

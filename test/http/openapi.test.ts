@@ -39,12 +39,14 @@ describe("the OpenAPI document", () => {
       const expectedStatuses = Object.keys(documentedResponses(spec)).sort();
       expect(Object.keys(operation.responses).sort()).toEqual(expectedStatuses);
       for (const status of expectedStatuses) {
-        const schema = operation.responses[status].content?.["application/json"]?.schema;
+        const content = operation.responses[status].content ?? {};
+        const schema = (content["application/json"] ?? content["text/plain"])?.schema;
         expect({ route: spec.operationId, status, hasSchema: Boolean(schema && (schema.type || schema.$ref || schema.anyOf)) })
           .toEqual({ route: spec.operationId, status, hasSchema: true });
       }
       if (spec.body) expect(Object.keys(operation.requestBody.content)).toEqual(["application/json"]);
-      const security = { none: [], key: [{ bearerAuth: [] }], root: [{ bearerAuth: [] }], key_or_session: [{ bearerAuth: [] }, { sessionToken: [] }] };
+      const bothCredentials = [{ bearerAuth: [] }, { sessionToken: [] }];
+      const security = { none: [], key: [{ bearerAuth: [] }], root: [{ bearerAuth: [] }], key_or_session: bothCredentials, forwarded: bothCredentials };
       expect(operation.security ?? []).toEqual(security[spec.credential]);
       const documentedParameters = (operation.parameters ?? []).map((parameter: { name: string }) => parameter.name);
       for (const name of spec.path.match(/:([^/]+)/g) ?? []) expect(documentedParameters).toContain(name.slice(1));

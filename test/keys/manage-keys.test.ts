@@ -68,6 +68,14 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(malformed.body.error.details[0].path).toBe("id");
     });
 
+    test("owner filters keep commas intact", async () => {
+      const key = await createKey(world, { scopes: ["runs:read"], owner: "team:a,b" });
+      await createKey(world, { scopes: ["runs:read"], owner: "team:a" });
+      const listed = await world.call("GET", `/v1/keys?owner=${encodeURIComponent("team:a,b")}`, { key: world.rootKey });
+      expect(listed.status).toBe(200);
+      expect(listed.body.data.map((listedKey: { id: string }) => listedKey.id)).toEqual([key.id]);
+    });
+
     test("bad pagination values are 400 naming the parameter", async () => {
       for (const query of ["limit=0", "limit=101", "limit=abc", "limit=1.5", "cursor=nope"]) {
         const answer = await world.call("GET", `/v1/keys?${query}`, { key: world.rootKey });

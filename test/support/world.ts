@@ -7,7 +7,8 @@ import { ALL_ROUTES, createApp } from "../../src/app.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
-import { type AppDeps, type AppSettings, createDeps } from "../../src/deps.ts";
+import { DEFAULT_CONFIG, runtimeOf } from "../../src/config.ts";
+import { type AppDeps, type AppSettings, type CacheSizes, createDeps } from "../../src/deps.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { createManualClock, type ManualClock } from "../../src/lib/clock.ts";
 import { createLogger } from "../../src/lib/logger.ts";
@@ -32,6 +33,8 @@ export interface CallOptions {
 }
 
 export interface World {
+  /** Where the app answers: a real address with transport "http", a placeholder otherwise. */
+  baseUrl: string;
   deps: AppDeps;
   clock: ManualClock;
   rootKey: string;
@@ -45,7 +48,12 @@ export interface World {
 
 export interface WorldOptions {
   transport?: Transport;
+  /** A database file shared with other worlds (another "process"); in memory when omitted. */
+  databasePath?: string;
+  /** The root key to create on first start (a second world on the same file passes the first one's). */
+  rootKey?: string;
   masterKeyText?: string;
+  cacheSizes?: Partial<CacheSizes>;
   /** Extra route rows mounted after the real ones (for exercising the pipeline itself). */
   extraRoutes?: readonly AnyRoute[];
   startMilliseconds?: number;
@@ -54,23 +62,19 @@ export interface WorldOptions {
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const clock = createManualClock(options.startMilliseconds ?? FIXED_START_MILLISECONDS);
-  const { db, sqlite } = openDatabase(":memory:");
+  const { db, sqlite } = openDatabase(options.databasePath ?? ":memory:");
   applyMigrations(sqlite, clock.nowMilliseconds());
-  const rootKey = generateSecret(ROOT_KEY_PREFIX);
+  const rootKey = options.rootKey ?? generateSecret(ROOT_KEY_PREFIX);
   const boot = ensureDefaults(db, rootKey, clock.nowMilliseconds());
   const logLines: string[] = [];
+  const runtime = runtimeOf(DEFAULT_CONFIG, "http://localhost:8787", "test");
   const deps: AppDeps = await createDeps({
     db,
     sqlite,
     clock,
     logger: createLogger("debug", (line) => logLines.push(line)),
-    settings: {
-      publicUrl: "http://localhost:8787",
-      bodyLimitBytes: 65536,
-      version: "test",
-      signingKeyRotationDays: 30,
-      ...options.settings,
-    },
+    settings: { ...runtime.settings, ...options.settings },
+    cacheSizes: { ...runtime.cacheSizes, ...options.cacheSizes },
     masterKeyText: options.masterKeyText,
   });
   const app = createApp(deps, [...ALL_ROUTES, ...(options.extraRoutes ?? [])]);
@@ -101,6 +105,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   }
 
   return {
+    baseUrl,
     deps,
     clock,
     rootKey,

@@ -1,0 +1,66 @@
+/**
+ * Admission: the whole access decision for a request, shared by every authenticated route, /v1/authz and
+ * /v1/keys/verify.
+ *
+ *   1. a client address with too many recent failed authentications → 429 (before any credential work)
+ *   2. the credential (authenticate.ts), in the documented order; a 401 counts against the address
+ *   3. the principal's bucket (a session spends its parent key's) → 429 with Retry-After
+ *   4. usage noted in memory (written in batches, never here)
+ *
+ * Rate-limit fields are written into `responseHeaders` before any refusal is thrown, so a 429 carries them.
+ */
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../errors.ts";
+import { rateLimitHeaders } from "../ratelimit/headers.ts";
+import type { Principal } from "../verify/principal.ts";
+import { type AccessSpec, authenticateRequest } from "./authenticate.ts";
+
+export interface AdmissionRequest {
+  method: string;
+  headers: Headers;
+  /** Whose failed authentications count; null when unknown or when failures must not count (verify). */
+  clientIp: string | null;
+}
+
+/** What admission established, filled in as it goes, so a caller can report it even when admission refuses. */
+export interface AdmissionOutcome {
+  principal: Principal | null;
+  rateLimit: { limit: number; remaining: number; resetAtMs: number } | null;
+}
+
+export async function admitRequest(
+  deps: AppDeps,
+  spec: AccessSpec,
+  request: AdmissionRequest,
+  nowMilliseconds: number,
+  responseHeaders: Record<string, string>,
+  outcome: AdmissionOutcome = { principal: null, rateLimit: null },
+): Promise<Principal> {
+  const failureBucket = request.clientIp === null ? null : `auth-failures:${request.clientIp}`;
+  const failurePolicy = deps.settings.authFailurePolicy;
+  if (failureBucket !== null && deps.rateLimiter.peek(failureBucket, failurePolicy, nowMilliseconds) < 1) {
+    const decision = deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
+    Object.assign(responseHeaders, rateLimitHeaders("auth-failures", failurePolicy, decision, nowMilliseconds));
+    throw rateLimited("Too many failed authentications from this address.");
+  }
+  let principal: Principal;
+  try {
+    principal = await authenticateRequest(deps, spec, request.method, request.headers, nowMilliseconds);
+  } catch (error) {
+    if (failureBucket !== null && error instanceof AppError && error.status === 401) {
+      deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
+    }
+    throw error;
+  }
+  outcome.principal = principal;
+  const decision = deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
+  outcome.rateLimit = { limit: principal.ratelimit.limit, remaining: decision.remaining, resetAtMs: decision.fullAtMs };
+  Object.assign(responseHeaders, rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds));
+  if (!decision.allowed) throw rateLimited("The key's rate limit is exhausted.");
+  deps.usage.record(principal.keyId, nowMilliseconds);
+  return principal;
+}
+
+function rateLimited(message: string): AppError {
+  return new AppError("RATE_LIMITED", { message });
+}

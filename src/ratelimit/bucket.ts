@@ -1,0 +1,65 @@
+/**
+ * The token bucket, decided purely from (bucket, policy, now).
+ *
+ * A policy `{limit, windowSeconds}` is a bucket of `limit` tokens that refills continuously at
+ * `limit / windowSeconds` tokens per second. A request takes one token or is refused. Over any interval of length T a
+ * client is therefore admitted at most `limit + rate × T` times, and under overload exactly that many (less the
+ * fraction of a token not yet refilled). A bucket nobody has seen is full.
+ */
+export interface RateLimitPolicy {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface Bucket {
+  tokens: number;
+  updatedAtMs: number;
+}
+
+export interface BucketDecision {
+  allowed: boolean;
+  bucket: Bucket;
+  /** Whole tokens left after this request. */
+  remaining: number;
+  /** When the bucket will be full again, if nothing else is taken. */
+  fullAtMs: number;
+  /** Seconds until a retry will be admitted (whole, at least 1); 0 when allowed. */
+  retryAfterSeconds: number;
+}
+
+export function refillRatePerMillisecond(policy: RateLimitPolicy): number {
+  return policy.limit / (policy.windowSeconds * 1000);
+}
+
+export function takeToken(bucket: Bucket | undefined, policy: RateLimitPolicy, nowMilliseconds: number): BucketDecision {
+  const rate = refillRatePerMillisecond(policy);
+  const elapsedMs = bucket === undefined ? 0 : Math.max(0, nowMilliseconds - bucket.updatedAtMs);
+  const available = bucket === undefined ? policy.limit : Math.min(policy.limit, bucket.tokens + elapsedMs * rate);
+  const allowed = available >= 1;
+  const tokens = allowed ? available - 1 : available;
+  const next: Bucket = { tokens, updatedAtMs: nowMilliseconds };
+  return {
+    allowed,
+    bucket: next,
+    remaining: Math.floor(tokens),
+    fullAtMs: nowMilliseconds + Math.ceil((policy.limit - tokens) / rate),
+    retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / rate / 1000)),
+  };
+}
+
+/** The bucket as it stands at `nowMilliseconds` without taking anything (for a check before work is done). */
+export function tokensAt(bucket: Bucket | undefined, policy: RateLimitPolicy, nowMilliseconds: number): number {
+  if (bucket === undefined) return policy.limit;
+  const elapsedMs = Math.max(0, nowMilliseconds - bucket.updatedAtMs);
+  return Math.min(policy.limit, bucket.tokens + elapsedMs * refillRatePerMillisecond(policy));
+}
+
+/**
+ * A bucket recreated after it was evicted: as full as it would be had it been empty until `fullAtMs` minus the time
+ * it takes to fill, i.e. never fuller than the evicted one would be now.
+ */
+export function bucketRememberedFullAt(fullAtMs: number, policy: RateLimitPolicy, nowMilliseconds: number): Bucket | undefined {
+  if (fullAtMs <= nowMilliseconds) return undefined;
+  const missing = (fullAtMs - nowMilliseconds) * refillRatePerMillisecond(policy);
+  return { tokens: Math.max(0, policy.limit - missing), updatedAtMs: nowMilliseconds };
+}

@@ -1,0 +1,80 @@
+/**
+ * Buckets in memory, in a bounded LRU, so memory stays flat however many clients there are.
+ *
+ * Eviction must never hand a client a fresh burst: when a bucket that is not yet full is evicted, the time it would
+ * have been full is written into a fixed-size table indexed by a hash of its name (keeping the later time on a
+ * collision). A bucket created for a name not in the LRU starts from that table, so it is never fuller than the
+ * evicted one would be. Collisions only ever make a new bucket emptier, never fuller.
+ */
+import { LRUCache } from "lru-cache";
+import {
+  type Bucket,
+  type BucketDecision,
+  bucketRememberedFullAt,
+  type RateLimitPolicy,
+  takeToken,
+  tokensAt,
+} from "./bucket.ts";
+
+interface StoredBucket extends Bucket {
+  fullAtMs: number;
+}
+
+export interface RateLimiterOptions {
+  maxBuckets: number;
+  /** Slots remembering evicted buckets; a power of two. */
+  evictedSlots?: number;
+}
+
+export class RateLimiter {
+  private readonly buckets: LRUCache<string, StoredBucket>;
+  private readonly evictedFullAtMs: Float64Array;
+  private readonly slotMask: number;
+  /** The clock of the request being decided, read by the eviction callback. */
+  private nowMilliseconds = 0;
+  evictions = 0;
+
+  constructor(options: RateLimiterOptions) {
+    const slots = options.evictedSlots ?? 1 << 16;
+    if ((slots & (slots - 1)) !== 0) throw new RangeError("evictedSlots must be a power of two");
+    this.evictedFullAtMs = new Float64Array(slots);
+    this.slotMask = slots - 1;
+    this.buckets = new LRUCache<string, StoredBucket>({
+      max: options.maxBuckets,
+      dispose: (bucket, name, reason) => {
+        if (reason !== "evict") return;
+        this.evictions++;
+        if (bucket.fullAtMs > this.nowMilliseconds) {
+          const slot = this.slotOf(name);
+          this.evictedFullAtMs[slot] = Math.max(this.evictedFullAtMs[slot]!, bucket.fullAtMs);
+        }
+      },
+    });
+  }
+
+  take(name: string, policy: RateLimitPolicy, nowMilliseconds: number): BucketDecision {
+    this.nowMilliseconds = nowMilliseconds;
+    const decision = takeToken(this.current(name, policy, nowMilliseconds), policy, nowMilliseconds);
+    this.buckets.set(name, { ...decision.bucket, fullAtMs: decision.fullAtMs });
+    return decision;
+  }
+
+  /** Whole tokens available now, without taking one. */
+  peek(name: string, policy: RateLimitPolicy, nowMilliseconds: number): number {
+    return Math.floor(tokensAt(this.current(name, policy, nowMilliseconds), policy, nowMilliseconds));
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private current(name: string, policy: RateLimitPolicy, nowMilliseconds: number): Bucket | undefined {
+    const stored = this.buckets.peek(name);
+    if (stored !== undefined) return stored;
+    return bucketRememberedFullAt(this.evictedFullAtMs[this.slotOf(name)]!, policy, nowMilliseconds);
+  }
+
+  private slotOf(name: string): number {
+    return Number(Bun.hash.wyhash(name) & BigInt(this.slotMask));
+  }
+}
