@@ -1,0 +1,288 @@
+/**
+ * Throughput and latency of latchkey's hot path, as ratios to a bare Bun.serve JSON baseline measured in the same run.
+ *
+ *   bun run bench [--seconds 5] [--connections 50]
+ *   bun run bench --scale [--keys 1000000] [--samples 5000]
+ *
+ * The binary is built, started on a fresh database and pinned to the first core; the baseline is pinned to the same
+ * core; the load generator (wrk, or autocannon when wrk is missing) runs on the second. Every scenario runs right
+ * after its own baseline run, and its ratio is taken against that run, so a noisy machine moves both together.
+ * Each run is preceded by a discarded one-second run, so figures are taken after the JIT has settled.
+ *
+ * --scale seeds a database with --keys keys, then measures verifications of keys never seen before (cold cache:
+ * every one goes to the database), one at a time, and the server's resident memory after filling its caches.
+ */
+import { Database } from "bun:sqlite";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { encodeBase62 } from "../src/lib/base62.ts";
+import { newId } from "../src/lib/ids.ts";
+import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/keys/secret.ts";
+import { LOAD_GENERATOR, type LoadResult, type LoadSpec, onCore, runLoad } from "./bench/load.ts";
+import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
+
+const { values: options } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "5" },
+    connections: { type: "string", default: "50" },
+    scale: { type: "boolean", default: false },
+    keys: { type: "string", default: "1000000" },
+    samples: { type: "string", default: "5000" },
+  },
+});
+const seconds = Number(options.seconds);
+const connections = Number(options.connections);
+
+const root = new URL("..", import.meta.url).pathname;
+const workspace = makeTempDir("bench");
+const binary = buildBinary(join(root, "dist", "latchkey"));
+const rootKey = generateSecret(ROOT_KEY_PREFIX);
+const serverEnv: Record<string, string> = {
+  LATCHKEY_ROOT_KEY: rootKey,
+  LATCHKEY_AUTH_FAILURES_PER_MINUTE: "1000000",
+  // Any other LATCHKEY_* setting given to the bench (cache sizes, say) is passed on to the server.
+  ...Object.fromEntries(Object.entries(Bun.env).filter(([name]) => name.startsWith("LATCHKEY_")) as [string, string][]),
+};
+
+function startLatchkey(db: string, env: Record<string, string> = {}): Promise<RunningBinary> {
+  return startBinary(binary, { args: ["--db", db], env: { ...serverEnv, ...env }, wrapper: onCore(0, []) });
+}
+
+function format(value: number, digits = 2): string {
+  return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+try {
+  if (options.scale) await scaleBench();
+  else await throughputBench();
+} finally {
+  workspace.remove();
+}
+
+async function throughputBench(): Promise<void> {
+  const server = await startLatchkey(join(workspace.path, "bench.db"));
+  const baselineProcess = Bun.spawn(onCore(0, [process.execPath, join(import.meta.dir, "bench/baseline.ts")]), {
+    stdout: "pipe",
+  });
+  const baselinePort = Number(/listening (\d+)/.exec(await readLine(baselineProcess.stdout))![1]);
+  const baselineUrl = `http://127.0.0.1:${baselinePort}/`;
+  try {
+    const projectId = (await callJson(server.url, "GET", "/v1/keys", { key: rootKey })).body.data[0].project_id;
+    await callJson(server.url, "PATCH", `/v1/projects/${projectId}`, {
+      key: rootKey,
+      body: { ratelimit: { limit: 1_000_000, window_seconds: 1 } },
+    });
+    const key = (await callJson(server.url, "POST", "/v1/keys", { key: rootKey, body: { name: "bench", scopes: ["runs:read"] } })).body;
+    const token = (await callJson(server.url, "POST", "/v1/sessions", { key: key.secret, body: { user_id: "bench" } })).body.token;
+    const limited = (
+      await callJson(server.url, "POST", "/v1/keys", {
+        key: rootKey,
+        body: { name: "limited", scopes: ["runs:read"], ratelimit: { limit: 1, window_seconds: 86_400 } },
+      })
+    ).body;
+    await callJson(server.url, "POST", "/v1/keys/verify", { body: { key: limited.secret } });
+    const tokensFile = join(workspace.path, "tokens.txt");
+    writeFileSync(tokensFile, (await mintTokens(server.url, key.secret, 30_000)).join("\n"));
+
+    const scenarios: { name: string; spec: LoadSpec; expect: "2xx" | "429"; target?: (result: Row) => string }[] = [
+      {
+        name: "/v1/authz, cached key",
+        spec: { url: `${server.url}/v1/authz?scopes=runs:read`, headers: { authorization: `Bearer ${key.secret}` }, connections, seconds },
+        expect: "2xx",
+        target: (row) => verdict(row.ratio >= 0.6 && row.p99Ms <= 5, "ratio ≥ 0.6, p99 ≤ 5 ms"),
+      },
+      {
+        name: "/v1/keys/verify",
+        spec: {
+          url: `${server.url}/v1/keys/verify`,
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ key: key.secret, scopes: ["runs:read"] }),
+          connections,
+          seconds,
+        },
+        expect: "2xx",
+        target: (row) => verdict(row.p99Ms <= 5, "p99 ≤ 5 ms"),
+      },
+      {
+        name: "/v1/authz, cached session token",
+        spec: { url: `${server.url}/v1/authz`, headers: { "x-session-token": token }, connections, seconds },
+        expect: "2xx",
+        target: (row) => verdict(row.ratio >= 0.5 && row.p99Ms <= 5, "ratio ≥ 0.5, p99 ≤ 5 ms"),
+      },
+      {
+        name: "/v1/authz, a new token each request",
+        spec: { url: `${server.url}/v1/authz`, tokensFile, connections, seconds },
+        expect: "2xx",
+      },
+      {
+        name: "POST /v1/keys (key creation)",
+        spec: {
+          url: `${server.url}/v1/keys`,
+          method: "POST",
+          headers: { authorization: `Bearer ${rootKey}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "bench", scopes: ["runs:read"] }),
+          connections,
+          seconds,
+        },
+        expect: "2xx",
+        target: (row) => verdict(row.requestsPerSecond >= 1000, "≥ 1,000/s"),
+      },
+      {
+        name: "/v1/authz, rate limited (429)",
+        spec: { url: `${server.url}/v1/authz`, headers: { authorization: `Bearer ${limited.secret}` }, connections, seconds },
+        expect: "429",
+      },
+    ];
+
+    interface Row extends LoadResult {
+      name: string;
+      baseline: LoadResult;
+      ratio: number;
+    }
+    const rows: Row[] = [];
+    for (const scenario of scenarios) {
+      // A discarded second of each first, so both are measured after the JIT has settled.
+      await runLoad({ url: baselineUrl, connections, seconds: 1 });
+      const baseline = await runLoad({ url: baselineUrl, connections, seconds });
+      await runLoad({ ...scenario.spec, seconds: 1 });
+      const result = await runLoad(scenario.spec);
+      const expectedNon2xx = scenario.expect === "429" ? result.requests : 0;
+      if (Math.abs(result.non2xx - expectedNon2xx) > 0) {
+        throw new Error(`${scenario.name}: ${result.non2xx} of ${result.requests} answers were not ${scenario.expect}`);
+      }
+      rows.push({ ...result, name: scenario.name, baseline, ratio: result.requestsPerSecond / baseline.requestsPerSecond });
+    }
+
+    console.log(`\nlatchkey bench: ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and baseline on core 0`);
+    console.log("| scenario | req/s | p50 ms | p99 ms | baseline req/s | ratio | target |");
+    console.log("|---|---:|---:|---:|---:|---:|---|");
+    for (const [index, row] of rows.entries()) {
+      const target = scenarios[index]!.target?.(row) ?? "";
+      console.log(
+        `| ${row.name} | ${format(row.requestsPerSecond, 0)} | ${format(row.p50Ms)} | ${format(row.p99Ms)} | ${format(row.baseline.requestsPerSecond, 0)} | ${format(row.ratio)} | ${target} |`,
+      );
+    }
+  } finally {
+    baselineProcess.kill();
+    await server.stop();
+  }
+}
+
+function verdict(met: boolean, description: string): string {
+  return `${met ? "met" : "MISSED"}: ${description}`;
+}
+
+async function mintTokens(url: string, secret: string, count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  const workers = Array.from({ length: 32 }, async (_, worker) => {
+    for (let index = worker; index < count; index += 32) {
+      const answer = await callJson(url, "POST", "/v1/sessions", { key: secret, body: { user_id: `user_${index}` } });
+      tokens.push(answer.body.token);
+    }
+  });
+  await Promise.all(workers);
+  return tokens;
+}
+
+async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return text;
+}
+
+async function scaleBench(): Promise<void> {
+  const keyCount = Number(options.keys);
+  const sampleCount = Number(options.samples);
+  const db = join(workspace.path, "scale.db");
+  // A first start creates the schema, defaults and signing key; then the keys are written straight into the file.
+  const first = await startLatchkey(db);
+  await first.stop();
+  const seedStarted = performance.now();
+  const samples = seedKeys(db, keyCount, sampleCount * 21);
+  const seedSeconds = (performance.now() - seedStarted) / 1000;
+
+  const server = await startLatchkey(db);
+  try {
+    const rssBeforeMb = residentMegabytes(server.process.pid);
+    const latencies: number[] = [];
+    for (const secret of samples.slice(0, sampleCount)) {
+      const started = performance.now();
+      const answer = await callJson(server.url, "POST", "/v1/keys/verify", { body: { key: secret } });
+      latencies.push(performance.now() - started);
+      if (answer.body.code !== "VALID") throw new Error(`seeded key refused: ${answer.body.code}`);
+    }
+    latencies.sort((left, right) => left - right);
+    const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+    // Fill the key cache past its bound with keys never seen before, to show memory stays bounded.
+    const rest = samples.slice(sampleCount);
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, worker) => {
+        for (let index = worker; index < rest.length; index += 16) {
+          await callJson(server.url, "POST", "/v1/keys/verify", { body: { key: rest[index] } });
+        }
+      }),
+    );
+    const rssAfterMb = residentMegabytes(server.process.pid);
+    console.log(`\nlatchkey scale bench: ${keyCount.toLocaleString("en-US")} keys seeded in ${format(seedSeconds, 1)} s`);
+    console.log("| measure | figure | target |");
+    console.log("|---|---:|---|");
+    console.log(`| cold-cache verification p50 (${sampleCount} keys, one at a time) | ${format(percentile(50), 3)} ms | |`);
+    console.log(`| cold-cache verification p99 | ${format(percentile(99), 3)} ms | ${verdict(percentile(99) < 2, "< 2 ms")} |`);
+    console.log(`| cold-cache verification max | ${format(latencies.at(-1)!, 3)} ms | |`);
+    console.log(`| RSS after start | ${format(rssBeforeMb, 0)} MB | |`);
+    console.log(`| RSS after ${samples.length.toLocaleString("en-US")} distinct keys verified | ${format(rssAfterMb, 0)} MB | ${verdict(rssAfterMb < 300, "< 300 MB")} |`);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Writes `count` keys into the default project. The secrets of the first `withSecrets` are generated and returned
+ * (those are the ones verified); the rest get random secret hashes, which is all a lookup ever sees of them.
+ */
+function seedKeys(path: string, count: number, withSecrets: number): string[] {
+  const sqlite = new Database(path);
+  sqlite.run("PRAGMA synchronous = OFF");
+  const project = sqlite.query("SELECT id FROM projects WHERE is_default = 1").get() as { id: string };
+  const insertKey = sqlite.prepare(
+    "INSERT INTO api_keys (id, project_id, name, scopes, hint, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  const insertSecret = sqlite.prepare("INSERT INTO key_secrets (hash, key_id, created_at_ms) VALUES (?, ?, ?)");
+  const secrets: string[] = [];
+  const now = Date.now();
+  const scopes = JSON.stringify(["runs:read"]);
+  const batch = sqlite.transaction((from: number, to: number) => {
+    for (let index = from; index < to; index++) {
+      const id = newId("apiKey", now);
+      let hash: string;
+      let hint: string;
+      if (index < withSecrets) {
+        const secret = generateSecret("sk_live_");
+        secrets.push(secret);
+        hash = hashSecret(secret);
+        hint = secretHint(secret);
+      } else {
+        hash = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
+        hint = `sk_live_...${encodeBase62(crypto.getRandomValues(new Uint8Array(3)), 5).slice(1)}`;
+      }
+      insertKey.run(id, project.id, `seed ${index}`, scopes, hint, now, now);
+      insertSecret.run(hash, id, now);
+    }
+  });
+  for (let from = 0; from < count; from += 50_000) batch(from, Math.min(count, from + 50_000));
+  sqlite.close();
+  return secrets;
+}
+
+function residentMegabytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}

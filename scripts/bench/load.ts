@@ -1,0 +1,102 @@
+/**
+ * One load generator for every scenario and the baseline: wrk when installed (pinned to the second core, one
+ * thread), otherwise autocannon under node. Figures come back in one shape.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface LoadSpec {
+  url: string;
+  method?: "GET" | "POST";
+  headers?: Record<string, string>;
+  body?: string;
+  /** A file of session tokens, one per line, sent as X-Session-Token in turn. */
+  tokensFile?: string;
+  connections: number;
+  seconds: number;
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+}
+
+export const WRK = Bun.which("wrk");
+const TASKSET = Bun.which("taskset");
+export const LOAD_GENERATOR = WRK ? "wrk" : "autocannon";
+
+/** Pins a command to one core when taskset exists, so server and load generator do not share a core. */
+export function onCore(core: number, command: string[]): string[] {
+  return TASKSET ? [TASKSET, "-c", String(core), ...command] : command;
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  return WRK ? runWrk(spec) : runAutocannon(spec);
+}
+
+async function runWrk(spec: LoadSpec): Promise<LoadResult> {
+  const folder = mkdtempSync(join(tmpdir(), "latchkey-wrk-"));
+  const script = join(folder, "scenario.lua");
+  const headers = Object.entries(spec.headers ?? {})
+    .map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
+    .join("\n");
+  writeFileSync(
+    script,
+    `wrk.method = ${JSON.stringify(spec.method ?? "GET")}
+${spec.body === undefined ? "" : `wrk.body = ${JSON.stringify(spec.body)}`}
+${headers}
+${
+  spec.tokensFile
+    ? `local tokens = {}
+for line in io.lines(${JSON.stringify(spec.tokensFile)}) do tokens[#tokens + 1] = line end
+local next = 0
+request = function()
+  next = next + 1
+  wrk.headers["X-Session-Token"] = tokens[(next % #tokens) + 1]
+  return wrk.format()
+end`
+    : ""
+}
+`,
+  );
+  const child = Bun.spawn(
+    onCore(1, [WRK!, "-t1", `-c${spec.connections}`, `-d${spec.seconds}s`, "--latency", "-s", script, spec.url]),
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const output = await new Response(child.stdout).text();
+  await child.exited;
+  const number = (pattern: RegExp) => {
+    const match = pattern.exec(output);
+    if (!match) throw new Error(`wrk output not understood:\n${output}`);
+    return match;
+  };
+  const latency = (percent: string) => {
+    const [, value, unit] = number(new RegExp(`^\\s*${percent}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m"));
+    return Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
+  };
+  return {
+    requestsPerSecond: Number(number(/Requests\/sec:\s+([\d.]+)/)[1]),
+    p50Ms: latency("50"),
+    p99Ms: latency("99"),
+    requests: Number(number(/(\d+) requests in/)[1]),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0),
+  };
+}
+
+async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
+  const runner = join(import.meta.dir, "autocannon-runner.mjs");
+  const node = Bun.which("node");
+  if (!node) throw new Error("neither wrk nor node is installed: no load generator");
+  const child = Bun.spawn(onCore(1, [node, runner, JSON.stringify(spec)]), {
+    stdout: "pipe",
+    stderr: "inherit",
+    cwd: join(import.meta.dir, "../.."),
+  });
+  const output = await new Response(child.stdout).text();
+  await child.exited;
+  return JSON.parse(output.trim().split("\n").at(-1)!);
+}
