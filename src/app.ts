@@ -4,12 +4,13 @@
  */
 import { Elysia } from "elysia";
 import { auditRoutes } from "./audit/routes.ts";
+import { cliLoginRoutes } from "./cli-login/routes.ts";
 import type { AppDeps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
 import { answerError, toAppError } from "./http/error-edge.ts";
-import { announcesBodyOver, payloadTooLarge } from "./http/json-body.ts";
-import { mountRoutes } from "./http/mount.ts";
+import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
+import { errorFormats, mountRoutes } from "./http/mount.ts";
 import { openapiPlugin } from "./http/openapi.ts";
 import { clientAddress } from "./http/client-ip.ts";
 import { beginRequest, recordRequest, requestStateOf, socketAddressOf } from "./http/request-state.ts";
@@ -26,17 +27,20 @@ export const ALL_ROUTES: readonly AnyRoute[] = [
   ...verifyRoutes,
   ...keyRoutes,
   ...sessionRoutes,
+  ...cliLoginRoutes,
   ...tenantRoutes,
   ...auditRoutes,
 ];
 
 export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTES) {
+  const formats = errorFormats(routes);
   const app = new Elysia()
     // Every hook names the context fields it reads (see request-state.ts for why).
     .onError({ as: "global" }, ({ request, code, error, set, route }) => {
       const state = requestStateOf(request) ?? beginRequest(request, deps.clock.nowMilliseconds(), null);
-      const answer = answerError(toAppError(code, error, deps.logger, state.requestId), state.requestId);
-      if (answer.body.error.code === "RATE_LIMITED") deps.metrics.rateLimited++;
+      const failure = toAppError(code, error, deps.logger, state.requestId);
+      const answer = answerError(failure, state.requestId, formats.get(`${request.method} ${route}`));
+      if (answer.status === 429) deps.metrics.rateLimited++;
       set.status = answer.status;
       Object.assign(set.headers, answer.headers, { "x-request-id": state.requestId });
       recordRequest(deps, request, route || "unmatched", answer.status);

@@ -31,6 +31,7 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
   { key: "signingKeyRotationDays", env: "LATCHKEY_SIGNING_KEY_ROTATION_DAYS", flag: "--signing-key-rotation-days", description: "Rotate the token-signing key automatically after this many days (0: never)", defaultText: "30" },
   { key: "trustedProxies", env: "LATCHKEY_TRUSTED_PROXIES", flag: "--trusted-proxies", description: "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed", defaultText: "none" },
   { key: "authFailuresPerMinute", env: "LATCHKEY_AUTH_FAILURES_PER_MINUTE", flag: "--auth-failures-per-minute", description: "Failed authentications per client address per minute before 429", defaultText: "60" },
+  { key: "cliStartsPerMinute", env: "LATCHKEY_CLI_STARTS_PER_MINUTE", flag: "--cli-starts-per-minute", description: "CLI login sessions one client address may start per minute", defaultText: "20" },
   { key: "keyCacheEntries", env: "LATCHKEY_KEY_CACHE_ENTRIES", flag: "--key-cache-entries", description: "API keys held in memory (LRU, about 1 KB each)", defaultText: "25000" },
   { key: "tokenCacheEntries", env: "LATCHKEY_TOKEN_CACHE_ENTRIES", flag: "--token-cache-entries", description: "Verified session tokens held in memory (LRU, never past exp)", defaultText: "10000" },
   { key: "ratelimitBuckets", env: "LATCHKEY_RATELIMIT_BUCKETS", flag: "--ratelimit-buckets", description: "Rate-limit buckets held in memory (LRU, about 0.3 KB each)", defaultText: "50000" },
@@ -60,6 +61,7 @@ const ConfigSchema = z.object({
     .refine((text) => parseTrustedProxies(text).ok, "must be comma-separated IP addresses or CIDR ranges")
     .default(""),
   authFailuresPerMinute: z.coerce.number().int().min(1).max(1_000_000).default(60),
+  cliStartsPerMinute: z.coerce.number().int().min(1).max(1_000_000).default(20),
   keyCacheEntries: z.coerce.number().int().min(100).max(10_000_000).default(25_000),
   tokenCacheEntries: z.coerce.number().int().min(100).max(10_000_000).default(10_000),
   ratelimitBuckets: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
@@ -118,6 +120,7 @@ export function runtimeOf(config: ServerConfig, publicUrl: string, version: stri
       signingKeyRotationDays: config.signingKeyRotationDays,
       trustedProxies: trusted.ok ? trusted.proxies : NO_TRUSTED_PROXIES,
       authFailurePolicy: { limit: config.authFailuresPerMinute, windowSeconds: 60 },
+      cliStartPolicy: { limit: config.cliStartsPerMinute, windowSeconds: 60 },
     },
     cacheSizes: { keys: config.keyCacheEntries, tokens: config.tokenCacheEntries, buckets: config.ratelimitBuckets },
   };

@@ -32,6 +32,8 @@ export interface AppSettings {
   trustedProxies: TrustedProxies;
   /** Failed authentications allowed per client address before it is refused with 429. */
   authFailurePolicy: RateLimitPolicy;
+  /** CLI login sessions a client address may start (the start is unauthenticated). */
+  cliStartPolicy: RateLimitPolicy;
 }
 
 export interface SessionsRuntime {

@@ -70,3 +70,18 @@ export function errorBody(error: AppError, requestId: string): ErrorBody {
 export function isCredentialError(code: ErrorCode): boolean {
   return ERROR_CATALOGUE[code].status === 401;
 }
+
+/**
+ * An RFC 6749 / RFC 8628 error from the OAuth device-grant endpoints, which answer in the RFC's own vocabulary
+ * (`authorization_pending`, `slow_down`, …) rather than the catalogue's.
+ */
+export class OAuthError extends Error {
+  constructor(
+    readonly oauthCode: string,
+    readonly description: string,
+    readonly status = 400,
+  ) {
+    super(description);
+    this.name = "OAuthError";
+  }
+}

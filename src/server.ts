@@ -7,6 +7,7 @@ import { defaultPublicUrl, runtimeOf, type ServerConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { type AppDeps, createDeps } from "./deps.ts";
+import { sweepCliSessions } from "./cli-login/service.ts";
 import { rotateSigningKeyIfDue } from "./sessions/service.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
@@ -77,10 +78,13 @@ export async function startServer(
 }
 
 const SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS = 60_000;
+/** Keys waiting in CLI sessions are wiped within this long after their 60-second window. */
+const CLI_SWEEP_INTERVAL_MILLISECONDS = 10_000;
 
 /**
  * Periodic work off the request path: following the change log (revocations and tenant changes from other
- * processes), writing usage in batches, pruning the change log and rotating the signing key once it is due.
+ * processes), writing usage in batches, expiring CLI login sessions (and wiping keys nobody collected), pruning the
+ * change log and rotating the signing key once it is due.
  */
 function startHousekeeping(deps: AppDeps, config: ServerConfig): ReturnType<typeof setInterval>[] {
   const guarded = (label: string, work: () => unknown) => () => {
@@ -94,6 +98,7 @@ function startHousekeeping(deps: AppDeps, config: ServerConfig): ReturnType<type
   const timers = [
     setInterval(guarded("change log", () => deps.changeLog.poll()), config.changePollMilliseconds),
     setInterval(guarded("usage flush", () => flushUsage(deps)), config.usageFlushSeconds * 1000),
+    setInterval(guarded("cli session sweep", () => sweepCliSessions(deps, deps.clock.nowMilliseconds())), CLI_SWEEP_INTERVAL_MILLISECONDS),
     setInterval(
       guarded("maintenance", () => {
         deps.changeLog.prune(deps.clock.nowMilliseconds());

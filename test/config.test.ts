@@ -17,6 +17,7 @@ describe("configuration", () => {
         signingKeyRotationDays: 30,
         trustedProxies: "",
         authFailuresPerMinute: 60,
+        cliStartsPerMinute: 20,
         keyCacheEntries: 25_000,
         tokenCacheEntries: 10_000,
         ratelimitBuckets: 50_000,

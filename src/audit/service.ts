@@ -20,7 +20,12 @@ export type AuditAction =
   | "key.rotated"
   | "key.updated"
   | "signing_key.created"
-  | "signing_key.rotated";
+  | "signing_key.rotated"
+  | "cli_session.created"
+  | "cli_session.approved"
+  | "cli_session.denied"
+  | "cli_session.delivered"
+  | "cli_session.expired";
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "tenant.created",
@@ -33,6 +38,11 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "key.updated",
   "signing_key.created",
   "signing_key.rotated",
+  "cli_session.created",
+  "cli_session.approved",
+  "cli_session.denied",
+  "cli_session.delivered",
+  "cli_session.expired",
 ];
 
 /** Who did it and from where; built at the HTTP edge from the authenticated credential and the request. */
@@ -48,7 +58,7 @@ export const SYSTEM_ACTOR: AuditActor = { type: "system", id: null, ip: null, us
 
 export interface AuditEntry {
   action: AuditAction;
-  target: { type: "tenant" | "project" | "api_key" | "signing_key"; id: string };
+  target: { type: "tenant" | "project" | "api_key" | "signing_key" | "cli_session"; id: string };
   tenantId: string | null;
   projectId: string | null;
   details: Record<string, unknown>;

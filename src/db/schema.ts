@@ -40,6 +40,11 @@ export const projects = sqliteTable(
     ratelimitLimit: integer("ratelimit_limit").notNull(),
     ratelimitWindowSeconds: integer("ratelimit_window_seconds").notNull(),
     sessionTtlSeconds: integer("session_ttl_seconds").notNull(),
+    cliSessionTtlSeconds: integer("cli_session_ttl_seconds").notNull().default(600),
+    cliKeyTtlSeconds: integer("cli_key_ttl_seconds").notNull().default(90 * 24 * 60 * 60),
+    cliPollIntervalSeconds: integer("cli_poll_interval_seconds").notNull().default(5),
+    cliDefaultScopes: text("cli_default_scopes", { mode: "json" }).$type<string[] | null>(),
+    cliLoopbackHttp: integer("cli_loopback_http", { mode: "boolean" }).notNull().default(true),
     createdAtMs: integer("created_at_ms").notNull(),
     updatedAtMs: integer("updated_at_ms").notNull(),
   },
@@ -150,3 +155,43 @@ export const changes = sqliteTable("changes", {
 });
 
 export type ChangeRow = typeof changes.$inferSelect;
+
+/**
+ * CLI login sessions (see src/cli-login/model.ts for the states). The session id is a capability held by the CLI,
+ * so only its SHA-256 is stored. The key minted on approval is kept only as a sealed box that the session id opens
+ * (`sealed_key`), and is wiped once acknowledged or 60 seconds after its first delivery.
+ */
+export const cliSessions = sqliteTable(
+  "cli_sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    projectId: text("project_id")
+      .notNull()
+      .references(() => projects.id),
+    status: text("status", { enum: ["pending", "approved", "delivered", "denied", "expired"] }).notNull(),
+    userCode: text("user_code").notNull(),
+    deviceName: text("device_name"),
+    callbackUrl: text("callback_url"),
+    codeChallenge: text("code_challenge"),
+    requestedScopes: text("requested_scopes", { mode: "json" }).$type<string[] | null>(),
+    requesterIp: text("requester_ip"),
+    requesterUserAgent: text("requester_user_agent"),
+    /** X25519 public key (base64url) the minted key is sealed to; its private half is derived from the session id. */
+    sealingPublicKey: text("sealing_public_key").notNull(),
+    pollIntervalSeconds: integer("poll_interval_seconds").notNull(),
+    lastPolledAtMs: integer("last_polled_at_ms"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms").notNull(),
+    decidedAtMs: integer("decided_at_ms"),
+    approvedBy: text("approved_by"),
+    keyId: text("key_id"),
+    sealedKey: text("sealed_key"),
+    firstDeliveredAtMs: integer("first_delivered_at_ms"),
+  },
+  (table) => [
+    uniqueIndex("cli_sessions_pending_user_code").on(table.userCode).where(sql`status = 'pending'`),
+    index("cli_sessions_status").on(table.status, table.expiresAtMs),
+  ],
+);
+
+export type CliSessionRow = typeof cliSessions.$inferSelect;

@@ -44,6 +44,8 @@ export async function authenticateRequest(
   nowMilliseconds: number,
 ): Promise<Principal> {
   const origin = headers.get("origin");
+  // latchkey's own pages (the CLI approval page) are not a foreign browser origin: no project needs to list them.
+  const foreignOrigin = origin !== null && origin !== ownOrigin(deps.settings.publicUrl) ? origin : null;
   const sessionToken = headers.get("x-session-token");
   const secret = bearerCredential(headers);
   const projectId = headers.get("x-project-id") ?? undefined;
@@ -58,7 +60,7 @@ export async function authenticateRequest(
     const session = await authenticateSessionToken(
       deps,
       sessionToken,
-      { origin, projectId, module: spec.module },
+      { origin: foreignOrigin, projectId, module: spec.module },
       nowMilliseconds,
     );
     if (secret !== null) {
@@ -78,12 +80,20 @@ export async function authenticateRequest(
   const authentication = authenticateKey(
     deps.credentials,
     secret,
-    { module: spec.module, scopes: spec.scopes, projectId, origin },
+    { module: spec.module, scopes: spec.scopes, projectId, origin: foreignOrigin },
     nowMilliseconds,
   );
   if (!authentication.ok) throw new AppError(authentication.code, { details: authentication.details });
   if (spec.credential === "root" && !authentication.principal.isRoot) throw needsRootKey();
   return authentication.principal;
+}
+
+let ownOriginMemo = { publicUrl: "", origin: "" };
+
+/** The origin of latchkey's public URL (remembered: it is asked on every request and changes only at start). */
+export function ownOrigin(publicUrl: string): string {
+  if (ownOriginMemo.publicUrl !== publicUrl) ownOriginMemo = { publicUrl, origin: new URL(publicUrl).origin };
+  return ownOriginMemo.origin;
 }
 
 function needsRootKey(): AppError {

@@ -3,7 +3,8 @@
  * Elysia's own failures are translated (malformed input → 400, unknown route → 404); everything else is an internal
  * error: logged with the request id, answered 500 with no stack, no message and no internals.
  */
-import { AppError, type ErrorDetail, errorBody, isCredentialError } from "../errors.ts";
+import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../errors.ts";
+import type { ErrorFormat } from "./route.ts";
 import type { Logger } from "../lib/logger.ts";
 
 const MAX_DETAILS = 20;
@@ -26,8 +27,8 @@ interface ElysiaValidationError {
   value: unknown;
 }
 
-export function toAppError(code: string | number, error: unknown, logger: Logger, requestId: string): AppError {
-  if (error instanceof AppError) return error;
+export function toAppError(code: string | number, error: unknown, logger: Logger, requestId: string): AppError | OAuthError {
+  if (error instanceof AppError || error instanceof OAuthError) return error;
   if (code === "PARSE") {
     const cause = (error as { cause?: unknown }).cause;
     if (cause instanceof AppError) return cause;
@@ -87,16 +88,48 @@ function joinPath(base: string, key: string): string {
 export interface ErrorAnswer {
   status: number;
   headers: Record<string, string>;
-  body: ReturnType<typeof errorBody>;
+  body: unknown;
 }
 
-export function answerError(error: AppError, requestId: string): ErrorAnswer {
+/** The catalogue codes an OAuth endpoint can meet before its handler runs, in RFC 6749's words. */
+const OAUTH_CODES: Partial<Record<AppError["code"], string>> = {
+  NOT_FOUND: "invalid_client",
+  MODULE_NOT_ENABLED: "unauthorized_client",
+  TENANT_SUSPENDED: "unauthorized_client",
+  SUBSCRIPTION_CANCELLED: "unauthorized_client",
+  SUBSCRIPTION_PAST_DUE: "unauthorized_client",
+  RATE_LIMITED: "slow_down",
+  INTERNAL: "server_error",
+};
+
+export function answerError(error: AppError | OAuthError, requestId: string, format: ErrorFormat = "standard"): ErrorAnswer {
+  if (error instanceof OAuthError) {
+    return { status: error.status, headers: {}, body: { error: error.oauthCode, error_description: error.description } };
+  }
   const headers: Record<string, string> = {};
   if (isCredentialError(error.code)) {
     headers["www-authenticate"] =
       error.code === "API_KEY_REQUIRED" || error.code === "SESSION_REQUIRED"
         ? 'Bearer realm="latchkey"'
         : 'Bearer realm="latchkey", error="invalid_token"';
+  }
+  if (format === "cli") {
+    const details = error.details.map((detail) => `${detail.path}: ${detail.message}`).join("; ");
+    return {
+      status: error.status,
+      headers,
+      body: { success: false, msg: details === "" ? error.publicMessage : `${error.publicMessage} (${details})`, code: error.code },
+    };
+  }
+  if (format === "oauth") {
+    const oauthCode = OAUTH_CODES[error.code] ?? (error.status >= 500 ? "server_error" : "invalid_request");
+    const status = oauthCode === "invalid_client" ? 401 : error.status === 429 ? 429 : error.status >= 500 ? 500 : 400;
+    const details = error.details.map((detail) => `${detail.path}: ${detail.message}`).join("; ");
+    return {
+      status,
+      headers,
+      body: { error: oauthCode, error_description: details === "" ? error.publicMessage : `${error.publicMessage} (${details})` },
+    };
   }
   return { status: error.status, headers, body: errorBody(error, requestId) };
 }

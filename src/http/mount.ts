@@ -16,10 +16,10 @@ import type { AuditActor } from "../audit/service.ts";
 import type { AppDeps } from "../deps.ts";
 import { admitRequest } from "./admission.ts";
 import type { AccessSpec } from "./authenticate.ts";
-import { readJsonBody } from "./json-body.ts";
+import { readFormBody, readJsonBody } from "./body.ts";
 import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
-import { type AnyRoute, type RequestInfo, successStatusOf } from "./route.ts";
-import { ErrorResponse } from "./wire.ts";
+import { type AnyRoute, type ErrorFormat, type RequestInfo, successStatusOf } from "./route.ts";
+import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "./wire.ts";
 
 const USER_AGENT_MAX_LENGTH = 512;
 
@@ -73,7 +73,11 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
       body: spec.body,
       response: documentedResponses(spec),
       // The function does the reading; the "json" entry is never reached and is there so the document says JSON.
-      parse: spec.body ? [({ request }: ElysiaContext) => readJsonBody(request, deps.settings.bodyLimitBytes), "json"] : undefined,
+      parse: spec.body
+        ? spec.bodyFormat === "form"
+          ? [({ request }: ElysiaContext) => readFormBody(request, deps.settings.bodyLimitBytes), "urlencoded"]
+          : [({ request }: ElysiaContext) => readJsonBody(request, deps.settings.bodyLimitBytes), "json"]
+        : undefined,
       transform:
         spec.credential === "none" || spec.credential === "forwarded"
           ? undefined
@@ -109,12 +113,24 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
   }
 }
 
-/** The row's own responses plus the refusals its declaration implies, all with the one error body. */
+const ERROR_BODIES: Record<ErrorFormat, z.ZodType> = {
+  standard: ErrorResponse,
+  cli: CliErrorResponse,
+  oauth: OAuthErrorResponse,
+};
+
+/** Each mounted row's error format, by "METHOD /path pattern", for the error hook. */
+export function errorFormats(routes: readonly AnyRoute[]): Map<string, ErrorFormat> {
+  return new Map(routes.map((spec) => [`${spec.method} ${spec.path}`, spec.errorFormat ?? "standard"]));
+}
+
+/** The row's own responses plus the refusals its declaration implies, all in the row's error format. */
 export function documentedResponses(spec: AnyRoute): Record<number, z.ZodType> {
   const responses: Record<number, z.ZodType> = {};
   for (const [status, schema] of Object.entries(spec.responses)) if (schema) responses[Number(status)] = schema;
+  const errorBody = ERROR_BODIES[spec.errorFormat ?? "standard"];
   const refusal = (status: number) => {
-    responses[status] ??= ErrorResponse;
+    responses[status] ??= errorBody;
   };
   if (spec.body || spec.query || spec.params) refusal(400);
   if (spec.credential !== "none") {

@@ -17,6 +17,7 @@ type ScalarOptions = NonNullable<NonNullable<Parameters<typeof openapi>[0]>["sca
 export const API_TAGS = [
   { name: "keys", description: "Project-scoped API keys: create, list, read, revoke, rotate." },
   { name: "sessions", description: "Short-lived session tokens for end users and browsers, and the keys that sign them." },
+  { name: "cli-login", description: "Browser-approved logins for command-line tools, and the RFC 8628 device grant." },
   { name: "verify", description: "May this request run? Verification for host APIs and forward-auth for proxies." },
   { name: "tenants", description: "Tenants and projects, managed with the root key." },
   { name: "audit", description: "The audit trail of changes." },

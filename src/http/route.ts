@@ -68,7 +68,16 @@ interface RouteContract {
   module?: Module;
   /** The browser channel: a bare API key from a browser is what it exists for, so the browser rule does not apply. */
   browserChannel?: boolean;
+  /**
+   * How errors are written: the catalogue's body (default), the CLI-login contract's `{success:false, msg, code}`,
+   * or RFC 6749's `{error, error_description}` for the OAuth device grant.
+   */
+  errorFormat?: ErrorFormat;
+  /** JSON (default), or application/x-www-form-urlencoded as OAuth endpoints take. */
+  bodyFormat?: "json" | "form";
 }
+
+export type ErrorFormat = "standard" | "cli" | "oauth";
 
 export interface RouteSpec<
   C extends Credential,

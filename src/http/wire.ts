@@ -15,6 +15,16 @@ export const ErrorResponse = z.object({
   }),
 });
 
+/** The CLI-login routes keep the envelope their clients already parse. */
+export const CliErrorResponse = z.object({
+  success: z.literal(false),
+  msg: z.string(),
+  code: z.enum(ERROR_CODES as [string, ...string[]]),
+});
+
+/** RFC 6749 §5.2. */
+export const OAuthErrorResponse = z.object({ error: z.string(), error_description: z.string().optional() });
+
 export const IsoDateTime = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time" });
 
 export function idOf(kind: IdKind) {

@@ -14,7 +14,8 @@ import { constantTimeEqual } from "../lib/crypto.ts";
 import { insertNewKey } from "../keys/service.ts";
 import { findRootKey, listLiveSecretHashes } from "../keys/store.ts";
 import { generateSecret, hashSecret, ROOT_KEY_PREFIX } from "../keys/secret.ts";
-import { MODULES, PROJECT_DEFAULTS } from "./model.ts";
+import { MODULES } from "./model.ts";
+import { newProjectRow } from "./service.ts";
 import { findDefaultProject, findDefaultTenant, insertProject, insertTenant } from "./store.ts";
 
 export interface Bootstrap {
@@ -46,21 +47,7 @@ export function ensureDefaults(db: Db, configuredRootSecret: string | undefined,
       }
       let project = findDefaultProject(tx);
       if (!project) {
-        project = {
-          id: newId("project", nowMilliseconds),
-          tenantId: tenant.id,
-          name: "default",
-          isDefault: true,
-          keyPrefix: PROJECT_DEFAULTS.keyPrefix,
-          allowedOrigins: [],
-          verificationUrl: null,
-          callbackHosts: null,
-          ratelimitLimit: PROJECT_DEFAULTS.ratelimitLimit,
-          ratelimitWindowSeconds: PROJECT_DEFAULTS.ratelimitWindowSeconds,
-          sessionTtlSeconds: PROJECT_DEFAULTS.sessionTtlSeconds,
-          createdAtMs: nowMilliseconds,
-          updatedAtMs: nowMilliseconds,
-        };
+        project = newProjectRow({ tenantId: tenant.id, name: "default" }, true, nowMilliseconds);
         insertProject(tx, project);
       }
       const existingRoot = findRootKey(tx);

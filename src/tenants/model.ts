@@ -23,6 +23,10 @@ export const PROJECT_DEFAULTS = {
   ratelimitLimit: 1000,
   ratelimitWindowSeconds: 60,
   sessionTtlSeconds: 15 * 60,
+  cliSessionTtlSeconds: 10 * 60,
+  cliKeyTtlSeconds: 90 * 24 * 60 * 60,
+  cliPollIntervalSeconds: 5,
+  cliLoopbackHttp: true,
 } as const;
 
 export const SESSION_TTL_SECONDS_MAX = 24 * 60 * 60;

@@ -4,6 +4,7 @@ import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import { displayText, IsoDateTime, idOf, pageQuery, RateLimitPolicyInput } from "../http/wire.ts";
 import { toIsoString } from "../lib/clock.ts";
 import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
+import { ScopeList } from "../keys/schemas.ts";
 import { KEY_PREFIX_PATTERN } from "../keys/secret.ts";
 import { MODULES, SESSION_TTL_SECONDS_MAX, SUBSCRIPTIONS, TENANT_STATUSES } from "./model.ts";
 
@@ -80,6 +81,11 @@ const projectSettings = {
   callback_hosts: z.array(Hostname).max(100).nullable().optional().describe("Hosts CLI callbacks may point at."),
   ratelimit: RateLimitPolicyInput.optional().describe("Default rate-limit policy of the project's keys."),
   session_ttl_seconds: SessionTtlSeconds.optional().describe("Lifetime of end-user session tokens."),
+  cli_session_ttl_seconds: z.number().int().min(60).max(3600).optional().describe("How long a CLI login waits for approval."),
+  cli_key_ttl_seconds: z.number().int().min(60).max(10 * 365 * 86_400).optional().describe("Lifetime of keys minted for CLIs."),
+  cli_poll_interval_seconds: z.number().int().min(1).max(60).optional().describe("Seconds a CLI must wait between polls."),
+  cli_default_scopes: ScopeList.nullable().optional().describe("Scopes of a CLI key when neither approver nor CLI names any."),
+  cli_loopback_http: z.boolean().optional().describe("Allow plain-http CLI callbacks to loopback addresses."),
 };
 
 export const ProjectParams = z.object({ id: idOf("project") });
@@ -102,6 +108,13 @@ export const Project = z.object({
   callback_hosts: z.array(z.string()).nullable(),
   ratelimit: z.object({ limit: z.number().int(), window_seconds: z.number().int() }),
   session_ttl_seconds: z.number().int(),
+  cli: z.object({
+    session_ttl_seconds: z.number().int(),
+    key_ttl_seconds: z.number().int(),
+    poll_interval_seconds: z.number().int(),
+    default_scopes: z.array(z.string()).nullable(),
+    loopback_http: z.boolean(),
+  }),
   created_at: IsoDateTime,
   updated_at: IsoDateTime,
 });
@@ -119,6 +132,13 @@ export function presentProject(row: ProjectRow): z.input<typeof Project> {
     callback_hosts: row.callbackHosts,
     ratelimit: { limit: row.ratelimitLimit, window_seconds: row.ratelimitWindowSeconds },
     session_ttl_seconds: row.sessionTtlSeconds,
+    cli: {
+      session_ttl_seconds: row.cliSessionTtlSeconds,
+      key_ttl_seconds: row.cliKeyTtlSeconds,
+      poll_interval_seconds: row.cliPollIntervalSeconds,
+      default_scopes: row.cliDefaultScopes,
+      loopback_http: row.cliLoopbackHttp,
+    },
     created_at: toIsoString(row.createdAtMs),
     updated_at: toIsoString(row.updatedAtMs),
   };
@@ -135,5 +155,10 @@ export function projectSettingsFromWire(body: z.output<typeof UpdateProjectBody>
     ratelimitLimit: body.ratelimit?.limit,
     ratelimitWindowSeconds: body.ratelimit?.window_seconds,
     sessionTtlSeconds: body.session_ttl_seconds,
+    cliSessionTtlSeconds: body.cli_session_ttl_seconds,
+    cliKeyTtlSeconds: body.cli_key_ttl_seconds,
+    cliPollIntervalSeconds: body.cli_poll_interval_seconds,
+    cliDefaultScopes: body.cli_default_scopes,
+    cliLoopbackHttp: body.cli_loopback_http,
   };
 }

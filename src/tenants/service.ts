@@ -101,16 +101,30 @@ export function updateTenant(
   );
 }
 
-export interface NewProject {
-  tenantId: string;
-  name: string;
-  keyPrefix?: string;
-  allowedOrigins?: string[];
-  verificationUrl?: string | null;
-  callbackHosts?: string[] | null;
-  ratelimitLimit?: number;
-  ratelimitWindowSeconds?: number;
-  sessionTtlSeconds?: number;
+export type NewProject = { tenantId: string; name: string } & Omit<store.ProjectChanges, "name">;
+
+/** A project row with every setting not given at its default; the default project is made the same way. */
+export function newProjectRow(input: NewProject, isDefault: boolean, nowMilliseconds: number): ProjectRow {
+  return {
+    id: newId("project", nowMilliseconds),
+    tenantId: input.tenantId,
+    name: input.name,
+    isDefault,
+    keyPrefix: input.keyPrefix ?? PROJECT_DEFAULTS.keyPrefix,
+    allowedOrigins: input.allowedOrigins ?? [],
+    verificationUrl: input.verificationUrl ?? null,
+    callbackHosts: input.callbackHosts ?? null,
+    ratelimitLimit: input.ratelimitLimit ?? PROJECT_DEFAULTS.ratelimitLimit,
+    ratelimitWindowSeconds: input.ratelimitWindowSeconds ?? PROJECT_DEFAULTS.ratelimitWindowSeconds,
+    sessionTtlSeconds: input.sessionTtlSeconds ?? PROJECT_DEFAULTS.sessionTtlSeconds,
+    cliSessionTtlSeconds: input.cliSessionTtlSeconds ?? PROJECT_DEFAULTS.cliSessionTtlSeconds,
+    cliKeyTtlSeconds: input.cliKeyTtlSeconds ?? PROJECT_DEFAULTS.cliKeyTtlSeconds,
+    cliPollIntervalSeconds: input.cliPollIntervalSeconds ?? PROJECT_DEFAULTS.cliPollIntervalSeconds,
+    cliDefaultScopes: input.cliDefaultScopes ?? null,
+    cliLoopbackHttp: input.cliLoopbackHttp ?? PROJECT_DEFAULTS.cliLoopbackHttp,
+    createdAtMs: nowMilliseconds,
+    updatedAtMs: nowMilliseconds,
+  };
 }
 
 export function createProject(
@@ -119,21 +133,7 @@ export function createProject(
   input: NewProject,
   nowMilliseconds: number,
 ): ProjectRow {
-  const project: ProjectRow = {
-    id: newId("project", nowMilliseconds),
-    tenantId: input.tenantId,
-    name: input.name,
-    isDefault: false,
-    keyPrefix: input.keyPrefix ?? PROJECT_DEFAULTS.keyPrefix,
-    allowedOrigins: input.allowedOrigins ?? [],
-    verificationUrl: input.verificationUrl ?? null,
-    callbackHosts: input.callbackHosts ?? null,
-    ratelimitLimit: input.ratelimitLimit ?? PROJECT_DEFAULTS.ratelimitLimit,
-    ratelimitWindowSeconds: input.ratelimitWindowSeconds ?? PROJECT_DEFAULTS.ratelimitWindowSeconds,
-    sessionTtlSeconds: input.sessionTtlSeconds ?? PROJECT_DEFAULTS.sessionTtlSeconds,
-    createdAtMs: nowMilliseconds,
-    updatedAtMs: nowMilliseconds,
-  };
+  const project = newProjectRow(input, false, nowMilliseconds);
   deps.db.transaction(
     (tx) => {
       if (!store.findTenant(tx, input.tenantId)) {

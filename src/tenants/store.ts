@@ -78,6 +78,11 @@ export type ProjectChanges = Partial<
     | "ratelimitLimit"
     | "ratelimitWindowSeconds"
     | "sessionTtlSeconds"
+    | "cliSessionTtlSeconds"
+    | "cliKeyTtlSeconds"
+    | "cliPollIntervalSeconds"
+    | "cliDefaultScopes"
+    | "cliLoopbackHttp"
   >
 >;
 

@@ -48,6 +48,8 @@ export interface World {
 
 export interface WorldOptions {
   transport?: Transport;
+  /** Run on the real clock, for peers that wait in real time (an OAuth client polling); advancing it then throws. */
+  realTime?: boolean;
   /** A database file shared with other worlds (another "process"); in memory when omitted. */
   databasePath?: string;
   /** The root key to create on first start (a second world on the same file passes the first one's). */
@@ -61,7 +63,7 @@ export interface WorldOptions {
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
-  const clock = createManualClock(options.startMilliseconds ?? FIXED_START_MILLISECONDS);
+  const clock = options.realTime ? realTimeClock() : createManualClock(options.startMilliseconds ?? FIXED_START_MILLISECONDS);
   const { db, sqlite } = openDatabase(options.databasePath ?? ":memory:");
   applyMigrations(sqlite, clock.nowMilliseconds());
   const rootKey = options.rootKey ?? generateSecret(ROOT_KEY_PREFIX);
@@ -128,4 +130,11 @@ function rememberSecrets(body: unknown, into: Set<string>): void {
       else rememberSecrets(value, into);
     }
   }
+}
+
+function realTimeClock(): ManualClock {
+  const refuse = () => {
+    throw new Error("this world runs on the real clock");
+  };
+  return { nowMilliseconds: () => Date.now(), advanceMilliseconds: refuse, advanceSeconds: refuse, setMilliseconds: refuse };
 }

@@ -1,5 +1,5 @@
 /**
- * Request bodies: JSON only, at most `limitBytes`. The announced length is checked before anything is read, and a
+ * Request bodies: JSON (form-encoded only where a route says so, for OAuth), at most `limitBytes`. The announced length is checked before anything is read, and a
  * body without a length (chunked) is read only up to the limit, so an oversized upload costs at most the limit.
  * An empty body reads as `{}`, so routes whose fields are all optional need no body at all; required fields are then
  * reported by the schema like any other missing field.
@@ -36,6 +36,24 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
       details: [{ path: "body", message: "must be valid JSON" }],
     });
   }
+}
+
+const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
+
+/** An application/x-www-form-urlencoded body as an object; a repeated field is refused (RFC 6749 §3.1). */
+export async function readFormBody(request: Request, limitBytes: number): Promise<Record<string, string>> {
+  const contentType = request.headers.get("content-type");
+  if (contentType === null || !FORM_CONTENT_TYPE.test(contentType)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", { message: "The request body must be application/x-www-form-urlencoded." });
+  }
+  const fields: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(await readBodyText(request, limitBytes))) {
+    if (Object.hasOwn(fields, name)) {
+      throw new AppError("VALIDATION_FAILED", { details: [{ path: name.slice(0, 64), message: "must not be repeated" }] });
+    }
+    fields[name] = value;
+  }
+  return fields;
 }
 
 async function readBodyText(request: Request, limitBytes: number): Promise<string> {
