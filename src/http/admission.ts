@@ -13,11 +13,11 @@ import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
 import type { Principal } from "../verify/principal.ts";
-import { type AccessSpec, authenticateRequest } from "./authenticate.ts";
+import { type AccessSpec, authenticateRequest, type PresentedCredentials } from "./authenticate.ts";
 
 export interface AdmissionRequest {
   method: string;
-  headers: Headers;
+  presented: PresentedCredentials;
   /** Whose failed authentications count; null when unknown or when failures must not count (verify). */
   clientIp: string | null;
 }
@@ -45,7 +45,7 @@ export async function admitRequest(
   }
   let principal: Principal;
   try {
-    principal = await authenticateRequest(deps, spec, request.method, request.headers, nowMilliseconds);
+    principal = await authenticateRequest(deps, spec, request.method, request.presented, nowMilliseconds);
   } catch (error) {
     if (failureBucket !== null && error instanceof AppError && error.status === 401) {
       deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);

@@ -26,13 +26,25 @@ export interface AccessSpec {
   browserChannel?: boolean;
 }
 
-/** The bearer credential, or null when the request carries none (no header, another scheme, or an empty value). */
-export function bearerCredential(headers: Headers): string | null {
-  const header = headers.get("authorization");
-  if (header === null) return null;
-  const match = /^Bearer(?:[ \t]+(.*))?$/i.exec(header);
-  const credential = match ? (match[1] ?? "").trim() : "";
-  return credential === "" ? null : credential;
+/** What a request presents: from its headers, or (POST /v1/keys/verify) from the body of the caller asking. */
+export interface PresentedCredentials {
+  /** The bearer credential; null when there is none (no header, another scheme, or an empty value). */
+  secret: string | null;
+  sessionToken: string | null;
+  origin: string | null;
+  projectId: string | null;
+}
+
+export function presentedBy(headers: Headers): PresentedCredentials {
+  const authorization = headers.get("authorization");
+  const match = authorization === null ? null : /^Bearer(?:[ \t]+(.*))?$/i.exec(authorization);
+  const secret = match ? (match[1] ?? "").trim() : "";
+  return {
+    secret: secret === "" ? null : secret,
+    sessionToken: headers.get("x-session-token"),
+    origin: headers.get("origin"),
+    projectId: headers.get("x-project-id"),
+  };
 }
 
 /** `method` is the method the decision is about: the request's own, or the original one behind a proxy. */
@@ -40,15 +52,13 @@ export async function authenticateRequest(
   deps: AppDeps,
   spec: AccessSpec,
   method: string,
-  headers: Headers,
+  presented: PresentedCredentials,
   nowMilliseconds: number,
 ): Promise<Principal> {
-  const origin = headers.get("origin");
+  const { origin, sessionToken, secret } = presented;
   // latchkey's own pages (the CLI approval page) are not a foreign browser origin: no project needs to list them.
   const foreignOrigin = origin !== null && origin !== ownOrigin(deps.settings.publicUrl) ? origin : null;
-  const sessionToken = headers.get("x-session-token");
-  const secret = bearerCredential(headers);
-  const projectId = headers.get("x-project-id") ?? undefined;
+  const projectId = presented.projectId ?? undefined;
 
   if (origin !== null && sessionToken === null && WRITE_METHODS.has(method.toUpperCase()) && !spec.browserChannel) {
     throw new AppError("SESSION_REQUIRED", {

@@ -15,7 +15,7 @@ import type { z } from "zod";
 import type { AuditActor } from "../audit/service.ts";
 import type { AppDeps } from "../deps.ts";
 import { admitRequest } from "./admission.ts";
-import type { AccessSpec } from "./authenticate.ts";
+import { type AccessSpec, presentedBy } from "./authenticate.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
 import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
 import { type AnyRoute, type ErrorFormat, type RequestInfo, successStatusOf } from "./route.ts";
@@ -88,7 +88,7 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
                 state.principal = await admitRequest(
                   deps,
                   { ...spec, credential: spec.credential as AccessSpec["credential"] },
-                  { method: request.method, headers: request.headers, clientIp: state.clientIp },
+                  { method: request.method, presented: presentedBy(request.headers), clientIp: state.clientIp },
                   state.nowMilliseconds,
                   rateLimitFields,
                 );

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { AppError, ERROR_CODES } from "../errors.ts";
 import { type AdmissionOutcome, admitRequest } from "../http/admission.ts";
+import { presentedBy } from "../http/authenticate.ts";
 import { type HttpMethod, route } from "../http/route.ts";
 import { IsoDateTime } from "../http/wire.ts";
 import { toIsoStringOrNull } from "../lib/clock.ts";
@@ -134,12 +135,12 @@ export const verifyRoutes = [
     body: VerifyBody,
     responses: { 200: VerifyResult },
     handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
-      const presented = new Headers();
-      if (body.key !== undefined) presented.set("authorization", `Bearer ${body.key}`);
-      if (body.token !== undefined) presented.set("x-session-token", body.token);
-      if (body.origin !== undefined) presented.set("origin", body.origin);
-      const projectId = request.headers.get("x-project-id");
-      if (projectId !== null) presented.set("x-project-id", projectId);
+      const presented = {
+        secret: body.key ?? null,
+        sessionToken: body.token ?? null,
+        origin: body.origin ?? null,
+        projectId: request.headers.get("x-project-id"),
+      };
       const outcome: AdmissionOutcome = { principal: null, rateLimit: null };
       let code = "VALID";
       try {
@@ -147,7 +148,7 @@ export const verifyRoutes = [
           deps,
           { credential: "key_or_session", module: "verify", scopes: body.scopes },
           // The host API is the caller: its address must not collect its end users' failures.
-          { method: "GET", headers: presented, clientIp: null },
+          { method: "GET", presented, clientIp: null },
           nowMilliseconds,
           responseHeaders,
           outcome,
@@ -193,7 +194,7 @@ export const verifyRoutes = [
           principal = await admitRequest(
             deps,
             { credential: "key_or_session", module: "verify", scopes: requiredScopes(query.scopes, request.headers) },
-            { method: originalMethod, headers: request.headers, clientIp: request.ip },
+            { method: originalMethod, presented: presentedBy(request.headers), clientIp: request.ip },
             nowMilliseconds,
             responseHeaders,
           );

@@ -119,3 +119,18 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
   });
 }
+
+describe("POST /v1/keys/verify with text that cannot be a credential", () => {
+  test("non-ASCII and control characters in key, token or origin are refusals, not errors (regression: a 500)", async () => {
+    const world = await createWorld();
+    try {
+      for (const body of [{ key: "㏓" }, { key: "sk_live_\u0000" }, { token: "tök.en.x" }, { key: "sk_live_x", origin: "https://äpp.example" }]) {
+        const answer = await world.call("POST", "/v1/keys/verify", { body });
+        expect(answer.status).toBe(200);
+        expect(answer.body.valid).toBe(false);
+      }
+    } finally {
+      await world.close();
+    }
+  });
+});
