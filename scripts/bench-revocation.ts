@@ -12,12 +12,13 @@ import { parseArgs } from "node:util";
 import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
 import { LOAD_GENERATOR, runLoad } from "./bench/load.ts";
 import { buildBinary, callJson, makeTempDir, startBinary } from "./lib/binary.ts";
+import { positiveNumberFlag } from "./lib/args.ts";
 
 const { values: options } = parseArgs({
   options: { keys: { type: "string", default: "100" }, workers: { type: "string", default: "10" } },
 });
-const keyCount = Number(options.keys);
-const workers = Number(options.workers);
+const keyCount = positiveNumberFlag("keys", options.keys);
+const workers = positiveNumberFlag("workers", options.workers);
 
 const workspace = makeTempDir("bench-revocation");
 const binary = buildBinary(join(new URL("..", import.meta.url).pathname, "dist", "latchkey"));

@@ -21,6 +21,7 @@ import { newId } from "../src/lib/ids.ts";
 import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/keys/secret.ts";
 import { LOAD_GENERATOR, type LoadResult, type LoadSpec, onCore, runLoad } from "./bench/load.ts";
 import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
+import { positiveNumberFlag } from "./lib/args.ts";
 
 const { values: options } = parseArgs({
   options: {
@@ -31,8 +32,8 @@ const { values: options } = parseArgs({
     samples: { type: "string", default: "5000" },
   },
 });
-const seconds = Number(options.seconds);
-const connections = Number(options.connections);
+const seconds = positiveNumberFlag("seconds", options.seconds, { integer: false });
+const connections = positiveNumberFlag("connections", options.connections);
 
 const root = new URL("..", import.meta.url).pathname;
 const workspace = makeTempDir("bench");
@@ -199,8 +200,8 @@ async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 async function scaleBench(): Promise<void> {
-  const keyCount = Number(options.keys);
-  const sampleCount = Number(options.samples);
+  const keyCount = positiveNumberFlag("keys", options.keys);
+  const sampleCount = positiveNumberFlag("samples", options.samples);
   const db = join(workspace.path, "scale.db");
   // A first start creates the schema, defaults and signing key; then the keys are written straight into the file.
   const first = await startLatchkey(db);

@@ -166,7 +166,6 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       world.deps.sqlite.close();
       const answer = await world.call("GET", "/v1/keys", { key: key.secret });
       expectError(answer, 500, "INTERNAL");
-      world.deps.sqlite.close = () => {};
     });
 
     test("API answers are not cacheable by shared caches", async () => {

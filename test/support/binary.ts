@@ -3,7 +3,7 @@ import { afterAll, beforeAll } from "bun:test";
 import { join } from "node:path";
 import { buildBinary, makeTempDir } from "../../scripts/lib/binary.ts";
 
-export { callJson, makeTempDir, runBinary, startBinary } from "../../scripts/lib/binary.ts";
+export { callJson, makeTempDir, type RunningBinary, runBinary, startBinary } from "../../scripts/lib/binary.ts";
 
 /**
  * Builds the binary once for the calling test file into a temporary folder (removed afterwards) and hands out fresh

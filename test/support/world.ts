@@ -3,7 +3,10 @@
  * built by createApp from those alone. `transport: "http"` puts the same app on a real listening port so a suite can
  * run over both. Every secret the world hands out is remembered, so leak checks can look for it afterwards.
  */
+import { assertNoLeaks, readDatabaseFiles } from "../../scripts/lib/leaks.ts";
 import { ALL_ROUTES, createApp } from "../../src/app.ts";
+
+export { assertNoLeaks };
 import type { AnyRoute } from "../../src/http/route.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
@@ -41,7 +44,10 @@ export interface World {
   defaultTenantId: string;
   defaultProjectId: string;
   logLines: string[];
+  /** Every secret and token the world was handed; close() fails if any shows up where it must not. */
   handedSecrets: Set<string>;
+  /** The text of every error answer, scanned for secrets at close(). */
+  errorBodies: string[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
   close(): Promise<void>;
 }
@@ -86,6 +92,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     baseUrl = `http://127.0.0.1:${app.server!.port}`;
   }
   const handedSecrets = new Set<string>([rootKey]);
+  const errorBodies: string[] = [];
 
   async function call(method: string, path: string, callOptions: CallOptions = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...callOptions.headers };
@@ -103,6 +110,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       parsed = JSON.parse(text);
     } catch {}
     rememberSecrets(parsed, handedSecrets);
+    if (response.status >= 400) errorBodies.push(text);
     return { status: response.status, headers: response.headers, body: parsed, text };
   }
 
@@ -115,22 +123,45 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     defaultProjectId: boot.projectId,
     logLines,
     handedSecrets,
+    errorBodies,
     call,
     close: async () => {
       if (options.transport === "http") await app.stop();
-      sqlite.close();
+      const places: Record<string, string | Buffer> = { logs: logLines.join("\n"), "error bodies": errorBodies.join("\n") };
+      // A test that closed the database itself (to see the server fail) leaves nothing to flush or read.
+      if (databaseStillOpen(sqlite)) {
+        deps.usage.flush(deps.db);
+        places.database = options.databasePath ? readDatabaseFiles(options.databasePath) : Buffer.from(sqlite.serialize());
+        sqlite.close();
+      }
+      assertNoLeaks(handedSecrets, places);
     },
   };
 }
 
+/** Fields whose values are secrets or bearer tokens in latchkey's answers. */
+const SECRET_FIELDS = new Set(["secret", "apiKey", "token", "sessionToken", "access_token", "sessionId", "device_code"]);
+
 function rememberSecrets(body: unknown, into: Set<string>): void {
   if (body && typeof body === "object") {
     for (const [field, value] of Object.entries(body)) {
-      if (field === "secret" && typeof value === "string") into.add(value);
+      if (SECRET_FIELDS.has(field) && typeof value === "string" && value.length >= 16) into.add(value);
       else rememberSecrets(value, into);
     }
   }
 }
+
+function databaseStillOpen(sqlite: { query(sql: string): { get(): unknown } }): boolean {
+  try {
+    sqlite.query("SELECT 1").get();
+    return true;
+  } catch (error) {
+    if (error instanceof RangeError) return false;
+    throw error;
+  }
+}
+
+
 
 function realTimeClock(): ManualClock {
   const refuse = () => {
