@@ -14,6 +14,23 @@ describe("the leak scan", () => {
     expect(() => assertNoLeaks([secret], { logs: "clean", database: Buffer.from("clean") })).not.toThrow();
   });
 
+  test("finds each of many secrets sharing a prefix, at the very start and end of a place, and short ones too", () => {
+    const secrets = Array.from({ length: 2000 }, (_, index) => `sk_live_${String(index).padStart(40, "0")}`);
+    const leaked = [secrets[0]!, secrets[1234]!, secrets[1999]!];
+    const filler = "x".repeat(100_000);
+    const database = Buffer.from(`${leaked[0]}${filler}${leaked[1]}${filler}${leaked[2]}`);
+    let message = "";
+    try {
+      assertNoLeaks(secrets, { database });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.match(/ in database/g)?.length).toBe(3);
+    // A place holding only a secret's first characters is clean.
+    expect(() => assertNoLeaks(secrets, { logs: secrets[7]!.slice(0, -1) })).not.toThrow();
+    expect(() => assertNoLeaks(["short"], { logs: "a short line" })).toThrow("short… in logs");
+  });
+
   test("a secret written to the logs fails the world's close", async () => {
     const world = await createWorld();
     const key = await createKey(world, { scopes: ["runs:read"] });
