@@ -5,8 +5,6 @@
  */
 import { assertNoLeaks, readDatabaseFiles } from "../../scripts/lib/leaks.ts";
 import { ALL_ROUTES, createApp } from "../../src/app.ts";
-
-export { assertNoLeaks };
 import type { AnyRoute } from "../../src/http/route.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
@@ -16,6 +14,8 @@ import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { createManualClock, type ManualClock } from "../../src/lib/clock.ts";
 import { createLogger } from "../../src/lib/logger.ts";
 import { ensureDefaults } from "../../src/tenants/bootstrap.ts";
+
+export { assertNoLeaks };
 
 export const FIXED_START_MILLISECONDS = Date.parse("2026-01-01T00:00:00.000Z");
 
@@ -160,8 +160,6 @@ function databaseStillOpen(sqlite: { query(sql: string): { get(): unknown } }): 
     throw error;
   }
 }
-
-
 
 function realTimeClock(): ManualClock {
   const refuse = () => {
