@@ -15,7 +15,6 @@ import { parseArgs } from "node:util";
 import { encodeUint32Base62 } from "../src/lib/base62.ts";
 import { createKey } from "../test/support/keys.ts";
 import { createWorld } from "../test/support/world.ts";
-import { generateSecret } from "../src/keys/secret.ts";
 import { authenticateKey } from "../src/verify/service.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
 
@@ -25,16 +24,43 @@ const world = await createWorld();
 const real = (await createKey(world, { scopes: ["runs:read"] })).secret;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-function withValidChecksum(prefixAndBody: string): string {
-  return prefixAndBody + encodeUint32Base62(Bun.hash.crc32(prefixAndBody), 6);
+function randomBase62(length: number): string {
+  let text = "";
+  for (let index = 0; index < length; index++) text += BASE62[Math.floor(Math.random() * 62)];
+  return text;
 }
 
-function nearMiss(): string {
-  const kept = real.slice(0, 8 + 40);
-  let rest = "";
-  for (let index = 0; index < 3; index++) rest += BASE62[Math.floor(Math.random() * 62)];
-  return withValidChecksum(kept + rest);
+/**
+ * Every key below is built the same way (random characters, a checksum appended, a flat copy), so the only
+ * difference between the series is what they share with the real key: how a string was made must not be measured.
+ */
+function withValidChecksum(prefixAndBody: string): string {
+  // Copied into a flat string, as a key read from a request is: a string built by concatenation is a rope whose
+  // depth (43 appends against 3) would otherwise be timed too.
+  return Buffer.from(prefixAndBody + encodeUint32Base62(Bun.hash.crc32(prefixAndBody), 6), "latin1").toString("latin1");
 }
+
+const PREFIX = "sk_live_";
+const KEPT_LENGTH = PREFIX.length + 40;
+const bodyLength = real.length - PREFIX.length - 6;
+
+/** A well-formed key nobody issued. */
+function unknownKey(): string {
+  return withValidChecksum(PREFIX + randomBase62(bodyLength));
+}
+
+/** A key's prefix and first 40 body characters, then a rest that is never that key's own. */
+function nearMiss(base: string): string {
+  const baseRest = base.slice(KEPT_LENGTH, -6);
+  let rest = baseRest;
+  // One draw in 62^3 would rebuild the key itself; draw again then.
+  while (rest === baseRest) rest = randomBase62(baseRest.length);
+  return withValidChecksum(base.slice(0, KEPT_LENGTH) + rest);
+}
+
+// The same shape around a key nobody issued: if these time like near misses of the real key, whatever differs from
+// unknown keys comes from keys sharing a prefix with one another, not from the prefix being a real key's.
+const decoy = unknownKey();
 
 const nowMilliseconds = world.clock.nowMilliseconds();
 const measure = (secret: string) => {
@@ -45,32 +71,26 @@ const measure = (secret: string) => {
   return elapsed;
 };
 
-// Warm both paths first, then interleave so drift on a shared machine affects both alike.
-for (let index = 0; index < 20_000; index++) {
-  measure(generateSecret("sk_live_"));
-  measure(nearMiss());
-}
-// A control pair (unknown against unknown) runs interleaved with the real pair: whatever the control shows is what
-// the method reports when there is nothing to find, the floor against which the real comparison is read.
-const unknown: number[] = [];
-const sharedPrefix: number[] = [];
-const controlFirst: number[] = [];
-const controlSecond: number[] = [];
-const series: [number[], () => string][] = [
-  [unknown, () => generateSecret("sk_live_")],
-  [sharedPrefix, nearMiss],
-  [controlFirst, () => generateSecret("sk_live_")],
-  [controlSecond, () => generateSecret("sk_live_")],
-];
+// Each series: what it measures and how its keys are made. The control pair (unknown against unknown) shows what the
+// method reports when there is nothing to find, the floor against which the other comparisons are read.
+const series = {
+  unknown: unknownKey,
+  nearReal: () => nearMiss(real),
+  nearDecoy: () => nearMiss(decoy),
+  controlFirst: unknownKey,
+  controlSecond: unknownKey,
+};
+const timings = Object.fromEntries(Object.keys(series).map((name) => [name, [] as number[]])) as Record<keyof typeof series, number[]>;
+const entries = Object.entries(series) as [keyof typeof series, () => string][];
+// Warm every path first, then interleave in a fresh random order each round, so drift on a shared machine and
+// position in the round affect every series alike.
+for (let index = 0; index < 20_000; index++) for (const [, make] of entries) measure(make());
 for (let index = 0; index < samples; index++) {
-  // A fresh random order each round, so no series always runs first.
-  for (const [into, make] of [...series].sort(() => Math.random() - 0.5)) into.push(measure(make()));
+  for (const [name, make] of [...entries].sort(() => Math.random() - 0.5)) timings[name].push(measure(make()));
 }
 
 const sorted = (values: number[]) => [...values].sort((left, right) => left - right);
 const median = (values: number[]) => values[Math.floor(values.length / 2)]!;
-const a = sorted(unknown);
-const b = sorted(sharedPrefix);
 
 function kolmogorovSmirnov(left: number[], right: number[]): number {
   let i = 0;
@@ -84,27 +104,41 @@ function kolmogorovSmirnov(left: number[], right: number[]): number {
   return statistic;
 }
 
-const ks = kolmogorovSmirnov(a, b);
-const controlKs = kolmogorovSmirnov(sorted(controlFirst), sorted(controlSecond));
-// The critical value of the two-sample KS test at alpha = 0.01.
-const critical = 1.628 * Math.sqrt((a.length + b.length) / (a.length * b.length));
-const bootstrap: number[] = [];
-for (let round = 0; round < 200; round++) {
+/** 95% bootstrap interval of the difference of medians (left minus right), from 200 resamples of 4,001. */
+function bootstrapMedianDifference(left: number[], right: number[]): [number, number] {
+  const differences: number[] = [];
   const resample = (values: number[]) => sorted(Array.from({ length: 4001 }, () => values[Math.floor(Math.random() * values.length)]!));
-  bootstrap.push(median(resample(unknown)) - median(resample(sharedPrefix)));
+  for (let round = 0; round < 200; round++) differences.push(median(resample(left)) - median(resample(right)));
+  differences.sort((x, y) => x - y);
+  return [differences[5]!, differences[194]!];
 }
-bootstrap.sort((left, right) => left - right);
-console.log(`latchkey timing oracle: ${samples.toLocaleString("en-US")} samples each, in-process verification`);
-console.log(`unknown key:        median ${median(a)} ns, p90 ${a[Math.floor(a.length * 0.9)]} ns`);
-console.log(`known prefix, wrong: median ${median(b)} ns, p90 ${b[Math.floor(b.length * 0.9)]} ns`);
-console.log(`difference of medians (95% bootstrap interval): ${bootstrap[5]} to ${bootstrap[194]} ns`);
-console.log(`Kolmogorov-Smirnov D = ${ks.toFixed(4)} (critical value at alpha 0.01: ${critical.toFixed(4)})`);
-console.log(`control, unknown against unknown: D = ${controlKs.toFixed(4)}, medians ${median(sorted(controlFirst))} and ${median(sorted(controlSecond))} ns`);
-const verdict =
-  ks < critical
-    ? "the two distributions are not distinguishable"
-    : ks <= 2 * Math.max(controlKs, critical)
-      ? "no difference beyond what the control shows between two sets of identical requests (measurement drift)"
-      : `the distributions differ beyond the control, by ${median(a) - median(b)} ns at the median`;
-console.log(`verdict: ${verdict}`);
+
+const sortedTimings = Object.fromEntries(Object.entries(timings).map(([name, values]) => [name, sorted(values)])) as typeof timings;
+// The critical value of the two-sample KS test at alpha = 0.01 (every series has the same size).
+const critical = 1.628 * Math.sqrt(2 / samples);
+const controlKs = kolmogorovSmirnov(sortedTimings.controlFirst, sortedTimings.controlSecond);
+
+function compare(label: string, left: keyof typeof series, right: keyof typeof series): void {
+  const ks = kolmogorovSmirnov(sortedTimings[left], sortedTimings[right]);
+  const [low, high] = bootstrapMedianDifference(timings[left], timings[right]);
+  const verdict =
+    ks < critical
+      ? "not distinguishable"
+      : ks <= 2 * Math.max(controlKs, critical)
+        ? "no difference beyond what the control shows (measurement drift)"
+        : `differ beyond the control, by ${median(sortedTimings[left]) - median(sortedTimings[right])} ns at the median`;
+  console.log(`${label}: D = ${ks.toFixed(4)}, difference of medians ${low} to ${high} ns (95% bootstrap): ${verdict}`);
+}
+
+const describe = (label: string, name: keyof typeof series) => {
+  const values = sortedTimings[name];
+  console.log(`${label.padEnd(40)} median ${median(values)} ns, p90 ${values[Math.floor(values.length * 0.9)]} ns`);
+};
+console.log(`latchkey timing oracle: ${samples.toLocaleString("en-US")} samples per series, in-process verification`);
+describe("unknown key", "unknown");
+describe("real key's prefix, wrong rest", "nearReal");
+describe("unissued key's prefix, wrong rest", "nearDecoy");
+console.log(`KS critical value at alpha 0.01: ${critical.toFixed(4)}; control (unknown against unknown): D = ${controlKs.toFixed(4)}`);
+compare("unknown vs real prefix", "unknown", "nearReal");
+compare("unissued prefix vs real prefix", "nearDecoy", "nearReal");
 await world.close();
