@@ -132,13 +132,13 @@ function compare(label: string, left: keyof typeof series, right: keyof typeof s
 
 const describe = (label: string, name: keyof typeof series) => {
   const values = sortedTimings[name];
-  console.log(`${label.padEnd(40)} median ${median(values)} ns, p90 ${values[Math.floor(values.length * 0.9)]} ns`);
+  console.log(`${label.padEnd(50)} median ${median(values)} ns, p90 ${values[Math.floor(values.length * 0.9)]} ns`);
 };
 console.log(`latchkey timing oracle: ${samples.toLocaleString("en-US")} samples per series, in-process verification`);
 describe("unknown key", "unknown");
 describe("real key's prefix, wrong rest", "nearReal");
-describe("unissued key's prefix, wrong rest", "nearDecoy");
+describe("decoy's prefix (a key nobody issued), wrong rest", "nearDecoy");
 console.log(`KS critical value at alpha 0.01: ${critical.toFixed(4)}; control (unknown against unknown): D = ${controlKs.toFixed(4)}`);
 compare("unknown vs real prefix", "unknown", "nearReal");
-compare("unissued prefix vs real prefix", "nearDecoy", "nearReal");
+compare("decoy prefix vs real prefix", "nearDecoy", "nearReal");
 await world.close();
