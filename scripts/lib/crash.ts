@@ -88,8 +88,12 @@ export async function runCrashCycles(options: {
   return report;
 }
 
+/** Far beyond the ready limit: a server that never gets ready ends the run with a message instead of hanging it. */
+const GIVE_UP_MILLISECONDS = 30_000;
+
 async function waitReady(server: RunningBinary): Promise<void> {
-  for (;;) {
+  const deadline = performance.now() + GIVE_UP_MILLISECONDS;
+  while (performance.now() < deadline) {
     try {
       if ((await fetch(`${server.url}/readyz`)).status === 200) return;
     } catch {
@@ -97,6 +101,8 @@ async function waitReady(server: RunningBinary): Promise<void> {
     }
     await Bun.sleep(5);
   }
+  await server.kill9();
+  throw new Error(`not ready after ${GIVE_UP_MILLISECONDS} ms; output:\n${server.stderr()}`);
 }
 
 async function allowHeavyUse(server: RunningBinary, rootKey: string): Promise<void> {
