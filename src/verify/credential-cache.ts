@@ -91,11 +91,7 @@ export class CredentialCache {
   }
 
   private keyWithSecrets(keyId: string): KeyWithSecrets | undefined {
-    const cached = this.keys.get(keyId);
-    if (cached) return cached;
-    const loaded = findKeyWithSecrets(this.db, keyId);
-    if (loaded) this.keys.set(keyId, loaded);
-    return loaded;
+    return this.cached(this.keys, keyId, findKeyWithSecrets);
   }
 
   private assemble(key: KeyWithSecrets, secret: KeyWithSecrets["secrets"][number]): KeyCredentialRecord | undefined {
