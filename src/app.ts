@@ -8,7 +8,7 @@ import { cliLoginRoutes } from "./cli-login/routes.ts";
 import type { AppDeps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
-import { answerError, toAppError } from "./http/error-edge.ts";
+import { answerError, lastResortResponse, toAppError } from "./http/error-edge.ts";
 import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
 import { errorFormats, mountRoutes } from "./http/mount.ts";
 import { openapiPlugin } from "./http/openapi.ts";
@@ -74,4 +74,25 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
     .use(openapiPlugin(deps.settings.version));
   mountRoutes(app as unknown as Elysia, deps, routes);
   return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+
+/** Puts the app on a port: `reusePort: false`, so a second server on a taken port fails instead of sharing it. */
+export function listenApp(app: App, deps: AppDeps, address: { port: number; hostname: string }): void {
+  app.listen({
+    ...address,
+    reusePort: false,
+    development: false,
+    error: (error: Error) => lastResortResponse(error, deps.logger),
+  });
+}
+
+/** The app answering one request in-process (tests, `latchkey openapi`), with the same last resort as on a port. */
+export async function handleInProcess(app: App, deps: AppDeps, request: Request): Promise<Response> {
+  try {
+    return await app.handle(request);
+  } catch (error) {
+    return lastResortResponse(error, deps.logger);
+  }
 }

@@ -2,7 +2,7 @@
  * Starting and stopping a server: open the file, migrate under the lock, make sure the defaults exist, print the
  * root key if this start created it, listen. Shared by `latchkey serve` and by tests that need a real port.
  */
-import { createApp } from "./app.ts";
+import { createApp, listenApp } from "./app.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
@@ -52,7 +52,7 @@ export async function startServer(
   }
   const app = createApp(deps);
   try {
-    app.listen({ port: config.port, hostname: config.host, reusePort: false, development: false });
+    listenApp(app, deps, { port: config.port, hostname: config.host });
   } catch (error) {
     sqlite.close();
     if ((error as { code?: string }).code === "EADDRINUSE") {

@@ -5,6 +5,7 @@
  */
 import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../errors.ts";
 import type { ErrorFormat } from "./route.ts";
+import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
 
 const MAX_DETAILS = 20;
@@ -44,12 +45,30 @@ export function toAppError(code: string | number, error: unknown, logger: Logger
     return new AppError("VALIDATION_FAILED", { details: describeIssues(validation) });
   }
   if (code === "NOT_FOUND") return new AppError("NOT_FOUND", { message: "No such route." });
+  logUnhandled(logger, requestId, error);
+  return new AppError("INTERNAL");
+}
+
+function logUnhandled(logger: Logger, requestId: string, error: unknown): void {
   logger.error("unhandled error", {
     request_id: requestId,
     error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
     stack: error instanceof Error ? error.stack : undefined,
   });
-  return new AppError("INTERNAL");
+}
+
+/**
+ * The last resort, for an exception that escaped the pipeline's error hook: one thrown while the response itself was
+ * being built (a header value the runtime refuses, say), where Bun would answer a bare text/plain 500. It answers the
+ * envelope with a request id, the same one the log line carries.
+ */
+export function lastResortResponse(error: unknown, logger: Logger): Response {
+  const requestId = newRequestId();
+  logUnhandled(logger, requestId, error);
+  return Response.json(errorBody(new AppError("INTERNAL"), requestId), {
+    status: 500,
+    headers: { "x-request-id": requestId, "cache-control": "no-store", "x-content-type-options": "nosniff" },
+  });
 }
 
 function describeIssues(validation: ElysiaValidationError): ErrorDetail[] {

@@ -17,6 +17,19 @@ const brokenRoutes = [
   }),
   route({
     method: "GET",
+    path: "/test/bad-header",
+    operationId: "testBadHeader",
+    summary: "Sets a header value the runtime refuses, so the failure happens while the response is built.",
+    tags: ["operations"],
+    credential: "none",
+    responses: { 200: z.object({ id: z.string() }) },
+    handle: ({ responseHeaders }) => {
+      responseHeaders["x-test"] = "日本";
+      return { id: "x" };
+    },
+  }),
+  route({
+    method: "GET",
     path: "/test/throws",
     operationId: "testThrows",
     summary: "Fails the way infrastructure fails.",
@@ -151,6 +164,16 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(answer.text).not.toContain("at ");
       const logged = world.logLines.find((line) => line.includes(answer.body.error.request_id));
       expect(logged).toContain("SQLITE_IOERR");
+    });
+
+    test("regression: a failure while the response is built is the 500 envelope with X-Request-Id, not Bun's bare text", async () => {
+      world = await createWorld({ transport, extraRoutes: brokenRoutes });
+      const answer = await world.call("GET", "/test/bad-header");
+      expectError(answer, 500, "INTERNAL");
+      expect(answer.headers.get("content-type")).toContain("application/json");
+      expect(answer.text).not.toContain("Something went wrong");
+      const logged = world.logLines.find((line) => line.includes(answer.body.error.request_id));
+      expect(logged).toContain("TypeError");
     });
 
     test("a response that breaks its own schema is a 500, never sent as is", async () => {

@@ -4,7 +4,7 @@
  * run over both. Every secret the world hands out is remembered, so leak checks can look for it afterwards.
  */
 import { assertNoLeaks, readDatabaseFiles } from "../../scripts/lib/leaks.ts";
-import { ALL_ROUTES, createApp } from "../../src/app.ts";
+import { ALL_ROUTES, createApp, handleInProcess, listenApp } from "../../src/app.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
@@ -88,7 +88,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const app = createApp(deps, [...ALL_ROUTES, ...(options.extraRoutes ?? [])]);
   let baseUrl = "http://localhost";
   if (options.transport === "http") {
-    app.listen({ port: 0, hostname: "127.0.0.1", reusePort: false });
+    listenApp(app, deps, { port: 0, hostname: "127.0.0.1" });
     baseUrl = `http://127.0.0.1:${app.server!.port}`;
   }
   const handedSecrets = new Set<string>([rootKey]);
@@ -103,7 +103,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       headers["content-type"] ??= "application/json";
     }
     const request = new Request(`${baseUrl}${path}`, { method, headers, body });
-    const response = options.transport === "http" ? await fetch(request) : await app.handle(request);
+    const response = options.transport === "http" ? await fetch(request) : await handleInProcess(app, deps, request);
     const text = await response.text();
     let parsed: unknown = text;
     try {
