@@ -19,6 +19,10 @@ export const ERROR_CATALOGUE = {
   SUBSCRIPTION_CANCELLED: { status: 403, message: "The tenant's subscription is cancelled." },
   SUBSCRIPTION_PAST_DUE: { status: 403, message: "The tenant's subscription is past due." },
   MODULE_NOT_ENABLED: { status: 403, message: "This module is not enabled for the tenant." },
+  ROOT_KEY_NOT_ALLOWED: {
+    status: 403,
+    message: "The root key manages latchkey and is not a credential for an API: use a key of the project.",
+  },
   NOT_FOUND: { status: 404, message: "Not found." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },

@@ -432,12 +432,12 @@ function sessionForApprover(deps: CliLoginDeps, approver: Principal, target: Ses
     }
     const code = normaliseUserCode(target.userCode);
     session = code === null ? undefined : store.findPendingCliSessionByUserCode(deps.db, code);
-    if (!session || (!approver.isRoot && session.projectId !== approver.projectId)) {
+    if (!session || (!approver.crossProject && session.projectId !== approver.projectId)) {
       deps.rateLimiter.take(bucket, policy, nowMilliseconds);
       session = undefined;
     }
   }
-  if (!session || (!approver.isRoot && session.projectId !== approver.projectId)) {
+  if (!session || (!approver.crossProject && session.projectId !== approver.projectId)) {
     throw new AppError("NOT_FOUND", { message: "No such login session." });
   }
   return session;

@@ -13,7 +13,7 @@ import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
 import type { Principal } from "../verify/principal.ts";
-import { type AccessSpec, authenticateRequest, type PresentedCredentials } from "./authenticate.ts";
+import { type AccessSpec, authenticateRequest, CredentialRefusal, type PresentedCredentials } from "./authenticate.ts";
 
 export interface AdmissionRequest {
   method: string;
@@ -50,6 +50,7 @@ export async function admitRequest(
     if (failureBucket !== null && error instanceof AppError && error.status === 401) {
       deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
     }
+    if (error instanceof CredentialRefusal) outcome.principal = error.principal;
     throw error;
   }
   outcome.principal = principal;

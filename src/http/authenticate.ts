@@ -4,10 +4,14 @@
  * - `Authorization: Bearer <key>`: an API key (or the root key).
  * - `X-Session-Token: <token>`: a session token, on routes that take one (`key_or_session`, and `root` routes only to
  *   refuse it with 403). When a key is sent too, the token must have been minted from that very key.
- * - `X-Project-Id`: the project the caller expects; a credential of any other project is refused as invalid.
- * - The browser rule: a request that carries `Origin` and writes (POST, PUT, PATCH, DELETE) must carry a session
- *   token; a bare API key from a browser is 401 SESSION_REQUIRED. Only the browser channel, which exists to turn a
- *   key into a token, is exempt.
+ * - `X-Project-Id`: the project the caller expects; a credential of any other project is refused as invalid. With the
+ *   root key it selects the project the request acts in (404 when there is none); on root-only routes, which are not
+ *   about one project, it is refused (400) rather than ignored.
+ * - The browser rule: a request that carries `Origin` and is not a safe method (GET, HEAD, OPTIONS; any other or
+ *   unknown method counts as a write) must carry a session token; a bare API key from a browser is 401
+ *   SESSION_REQUIRED. Only the browser channel, which exists to turn a key into a token, is exempt.
+ * - The data plane (verification and forward-auth) answers for the host API: the root key, a management credential,
+ *   is refused there (403 ROOT_KEY_NOT_ALLOWED).
  */
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
@@ -17,13 +21,20 @@ import { decideScopes } from "../verify/decision.ts";
 import type { Principal } from "../verify/principal.ts";
 import { authenticateKey } from "../verify/service.ts";
 
-const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Methods that never change anything (RFC 9110 §9.2.1); every other method, known or not, counts as a write. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export function isWriteMethod(method: string): boolean {
+  return !SAFE_METHODS.has(method.toUpperCase());
+}
 
 export interface AccessSpec {
   credential: "key" | "key_or_session" | "root";
   module?: Module;
   scopes?: readonly string[];
   browserChannel?: boolean;
+  /** Asked on behalf of the host API (verify, forward-auth): the root key is refused. */
+  dataPlane?: boolean;
 }
 
 /** What a request presents: from its headers, or (POST /v1/keys/verify) from the body of the caller asking. */
@@ -47,6 +58,19 @@ export function presentedBy(headers: Headers): PresentedCredentials {
   };
 }
 
+/**
+ * The principal, or a refusal. A refusal that comes after the credential was identified (revoked, scopes, …) carries
+ * the principal it would have been, so verification can say whose credential it refused.
+ */
+export class CredentialRefusal extends AppError {
+  constructor(
+    refusal: AppError,
+    readonly principal: Principal,
+  ) {
+    super(refusal.code, { message: refusal.publicMessage, details: refusal.details });
+  }
+}
+
 /** `method` is the method the decision is about: the request's own, or the original one behind a proxy. */
 export async function authenticateRequest(
   deps: AppDeps,
@@ -60,7 +84,7 @@ export async function authenticateRequest(
   const foreignOrigin = origin !== null && origin !== ownOrigin(deps.settings.publicUrl) ? origin : null;
   const projectId = presented.projectId ?? undefined;
 
-  if (origin !== null && sessionToken === null && WRITE_METHODS.has(method.toUpperCase()) && !spec.browserChannel) {
+  if (origin !== null && sessionToken === null && isWriteMethod(method) && !spec.browserChannel) {
     throw new AppError("SESSION_REQUIRED", {
       message: "A browser request that writes must carry a session token (X-Session-Token), not a bare API key.",
     });
@@ -82,7 +106,7 @@ export async function authenticateRequest(
     }
     if (spec.credential === "root") throw needsRootKey();
     const scopes = decideScopes(session.scopes, spec.scopes ?? []);
-    if (!scopes.ok) throw new AppError(scopes.code, { details: scopes.details });
+    if (!scopes.ok) throw new CredentialRefusal(new AppError(scopes.code, { details: scopes.details }), session);
     return session;
   }
 
@@ -90,12 +114,41 @@ export async function authenticateRequest(
   const authentication = authenticateKey(
     deps.credentials,
     secret,
-    { module: spec.module, scopes: spec.scopes, projectId, origin: foreignOrigin },
+    { module: spec.module, scopes: spec.scopes, projectId, origin: foreignOrigin, refuseRootKey: spec.dataPlane },
     nowMilliseconds,
   );
-  if (!authentication.ok) throw new AppError(authentication.code, { details: authentication.details });
-  if (spec.credential === "root" && !authentication.principal.isRoot) throw needsRootKey();
-  return authentication.principal;
+  if (!authentication.ok) {
+    const refusal = new AppError(authentication.code, { details: authentication.details ?? hintFor(secret, authentication.code) });
+    throw authentication.principal ? new CredentialRefusal(refusal, authentication.principal) : refusal;
+  }
+  const principal = authentication.principal;
+  if (spec.credential === "root" && !principal.isRoot) throw needsRootKey();
+  if (!principal.isRoot || projectId === undefined) return principal;
+  if (spec.credential === "root") {
+    throw new AppError("VALIDATION_FAILED", {
+      message: "X-Project-Id does not apply to this route: it is not about one project.",
+      details: [{ path: "X-Project-Id", message: "must not be sent to this route" }],
+    });
+  }
+  return rootInProject(deps, principal, projectId);
+}
+
+/** The root key acting in the project X-Project-Id names: as if it were a key of that project, with root's powers. */
+function rootInProject(deps: AppDeps, root: Principal, projectId: string): Principal {
+  const project = deps.credentials.project(projectId);
+  if (!project) {
+    throw new AppError("NOT_FOUND", {
+      message: "No such project.",
+      details: [{ path: "X-Project-Id", message: "no project has this id" }],
+    });
+  }
+  return { ...root, projectId: project.id, tenantId: project.tenantId, crossProject: false };
+}
+
+/** A session token is a JWT (three base64url parts); sent as a bearer key, say where it belongs. */
+function hintFor(secret: string, code: string): { path: string; message: string }[] | undefined {
+  if (code !== "API_KEY_INVALID" || !/^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(secret)) return undefined;
+  return [{ path: "Authorization", message: "carries a session token: send session tokens as X-Session-Token" }];
 }
 
 let ownOriginMemo = { publicUrl: "", origin: "" };

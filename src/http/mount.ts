@@ -138,6 +138,9 @@ export function documentedResponses(spec: AnyRoute): Record<number, z.ZodType> {
     refusal(403);
     refusal(429);
   }
+  // The root key's X-Project-Id: refused on root-only routes, and on others it may name no project.
+  if (spec.credential === "root") refusal(400);
+  if (spec.credential === "key" || spec.credential === "key_or_session") refusal(404);
   if (spec.body) {
     refusal(413);
     refusal(415);

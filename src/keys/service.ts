@@ -52,7 +52,7 @@ export function createKey(
   nowMilliseconds: number,
 ): IssuedKey {
   const projectId = input.projectId ?? caller.projectId;
-  if (projectId !== caller.projectId && !caller.isRoot) throw projectNotFound();
+  if (projectId !== caller.projectId && !caller.crossProject) throw projectNotFound();
   if (input.expiresAtMs !== undefined && input.expiresAtMs <= nowMilliseconds) {
     throw new AppError("VALIDATION_FAILED", { details: [{ path: "expires_at", message: "must be in the future" }] });
   }
@@ -147,8 +147,8 @@ export function listKeys(
   filter: PageRequest & { projectId?: string; owner?: string },
 ): Page<ApiKeyRow> {
   const projectId = filter.projectId ?? caller.projectId;
-  if (projectId !== caller.projectId && !caller.isRoot) throw projectNotFound();
-  if (caller.isRoot && !findProject(deps.db, projectId)) throw projectNotFound();
+  if (projectId !== caller.projectId && !caller.crossProject) throw projectNotFound();
+  if (caller.crossProject && !findProject(deps.db, projectId)) throw projectNotFound();
   const rows = store.listKeys(deps.db, { ...filter, projectId, includeRoot: caller.isRoot });
   return pageOf(rows, filter.limit);
 }
@@ -199,6 +199,12 @@ export function updateKey(
       const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
       requireEveryScopeOf(caller, key, "Changing a key needs every scope the key holds.");
       if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be changed." });
+      if (key.isRoot && update.ratelimit !== undefined) {
+        throw new AppError("CONFLICT", {
+          message: "The root key's rate limit is fixed, so that no setting can lock the operator out.",
+          details: [{ path: "ratelimit", message: "cannot be set on the root key" }],
+        });
+      }
       const changes: store.KeyChanges = {};
       if (update.name !== undefined) changes.name = update.name;
       if (update.ratelimit !== undefined) {
@@ -292,9 +298,13 @@ function requireEveryScopeOf(caller: Principal, key: ApiKeyRow, message: string)
   }
 }
 
-/** The single visibility rule: own project only, and the root key is visible to the root key alone. */
+/**
+ * The single visibility rule: own project only (the root key without X-Project-Id: every project), and the root key
+ * is visible to the root key alone.
+ */
 function visibleKeyOrThrow(key: ApiKeyRow | undefined, caller: Principal): ApiKeyRow {
-  const visible = key !== undefined && (caller.isRoot || (key.projectId === caller.projectId && !key.isRoot));
+  const inReach = key !== undefined && (caller.crossProject || key.projectId === caller.projectId);
+  const visible = inReach && (!key.isRoot || caller.isRoot);
   if (!visible) throw new AppError("NOT_FOUND", { message: "No such key." });
   return key;
 }

@@ -51,6 +51,7 @@ export async function mintEndUserSession(
   input: { userId: string; scopes?: string[] },
   nowMilliseconds: number,
 ): Promise<MintedSession> {
+  refuseRootKey(caller);
   const scopes = grantableScopes(caller, input.scopes, (scope) => scope.endsWith(":read"));
   const project = findProject(deps.db, caller.projectId)!;
   const minted = await signSessionToken(
@@ -63,6 +64,7 @@ export async function mintEndUserSession(
       parentSecretVersion: caller.secretVersion,
       scopes,
       lifetimeSeconds: project.sessionTtlSeconds,
+      notAfterMs: caller.expiresAtMs,
     },
     nowMilliseconds,
   );
@@ -76,6 +78,7 @@ export async function mintBrowserSession(
   input: { scopes?: string[] },
   nowMilliseconds: number,
 ): Promise<MintedSession> {
+  refuseRootKey(caller);
   const scopes = grantableScopes(caller, input.scopes, () => true);
   const minted = await signSessionToken(
     deps.sessions.ring,
@@ -88,10 +91,21 @@ export async function mintBrowserSession(
       scopes,
       origin,
       lifetimeSeconds: BROWSER_SESSION_TTL_SECONDS,
+      notAfterMs: caller.expiresAtMs,
     },
     nowMilliseconds,
   );
   return { token: minted.token, expiresAtMs: minted.expiresAtMs, scopes };
+}
+
+/**
+ * Tokens are credentials for the host API, and the root key is a management credential: a token minted from it would
+ * carry any scope it asked for to every API behind latchkey.
+ */
+function refuseRootKey(caller: Principal): void {
+  if (caller.isRoot) {
+    throw new AppError("ROOT_KEY_NOT_ALLOWED", { message: "Session tokens are minted from a project key, never from the root key." });
+  }
 }
 
 /** The scopes asked for, if the caller holds them all; otherwise the caller's own scopes that pass `byDefault`. */
@@ -129,7 +143,8 @@ export async function authenticateSessionToken(
     throw new AppError("SESSION_INVALID");
   }
   const record = deps.credentials.byKeyId(claims.key, (secretHash) => secretVersionOf(secretHash) === claims.kv);
-  if (!record || record.key.projectId !== claims.aud) throw new AppError("SESSION_INVALID");
+  // The root key mints no tokens; one that names it as its parent was not made by this server's rules.
+  if (!record || record.key.projectId !== claims.aud || record.key.isRoot) throw new AppError("SESSION_INVALID");
   for (const module of new Set<Module>(["sessions", ...(expectations.module ? [expectations.module] : [])])) {
     const parent = decideKeyAccess(record, { module }, nowMilliseconds);
     if (!parent.ok) throw new AppError(parent.code, { details: parent.details });
@@ -147,22 +162,23 @@ export async function authenticateSessionToken(
     const originRefusal = decideOrigin(record.project.allowedOrigins, expectations.origin);
     if (originRefusal && !originRefusal.ok) throw new AppError(originRefusal.code, { details: originRefusal.details });
   }
-  const parentScopes = record.key.isRoot ? null : new Set(record.key.scopes);
+  const parentScopes = new Set(record.key.scopes);
   return {
     kind: "session",
     keyId: record.key.id,
     projectId: record.key.projectId,
     tenantId: record.project.tenantId,
     // Never more than the parent holds now, even if the parent's scopes were narrowed after minting.
-    scopes: parentScopes === null ? claims.scp : claims.scp.filter((scope) => parentScopes.has(scope)),
+    scopes: claims.scp.filter((scope) => parentScopes.has(scope)),
     isRoot: false,
+    crossProject: false,
     owner: record.key.owner,
     subject: claims.sub,
     secretVersion: claims.kv,
     origin: claims.origin ?? null,
     sessionId: claims.jti,
     ratelimit: rateLimitPolicyOf(record.key, record.project),
-    expiresAtMs: Math.min(claims.exp * 1000, record.key.expiresAtMs ?? Number.POSITIVE_INFINITY),
+    expiresAtMs: Math.min(claims.exp * 1000, record.key.expiresAtMs ?? Number.POSITIVE_INFINITY, record.secretRetiresAtMs ?? Number.POSITIVE_INFINITY),
   };
 }
 

@@ -43,6 +43,8 @@ export interface TokenRequest {
   scopes: string[];
   origin?: string;
   lifetimeSeconds: number;
+  /** When the parent credential stops working (null: never); the token never outlives it, even offline. */
+  notAfterMs: number | null;
 }
 
 export async function signSessionToken(
@@ -53,7 +55,9 @@ export async function signSessionToken(
 ): Promise<{ token: string; expiresAtMs: number; sessionId: string }> {
   const signer = await ring.signer(nowMilliseconds);
   const issuedAtSeconds = Math.floor(nowMilliseconds / 1000);
-  const expiresAtSeconds = issuedAtSeconds + request.lifetimeSeconds;
+  const lifetimeEndSeconds = issuedAtSeconds + request.lifetimeSeconds;
+  const expiresAtSeconds =
+    request.notAfterMs === null ? lifetimeEndSeconds : Math.min(lifetimeEndSeconds, Math.floor(request.notAfterMs / 1000));
   const sessionId = newId("session", nowMilliseconds);
   const token = await new SignJWT({
     key: request.parentKeyId,

@@ -73,6 +73,11 @@ export class CredentialCache {
     return key && secret ? this.assemble(key, secret) : undefined;
   }
 
+  /** A project as credential decisions see it (the root key's X-Project-Id selects one). */
+  project(projectId: string): ProjectRow | undefined {
+    return this.cached(this.projects, projectId, findProjectForCredential);
+  }
+
   evict(entity: ChangeRow["entity"], entityId: string): void {
     if (entity === "api_key") this.keys.delete(entityId);
     else if (entity === "project") this.projects.delete(entityId);
@@ -95,7 +100,7 @@ export class CredentialCache {
   }
 
   private assemble(key: KeyWithSecrets, secret: KeyWithSecrets["secrets"][number]): KeyCredentialRecord | undefined {
-    const project = this.cached(this.projects, key.key.projectId, findProjectForCredential);
+    const project = this.project(key.key.projectId);
     const tenant = project && this.cached(this.tenants, project.tenantId, findTenantForCredential);
     if (!project || !tenant) return undefined;
     return { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };

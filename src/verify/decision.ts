@@ -1,8 +1,8 @@
 /**
  * The credential decision, in the documented order:
  *
- *   format and checksum → lookup → revoked → expired → tenant status and subscription → module → origin → scopes
- *   → rate limit
+ *   format and checksum → lookup → revoked → expired → root key on the data plane → tenant status and subscription
+ *   → module → origin → scopes → rate limit
  *
  * Pure functions of (record, requirement, now): the same inputs always give the same answer, which is what the
  * timeline tests pin. The first failing step names the refusal; nothing after it is evaluated.
@@ -18,6 +18,8 @@ export interface AccessRequirement {
   projectId?: string;
   /** The browser origin the request came from; it must be one of the project's allowed origins. */
   origin?: string | null;
+  /** Verification for the host API: the root key manages latchkey and is no credential for anyone's API. */
+  refuseRootKey?: boolean;
 }
 
 export type AccessDecision = { ok: true } | { ok: false; code: ErrorCode; details?: ErrorDetail[] };
@@ -39,6 +41,7 @@ export function decideKeyAccess(
     return { ok: false, code: "API_KEY_REVOKED" };
   }
   if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) return { ok: false, code: "API_KEY_EXPIRED" };
+  if (key.isRoot && requirement.refuseRootKey) return { ok: false, code: "ROOT_KEY_NOT_ALLOWED" };
   // The root key is the operator's way back in: tenant state, modules and scopes never lock it out.
   if (!key.isRoot) {
     const tenantRefusal = decideTenantAccess(tenant, requirement.module);

@@ -12,6 +12,8 @@ export interface Principal {
   tenantId: string;
   scopes: readonly string[];
   isRoot: boolean;
+  /** The root key without X-Project-Id: it reaches every project. With it, only that one (`projectId`). */
+  crossProject: boolean;
   /** The end user the key acts for, if it has one. */
   owner: string | null;
   /** The key id for a key; the token's `sub` (end user, or the key id on the browser channel) for a session. */
@@ -24,12 +26,22 @@ export interface Principal {
   sessionId: string | null;
   /** The bucket this principal spends (a session spends its parent key's). */
   ratelimit: RateLimitPolicy;
-  /** When the credential stops working by itself: the key's expiry, or the token's `exp` if sooner. */
+  /**
+   * When the credential stops working by itself: the key's expiry or its secret's retirement (a rotation's grace),
+   * whichever is sooner, or the token's `exp` if sooner still. Tokens minted from it never outlive it.
+   */
   expiresAtMs: number | null;
 }
 
-/** The bucket a principal spends: its key's override, else its project's default. */
+/**
+ * The root key's bucket: fixed, generous, and out of reach of every setting, so that no project default and no key
+ * override can lock the operator out (it is also exempt from tenant status and modules).
+ */
+export const ROOT_KEY_RATE_LIMIT: RateLimitPolicy = { limit: 100_000, windowSeconds: 60 };
+
+/** The bucket a principal spends: the root key's fixed one, else its key's override, else its project's default. */
 export function rateLimitPolicyOf(key: ApiKeyRow, project: ProjectRow): RateLimitPolicy {
+  if (key.isRoot) return ROOT_KEY_RATE_LIMIT;
   return key.ratelimitLimit !== null && key.ratelimitWindowSeconds !== null
     ? { limit: key.ratelimitLimit, windowSeconds: key.ratelimitWindowSeconds }
     : { limit: project.ratelimitLimit, windowSeconds: project.ratelimitWindowSeconds };

@@ -4,12 +4,13 @@
  * admission as latchkey's own routes: the documented decision order, the key's bucket, usage batched in memory.
  */
 import { z } from "zod";
-import { AppError, ERROR_CODES } from "../errors.ts";
+import { AppError, ERROR_CODES, type ErrorDetail } from "../errors.ts";
 import { type AdmissionOutcome, admitRequest } from "../http/admission.ts";
 import { presentedBy } from "../http/authenticate.ts";
 import { type HttpMethod, route } from "../http/route.ts";
 import { IsoDateTime } from "../http/wire.ts";
 import { toIsoStringOrNull } from "../lib/clock.ts";
+import { toHeaderValue } from "../lib/header-value.ts";
 import { Scope } from "../keys/schemas.ts";
 import { SCOPE_PATTERN } from "../keys/scopes.ts";
 import { MAX_SESSION_TOKEN_LENGTH } from "../sessions/tokens.ts";
@@ -43,6 +44,9 @@ const VerifyResult = z.object({
   scopes: z.array(z.string()),
   expires_at: IsoDateTime.nullable(),
   ratelimit: RateLimitState.nullable(),
+  details: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .describe("What the refusal is about, as in error bodies: e.g. each missing scope for SCOPE_NOT_GRANTED."),
 });
 
 // Elysia hands a comma-separated or repeated query value over as an array, a single one as a string: take both.
@@ -96,6 +100,49 @@ function identityOf(principal: Principal | null) {
   };
 }
 
+/**
+ * The identity a proxy copies onto the request it forwards. Every value goes through the header encoder: an end
+ * user's id is whatever the host app chose (日本, zoë, an emoji) and must arrive as valid ASCII, percent-encoded.
+ */
+function identityHeaders(principal: Principal): Record<string, string> {
+  return {
+    "x-latchkey-key-id": toHeaderValue(principal.keyId),
+    "x-latchkey-project-id": toHeaderValue(principal.projectId),
+    "x-latchkey-tenant-id": toHeaderValue(principal.tenantId),
+    "x-latchkey-subject": toHeaderValue(principal.subject),
+    "x-latchkey-scopes": toHeaderValue(principal.scopes.join(",")),
+  };
+}
+
+const METHOD_HEADERS = ["x-forwarded-method", "x-original-method"] as const;
+const METHOD_TOKEN = /^[A-Za-z]{1,20}$/;
+
+/**
+ * The method of the request behind the proxy, which the browser rule is decided on: X-Forwarded-Method (Traefik,
+ * Caddy) or X-Original-Method (nginx), else forward-auth's own method (Envoy sends the original one). The shipped
+ * proxy configurations set these headers themselves, overwriting any a client sent; if the two still disagree,
+ * something between the client and latchkey passed a client's copy through, and the request is refused rather than
+ * decided on a guess.
+ */
+function originalMethodOf(headers: Headers, ownMethod: string): string {
+  const named = METHOD_HEADERS.flatMap((header) => {
+    const value = headers.get(header);
+    return value === null ? [] : [{ header, value: value.trim() }];
+  });
+  for (const { header, value } of named) {
+    if (!METHOD_TOKEN.test(value)) {
+      throw new AppError("VALIDATION_FAILED", { details: [{ path: header, message: "must be one HTTP method" }] });
+    }
+  }
+  if (named.length === 2 && named[0]!.value.toUpperCase() !== named[1]!.value.toUpperCase()) {
+    throw new AppError("VALIDATION_FAILED", {
+      message: "The request names two different original methods.",
+      details: [{ path: "x-forwarded-method", message: "must agree with x-original-method" }],
+    });
+  }
+  return named[0]?.value.toUpperCase() ?? ownMethod;
+}
+
 const FORWARD_AUTH_METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 // Envoy's HTTP ext_authz appends the original path to its path prefix, so forward-auth also answers below it.
 const FORWARD_AUTH_PATHS = ["/v1/authz", "/v1/authz/*"];
@@ -129,7 +176,9 @@ export const verifyRoutes = [
     description:
       "The decision order is the documented one; a valid credential spends one token of its key's bucket. " +
       "`code` is VALID or the catalogue code that refused it. Only a malformed request body is a 400. " +
-      "Send X-Project-Id to refuse credentials of any other project as API_KEY_INVALID.",
+      "Send X-Project-Id to refuse credentials of any other project as API_KEY_INVALID. The root key is refused " +
+      "(ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API. Refusals of a known credential " +
+      "still name it (key_id, scopes, ...) and say why in `details`.",
     tags: ["verify"],
     credential: "none",
     body: VerifyBody,
@@ -143,11 +192,14 @@ export const verifyRoutes = [
       };
       const outcome: AdmissionOutcome = { principal: null, rateLimit: null };
       let code = "VALID";
+      let details: ErrorDetail[] = [];
       try {
         await admitRequest(
           deps,
-          { credential: "key_or_session", module: "verify", scopes: body.scopes },
-          // The host API is the caller: its address must not collect its end users' failures.
+          { credential: "key_or_session", module: "verify", scopes: body.scopes, dataPlane: true },
+          // The host API is the caller: its address must not collect its end users' failures. It asks about a
+          // credential, not on behalf of a browser request, so the request is taken as a read: the browser rule is
+          // the host API's to apply with `origin` and its own method, and it learns of it from the answer.
           { method: "GET", presented, clientIp: null },
           nowMilliseconds,
           responseHeaders,
@@ -156,6 +208,7 @@ export const verifyRoutes = [
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
         code = error.code;
+        details = error.details;
       }
       deps.metrics.recordVerification(code);
       const rateLimit = outcome.rateLimit;
@@ -165,6 +218,7 @@ export const verifyRoutes = [
         ...identityOf(outcome.principal),
         ratelimit:
           rateLimit === null ? null : { limit: rateLimit.limit, remaining: rateLimit.remaining, reset: rateLimit.resetAtMs },
+        details,
       };
     },
   }),
@@ -181,20 +235,25 @@ export const verifyRoutes = [
         "X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). " +
         "Allowed: 200 with X-Latchkey-Key-Id, " +
         "X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. " +
-        "Refused: 401, 403 or 429 with the error body.",
+        "Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. " +
+        "Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. " +
+        "The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.",
       tags: ["verify"],
       credential: "forwarded",
       query: AuthzQuery,
       responses: { 200: Authorization },
       handle: async ({ deps, query, request, nowMilliseconds, responseHeaders }) => {
-        const originalMethod =
-          request.headers.get("x-forwarded-method") ?? request.headers.get("x-original-method") ?? method;
         let principal: Principal;
         try {
           principal = await admitRequest(
             deps,
-            { credential: "key_or_session", module: "verify", scopes: requiredScopes(query.scopes, request.headers) },
-            { method: originalMethod, presented: presentedBy(request.headers), clientIp: request.ip },
+            {
+              credential: "key_or_session",
+              module: "verify",
+              scopes: requiredScopes(query.scopes, request.headers),
+              dataPlane: true,
+            },
+            { method: originalMethodOf(request.headers, method), presented: presentedBy(request.headers), clientIp: request.ip },
             nowMilliseconds,
             responseHeaders,
           );
@@ -207,13 +266,7 @@ export const verifyRoutes = [
           throw error;
         }
         deps.metrics.recordVerification("VALID");
-        Object.assign(responseHeaders, {
-          "x-latchkey-key-id": principal.keyId,
-          "x-latchkey-project-id": principal.projectId,
-          "x-latchkey-tenant-id": principal.tenantId,
-          "x-latchkey-subject": principal.subject,
-          "x-latchkey-scopes": principal.scopes.join(","),
-        });
+        Object.assign(responseHeaders, identityHeaders(principal));
         return {
           object: "authorization" as const,
           allowed: true as const,

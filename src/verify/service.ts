@@ -11,7 +11,7 @@ import type { KeyCredentialRecord } from "./store.ts";
 
 export type KeyAuthentication =
   | { ok: true; principal: Principal; record: KeyCredentialRecord }
-  | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord });
+  | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord; principal?: Principal });
 
 export function lookupKeyCredential(credentials: CredentialCache, secret: string): KeyCredentialRecord | undefined {
   if (!isWellFormedSecret(secret)) return undefined;
@@ -30,7 +30,11 @@ export function authenticateKey(
 ): KeyAuthentication {
   const record = lookupKeyCredential(credentials, secret);
   const decision = decideKeyAccess(record, requirement, nowMilliseconds);
-  if (!decision.ok) return { ...decision, record };
+  if (!decision.ok) {
+    // An unknown key, or one of a project the caller did not name, stays unknown: no identity goes with the refusal.
+    const identified = record !== undefined && decision.code !== "API_KEY_INVALID";
+    return { ...decision, record, principal: identified ? keyPrincipalOf(record) : undefined };
+  }
   return { ok: true, record: record!, principal: keyPrincipalOf(record!) };
 }
 
@@ -43,12 +47,19 @@ export function keyPrincipalOf(record: KeyCredentialRecord): Principal {
     tenantId: project.tenantId,
     scopes: key.scopes,
     isRoot: key.isRoot,
+    crossProject: key.isRoot,
     owner: key.owner,
     subject: key.id,
     secretVersion: secretVersionOf(record.secretHash),
     origin: null,
     sessionId: null,
     ratelimit: rateLimitPolicyOf(key, project),
-    expiresAtMs: key.expiresAtMs,
+    expiresAtMs: earliestOf(key.expiresAtMs, record.secretRetiresAtMs),
   };
+}
+
+/** The sooner of two moments, either of which may be absent (null: never). */
+function earliestOf(first: number | null, second: number | null): number | null {
+  if (first === null) return second;
+  return second === null ? first : Math.min(first, second);
 }

@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { hashSecret } from "../../src/keys/secret.ts";
+import { signSessionToken } from "../../src/sessions/tokens.ts";
+import { secretVersionOf } from "../../src/verify/principal.ts";
 import { createKey, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
 import { createWorld, type Transport, type World } from "../support/world.ts";
 
@@ -130,7 +133,8 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("a session token never reaches root routes", async () => {
-      const token = await mintSession(world, world.rootKey, { scopes: ["keys:read"] });
+      const key = await createKey(world, { scopes: ["keys:read", "keys:write"] });
+      const token = await mintSession(world, key.secret, { scopes: ["keys:read", "keys:write"] });
       expectError(await world.call("GET", "/v1/tenants", { headers: { "x-session-token": token } }), 403, "SCOPE_NOT_GRANTED");
     });
 
@@ -197,11 +201,60 @@ describe("a token dies with its parent", () => {
     expectError(await use(token), 403, "MODULE_NOT_ENABLED");
   });
 
-  test("the parent's expiry ends its tokens too", async () => {
+  test("the parent's expiry ends its tokens too: their exp is capped to it, and the parent is checked anyway", async () => {
     const key = await createKey(world, { scopes: ["keys:read"], expires_at: "2026-01-01T00:05:00Z" });
     const token = await mintSession(world, key.secret);
+    // A token an earlier version minted past its parent's expiry: the parent check still ends it.
+    const uncapped = await signSessionToken(
+      world.deps.sessions.ring,
+      world.deps.settings.publicUrl,
+      {
+        projectId: world.defaultProjectId,
+        subject: "u",
+        parentKeyId: key.id,
+        parentSecretVersion: secretVersionOf(hashSecret(key.secret)),
+        scopes: ["keys:read"],
+        lifetimeSeconds: 900,
+        notAfterMs: null,
+      },
+      world.clock.nowMilliseconds(),
+    );
     world.clock.advanceSeconds(300);
-    expectError(await use(token), 401, "API_KEY_EXPIRED");
+    expectError(await use(token), 401, "SESSION_EXPIRED");
+    expectError(await use(uncapped.token), 401, "API_KEY_EXPIRED");
+  });
+
+  test("regression: a token never outlives its parent key's expiry, even for an offline verifier", async () => {
+    const jwks = createLocalJWKSet((await world.call("GET", "/.well-known/jwks.json")).body);
+    const offline = (token: string, atMilliseconds: number) =>
+      jwtVerify(token, jwks, {
+        algorithms: ["EdDSA"],
+        issuer: "http://localhost:8787",
+        typ: "lk-session+jwt",
+        currentDate: new Date(atMilliseconds),
+      });
+    await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, {
+      key: world.rootKey,
+      body: { allowed_origins: ["https://app.example.com"] },
+    });
+    const expiresAtMs = world.clock.nowMilliseconds() + 3_000;
+    const key = await createKey(world, { scopes: ["runs:read"], expires_at: new Date(expiresAtMs).toISOString() });
+    const endUser = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "u" } });
+    expect(endUser.body.expires_at).toBe(new Date(expiresAtMs).toISOString());
+    const browser = await world.call("POST", "/api/v1/sessions", { key: key.secret, headers: { origin: "https://app.example.com" } });
+    expect(browser.body.data.expiresAt).toBe(new Date(expiresAtMs).toISOString());
+    for (const token of [endUser.body.token, browser.body.data.sessionToken]) {
+      expect(decodeJwt(token).exp).toBe(expiresAtMs / 1000);
+      expect((await offline(token, expiresAtMs - 1_000)).payload.key).toBe(key.id);
+      expect(offline(token, expiresAtMs)).rejects.toMatchObject({ code: "ERR_JWT_EXPIRED" });
+    }
+  });
+
+  test("regression: a token minted from a secret in its rotation grace ends with that grace", async () => {
+    const key = await createKey(world, { scopes: ["runs:read"] });
+    await world.call("POST", `/v1/keys/${key.id}/rotate`, { key: world.rootKey, body: { grace_seconds: 60 } });
+    const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "u" } });
+    expect(answer.body.expires_at).toBe(new Date(world.clock.nowMilliseconds() + 60_000).toISOString());
   });
 
   test("minting needs the sessions module", async () => {

@@ -109,6 +109,17 @@ describe("session tokens an attacker made or changed are refused", () => {
     await expectRefused(await signWithOurKey({ ...claims, iss: "https://evil.example.net" }));
   });
 
+  test("regression: a token that names the root key as its parent is refused, whatever scopes it claims", async () => {
+    const rootId = (await world.call("GET", "/v1/keys", { key: world.rootKey })).body.data.find((key: { root: boolean }) => key.root);
+    const rootSecretVersion = (await import("../../src/verify/principal.ts")).secretVersionOf(
+      (await import("../../src/keys/secret.ts")).hashSecret(world.rootKey),
+    );
+    const forged = await signWithOurKey({ ...claims, key: rootId.id, kv: rootSecretVersion, scp: ["keys:read", "runs:write"] });
+    await expectRefused(forged);
+    const authz = await world.call("GET", "/v1/authz?scopes=runs:write", { headers: { "x-session-token": forged } });
+    expectError(authz, 401, "SESSION_INVALID");
+  });
+
   /** Signs any header and payload bytes with our key, below jose (which would refuse to write some of them). */
   async function signRawWithOurKey(header: Record<string, unknown>, payload: Record<string, unknown>) {
     const signer = await world.deps.sessions.ring.signer(world.clock.nowMilliseconds());

@@ -77,6 +77,60 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(withSession.status).toBe(200);
     });
 
+    test("regression: an end user's id outside Latin-1 reaches X-Latchkey-Subject percent-encoded, never a 500", async () => {
+      const key = await createKey(world, { scopes: ["runs:read"] });
+      for (const userId of ["日本", "zoë", "🦊 fox", "line\u2028separator", "100%", "user_42"]) {
+        const token = await mintSession(world, key.secret, { user_id: userId });
+        const answer = await world.call("GET", "/v1/authz", { headers: { "x-session-token": token } });
+        expect(answer.status).toBe(200);
+        const subject = answer.headers.get("x-latchkey-subject")!;
+        expect(subject).toMatch(/^[\x21-\x7e]+$/);
+        expect(decodeURIComponent(subject)).toBe(userId);
+        expect(answer.body.subject).toBe(userId);
+      }
+    });
+
+    test("regression: conflicting method headers are refused; unknown and unsafe methods count as writes", async () => {
+      const projectId = await createProject(world, await createTenant(world), { allowed_origins: ["https://app.example.com"] });
+      const key = await createKey(world, { scopes: ["runs:write"], project_id: projectId });
+      const origin = "https://app.example.com";
+      const conflicting = await world.call("GET", "/v1/authz", {
+        key: key.secret,
+        headers: { origin, "x-forwarded-method": "GET", "x-original-method": "POST" },
+      });
+      expectError(conflicting, 400, "VALIDATION_FAILED");
+      expect(conflicting.body.error.details[0].path).toBe("x-forwarded-method");
+      const notAMethod = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, "x-original-method": "GET, POST" } });
+      expectError(notAMethod, 400, "VALIDATION_FAILED");
+      for (const method of ["PROPFIND", "MKCOL", "TRACE", "CONNECT", "purge"]) {
+        const write = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, "x-original-method": method } });
+        expectError(write, 401, "SESSION_REQUIRED");
+      }
+      for (const method of ["GET", "head", "OPTIONS"]) {
+        const read = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, "x-forwarded-method": method } });
+        expect(read.status).toBe(200);
+      }
+      const agreeing = await world.call("GET", "/v1/authz", {
+        key: key.secret,
+        headers: { origin, "x-forwarded-method": "get", "x-original-method": "GET" },
+      });
+      expect(agreeing.status).toBe(200);
+    });
+
+    test("regression: the root key is refused by forward-auth, whatever it is asked (ROOT_KEY_NOT_ALLOWED)", async () => {
+      for (const path of ["/v1/authz", "/v1/authz?scopes=runs:read", "/v1/authz/anything"]) {
+        const answer = await world.call("GET", path, { key: world.rootKey });
+        expectError(answer, 403, "ROOT_KEY_NOT_ALLOWED");
+        expect(answer.headers.get("x-latchkey-error")).toBe("ROOT_KEY_NOT_ALLOWED");
+        expect(answer.headers.get("x-latchkey-key-id")).toBeNull();
+      }
+      const pinned = await world.call("GET", "/v1/authz", {
+        key: world.rootKey,
+        headers: { "x-project-id": await createProject(world, await createTenant(world)) },
+      });
+      expectError(pinned, 403, "ROOT_KEY_NOT_ALLOWED");
+    });
+
     test("scopes in the query are validated", async () => {
       const key = await createKey(world, { scopes: ["runs:read"] });
       const answer = await world.call("GET", "/v1/authz?scopes=runs:read,RUNS:*", { key: key.secret });

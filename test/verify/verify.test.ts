@@ -32,6 +32,7 @@ for (const transport of ["in-process", "http"] as Transport[]) {
         scopes: ["runs:read", "runs:write"],
         expires_at: "2026-06-01T00:00:00.000Z",
         ratelimit: { limit: 1000, remaining: 999, reset: Date.parse("2026-01-01T00:00:00.060Z") },
+        details: [],
       });
       expect(answer.headers.get("x-ratelimit-remaining")).toBe("999");
     });
@@ -97,6 +98,37 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       const token = await mintSession(world, narrow.secret);
       world.clock.advanceSeconds(15 * 60);
       await expectCode({ token }, "SESSION_EXPIRED");
+    });
+
+    test("regression: the root key is never valid for an API (ROOT_KEY_NOT_ALLOWED), pinned or not", async () => {
+      for (const headers of [{}, { "x-project-id": await createProject(world, await createTenant(world)) }]) {
+        const answer = await verify({ key: world.rootKey, scopes: ["runs:write"] }, headers);
+        expect(answer.body).toMatchObject({ valid: false, code: "ROOT_KEY_NOT_ALLOWED", ratelimit: null });
+      }
+      expect((await verify({ key: world.rootKey })).body.valid).toBe(false);
+    });
+
+    test("regression: SCOPE_NOT_GRANTED names the key it refused and each missing scope", async () => {
+      const key = await createKey(world, { scopes: ["runs:read"], owner: "user_3" });
+      const answer = await verify({ key: key.secret, scopes: ["runs:read", "runs:write", "billing:read"] });
+      expect(answer.body).toMatchObject({
+        valid: false,
+        code: "SCOPE_NOT_GRANTED",
+        key_id: key.id,
+        project_id: world.defaultProjectId,
+        owner: "user_3",
+        scopes: ["runs:read"],
+        ratelimit: null,
+        details: [
+          { path: "scopes", message: "runs:write" },
+          { path: "scopes", message: "billing:read" },
+        ],
+      });
+      const token = await mintSession(world, key.secret, { user_id: "user_8", scopes: ["runs:read"] });
+      const fromToken = await verify({ token, scopes: ["runs:write"] });
+      expect(fromToken.body).toMatchObject({ code: "SCOPE_NOT_GRANTED", key_id: key.id, owner: "user_8", details: [{ path: "scopes", message: "runs:write" }] });
+      const unknown = await verify({ key: generateSecret("sk_live_"), scopes: ["runs:write"] });
+      expect(unknown.body).toMatchObject({ code: "API_KEY_INVALID", key_id: null, details: [] });
     });
 
     test("RATE_LIMITED once the key's bucket is empty, with the bucket's state", async () => {
