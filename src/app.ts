@@ -8,7 +8,7 @@ import { cliLoginRoutes } from "./cli-login/routes.ts";
 import type { AppDeps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
-import { answerError, lastResortResponse, toAppError } from "./http/error-edge.ts";
+import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from "./http/error-edge.ts";
 import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
 import { errorFormats, mountRoutes } from "./http/mount.ts";
 import { openapiPlugin } from "./http/openapi.ts";
@@ -34,6 +34,7 @@ export const ALL_ROUTES: readonly AnyRoute[] = [
 
 export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTES) {
   const formats = errorFormats(routes);
+  const methodsByPath = methodsOfFixedPaths(routes);
   const app = new Elysia()
     // Every hook names the context fields it reads (see request-state.ts for why).
     .onError({ as: "global" }, ({ request, code, error, set, route }) => {
@@ -67,13 +68,39 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
         });
       }
       if (listed) Object.assign(set.headers, corsResponseHeaders(origin));
+      const allowed = methodsByPath.get(pathOf(request.url));
+      if (allowed !== undefined && !allowed.includes(request.method)) throw new MethodNotAllowed(allowed);
       if (announcesBodyOver(request, deps.settings.bodyLimitBytes)) {
         throw payloadTooLarge(deps.settings.bodyLimitBytes);
       }
     })
-    .use(openapiPlugin(deps.settings.version));
+    .use(openapiPlugin(deps.settings.version, deps.settings));
   mountRoutes(app as unknown as Elysia, deps, routes);
   return app;
+}
+
+/**
+ * The methods each fixed path (one without parameters) answers, so that another method there is 405 with Allow rather
+ * than a 404 or, where a parameter route also matches the text (GET /v1/keys/verify and GET /v1/keys/:id), a
+ * confusing complaint about the parameter. GET paths answer HEAD too.
+ */
+function methodsOfFixedPaths(routes: readonly AnyRoute[]): Map<string, string[]> {
+  const methods = new Map<string, string[]>();
+  for (const route of routes) {
+    if (route.path.includes(":") || route.path.includes("*")) continue;
+    const list = methods.get(route.path) ?? [];
+    list.push(route.method, ...(route.method === "GET" ? ["HEAD"] : []));
+    methods.set(route.path, list);
+  }
+  return methods;
+}
+
+/** The path of an absolute request URL, without parsing all of it (this runs for every request). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.indexOf("?", start);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -4,8 +4,10 @@
  *
  * The root key and the master key have no flags on purpose: command lines are visible to every user of the machine.
  */
+import { parseArgs } from "node:util";
 import { z } from "zod";
 import { LOG_LEVELS } from "./lib/logger.ts";
+import { integerTextFrom } from "./lib/validation.ts";
 import type { AppSettings, CacheSizes } from "./deps.ts";
 import { NO_TRUSTED_PROXIES, parseTrustedProxies } from "./http/client-ip.ts";
 import { isWellFormedSecret } from "./keys/secret.ts";
@@ -40,7 +42,7 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
 ];
 
 const ConfigSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65535).default(8787),
+  port: integerTextFrom(0, 65535).default(8787),
   host: z.string().min(1).max(255).default("127.0.0.1"),
   db: z.string().min(1).default("./latchkey.db"),
   publicUrl: z
@@ -53,20 +55,20 @@ const ConfigSchema = z.object({
     .refine(isWellFormedSecret, "must be a latchkey secret; generate one with `latchkey keygen`")
     .optional(),
   logLevel: z.enum(LOG_LEVELS).default("info"),
-  bodyLimitBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(65536),
+  bodyLimitBytes: integerTextFrom(1024, 16 * 1024 * 1024).default(65536),
   masterKey: z.string().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
-  signingKeyRotationDays: z.coerce.number().int().min(0).max(3650).default(30),
+  signingKeyRotationDays: integerTextFrom(0, 3650).default(30),
   trustedProxies: z
     .string()
     .refine((text) => parseTrustedProxies(text).ok, "must be comma-separated IP addresses or CIDR ranges")
     .default(""),
-  authFailuresPerMinute: z.coerce.number().int().min(1).max(1_000_000).default(60),
-  cliStartsPerMinute: z.coerce.number().int().min(1).max(1_000_000).default(20),
-  keyCacheEntries: z.coerce.number().int().min(100).max(10_000_000).default(25_000),
-  tokenCacheEntries: z.coerce.number().int().min(100).max(10_000_000).default(10_000),
-  ratelimitBuckets: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
-  usageFlushSeconds: z.coerce.number().int().min(1).max(3600).default(60),
-  changePollMilliseconds: z.coerce.number().int().min(50).max(5000).default(250),
+  authFailuresPerMinute: integerTextFrom(1, 1_000_000).default(60),
+  cliStartsPerMinute: integerTextFrom(1, 1_000_000).default(20),
+  keyCacheEntries: integerTextFrom(100, 10_000_000).default(25_000),
+  tokenCacheEntries: integerTextFrom(100, 10_000_000).default(10_000),
+  ratelimitBuckets: integerTextFrom(100, 10_000_000).default(50_000),
+  usageFlushSeconds: integerTextFrom(1, 3600).default(60),
+  changePollMilliseconds: integerTextFrom(50, 5000).default(250),
 });
 
 export type ServerConfig = z.output<typeof ConfigSchema>;
@@ -81,18 +83,7 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
     const value = env[setting.env];
     if (value !== undefined && value !== "") raw[setting.key] = value;
   }
-  for (let index = 0; index < flags.length; index++) {
-    const argument = flags[index]!;
-    const [name, inlineValue] = argument.includes("=") ? splitOnce(argument, "=") : [argument, undefined];
-    const setting = CONFIG_SETTINGS.find((candidate) => candidate.flag === name);
-    if (!setting) {
-      problems.push(`${name}: unknown flag (see --help)`);
-      continue;
-    }
-    const value = inlineValue ?? flags[++index];
-    if (value === undefined) problems.push(`${setting.flag}: needs a value`);
-    else raw[setting.key] = value;
-  }
+  for (const problem of readFlags(flags, raw)) problems.push(problem);
   const known = new Set(CONFIG_SETTINGS.map((setting) => setting.env));
   for (const name of Object.keys(env)) {
     if (name.startsWith("LATCHKEY_") && !known.has(name)) warnings.push(`${name} is not a latchkey setting; ignored`);
@@ -133,7 +124,34 @@ export function defaultPublicUrl(host: string, port: number): string {
   return `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${port}`;
 }
 
-function splitOnce(text: string, separator: string): [string, string] {
-  const at = text.indexOf(separator);
-  return [text.slice(0, at), text.slice(at + 1)];
+/**
+ * Flags into `raw` (by setting key), with node:util's parser. It is run leniently so that every problem is reported
+ * at once: an unknown flag takes the argument after it as its value (so `--bogus 1` is one problem, not two), a
+ * known flag without a value is named, and stray arguments are counted but never echoed (one may be a pasted secret).
+ */
+function readFlags(flags: readonly string[], raw: Record<string, string>): string[] {
+  const withFlags = CONFIG_SETTINGS.filter((setting) => setting.flag !== null);
+  const { tokens } = parseArgs({
+    args: [...flags],
+    options: Object.fromEntries(withFlags.map((setting) => [setting.flag!.slice(2), { type: "string" as const }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const problems: string[] = [];
+  for (let index = 0; index < tokens.length; index++) {
+    const token = tokens[index]!;
+    if (token.kind === "positional") problems.push(`argument ${token.index + 1}: unexpected (settings are --name value)`);
+    if (token.kind !== "option") continue;
+    const setting = withFlags.find((candidate) => candidate.flag === token.rawName);
+    if (!setting) {
+      problems.push(`${token.rawName}: unknown flag (see --help)`);
+      if (token.inlineValue !== true && tokens[index + 1]?.kind === "positional") index++;
+    } else if (token.value === undefined) {
+      problems.push(`${setting.flag}: needs a value`);
+    } else {
+      raw[setting.key] = token.value;
+    }
+  }
+  return problems;
 }

@@ -24,11 +24,13 @@ export const ERROR_CATALOGUE = {
     message: "The root key manages latchkey and is not a credential for an API: use a key of the project.",
   },
   NOT_FOUND: { status: 404, message: "Not found." },
+  METHOD_NOT_ALLOWED: { status: 405, message: "This path does not answer this method." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The request body must be application/json." },
   RATE_LIMITED: { status: 429, message: "Too many requests." },
   INTERNAL: { status: 500, message: "Internal error." },
+  UNAVAILABLE: { status: 503, message: "The service cannot answer right now; retry shortly." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -186,4 +186,10 @@ async function printOpenApiDocument(): Promise<number> {
   return 0;
 }
 
+// `latchkey openapi | head`: a reader that stops early is not a failure worth a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 process.exitCode = await main(process.argv.slice(2));

@@ -1,10 +1,10 @@
 /**
- * Starting and stopping a server: open the file, migrate under the lock, make sure the defaults exist, print the
- * root key if this start created it, listen. Shared by `latchkey serve` and by tests that need a real port.
+ * Starting and stopping a server: open the file, migrate under the lock, listen, then make sure the defaults exist
+ * and print the root key if this start created it. Shared by `latchkey serve` and by tests that need a real port.
  */
 import { createApp, listenApp } from "./app.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
+import { databaseFileWarnings, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { type AppDeps, createDeps } from "./deps.ts";
 import { sweepCliSessions } from "./cli-login/service.ts";
@@ -33,15 +33,12 @@ export async function startServer(
   printOnce: (text: string) => void,
 ): Promise<RunningServer> {
   const { db, sqlite } = openDatabase(config.db);
+  for (const warning of databaseFileWarnings(config.db)) logger.warn(warning);
+  if (config.masterKey === undefined) {
+    logger.warn("LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; set it in production");
+  }
   const migrations = applyMigrations(sqlite, clock.nowMilliseconds());
   if (migrations.applied.length > 0) logger.info("migrations applied", { applied: migrations.applied.join(",") });
-  const boot = ensureDefaults(db, config.rootKey, clock.nowMilliseconds());
-  if (boot.generatedRootSecret !== null) printOnce(rootKeyBanner(boot.generatedRootSecret, boot.projectId));
-  if (boot.configuredRootKeyIgnored) {
-    logger.warn("LATCHKEY_ROOT_KEY is not the root key of this database and was ignored; the existing root key stays", {
-      root_key_id: boot.rootKeyId,
-    });
-  }
   const { settings, cacheSizes } = runtimeOf(config, config.publicUrl ?? defaultPublicUrl(config.host, config.port), VERSION);
   let deps: AppDeps;
   try {
@@ -59,6 +56,22 @@ export async function startServer(
       throw new PortInUseError(`port ${config.port} on ${config.host} is already in use; is latchkey already running?`);
     }
     throw error;
+  }
+  // Only once the port is ours: a start that cannot serve must not create (and show) a root key nobody can use yet.
+  // Nothing is answered in between, because this runs to completion before the event loop takes a request.
+  let boot: ReturnType<typeof ensureDefaults>;
+  try {
+    boot = ensureDefaults(db, config.rootKey, clock.nowMilliseconds());
+  } catch (error) {
+    await app.stop(true);
+    sqlite.close();
+    throw error;
+  }
+  if (boot.generatedRootSecret !== null) printOnce(rootKeyBanner(boot.generatedRootSecret, boot.projectId));
+  if (boot.configuredRootKeyIgnored) {
+    logger.warn("LATCHKEY_ROOT_KEY is not the root key of this database and was ignored; the existing root key stays", {
+      root_key_id: boot.rootKeyId,
+    });
   }
   const port = app.server!.port!;
   const housekeeping = startHousekeeping(deps, config);

@@ -65,6 +65,15 @@ describe("configuration", () => {
     for (const port of ["-1", "65536", "80.5"]) expect(loadConfig([], { LATCHKEY_PORT: port }).ok).toBe(false);
   });
 
+  test("regression: an unknown flag takes its value with it, and stray arguments are counted, never echoed", () => {
+    const result = loadConfig(["--bogus-flag", "1", "--port", "9000", "lk_root_pasted", "--other=2"], {});
+    expect(result.ok ? [] : result.problems).toEqual([
+      "--bogus-flag: unknown flag (see --help)",
+      "argument 5: unexpected (settings are --name value)",
+      "--other: unknown flag (see --help)",
+    ]);
+  });
+
   test("a flag without its value is refused", () => {
     const result = loadConfig(["--port"], {});
     expect(result.ok ? [] : result.problems).toEqual(["--port: needs a value"]);

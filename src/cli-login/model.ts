@@ -12,7 +12,7 @@
  *
  * Secrets: the session id (`cls_` + 192 random bits) is a capability the CLI holds; only its SHA-256 is stored. The
  * user code (8 letters from BCDFGHJKLMNPQRSTVWXZ, shown XXXX-XXXX) is what a human types or sees; it is short, so
- * approving by code is limited to 5 wrong attempts per approver per session lifetime. With PKCE (`codeChallenge`,
+ * wrong codes are limited per approving key, per client address and per project within a session lifetime. With PKCE (`codeChallenge`,
  * S256) polling and acknowledging also need the verifier.
  */
 import { encodeBase62 } from "../lib/base62.ts";
@@ -25,7 +25,13 @@ export type CliSessionStatus = "pending" | "approved" | "delivered" | "denied" |
 export const DELIVERY_WINDOW_MILLISECONDS = 60_000;
 export const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ";
 export const USER_CODE_LENGTH = 8;
+/** Wrong user codes allowed per approving key and per client address within a session lifetime. */
 export const WRONG_USER_CODE_ATTEMPTS = 5;
+/**
+ * Wrong user codes allowed per project within a session lifetime, whoever guesses: with 20^8 codes, even a thousand
+ * pending logins give 50 guesses a chance of about 2 in a million to hit one.
+ */
+export const WRONG_USER_CODE_ATTEMPTS_PER_PROJECT = 50;
 const SESSION_ID_BYTES = 24;
 const SESSION_ID_PATTERN = /^cls_[0-9A-Za-z]{33}$/;
 

@@ -2,9 +2,10 @@
  * The built-in approval page, GET /device?code=XXXX-XXXX#token=<session token>.
  *
  * The host app sends its signed-in user here with an end-user session token carrying `cli:approve` in the URL
- * fragment (never sent to any server, removed from the address bar at once). The page shows who asked (device name,
- * code, address, user agent, time, scopes) and calls the approval API with that token; after approval the browser goes
- * to the CLI's callback URL when it gave one, and nowhere else.
+ * fragment (never sent to any server, removed from the address bar at once). The page shows who asked (project,
+ * device name, code, address, user agent, time, scopes) and where the browser goes once the user decides, before
+ * they decide, and calls the approval API with that token; after approval the browser goes to the CLI's callback URL
+ * when it gave one, and nowhere else.
  *
  * Safety: the GET changes nothing; every change is a POST carrying the token in a header, which a cross-site page
  * cannot send without a CORS preflight that latchkey refuses. The page may not be framed, keeps no cache, sends no
@@ -58,6 +59,10 @@ const SCRIPT = `
     $("agent").textContent = session.requester_user_agent || "unknown";
     $("time").textContent = new Date(session.created_at).toLocaleString();
     $("scopes").textContent = session.scopes && session.scopes.length ? session.scopes.join(", ") : "the default scopes";
+    $("project").textContent = session.project.name;
+    $("next").textContent = session.callback_host
+      ? "your browser goes to " + session.callback_host
+      : "you stay on this page";
     show("details");
   }).catch(function (error) { problem(error.message); });
   function decide(action, message) {
@@ -113,11 +118,13 @@ export const APPROVAL_PAGE = `<!doctype html>
     <p>Check that the code matches the one in your terminal before you approve.</p>
     <p class="code" id="code"></p>
     <dl>
+      <dt>Project</dt><dd id="project"></dd>
       <dt>Device</dt><dd id="device"></dd>
       <dt>From address</dt><dd id="ip"></dd>
       <dt>Program</dt><dd id="agent"></dd>
       <dt>Asked at</dt><dd id="time"></dd>
       <dt>Access</dt><dd id="scopes"></dd>
+      <dt>Afterwards</dt><dd id="next"></dd>
     </dl>
     <div class="actions">
       <button class="approve" id="approve" type="button">Approve</button>

@@ -64,7 +64,10 @@ const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
         "holding it (the browser; the user is the token's subject). The key is owned by that user, named after the " +
         "device, with scopes no wider than the approver's, and expires after the project's CLI key lifetime unless " +
         "expires_at says otherwise. A session that is not pending is 409; exactly one approval ever succeeds." +
-        (by === "userCode" ? " Five wrong codes per approver within a session lifetime, then 429." : ""),
+        (by === "userCode"
+          ? " Wrong codes are limited per approving key (a token counts against its parent key), per client address " +
+            "and per project within a session lifetime; past a limit, 429."
+          : ""),
       tags: ["cli-login"],
       credential: "key_or_session",
       scopes: [RESERVED_SCOPES.cliApprove],
@@ -127,6 +130,7 @@ export const cliLoginRoutes = [
     tags: ["cli-login"],
     credential: "none",
     errorFormat: "cli",
+    headers: ["X-Project-Id"],
     body: CreateCliSessionBody,
     responses: { 201: CreatedCliSession, 403: CliErrorResponse, 404: CliErrorResponse, 429: CliErrorResponse },
     handle: ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
@@ -135,6 +139,7 @@ export const cliLoginRoutes = [
         deps,
         {
           projectId: request.headers.get("x-project-id") ?? undefined,
+          projectNamedBy: "X-Project-Id",
           deviceName: body.deviceName,
           callbackUrl: body.callbackUrl,
           codeChallenge: body.codeChallenge,
@@ -164,6 +169,7 @@ export const cliLoginRoutes = [
     tags: ["cli-login"],
     credential: "none",
     errorFormat: "cli",
+    headers: ["X-Code-Verifier"],
     params: CliSessionParams,
     responses: { 200: CliPoll, 404: CliErrorResponse, 429: CliErrorResponse },
     handle: async ({ deps, params, request, nowMilliseconds, responseHeaders }) => {
@@ -189,6 +195,7 @@ export const cliLoginRoutes = [
     tags: ["cli-login"],
     credential: "none",
     errorFormat: "cli",
+    headers: ["X-Code-Verifier"],
     params: CliSessionParams,
     responses: { 200: CliSuccess, 404: CliErrorResponse },
     handle: ({ deps, params, request, nowMilliseconds }) => {
@@ -200,16 +207,18 @@ export const cliLoginRoutes = [
     method: "GET",
     path: "/v1/api/auth/codes/:userCode",
     operationId: "getCliSessionByCode",
-    summary: "What an approver is about to approve: device, code, requesting address and program, time, scopes.",
-    description: "Counts against the approver's five wrong codes, like approving by code.",
+    summary:
+      "What an approver is about to approve: project, device, code, requesting address and program, time, scopes, " +
+      "and where the browser goes next.",
+    description: "A wrong code counts against the same limits as approving by code.",
     tags: ["cli-login"],
     credential: "key_or_session",
     scopes: [RESERVED_SCOPES.cliApprove],
     module: "cli_login",
     params: UserCodeParams,
     responses: { 200: CliSessionForApproval, 404: ErrorResponse },
-    handle: ({ deps, principal, params, nowMilliseconds }) => {
-      const session = cliLogin.lookupForApproval(deps, principal, params.userCode, nowMilliseconds);
+    handle: ({ deps, principal, params, request, nowMilliseconds }) => {
+      const session = cliLogin.lookupForApproval(deps, principal, request.ip, params.userCode, nowMilliseconds);
       return {
         object: "cli_session" as const,
         status: session.status,
@@ -220,6 +229,8 @@ export const cliLoginRoutes = [
         created_at: toIsoString(session.createdAtMs),
         expires_at: toIsoString(session.expiresAtMs),
         scopes: session.scopes,
+        project: session.project,
+        callback_host: session.callbackHost,
       };
     },
   }),
@@ -257,7 +268,7 @@ export const cliLoginRoutes = [
       limitStarts(deps, request, nowMilliseconds, responseHeaders);
       const created = cliLogin.createLoginSession(
         deps,
-        { projectId: body.client_id, scopes: scopes?.length ? scopes : undefined },
+        { projectId: body.client_id, projectNamedBy: "client_id", scopes: scopes?.length ? scopes : undefined },
         requesterOf(request),
         nowMilliseconds,
       );

@@ -67,6 +67,11 @@ export const CliSessionForApproval = z.object({
   created_at: IsoDateTime,
   expires_at: IsoDateTime,
   scopes: z.array(z.string()).nullable(),
+  project: z.object({ id: z.string(), name: z.string() }).describe("The project the CLI asks to sign in to."),
+  callback_host: z
+    .string()
+    .nullable()
+    .describe("Where the browser is sent once the user approves or denies (host and port); null: nowhere."),
 });
 
 export const DeviceCodeForm = z.object({

@@ -12,7 +12,6 @@ import { insertNewKey } from "../keys/service.ts";
 import { findKey } from "../keys/store.ts";
 import { RESERVED_SCOPES, scopesBeyondGrantor } from "../keys/scopes.ts";
 import { generateSecret } from "../keys/secret.ts";
-import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { findDefaultProject, findProject, findTenant } from "../tenants/store.ts";
 import { decideTenantAccess } from "../verify/decision.ts";
@@ -31,6 +30,7 @@ import {
   pollPace,
   verifierMatches,
   WRONG_USER_CODE_ATTEMPTS,
+  WRONG_USER_CODE_ATTEMPTS_PER_PROJECT,
 } from "./model.ts";
 import { open, seal, sealingPublicKeyFor } from "./sealing.ts";
 import * as store from "./store.ts";
@@ -49,6 +49,8 @@ export interface Requester {
 
 export interface NewLoginSession {
   projectId?: string;
+  /** Where the caller named the project (X-Project-Id, or client_id for RFC 8628), for the error that names it. */
+  projectNamedBy: string;
   deviceName?: string;
   callbackUrl?: string;
   codeChallenge?: string;
@@ -77,7 +79,10 @@ export function createLoginSession(
 ): CreatedLoginSession {
   const project = input.projectId === undefined ? findDefaultProject(deps.db) : findProject(deps.db, input.projectId);
   if (!project) {
-    throw new AppError("NOT_FOUND", { message: "No such project.", details: [{ path: "X-Project-Id", message: "no project has this id" }] });
+    throw new AppError("NOT_FOUND", {
+      message: "No such project.",
+      details: [{ path: input.projectNamedBy, message: "no project has this id" }],
+    });
   }
   const tenantRefusal = decideTenantAccess(findTenant(deps.db, project.tenantId)!, "cli_login");
   if (tenantRefusal && !tenantRefusal.ok) throw new AppError(tenantRefusal.code, { details: tenantRefusal.details });
@@ -222,7 +227,7 @@ export async function approveLoginSession(
   approval: Approval,
   nowMilliseconds: number,
 ): Promise<ApprovedSession> {
-  const session = sessionForApprover(deps, approver, target, nowMilliseconds);
+  const session = sessionForApprover(deps, approver, actor.ip, target, nowMilliseconds);
   const project = findProject(deps.db, session.projectId)!;
   const owner = approvingUser(approver, approval.userId);
   const scopes = grantedScopes(approver, project, session, approval.scopes);
@@ -276,7 +281,7 @@ export function denyLoginSession(
   target: SessionTarget,
   nowMilliseconds: number,
 ): { callbackUrl: string | null } {
-  const session = sessionForApprover(deps, approver, target, nowMilliseconds);
+  const session = sessionForApprover(deps, approver, actor.ip, target, nowMilliseconds);
   const status = effectiveStatus(session, nowMilliseconds);
   if (status !== "pending") throw conflict(status);
   const project = findProject(deps.db, session.projectId)!;
@@ -303,16 +308,20 @@ export interface SessionForApproval {
   expiresAtMs: number;
   scopes: string[] | null;
   status: CliSessionStatus;
+  project: { id: string; name: string };
+  /** Where the browser goes once the user decides: the callback URL's host, or null for nowhere. */
+  callbackHost: string | null;
 }
 
 /** What the approval page shows: who asked, from where, when, for which scopes. */
 export function lookupForApproval(
   deps: CliLoginDeps,
   approver: Principal,
+  requesterIp: string | null,
   userCode: string,
   nowMilliseconds: number,
 ): SessionForApproval {
-  const session = sessionForApprover(deps, approver, { userCode }, nowMilliseconds);
+  const session = sessionForApprover(deps, approver, requesterIp, { userCode }, nowMilliseconds);
   const project = findProject(deps.db, session.projectId)!;
   return {
     deviceName: session.deviceName,
@@ -323,6 +332,8 @@ export function lookupForApproval(
     expiresAtMs: session.expiresAtMs,
     scopes: session.requestedScopes ?? project.cliDefaultScopes,
     status: effectiveStatus(session, nowMilliseconds),
+    project: { id: project.id, name: project.name },
+    callbackHost: session.callbackUrl === null ? null : new URL(session.callbackUrl).host,
   };
 }
 
@@ -417,23 +428,31 @@ function settle(deps: CliLoginDeps, session: CliSessionRow, requester: Requester
 }
 
 /**
- * The session an approver acts on: by id, or by user code within the approver's project (the root key: any).
- * Wrong user codes count against the approver: the sixth within a session lifetime is refused with 429.
+ * The session an approver acts on: by id, or by user code within the approver's project (the root key without
+ * X-Project-Id: any). A user code is short, so wrong guesses are bounded whoever the approver claims to be (RFC 8628
+ * §5.1): per approving key (a session token counts against its parent, so minting tokens for new "users" buys no
+ * guesses), per client address, and per project overall. Past any bound, every lookup by code is 429 until the
+ * window (the project's CLI session lifetime) has refilled it.
  */
-function sessionForApprover(deps: CliLoginDeps, approver: Principal, target: SessionTarget, nowMilliseconds: number): CliSessionRow {
+function sessionForApprover(
+  deps: CliLoginDeps,
+  approver: Principal,
+  requesterIp: string | null,
+  target: SessionTarget,
+  nowMilliseconds: number,
+): CliSessionRow {
   let session: CliSessionRow | undefined;
   if ("sessionId" in target) {
     session = isSessionIdShaped(target.sessionId) ? store.findCliSession(deps.db, hashSessionId(target.sessionId)) : undefined;
   } else {
-    const bucket = `user-code-guesses:${approver.keyId}/${approver.subject}`;
-    const policy = userCodePolicy(deps.db, approver);
-    if (deps.rateLimiter.peek(bucket, policy, nowMilliseconds) < 1) {
+    const buckets = userCodeGuessBuckets(deps.db, approver, requesterIp);
+    if (buckets.some(({ name, policy }) => deps.rateLimiter.peek(name, policy, nowMilliseconds) < 1)) {
       throw new AppError("RATE_LIMITED", { message: "Too many wrong user codes; wait before trying again." });
     }
     const code = normaliseUserCode(target.userCode);
     session = code === null ? undefined : store.findPendingCliSessionByUserCode(deps.db, code);
     if (!session || (!approver.crossProject && session.projectId !== approver.projectId)) {
-      deps.rateLimiter.take(bucket, policy, nowMilliseconds);
+      for (const { name, policy } of buckets) deps.rateLimiter.take(name, policy, nowMilliseconds);
       session = undefined;
     }
   }
@@ -443,9 +462,15 @@ function sessionForApprover(deps: CliLoginDeps, approver: Principal, target: Ses
   return session;
 }
 
-function userCodePolicy(db: Db, approver: Principal): RateLimitPolicy {
-  const project = findProject(db, approver.projectId);
-  return { limit: WRONG_USER_CODE_ATTEMPTS, windowSeconds: project?.cliSessionTtlSeconds ?? 600 };
+function userCodeGuessBuckets(db: Db, approver: Principal, requesterIp: string | null) {
+  const windowSeconds = findProject(db, approver.projectId)?.cliSessionTtlSeconds ?? 600;
+  const perKey = { limit: WRONG_USER_CODE_ATTEMPTS, windowSeconds };
+  const buckets = [
+    { name: `user-code-guesses:key:${approver.keyId}`, policy: perKey },
+    { name: `user-code-guesses:project:${approver.projectId}`, policy: { limit: WRONG_USER_CODE_ATTEMPTS_PER_PROJECT, windowSeconds } },
+  ];
+  if (requesterIp !== null) buckets.push({ name: `user-code-guesses:ip:${requesterIp}`, policy: perKey });
+  return buckets;
 }
 
 function approvingUser(approver: Principal, userId: string | undefined): string {

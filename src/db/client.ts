@@ -3,8 +3,12 @@
  * (which needs a moment of exclusive access) waits for other starting processes instead of failing; the switch is
  * retried anyway because a lock held during another process's first migration can outlast a single wait.
  * synchronous=FULL: an acknowledged key, revocation or session survives kill -9 and power loss.
+ *
+ * The file holds key hashes, the audit trail and, without LATCHKEY_MASTER_KEY, the private token-signing keys, so it
+ * is created readable by its owner only (0600); SQLite gives its -wal and -shm files the same mode.
  */
 import { Database } from "bun:sqlite";
+import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import * as schema from "./schema.ts";
 
@@ -18,7 +22,10 @@ export interface OpenedDatabase {
 const BUSY_TIMEOUT_MILLISECONDS = 5000;
 const WAL_SWITCH_ATTEMPTS = 50;
 
+const OWNER_ONLY = 0o600;
+
 export function openDatabase(path: string): OpenedDatabase {
+  if (path !== ":memory:" && !existsSync(path)) closeSync(openSync(path, "a", OWNER_ONLY));
   const sqlite = new Database(path, { create: true, strict: true });
   sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MILLISECONDS}`);
   if (path !== ":memory:") switchToWriteAheadLog(sqlite);
@@ -42,4 +49,15 @@ function switchToWriteAheadLog(sqlite: Database): void {
 
 function isBusyError(error: unknown): boolean {
   return error instanceof Error && /SQLITE_BUSY|database is locked/i.test(`${(error as { code?: string }).code} ${error.message}`);
+}
+
+/** A warning for each database file that users other than its owner may read (an existing file keeps its mode). */
+export function databaseFileWarnings(path: string): string[] {
+  if (path === ":memory:") return [];
+  return [path, `${path}-wal`, `${path}-shm`].flatMap((file) => {
+    const mode = existsSync(file) ? statSync(file).mode & 0o777 : 0;
+    return (mode & 0o077) === 0
+      ? []
+      : [`${file} is readable or writable by other users (mode ${mode.toString(8)}); run: chmod 600 ${file}`];
+  });
 }

@@ -9,6 +9,8 @@ import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
 
 const MAX_DETAILS = 20;
+/** How long a client should wait before retrying a 503. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 interface StandardIssue {
   message: string;
@@ -26,6 +28,13 @@ interface ElysiaValidationError {
   type: string;
   validator: StandardValidator | { schema: StandardValidator };
   value: unknown;
+}
+
+/** 405, with the methods the path does answer (for the Allow header). */
+export class MethodNotAllowed extends AppError {
+  constructor(readonly allowedMethods: readonly string[]) {
+    super("METHOD_NOT_ALLOWED", { details: [{ path: "method", message: `must be one of ${allowedMethods.join(", ")}` }] });
+  }
 }
 
 export function toAppError(code: string | number, error: unknown, logger: Logger, requestId: string): AppError | OAuthError {
@@ -121,11 +130,15 @@ const OAUTH_CODES: Partial<Record<AppError["code"], string>> = {
   INTERNAL: "server_error",
 };
 
+const KEPT_STATUSES = new Set([405, 413, 429, 503]);
+
 export function answerError(error: AppError | OAuthError, requestId: string, format: ErrorFormat = "standard"): ErrorAnswer {
   if (error instanceof OAuthError) {
     return { status: error.status, headers: {}, body: { error: error.oauthCode, error_description: error.description } };
   }
   const headers: Record<string, string> = {};
+  if (error.code === "UNAVAILABLE") headers["retry-after"] = String(UNAVAILABLE_RETRY_AFTER_SECONDS);
+  if (error instanceof MethodNotAllowed) headers.allow = error.allowedMethods.join(", ");
   if (isCredentialError(error.code)) {
     headers["www-authenticate"] =
       error.code === "API_KEY_REQUIRED" || error.code === "SESSION_REQUIRED"
@@ -142,7 +155,10 @@ export function answerError(error: AppError | OAuthError, requestId: string, for
   }
   if (format === "oauth") {
     const oauthCode = OAUTH_CODES[error.code] ?? (error.status >= 500 ? "server_error" : "invalid_request");
-    const status = oauthCode === "invalid_client" ? 401 : error.status === 429 ? 429 : error.status >= 500 ? 500 : 400;
+    // RFC 6749 answers its own errors 400 (401 for invalid_client); the statuses that say something about the
+    // request as HTTP (a method the path lacks, a body too large, too many requests, not available) keep their own.
+    const status =
+      oauthCode === "invalid_client" ? 401 : KEPT_STATUSES.has(error.status) ? error.status : error.status >= 500 ? 500 : 400;
     const details = error.details.map((detail) => `${detail.path}: ${detail.message}`).join("; ");
     return {
       status,

@@ -18,7 +18,15 @@ import { admitRequest } from "./admission.ts";
 import { type AccessSpec, presentedBy } from "./authenticate.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
 import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
-import { type AnyRoute, type ErrorFormat, type RequestInfo, successStatusOf } from "./route.ts";
+import { HEADER_PARAMETERS_FIELD } from "./openapi.ts";
+import {
+  type AnyRoute,
+  type ErrorFormat,
+  REQUEST_HEADERS,
+  type RequestHeader,
+  type RequestInfo,
+  successStatusOf,
+} from "./route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "./wire.ts";
 
 const USER_AGENT_MAX_LENGTH = 512;
@@ -102,6 +110,7 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
         description: describeAccess(spec),
         tags: spec.tags,
         security: SECURITY[spec.credential],
+        [HEADER_PARAMETERS_FIELD]: headerParameters(spec),
       },
     };
     (app as unknown as { route(method: string, path: string, handler: unknown, hooks: unknown): void }).route(
@@ -111,6 +120,26 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
       hooks,
     );
   }
+}
+
+const CREDENTIAL_HEADERS: Record<AnyRoute["credential"], readonly RequestHeader[]> = {
+  none: [],
+  forwarded: ["X-Session-Token", "X-Project-Id"],
+  key: ["X-Project-Id"],
+  key_or_session: ["X-Session-Token", "X-Project-Id"],
+  root: [],
+};
+
+/** The header parameters of a row: its credential's, then those its handler reads. */
+function headerParameters(spec: AnyRoute) {
+  const names = [...new Set([...CREDENTIAL_HEADERS[spec.credential], ...(spec.headers ?? [])])];
+  return names.map((name) => ({
+    name,
+    in: "header",
+    required: false,
+    description: REQUEST_HEADERS[name],
+    schema: { type: "string" },
+  }));
 }
 
 const ERROR_BODIES: Record<ErrorFormat, z.ZodType> = {

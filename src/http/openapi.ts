@@ -24,8 +24,33 @@ export const API_TAGS = [
   { name: "operations", description: "Health, readiness and metrics." },
 ];
 
-export function openapiPlugin(version: string) {
+/**
+ * Where the mount puts a row's header parameters. The generator writes an operation's `parameters` from its path and
+ * query schemas only, replacing any given in `detail`; this field survives, and is moved into `parameters` when the
+ * document is first served.
+ */
+export const HEADER_PARAMETERS_FIELD = "x-latchkey-header-parameters";
+
+type Operation = { parameters?: unknown[]; [HEADER_PARAMETERS_FIELD]?: unknown[] };
+
+/** Moves each operation's header parameters into its `parameters` (once: the generator caches the document). */
+function declareHeaderParameters(document: { paths?: Record<string, Record<string, Operation>> }): void {
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      const headers = operation[HEADER_PARAMETERS_FIELD];
+      if (headers === undefined) continue;
+      delete operation[HEADER_PARAMETERS_FIELD];
+      if (headers.length > 0) operation.parameters = [...(operation.parameters ?? []), ...headers];
+    }
+  }
+}
+
+/** The document and its reader. `servers` is read when the document is first served, after the port is known. */
+export function openapiPlugin(version: string, settings: { publicUrl: string }) {
   return new Elysia({ name: "latchkey-openapi" })
+    .onAfterHandle(({ path, responseValue }) => {
+      if (path === OPENAPI_PATH) declareHeaderParameters(responseValue as Parameters<typeof declareHeaderParameters>[0]);
+    })
     .get(SCALAR_BUNDLE_PATH, () => new Response(Bun.file(scalarBundlePath), {
       headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" },
     }), { detail: { hide: true } })
@@ -36,9 +61,21 @@ export function openapiPlugin(version: string) {
         provider: "scalar",
         // The default hides every path with a file extension, which would hide /.well-known/jwks.json.
         exclude: { staticFile: false },
-        // The plugin's type asks for Scalar's fully-defaulted configuration; Scalar fills in what is left out.
-        scalar: { cdn: SCALAR_BUNDLE_PATH, withDefaultFonts: false, hideClientButton: true } as ScalarOptions,
+        // The plugin's type asks for Scalar's fully-defaulted configuration; Scalar fills in what is left out. The
+        // reader's hosted services (an AI agent, MCP generation, the developer toolbar's share and deploy) reach
+        // Scalar's cloud: an offline, self-hosted server offers none of them.
+        scalar: {
+          cdn: SCALAR_BUNDLE_PATH,
+          withDefaultFonts: false,
+          hideClientButton: true,
+          agent: { disabled: true },
+          mcp: { disabled: true },
+          showDeveloperTools: "never",
+        } as unknown as ScalarOptions,
         documentation: {
+          get servers() {
+            return [{ url: settings.publicUrl, description: "This latchkey server (its public URL)." }];
+          },
           info: {
             title: "latchkey",
             version,

@@ -75,9 +75,28 @@ interface RouteContract {
   errorFormat?: ErrorFormat;
   /** JSON (default), or application/x-www-form-urlencoded as OAuth endpoints take. */
   bodyFormat?: "json" | "form";
+  /** Headers the handler reads itself, declared as parameters in the document. */
+  headers?: readonly RequestHeader[];
 }
 
 export type ErrorFormat = "standard" | "cli" | "oauth";
+
+/**
+ * Request headers a route reads besides its credential, as the document declares them. The credential's own headers
+ * (Authorization, X-Session-Token, X-Project-Id) follow from `credential` and need not be listed.
+ */
+export const REQUEST_HEADERS = {
+  "X-Project-Id": "The project the caller expects: a credential of any other project is refused as unknown. With " +
+    "the root key, the project to act in.",
+  "X-Session-Token": "A session token, where the route accepts one instead of an API key.",
+  "X-Code-Verifier": "The PKCE verifier, for a login started with a code challenge.",
+  Origin: "The browser origin; the browser channel binds its token to it.",
+  "X-Forwarded-Method": "The method of the request behind the proxy (Traefik, Caddy).",
+  "X-Original-Method": "The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method.",
+  "X-Latchkey-Required-Scopes": "Comma-separated scopes the proxied request needs, united with ?scopes=.",
+} as const;
+
+export type RequestHeader = keyof typeof REQUEST_HEADERS;
 
 export interface RouteSpec<
   C extends Credential,

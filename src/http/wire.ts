@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ERROR_CODES } from "../errors.ts";
 import { type IdKind, idPattern } from "../lib/ids.ts";
+import { integerFrom, integerTextFrom } from "../lib/validation.ts";
 
 export const ErrorResponse = z.object({
   error: z.object({
@@ -31,13 +32,17 @@ export function idOf(kind: IdKind) {
   return z.string().regex(idPattern(kind), { message: `must be an id of the form ${idPattern(kind).source}` });
 }
 
-/** A display string: 1 to `maxLength` characters with no control characters. */
+/**
+ * A display string: 1 to `maxLength` characters with no control characters, and well-formed (a lone UTF-16 surrogate
+ * cannot be stored or sent as UTF-8 without turning into something else).
+ */
 export function displayText(maxLength: number) {
   return z
     .string()
     .min(1, { message: "must not be empty" })
     .max(maxLength, { message: `must be at most ${maxLength} characters` })
-    .regex(/^[^\p{Cc}]*$/u, { message: "must not contain control characters" });
+    .regex(/^[^\p{Cc}]*$/u, { message: "must not contain control characters" })
+    .refine((text) => text.isWellFormed(), { message: "must be valid Unicode text" });
 }
 
 export const PAGE_LIMIT_MAX = 100;
@@ -45,12 +50,7 @@ export const PAGE_LIMIT_DEFAULT = 20;
 
 export function pageQuery(cursorKind: IdKind) {
   return {
-    limit: z.coerce
-      .number({ message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
-      .int({ message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
-      .min(1, { message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
-      .max(PAGE_LIMIT_MAX, { message: `must be an integer from 1 to ${PAGE_LIMIT_MAX}` })
-      .default(PAGE_LIMIT_DEFAULT),
+    limit: integerTextFrom(1, PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT),
     cursor: idOf(cursorKind).optional().describe("The `next_cursor` of the previous page."),
   };
 }
@@ -70,8 +70,8 @@ export function policyFromWire(wire: z.output<typeof RateLimitPolicyInput>): { l
 
 /** A token bucket: `limit` requests at once, refilled completely over `window_seconds`. */
 export const RateLimitPolicyInput = z.strictObject({
-  limit: z.number().int().min(1).max(1_000_000).describe("Requests allowed at once (the bucket's size)."),
-  window_seconds: z.number().int().min(1).max(86_400).describe("Seconds for the bucket to refill completely."),
+  limit: integerFrom(1, 1_000_000).describe("Requests allowed at once (the bucket's size)."),
+  window_seconds: integerFrom(1, 86_400).describe("Seconds for the bucket to refill completely."),
 });
 
 /**

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { ApiKeyRow } from "../db/schema.ts";
 import { displayText, IsoDateTime, idOf, pageQuery, queryText, RateLimitPolicyInput } from "../http/wire.ts";
 import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
+import { integerFrom } from "../lib/validation.ts";
 import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "./scopes.ts";
 import { ROTATION_GRACE_SECONDS_MAX } from "./service.ts";
 
@@ -36,11 +37,7 @@ export const UpdateKeyBody = z.strictObject({
 });
 
 export const RotateKeyBody = z.strictObject({
-  grace_seconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(ROTATION_GRACE_SECONDS_MAX)
+  grace_seconds: integerFrom(0, ROTATION_GRACE_SECONDS_MAX)
     .default(0)
     .describe("How long the previous secret keeps working; 0 retires it at once."),
 });

@@ -16,6 +16,11 @@ import { randomBytes, sha256Hex } from "../lib/crypto.ts";
 
 export const DEFAULT_KEY_PREFIX = "sk_live_";
 export const ROOT_KEY_PREFIX = "lk_root_";
+/**
+ * Prefixes no project may take, so that a leaked secret starting with one is always latchkey's own (the root key
+ * today) for leak scanners and people reading a hint.
+ */
+export const RESERVED_KEY_PREFIX_NAMESPACE = "lk_";
 
 const SECRET_BYTES = 32;
 const BODY_LENGTH = 43;

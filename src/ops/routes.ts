@@ -3,6 +3,7 @@ import { z } from "zod";
 import { EMBEDDED_MIGRATIONS } from "../db/migrate.ts";
 import { AppError } from "../errors.ts";
 import { route } from "../http/route.ts";
+import { ErrorResponse } from "../http/wire.ts";
 
 const Health = z.object({ status: z.literal("ok"), version: z.string() });
 const Readiness = z.object({ status: z.literal("ready"), migrations: z.number().int() });
@@ -23,13 +24,14 @@ export const operationRoutes = [
     path: "/readyz",
     operationId: "readiness",
     summary: "The database answers and carries every migration this binary knows.",
+    description: "503 UNAVAILABLE (with Retry-After) while it does not: an orchestrator sends no traffic then.",
     tags: ["operations"],
     credential: "none",
-    responses: { 200: Readiness },
+    responses: { 200: Readiness, 503: ErrorResponse },
     handle: ({ deps }) => {
       const row = deps.sqlite.query("SELECT count(*) AS applied FROM latchkey_migrations").get() as { applied: number };
       if (row.applied !== EMBEDDED_MIGRATIONS.length) {
-        throw new AppError("INTERNAL", { message: "Not ready: the database is not fully migrated." });
+        throw new AppError("UNAVAILABLE", { message: "Not ready: the database is not fully migrated." });
       }
       return { status: "ready" as const, migrations: row.applied };
     },

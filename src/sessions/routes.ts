@@ -75,6 +75,7 @@ export const sessionRoutes = [
     credential: "key",
     module: "sessions",
     browserChannel: true,
+    headers: ["Origin"],
     body: CreateBrowserSessionBody,
     responses: { 201: BrowserSession },
     handle: async ({ deps, principal, body, request, nowMilliseconds }) => {

@@ -1,6 +1,7 @@
 /** Wire shapes of session tokens, the JWKS and signing keys. */
 import { z } from "zod";
 import { IsoDateTime } from "../http/wire.ts";
+import { integerFrom } from "../lib/validation.ts";
 import { Owner, Scope } from "../keys/schemas.ts";
 import { MAX_ACTIVATION_LEAD_SECONDS } from "./signing-keys.ts";
 
@@ -42,11 +43,7 @@ export const SigningKey = z.object({
 });
 
 export const RotateSigningKeyBody = z.strictObject({
-  activate_in_seconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_ACTIVATION_LEAD_SECONDS)
+  activate_in_seconds: integerFrom(0, MAX_ACTIVATION_LEAD_SECONDS)
     .default(60)
     .describe("Seconds the new key is published before it signs, so verifiers caching the JWKS see it first."),
 });

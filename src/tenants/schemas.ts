@@ -3,9 +3,10 @@ import { z } from "zod";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import { displayText, IsoDateTime, idOf, pageQuery, RateLimitPolicyInput } from "../http/wire.ts";
 import { toIsoString } from "../lib/clock.ts";
+import { integerFrom } from "../lib/validation.ts";
 import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
 import { ScopeList } from "../keys/schemas.ts";
-import { KEY_PREFIX_PATTERN } from "../keys/secret.ts";
+import { KEY_PREFIX_PATTERN, RESERVED_KEY_PREFIX_NAMESPACE, ROOT_KEY_PREFIX } from "../keys/secret.ts";
 import { MODULES, SESSION_TTL_SECONDS_MAX, SUBSCRIPTIONS, TENANT_STATUSES } from "./model.ts";
 
 const Name = displayText(200);
@@ -71,8 +72,11 @@ const Hostname = z
   .regex(HOSTNAME_PATTERN, { message: "must be a lower-case host name such as cli.example.com" });
 const KeyPrefix = z
   .string()
-  .regex(KEY_PREFIX_PATTERN, { message: "must be lower case letters, digits and _, start with a letter, end with _" });
-const SessionTtlSeconds = z.number().int().min(60).max(SESSION_TTL_SECONDS_MAX);
+  .regex(KEY_PREFIX_PATTERN, { message: "must be lower case letters, digits and _, start with a letter, end with _" })
+  .refine((prefix) => !prefix.startsWith(RESERVED_KEY_PREFIX_NAMESPACE), {
+    message: `must not start with ${RESERVED_KEY_PREFIX_NAMESPACE}: that namespace is latchkey's own (the root key is ${ROOT_KEY_PREFIX}…)`,
+  });
+const SessionTtlSeconds = integerFrom(60, SESSION_TTL_SECONDS_MAX);
 
 const projectSettings = {
   key_prefix: KeyPrefix.optional().describe("Prefix of new secrets; default sk_live_."),
@@ -81,9 +85,9 @@ const projectSettings = {
   callback_hosts: z.array(Hostname).max(100).nullable().optional().describe("Hosts CLI callbacks may point at."),
   ratelimit: RateLimitPolicyInput.optional().describe("Default rate-limit policy of the project's keys."),
   session_ttl_seconds: SessionTtlSeconds.optional().describe("Lifetime of end-user session tokens."),
-  cli_session_ttl_seconds: z.number().int().min(60).max(3600).optional().describe("How long a CLI login waits for approval."),
-  cli_key_ttl_seconds: z.number().int().min(60).max(10 * 365 * 86_400).optional().describe("Lifetime of keys minted for CLIs."),
-  cli_poll_interval_seconds: z.number().int().min(1).max(60).optional().describe("Seconds a CLI must wait between polls."),
+  cli_session_ttl_seconds: integerFrom(60, 3600).optional().describe("How long a CLI login waits for approval."),
+  cli_key_ttl_seconds: integerFrom(60, 10 * 365 * 86_400).optional().describe("Lifetime of keys minted for CLIs."),
+  cli_poll_interval_seconds: integerFrom(1, 60).optional().describe("Seconds a CLI must wait between polls."),
   cli_default_scopes: ScopeList.nullable().optional().describe("Scopes of a CLI key when neither approver nor CLI names any."),
   cli_loopback_http: z.boolean().optional().describe("Allow plain-http CLI callbacks to loopback addresses."),
 };

@@ -181,6 +181,7 @@ export const verifyRoutes = [
       "still name it (key_id, scopes, ...) and say why in `details`.",
     tags: ["verify"],
     credential: "none",
+    headers: ["X-Project-Id"],
     body: VerifyBody,
     responses: { 200: VerifyResult },
     handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
@@ -240,6 +241,7 @@ export const verifyRoutes = [
         "The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.",
       tags: ["verify"],
       credential: "forwarded",
+      headers: ["Origin", "X-Forwarded-Method", "X-Original-Method", "X-Latchkey-Required-Scopes"],
       query: AuthzQuery,
       responses: { 200: Authorization },
       handle: async ({ deps, query, request, nowMilliseconds, responseHeaders }) => {

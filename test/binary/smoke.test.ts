@@ -3,6 +3,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { chmodSync, statSync } from "node:fs";
 import { EMBEDDED_MIGRATIONS } from "../../src/db/migrate.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { callJson, runBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
@@ -97,6 +98,52 @@ describe("the latchkey binary", () => {
     expect(second.stderr).toContain(`port ${port}`);
     expect(second.stderr).toContain("already in use");
     await first.stop();
+  });
+
+  test("regression: a first start that cannot bind its port creates no root key, so the next start shows one", async () => {
+    const first = await startBinary(built.path, { args: ["--db", freshDatabasePath()] });
+    const port = new URL(first.url).port;
+    const db = freshDatabasePath();
+    const refused = runBinary(built.path, ["serve", "--port", port, "--db", db]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stdout).not.toContain("lk_root_");
+    await first.stop();
+    const sqlite = new Database(db, { readonly: true });
+    expect(sqlite.query("SELECT count(*) AS n FROM api_keys").get()).toEqual({ n: 0 });
+    sqlite.close();
+    const next = await startBinary(built.path, { args: ["--db", db] });
+    const printed = /\n\s+(lk_root_[0-9A-Za-z]{49})\n/.exec(next.stdout())?.[1];
+    expect(printed).toBeDefined();
+    expect((await callJson(next.url, "GET", "/v1/tenants", { key: printed })).status).toBe(200);
+    await next.stop();
+  });
+
+  test("regression: the database and its -wal and -shm are created readable by their owner only", async () => {
+    const db = freshDatabasePath();
+    const server = await startBinary(built.path, { args: ["--db", db] });
+    for (const file of [db, `${db}-wal`, `${db}-shm`]) expect((statSync(file).mode & 0o777).toString(8)).toBe("600");
+    expect(server.stderr()).toContain("LATCHKEY_MASTER_KEY is not set");
+    expect(server.stderr()).not.toContain("readable or writable by other users");
+    await server.stop();
+    chmodSync(db, 0o644);
+    const again = await startBinary(built.path, { args: ["--db", db], env: { LATCHKEY_MASTER_KEY: "m".repeat(40) } });
+    expect(again.stderr()).toContain(`${db} is readable or writable by other users (mode 644)`);
+    expect(again.stderr()).not.toContain("LATCHKEY_MASTER_KEY is not set");
+    await again.stop();
+  });
+
+  test("regression: a closed pipe ends `latchkey openapi` quietly", () => {
+    const result = Bun.spawnSync(["sh", "-c", `'${built.path}' openapi | head -c 100`], { stdout: "pipe", stderr: "pipe" });
+    expect(result.stdout.toString().length).toBe(100);
+    expect(result.stderr.toString()).toBe("");
+  });
+
+  test("regression: an unknown flag with a value is one problem, not two", () => {
+    const result = runBinary(built.path, ["serve", "--bogus-flag", "1", "--port", "80800"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("--bogus-flag: unknown flag");
+    expect(result.stderr).not.toContain("1: unknown flag");
+    expect(result.stderr).toContain("LATCHKEY_PORT / --port");
   });
 
   test("bad configuration exits 2 naming every bad variable", () => {

@@ -75,6 +75,9 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
     expect(await page.locator("#code").textContent()).toBe(userCode);
     expect(await page.locator("#agent").textContent()).toBe("acme-cli/4.0");
     expect(await page.locator("#scopes").textContent()).toBe("runs:read");
+    // Regression: the destination and the project are shown before the user decides.
+    expect(await page.locator("#next").textContent()).toBe(`your browser goes to 127.0.0.1:${callbackServer.port}`);
+    expect(await page.locator("#project").textContent()).toBe("default");
 
     await page.locator("#approve").click();
     await page.waitForURL(callbackUrl);
@@ -94,6 +97,8 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
     const token = await mintSession(world, approver.secret, { user_id: "user_78", scopes: ["cli:approve", "runs:read"] });
     const { page } = await localOnlyPage();
     await page.goto(`${verificationUrl}#token=${token}`);
+    await page.locator("#details").waitFor({ state: "visible" });
+    expect(await page.locator("#next").textContent()).toBe("you stay on this page");
     await page.locator("#deny").click();
     await page.locator("#done").waitFor({ state: "visible" });
     expect(await page.locator("#done-text").textContent()).toContain("Denied");
@@ -110,11 +115,14 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
     await page.context().close();
   }, 60_000);
 
-  test("/docs renders the API reference with no network beyond latchkey", async () => {
+  test("/docs renders the API reference with no network beyond latchkey, and no hosted-service buttons", async () => {
     const { page, requested, local } = await localOnlyPage();
     await page.goto(`${world.baseUrl}/docs`);
     await page.getByText("Create an API key with exactly the scopes listed", { exact: false }).first().waitFor({ timeout: 30_000 });
     expect(requested.every((url) => local.some((prefix) => url.startsWith(prefix)))).toBe(true);
+    // Regression: an offline, self-hosted server offers none of the reader's hosted services.
+    const text = await page.locator("body").innerText();
+    for (const label of ["Ask AI", "Generate MCP", "Connect MCP", "VS Code", "Cursor", "Deploy", "Share", "Developer Tools"]) expect(text).not.toContain(label);
     await page.context().close();
   }, 60_000);
 });

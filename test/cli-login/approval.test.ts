@@ -68,6 +68,15 @@ describe("approving CLI logins", () => {
     expect(answer.body.expires_at).toBe("2026-02-01T00:00:00.000Z");
   });
 
+  test("regression: tokens minted from a CLI login's key end when that key does", async () => {
+    const { userCode, sessionId } = await startCliLogin(world, { scopes: ["runs:read"] });
+    const approver = await createApprover(world);
+    await approve(userCode, approver.secret, { user_id: "u", expires_at: "2026-01-01T00:00:30Z" });
+    const poll = await world.call("GET", `/v1/api/auth/sessions/${sessionId}`);
+    const session = await world.call("POST", "/v1/sessions", { key: poll.body.apiKey, body: { user_id: "u" } });
+    expect(session.body.expires_at).toBe("2026-01-01T00:00:30.000Z");
+  });
+
   test("another project's approver cannot see or act on the session (404)", async () => {
     const { userCode, sessionId } = await startCliLogin(world, { scopes: ["runs:read"] });
     const other = await createTenantWithKey(world, ["cli:approve", "runs:read"]);
@@ -91,6 +100,32 @@ describe("approving CLI logins", () => {
     expect((await approve(userCode, otherApprover.secret)).status).toBe(200);
   });
 
+  test("regression: minting tokens for new users buys no more guesses: a token's wrong codes count against its parent key", async () => {
+    const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
+    const approver = await createApprover(world);
+    for (let user = 1; user <= 5; user++) {
+      const token = await mintSession(world, approver.secret, { user_id: `brute${user}`, scopes: ["cli:approve", "runs:read"] });
+      const guess = await world.call("POST", "/v1/api/auth/codes/BBBB-BBBB/approve", { headers: { "x-session-token": token }, body: {} });
+      expectError(guess, 404, "NOT_FOUND");
+    }
+    const fresh = await mintSession(world, approver.secret, { user_id: "brute6", scopes: ["cli:approve", "runs:read"] });
+    const right = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { headers: { "x-session-token": fresh }, body: {} });
+    expectError(right, 429, "RATE_LIMITED");
+    expectError(await approve(userCode, approver.secret), 429, "RATE_LIMITED");
+  });
+
+  test("regression: many approving keys share one bound on wrong codes per project", async () => {
+    const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
+    for (let guess = 0; guess < 50; guess++) {
+      const approver = await createApprover(world);
+      expectError(await approve("BBBB-BBBB", approver.secret), 404, "NOT_FOUND");
+    }
+    const honest = await createApprover(world);
+    expectError(await approve(userCode, honest.secret), 429, "RATE_LIMITED");
+    world.clock.advanceSeconds(600);
+    expect((await approve(userCode, honest.secret)).status).toBe(409);
+  });
+
   test("codes are read the way people type them", async () => {
     const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
     const approver = await createApprover(world);
@@ -112,7 +147,16 @@ describe("approving CLI logins", () => {
       created_at: "2026-01-01T00:00:00.000Z",
       expires_at: "2026-01-01T00:10:00.000Z",
       scopes: ["runs:read"],
+      project: { id: world.defaultProjectId, name: "default" },
+      callback_host: null,
     });
+  });
+
+  test("regression: the approver is told where the browser goes after approval, before approving", async () => {
+    const { userCode } = await startCliLogin(world, { scopes: ["runs:read"], callbackUrl: "https://cli.attacker.example:8443/done?x=1" });
+    const approver = await createApprover(world);
+    const details = await world.call("GET", `/v1/api/auth/codes/${userCode}`, { key: approver.secret });
+    expect(details.body.callback_host).toBe("cli.attacker.example:8443");
   });
 });
 
@@ -181,6 +225,25 @@ describe("exactly one key per session", () => {
     } finally {
       await Promise.all([first.close(), second.close()]);
       folder.remove();
+    }
+  });
+});
+
+describe("wrong user codes from one client address", () => {
+  test("regression: count against the address, whichever keys it presents", async () => {
+    const world = await createWorld({ transport: "http" });
+    try {
+      const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
+      for (let guess = 0; guess < 5; guess++) {
+        const approver = await createApprover(world);
+        const answer = await world.call("POST", "/v1/api/auth/codes/BBBB-BBBB/approve", { key: approver.secret, body: { user_id: "u" } });
+        expectError(answer, 404, "NOT_FOUND");
+      }
+      const honest = await createApprover(world);
+      const right = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { key: honest.secret, body: { user_id: "u" } });
+      expectError(right, 429, "RATE_LIMITED");
+    } finally {
+      await world.close();
     }
   });
 });

@@ -71,6 +71,8 @@ describe("RFC 8628 endpoints", () => {
     expect((await form("/oauth/token", { grant_type: DEVICE_GRANT })).body.error).toBe("invalid_request");
     const unknownClient = await form("/oauth/device/code", { client_id: "prj_0000000000000000000000" });
     expect({ status: unknownClient.status, error: unknownClient.body.error }).toEqual({ status: 401, error: "invalid_client" });
+    // Regression: the description named X-Project-Id, a header an RFC 8628 client never sends.
+    expect(unknownClient.body.error_description).toBe("No such project. (client_id: no project has this id)");
     expect((await form("/oauth/device/code", { client_id: "nonsense" })).body.error).toBe("invalid_client");
     expect((await form("/oauth/device/code", { client_id: world.defaultProjectId, scope: "Runs:*" })).body.error).toBe("invalid_scope");
     const json = await world.call("POST", "/oauth/token", { body: { grant_type: DEVICE_GRANT } });
@@ -81,6 +83,23 @@ describe("RFC 8628 endpoints", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
     });
     expect(repeated.body.error).toBe("invalid_request");
+  });
+
+  test("regression: an oversized body is 413 whether its length is announced or it is streamed (chunked)", async () => {
+    const huge = `client_id=${world.defaultProjectId}&scope=${"a".repeat(200_000)}`;
+    const announced = await form("/oauth/device/code", { client_id: world.defaultProjectId, scope: "a".repeat(200_000) });
+    expect({ status: announced.status, error: announced.body.error }).toEqual({ status: 413, error: "invalid_request" });
+    const bytes = new TextEncoder().encode(huge);
+    const streamed = await world.call("POST", "/oauth/device/code", {
+      rawBody: new ReadableStream({
+        start(controller) {
+          for (let offset = 0; offset < bytes.length; offset += 4096) controller.enqueue(bytes.slice(offset, offset + 4096));
+          controller.close();
+        },
+      }),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect({ status: streamed.status, error: streamed.body.error }).toEqual({ status: 413, error: "invalid_request" });
   });
 });
 

@@ -65,10 +65,24 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(replaced.headers.get("x-request-id")).toMatch(/^req_/);
     });
 
-    test("unknown routes and methods are 404 in the envelope", async () => {
+    test("unknown routes are 404 in the envelope", async () => {
       world = await createWorld({ transport });
       expectError(await world.call("GET", "/v2/anything"), 404, "NOT_FOUND");
-      expectError(await world.call("PUT", "/v1/keys", { key: world.rootKey }), 404, "NOT_FOUND");
+      expectError(await world.call("PUT", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }), 404, "NOT_FOUND");
+    });
+
+    test("regression: another method on a known path is 405 with Allow, not 404 or a complaint about an id", async () => {
+      world = await createWorld({ transport });
+      const put = await world.call("PUT", "/v1/keys", { key: world.rootKey });
+      expectError(put, 405, "METHOD_NOT_ALLOWED");
+      expect(put.headers.get("allow")).toBe("POST, GET, HEAD");
+      const getVerify = await world.call("GET", "/v1/keys/verify", { key: world.rootKey });
+      expectError(getVerify, 405, "METHOD_NOT_ALLOWED");
+      expect(getVerify.headers.get("allow")).toBe("POST");
+      expect(getVerify.body.error.details).toEqual([{ path: "method", message: "must be one of POST" }]);
+      const propfind = await world.call("PROPFIND", "/healthz");
+      expectError(propfind, 405, "METHOD_NOT_ALLOWED");
+      expect((await world.call("HEAD", "/healthz")).status).toBe(200);
     });
 
     test("malformed JSON is 400 and changes nothing", async () => {

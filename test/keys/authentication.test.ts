@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { generateSecret } from "../../src/keys/secret.ts";
-import { createKey, createTenantWithKey, expectError } from "../support/keys.ts";
+import { createKey, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
 import { createWorld, type Transport, type World } from "../support/world.ts";
 
 for (const transport of ["in-process", "http"] as Transport[]) {
@@ -48,6 +48,17 @@ for (const transport of ["in-process", "http"] as Transport[]) {
         expectChallenge(answer, true);
         expect(answer.text).not.toContain(candidate.slice(0, 40));
       }
+    });
+
+    test("regression: a session token sent as a bearer key is refused with a hint to send it as X-Session-Token", async () => {
+      const key = await createKey(world, { scopes: ["keys:read"] });
+      const token = await mintSession(world, key.secret);
+      const answer = await world.call("GET", "/v1/keys", { key: token });
+      expectError(answer, 401, "API_KEY_INVALID");
+      expect(answer.body.error.details).toEqual([
+        { path: "Authorization", message: "carries a session token: send session tokens as X-Session-Token" },
+      ]);
+      expect(answer.text).not.toContain(token.slice(0, 40));
     });
 
     test("a key presented with another project's X-Project-Id is API_KEY_INVALID, like an unknown key", async () => {

@@ -89,6 +89,35 @@ describe("POST /v1/keys input rules", () => {
     });
   }
 
+  test("regression: messages speak of the field and name the documented bound, never the validator's internals", async () => {
+    const messages = async (body: unknown) => {
+      const answer = await world.call("POST", "/v1/keys", { key: world.rootKey, body });
+      expectError(answer, 400, "VALIDATION_FAILED");
+      return Object.fromEntries(answer.body.error.details.map((detail: { path: string; message: string }) => [detail.path, detail.message]));
+    };
+    expect(await messages({ name: "k", scopes: ["a:b"], ratelimit: { limit: 1e300, window_seconds: 0.5 } })).toEqual({
+      "ratelimit.limit": "must be an integer from 1 to 1000000",
+      "ratelimit.window_seconds": "must be an integer from 1 to 86400",
+    });
+    expect(await messages({ scopes: ["a:b"] })).toEqual({ name: "is required" });
+    expect(await messages({ name: 5, scopes: "a:b" })).toEqual({ name: "must be a string", scopes: "must be a list" });
+    expect(await messages({ name: "k", scopes: ["a:b"], ratelimit: { limit: "10", window_seconds: 1 } })).toEqual({
+      "ratelimit.limit": "must be an integer from 1 to 1000000",
+    });
+    const all = JSON.stringify(await messages({ name: "k", scopes: ["a:b"], owner: null, expires_at: 5 }));
+    expect(all).not.toMatch(/Invalid input|expected|received/);
+  });
+
+  test("regression: a lone UTF-16 surrogate is refused at input, never stored", async () => {
+    const answer = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      rawBody: '{"name":"k","scopes":["a:b"],"owner":"\\ud800x"}',
+      headers: { "content-type": "application/json" },
+    });
+    expectError(answer, 400, "VALIDATION_FAILED");
+    expect(answer.body.error.details).toEqual([{ path: "owner", message: "must be valid Unicode text" }]);
+  });
+
   test("the error body never echoes the submitted values", async () => {
     const marker = "sk_live_this_is_not_a_real_secret_but_marks_echoes";
     const answer = await world.call("POST", "/v1/keys", { key: world.rootKey, body: { name: marker, scopes: [marker] } });

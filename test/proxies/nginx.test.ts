@@ -8,17 +8,11 @@ import { join } from "node:path";
 import { parseTrustedProxies } from "../../src/http/client-ip.ts";
 import { makeTempDir } from "../support/binary.ts";
 import { createKey } from "../support/keys.ts";
+import { freePort } from "../support/ports.ts";
 import { createWorld, type World } from "../support/world.ts";
 
 const NGINX = Bun.which("nginx") ?? (Bun.file("/usr/sbin/nginx").size > 0 ? "/usr/sbin/nginx" : null);
 const DOCS = join(import.meta.dir, "../../docs/proxies");
-
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
-}
 
 // CI installs nginx (.ci/run); a machine without it says so instead of passing silently.
 describe.skipIf(NGINX === null)("nginx auth_request with the shipped configuration", () => {
@@ -135,6 +129,41 @@ http {
     expect(((await limited.json()) as any).error.code).toBe("RATE_LIMITED");
     world.clock.advanceSeconds(10);
     expect((await call()).status).toBe(200);
+  });
+
+  test("regression: a client's own X-Forwarded-Method cannot turn a browser's write into a read", async () => {
+    await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, {
+      key: world.rootKey,
+      body: { allowed_origins: ["https://app.acme.test"] },
+    });
+    const key = await createKey(world, { scopes: ["runs:read", "runs:write"] });
+    seenByApi.length = 0;
+    for (const spoof of [{ "x-forwarded-method": "GET" }, { "x-original-method": "GET" }, { "x-forwarded-method": "GET", "x-original-method": "GET" }]) {
+      const response = await fetch(`${base}/hello`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test", ...spoof },
+      });
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as any).error.code).toBe("SESSION_REQUIRED");
+    }
+    expect(seenByApi.length).toBe(0);
+    const read = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test" } });
+    expect(read.status).toBe(200);
+  });
+
+  test("regression: an end user's id outside Latin-1 reaches the API percent-encoded (was a 502)", async () => {
+    const key = await createKey(world, { scopes: ["runs:read"] });
+    const minted = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "日本 zoë" } });
+    seenByApi.length = 0;
+    const response = await fetch(`${base}/runs`, { headers: { "x-session-token": minted.body.token } });
+    expect(response.status).toBe(200);
+    expect(decodeURIComponent(seenByApi[0]!.get("x-latchkey-subject")!)).toBe("日本 zoë");
+  });
+
+  test("regression: the root key is refused at the proxy with its own code", async () => {
+    const response = await fetch(`${base}/runs`, { headers: { authorization: `Bearer ${world.rootKey}` } });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as any).error.code).toBe("ROOT_KEY_NOT_ALLOWED");
   });
 
   test("failed authentications count against the client nginx forwards for, not against nginx", async () => {

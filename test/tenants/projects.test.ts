@@ -75,6 +75,8 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       ["a callback host with a scheme", { callback_hosts: ["https://cli.example.com"] }, "callback_hosts[0]"],
       ["an upper-case key prefix", { key_prefix: "SK_" }, "key_prefix"],
       ["a key prefix without trailing _", { key_prefix: "sk" }, "key_prefix"],
+      ["regression: the root key's prefix", { key_prefix: "lk_root_" }, "key_prefix"],
+      ["regression: any prefix in latchkey's reserved lk_ namespace", { key_prefix: "lk_live_" }, "key_prefix"],
       ["a zero rate limit", { ratelimit: { limit: 0, window_seconds: 1 } }, "ratelimit.limit"],
       ["a session lifetime past the cap", { session_ttl_seconds: 86_401 }, "session_ttl_seconds"],
     ];

@@ -101,7 +101,8 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("regression: the root key is never valid for an API (ROOT_KEY_NOT_ALLOWED), pinned or not", async () => {
-      for (const headers of [{}, { "x-project-id": await createProject(world, await createTenant(world)) }]) {
+      const pinnings: Record<string, string>[] = [{}, { "x-project-id": await createProject(world, await createTenant(world)) }];
+      for (const headers of pinnings) {
         const answer = await verify({ key: world.rootKey, scopes: ["runs:write"] }, headers);
         expect(answer.body).toMatchObject({ valid: false, code: "ROOT_KEY_NOT_ALLOWED", ratelimit: null });
       }
