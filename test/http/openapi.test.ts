@@ -56,6 +56,30 @@ describe("the OpenAPI document", () => {
     }
   });
 
+  test("regression: declares the server and the headers each route reads as parameters", async () => {
+    world.deps.settings.publicUrl = "https://auth.example.com";
+    const document = (await world.call("GET", "/openapi.json")).body;
+    expect(document.servers).toEqual([{ url: "https://auth.example.com", description: expect.any(String) }]);
+    const headersOf = (path: string, method: string) =>
+      (document.paths[path][method].parameters ?? [])
+        .filter((parameter: { in: string }) => parameter.in === "header")
+        .map((parameter: { name: string }) => parameter.name);
+    expect(headersOf("/v1/keys", "get")).toEqual(["X-Session-Token", "X-Project-Id"]);
+    expect(headersOf("/v1/sessions", "post")).toEqual(["X-Project-Id"]);
+    expect(headersOf("/v1/keys/verify", "post")).toEqual(["X-Project-Id"]);
+    expect(headersOf("/v1/api/auth/sessions/{sessionId}", "get")).toEqual(["X-Code-Verifier"]);
+    expect(headersOf("/v1/authz", "get")).toEqual([
+      "X-Session-Token",
+      "X-Project-Id",
+      "Origin",
+      "X-Forwarded-Method",
+      "X-Original-Method",
+      "X-Latchkey-Required-Scopes",
+    ]);
+    expect(headersOf("/v1/tenants", "get")).toEqual([]);
+    expect(JSON.stringify(document)).not.toContain("x-latchkey-header-parameters");
+  });
+
   test("shows the error body with its closed list of codes", async () => {
     const document = (await world.call("GET", "/openapi.json")).body;
     const refusal = document.paths["/v1/keys"].post.responses["401"].content["application/json"].schema;
