@@ -109,7 +109,12 @@ describe.skipIf(CADDY === null)("Caddy forward_auth with the shipped Caddyfile",
   test("regression: a client's own method headers cannot turn a browser's write into a read", async () => {
     const key = await createKey(world, { scopes: ["runs:read"] });
     seenByApi.length = 0;
-    for (const spoof of [{ "x-forwarded-method": "GET" }, { "x-original-method": "GET" }, { "x-forwarded-method": "GET", "x-original-method": "GET" }]) {
+    const spoofs: Record<string, string>[] = [
+      { "x-forwarded-method": "GET" },
+      { "x-original-method": "GET" },
+      { "x-forwarded-method": "GET", "x-original-method": "GET" },
+    ];
+    for (const spoof of spoofs) {
       const response = await fetch(`${base}/runs`, {
         method: "DELETE",
         headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test", ...spoof },

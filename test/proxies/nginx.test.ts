@@ -138,7 +138,12 @@ http {
     });
     const key = await createKey(world, { scopes: ["runs:read", "runs:write"] });
     seenByApi.length = 0;
-    for (const spoof of [{ "x-forwarded-method": "GET" }, { "x-original-method": "GET" }, { "x-forwarded-method": "GET", "x-original-method": "GET" }]) {
+    const spoofs: Record<string, string>[] = [
+      { "x-forwarded-method": "GET" },
+      { "x-original-method": "GET" },
+      { "x-forwarded-method": "GET", "x-original-method": "GET" },
+    ];
+    for (const spoof of spoofs) {
       const response = await fetch(`${base}/hello`, {
         method: "DELETE",
         headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test", ...spoof },

@@ -7,21 +7,10 @@
  *
  * Used by test/reliability/fuzz.test.ts (CI) and scripts/fuzz.ts (`bun run fuzz -- --runs N`).
  */
-import Ajv2020, { type ValidateFunction } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import fc from "fast-check";
+import { checkAnswer, loadOperations, type Operation } from "./contract.ts";
 import { createApprover, createKey, createProject, createTenant, mintSession, startCliLogin } from "./keys.ts";
 import { createWorld, type World } from "./world.ts";
-
-interface Operation {
-  method: string;
-  path: string;
-  pathParameters: string[];
-  queryParameters: string[];
-  bodyMediaType: string | null;
-  bodyProperties: string[];
-  responses: Map<number, ValidateFunction | null>;
-}
 
 export interface FuzzReport {
   requests: number;
@@ -35,9 +24,6 @@ interface Fixtures {
   credentials: Record<string, string | null>;
   ids: Record<string, string>;
 }
-
-/** Traces of internals that must never reach a client. */
-const INTERNAL_DETAIL = /\bat [^\s]+ \(|\.ts:\d+|node_modules|SQLITE_|TypeError|ReferenceError|SyntaxError|drizzle|elysia|\bstack\b/i;
 
 const hostileStrings = fc.oneof(
   fc.string({ maxLength: 40 }),
@@ -55,35 +41,6 @@ const jsonValues = fc.oneof(
 
 function deeplyNested(depth: number): string {
   return `${"[".repeat(depth)}${"]".repeat(depth)}`;
-}
-
-async function loadOperations(world: World): Promise<Operation[]> {
-  const document = (await world.call("GET", "/openapi.json")).body;
-  const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true });
-  addFormats(ajv);
-  const operations: Operation[] = [];
-  for (const [path, item] of Object.entries<Record<string, any>>(document.paths)) {
-    for (const [method, operation] of Object.entries<any>(item)) {
-      const parameters: { name: string; in: string }[] = operation.parameters ?? [];
-      const body = operation.requestBody?.content ?? {};
-      const bodyMediaType = Object.keys(body)[0] ?? null;
-      const responses = new Map<number, ValidateFunction | null>();
-      for (const [status, response] of Object.entries<any>(operation.responses ?? {})) {
-        const schema = response.content?.["application/json"]?.schema;
-        responses.set(Number(status), schema ? ajv.compile({ ...schema, $schema: undefined }) : null);
-      }
-      operations.push({
-        method: method.toUpperCase(),
-        path,
-        pathParameters: parameters.filter((parameter) => parameter.in === "path").map((parameter) => parameter.name),
-        queryParameters: parameters.filter((parameter) => parameter.in === "query").map((parameter) => parameter.name),
-        bodyMediaType,
-        bodyProperties: bodyMediaType ? Object.keys(body[bodyMediaType].schema?.properties ?? {}) : [],
-        responses,
-      });
-    }
-  }
-  return operations;
 }
 
 async function buildFixtures(): Promise<Fixtures> {
@@ -236,17 +193,7 @@ export async function runFuzz(options: { runs: number; seed?: number; path?: str
         });
         requests++;
         byStatus[answer.status] = (byStatus[answer.status] ?? 0) + 1;
-        const where = `${method} ${path.slice(0, 200)} → ${answer.status}`;
-        if (answer.status >= 500) throw new Error(`5xx: ${where}: ${answer.text.slice(0, 300)}`);
-        if (!operation.responses.has(answer.status)) throw new Error(`undocumented status: ${where}`);
-        if (!answer.headers.get("x-request-id")) throw new Error(`no X-Request-Id: ${where}`);
-        if (INTERNAL_DETAIL.test(answer.text) && !path.startsWith("/device")) {
-          throw new Error(`internal detail leaked: ${where}: ${answer.text.slice(0, 300)}`);
-        }
-        const validate = operation.responses.get(answer.status);
-        if (validate && (answer.headers.get("content-type") ?? "").includes("json") && !validate(answer.body)) {
-          throw new Error(`body does not match the documented schema: ${where}: ${JSON.stringify(validate.errors).slice(0, 400)}`);
-        }
+        checkAnswer(operation, `${method} ${path.slice(0, 200)}`, answer);
       }),
       { numRuns: options.runs, seed, path: options.path, endOnFailure: true },
     );
