@@ -77,10 +77,13 @@ try {
   );
   const loadResult = await load;
   delaysMs.sort((left, right) => left - right);
-  const at = (percent: number) => delaysMs[Math.min(delaysMs.length - 1, Math.floor((percent / 100) * delaysMs.length))]!;
+  const at = (percent: number) =>
+    delaysMs[Math.min(delaysMs.length - 1, Math.floor((percent / 100) * delaysMs.length))]!;
   const format = (ms: number) => `${ms.toFixed(0)} ms`;
   console.log(`\nlatchkey revocation bench: ${keyCount} keys revoked on one process, refused on the other`);
-  console.log(`load on the other process meanwhile: ${loadResult.requestsPerSecond.toFixed(0)} verifications/s (${LOAD_GENERATOR})`);
+  console.log(
+    `load on the other process meanwhile: ${loadResult.requestsPerSecond.toFixed(0)} verifications/s (${LOAD_GENERATOR})`,
+  );
   console.log("| min | p50 | p90 | p99 | max | target |");
   console.log("|---:|---:|---:|---:|---:|---|");
   console.log(

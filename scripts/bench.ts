@@ -74,8 +74,11 @@ async function throughputBench(): Promise<void> {
       key: rootKey,
       body: { ratelimit: { limit: 1_000_000, window_seconds: 1 } },
     });
-    const key = (await callJson(server.url, "POST", "/v1/keys", { key: rootKey, body: { name: "bench", scopes: ["runs:read"] } })).body;
-    const token = (await callJson(server.url, "POST", "/v1/sessions", { key: key.secret, body: { user_id: "bench" } })).body.token;
+    const key = (
+      await callJson(server.url, "POST", "/v1/keys", { key: rootKey, body: { name: "bench", scopes: ["runs:read"] } })
+    ).body;
+    const token = (await callJson(server.url, "POST", "/v1/sessions", { key: key.secret, body: { user_id: "bench" } }))
+      .body.token;
     const limited = (
       await callJson(server.url, "POST", "/v1/keys", {
         key: rootKey,
@@ -89,7 +92,12 @@ async function throughputBench(): Promise<void> {
     const scenarios: { name: string; spec: LoadSpec; expect: "2xx" | "429"; target?: (result: Row) => string }[] = [
       {
         name: "/v1/authz, cached key",
-        spec: { url: `${server.url}/v1/authz?scopes=runs:read`, headers: { authorization: `Bearer ${key.secret}` }, connections, seconds },
+        spec: {
+          url: `${server.url}/v1/authz?scopes=runs:read`,
+          headers: { authorization: `Bearer ${key.secret}` },
+          connections,
+          seconds,
+        },
         expect: "2xx",
         target: (row) => verdict(row.ratio >= 0.6 && row.p99Ms <= 5, "ratio ≥ 0.6, p99 ≤ 5 ms"),
       },
@@ -132,7 +140,12 @@ async function throughputBench(): Promise<void> {
       },
       {
         name: "/v1/authz, rate limited (429)",
-        spec: { url: `${server.url}/v1/authz`, headers: { authorization: `Bearer ${limited.secret}` }, connections, seconds },
+        spec: {
+          url: `${server.url}/v1/authz`,
+          headers: { authorization: `Bearer ${limited.secret}` },
+          connections,
+          seconds,
+        },
         expect: "429",
       },
     ];
@@ -153,10 +166,17 @@ async function throughputBench(): Promise<void> {
       if (Math.abs(result.non2xx - expectedNon2xx) > 0) {
         throw new Error(`${scenario.name}: ${result.non2xx} of ${result.requests} answers were not ${scenario.expect}`);
       }
-      rows.push({ ...result, name: scenario.name, baseline, ratio: result.requestsPerSecond / baseline.requestsPerSecond });
+      rows.push({
+        ...result,
+        name: scenario.name,
+        baseline,
+        ratio: result.requestsPerSecond / baseline.requestsPerSecond,
+      });
     }
 
-    console.log(`\nlatchkey bench: ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and baseline on core 0`);
+    console.log(
+      `\nlatchkey bench: ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and baseline on core 0`,
+    );
     console.log("| scenario | req/s | p50 ms | p99 ms | baseline req/s | ratio | target |");
     console.log("|---|---:|---:|---:|---:|---:|---|");
     for (const [index, row] of rows.entries()) {
@@ -221,7 +241,8 @@ async function scaleBench(): Promise<void> {
       if (answer.body.code !== "VALID") throw new Error(`seeded key refused: ${answer.body.code}`);
     }
     latencies.sort((left, right) => left - right);
-    const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+    const percentile = (p: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
     // Fill the key cache past its bound with keys never seen before, to show memory stays bounded.
     const rest = samples.slice(sampleCount);
     await Promise.all(
@@ -232,14 +253,22 @@ async function scaleBench(): Promise<void> {
       }),
     );
     const rssAfterMb = residentMegabytes(server.process.pid);
-    console.log(`\nlatchkey scale bench: ${keyCount.toLocaleString("en-US")} keys seeded in ${format(seedSeconds, 1)} s`);
+    console.log(
+      `\nlatchkey scale bench: ${keyCount.toLocaleString("en-US")} keys seeded in ${format(seedSeconds, 1)} s`,
+    );
     console.log("| measure | figure | target |");
     console.log("|---|---:|---|");
-    console.log(`| cold-cache verification p50 (${sampleCount} keys, one at a time) | ${format(percentile(50), 3)} ms | |`);
-    console.log(`| cold-cache verification p99 | ${format(percentile(99), 3)} ms | ${verdict(percentile(99) < 2, "< 2 ms")} |`);
+    console.log(
+      `| cold-cache verification p50 (${sampleCount} keys, one at a time) | ${format(percentile(50), 3)} ms | |`,
+    );
+    console.log(
+      `| cold-cache verification p99 | ${format(percentile(99), 3)} ms | ${verdict(percentile(99) < 2, "< 2 ms")} |`,
+    );
     console.log(`| cold-cache verification max | ${format(latencies.at(-1)!, 3)} ms | |`);
     console.log(`| RSS after start | ${format(rssBeforeMb, 0)} MB | |`);
-    console.log(`| RSS after ${samples.length.toLocaleString("en-US")} distinct keys verified | ${format(rssAfterMb, 0)} MB | ${verdict(rssAfterMb < 300, "< 300 MB")} |`);
+    console.log(
+      `| RSS after ${samples.length.toLocaleString("en-US")} distinct keys verified | ${format(rssAfterMb, 0)} MB | ${verdict(rssAfterMb < 300, "< 300 MB")} |`,
+    );
   } finally {
     await server.stop();
   }

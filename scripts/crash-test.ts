@@ -22,12 +22,16 @@ try {
       if ((cycle + 1) % 50 === 0) console.log(`${cycle + 1} cycles, ${progress.failures.length} failures`);
     },
   });
-  console.log(`\nlatchkey crash test: ${report.cycles} kill -9 cycles in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `\nlatchkey crash test: ${report.cycles} kill -9 cycles in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
   console.log(
     `acknowledged writes: ${report.acknowledged.created} creations, ${report.acknowledged.revoked} revocations, ` +
       `${report.acknowledged.rotated} rotations, ${report.acknowledged.approved} CLI approvals; ${report.checked} checks after restarts`,
   );
-  console.log(`ready again: median ${report.readyMillisecondsMedian.toFixed(0)} ms, max ${report.readyMillisecondsMax.toFixed(0)} ms (limit 2000 ms)`);
+  console.log(
+    `ready again: median ${report.readyMillisecondsMedian.toFixed(0)} ms, max ${report.readyMillisecondsMax.toFixed(0)} ms (limit 2000 ms)`,
+  );
   console.log(report.failures.length === 0 ? "failures: none" : `failures:\n${report.failures.join("\n")}`);
   process.exitCode = report.failures.length === 0 ? 0 : 1;
 } finally {

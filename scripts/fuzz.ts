@@ -39,7 +39,9 @@ try {
     seed: values.seed === undefined ? undefined : integerFlag("seed", values.seed),
     path: values.path,
   });
-  console.log(`latchkey fuzz: ${report.requests} requests over ${report.operations} operations in ${((performance.now() - started) / 1000).toFixed(0)} s, seed ${report.seed}`);
+  console.log(
+    `latchkey fuzz: ${report.requests} requests over ${report.operations} operations in ${((performance.now() - started) / 1000).toFixed(0)} s, seed ${report.seed}`,
+  );
   console.log(`answers by status: ${JSON.stringify(report.byStatus)}`);
   console.log("every answer documented, no 5xx, every body matching the document's schema, no internal detail");
 } catch (error) {

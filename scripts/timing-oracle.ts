@@ -80,7 +80,10 @@ const series = {
   controlFirst: unknownKey,
   controlSecond: unknownKey,
 };
-const timings = Object.fromEntries(Object.keys(series).map((name) => [name, [] as number[]])) as Record<keyof typeof series, number[]>;
+const timings = Object.fromEntries(Object.keys(series).map((name) => [name, [] as number[]])) as Record<
+  keyof typeof series,
+  number[]
+>;
 const entries = Object.entries(series) as [keyof typeof series, () => string][];
 // Warm every path first, then interleave in a fresh random order each round, so drift on a shared machine and
 // position in the round affect every series alike.
@@ -107,13 +110,16 @@ function kolmogorovSmirnov(left: number[], right: number[]): number {
 /** 95% bootstrap interval of the difference of medians (left minus right), from 200 resamples of 4,001. */
 function bootstrapMedianDifference(left: number[], right: number[]): [number, number] {
   const differences: number[] = [];
-  const resample = (values: number[]) => sorted(Array.from({ length: 4001 }, () => values[Math.floor(Math.random() * values.length)]!));
+  const resample = (values: number[]) =>
+    sorted(Array.from({ length: 4001 }, () => values[Math.floor(Math.random() * values.length)]!));
   for (let round = 0; round < 200; round++) differences.push(median(resample(left)) - median(resample(right)));
   differences.sort((x, y) => x - y);
   return [differences[5]!, differences[194]!];
 }
 
-const sortedTimings = Object.fromEntries(Object.entries(timings).map(([name, values]) => [name, sorted(values)])) as typeof timings;
+const sortedTimings = Object.fromEntries(
+  Object.entries(timings).map(([name, values]) => [name, sorted(values)]),
+) as typeof timings;
 // The critical value of the two-sample KS test at alpha = 0.01 (every series has the same size).
 const critical = 1.628 * Math.sqrt(2 / samples);
 const controlKs = kolmogorovSmirnov(sortedTimings.controlFirst, sortedTimings.controlSecond);
@@ -138,7 +144,9 @@ console.log(`latchkey timing oracle: ${samples.toLocaleString("en-US")} samples 
 describe("unknown key", "unknown");
 describe("real key's prefix, wrong rest", "nearReal");
 describe("decoy's prefix (a key nobody issued), wrong rest", "nearDecoy");
-console.log(`KS critical value at alpha 0.01: ${critical.toFixed(4)}; control (unknown against unknown): D = ${controlKs.toFixed(4)}`);
+console.log(
+  `KS critical value at alpha 0.01: ${critical.toFixed(4)}; control (unknown against unknown): D = ${controlKs.toFixed(4)}`,
+);
 compare("unknown vs real prefix", "unknown", "nearReal");
 compare("decoy prefix vs real prefix", "nearDecoy", "nearReal");
 await world.close();

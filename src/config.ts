@@ -22,23 +22,125 @@ export interface ConfigSetting {
 
 /** The configuration table; the README's table and `--help` are printed from it. */
 export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
-  { key: "port", env: "LATCHKEY_PORT", flag: "--port", description: "TCP port to listen on (0 picks a free one)", defaultText: "8787" },
-  { key: "host", env: "LATCHKEY_HOST", flag: "--host", description: "Interface to bind (0.0.0.0 for a sidecar reached from outside)", defaultText: "127.0.0.1" },
-  { key: "db", env: "LATCHKEY_DB", flag: "--db", description: "SQLite file (created if missing)", defaultText: "./latchkey.db" },
-  { key: "publicUrl", env: "LATCHKEY_PUBLIC_URL", flag: "--public-url", description: "URL clients reach latchkey at (links, token issuer)", defaultText: "http://localhost:<port>" },
-  { key: "rootKey", env: "LATCHKEY_ROOT_KEY", flag: null, description: "Root key to create on first start (from `latchkey keygen`); env only", defaultText: "generated and printed once" },
-  { key: "logLevel", env: "LATCHKEY_LOG_LEVEL", flag: "--log-level", description: "debug, info, warn, error or silent", defaultText: "info" },
-  { key: "bodyLimitBytes", env: "LATCHKEY_BODY_LIMIT_BYTES", flag: "--body-limit-bytes", description: "Largest request body accepted (413 above)", defaultText: "65536" },
-  { key: "masterKey", env: "LATCHKEY_MASTER_KEY", flag: null, description: "Seals private signing keys at rest (32+ characters); env only", defaultText: "not set: keys stored unsealed" },
-  { key: "signingKeyRotationDays", env: "LATCHKEY_SIGNING_KEY_ROTATION_DAYS", flag: "--signing-key-rotation-days", description: "Rotate the token-signing key automatically after this many days (0: never)", defaultText: "30" },
-  { key: "trustedProxies", env: "LATCHKEY_TRUSTED_PROXIES", flag: "--trusted-proxies", description: "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed", defaultText: "none" },
-  { key: "authFailuresPerMinute", env: "LATCHKEY_AUTH_FAILURES_PER_MINUTE", flag: "--auth-failures-per-minute", description: "Failed authentications per client address per minute before 429", defaultText: "60" },
-  { key: "cliStartsPerMinute", env: "LATCHKEY_CLI_STARTS_PER_MINUTE", flag: "--cli-starts-per-minute", description: "CLI login sessions one client address may start per minute", defaultText: "20" },
-  { key: "keyCacheEntries", env: "LATCHKEY_KEY_CACHE_ENTRIES", flag: "--key-cache-entries", description: "API keys held in memory (LRU, about 1 KB each)", defaultText: "25000" },
-  { key: "tokenCacheEntries", env: "LATCHKEY_TOKEN_CACHE_ENTRIES", flag: "--token-cache-entries", description: "Verified session tokens held in memory (LRU, never past exp)", defaultText: "10000" },
-  { key: "ratelimitBuckets", env: "LATCHKEY_RATELIMIT_BUCKETS", flag: "--ratelimit-buckets", description: "Rate-limit buckets held in memory (LRU, about 0.3 KB each)", defaultText: "50000" },
-  { key: "usageFlushSeconds", env: "LATCHKEY_USAGE_FLUSH_SECONDS", flag: "--usage-flush-seconds", description: "How often last_used_at and usage counts are written", defaultText: "60" },
-  { key: "changePollMilliseconds", env: "LATCHKEY_CHANGE_POLL_MS", flag: "--change-poll-ms", description: "How often the change log is read (revocations from other processes)", defaultText: "250" },
+  {
+    key: "port",
+    env: "LATCHKEY_PORT",
+    flag: "--port",
+    description: "TCP port to listen on (0 picks a free one)",
+    defaultText: "8787",
+  },
+  {
+    key: "host",
+    env: "LATCHKEY_HOST",
+    flag: "--host",
+    description: "Interface to bind (0.0.0.0 for a sidecar reached from outside)",
+    defaultText: "127.0.0.1",
+  },
+  {
+    key: "db",
+    env: "LATCHKEY_DB",
+    flag: "--db",
+    description: "SQLite file (created if missing)",
+    defaultText: "./latchkey.db",
+  },
+  {
+    key: "publicUrl",
+    env: "LATCHKEY_PUBLIC_URL",
+    flag: "--public-url",
+    description: "URL clients reach latchkey at (links, token issuer)",
+    defaultText: "http://localhost:<port>",
+  },
+  {
+    key: "rootKey",
+    env: "LATCHKEY_ROOT_KEY",
+    flag: null,
+    description: "Root key to create on first start (from `latchkey keygen`); env only",
+    defaultText: "generated and printed once",
+  },
+  {
+    key: "logLevel",
+    env: "LATCHKEY_LOG_LEVEL",
+    flag: "--log-level",
+    description: "debug, info, warn, error or silent",
+    defaultText: "info",
+  },
+  {
+    key: "bodyLimitBytes",
+    env: "LATCHKEY_BODY_LIMIT_BYTES",
+    flag: "--body-limit-bytes",
+    description: "Largest request body accepted (413 above)",
+    defaultText: "65536",
+  },
+  {
+    key: "masterKey",
+    env: "LATCHKEY_MASTER_KEY",
+    flag: null,
+    description: "Seals private signing keys at rest (32+ characters); env only",
+    defaultText: "not set: keys stored unsealed",
+  },
+  {
+    key: "signingKeyRotationDays",
+    env: "LATCHKEY_SIGNING_KEY_ROTATION_DAYS",
+    flag: "--signing-key-rotation-days",
+    description: "Rotate the token-signing key automatically after this many days (0: never)",
+    defaultText: "30",
+  },
+  {
+    key: "trustedProxies",
+    env: "LATCHKEY_TRUSTED_PROXIES",
+    flag: "--trusted-proxies",
+    description: "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed",
+    defaultText: "none",
+  },
+  {
+    key: "authFailuresPerMinute",
+    env: "LATCHKEY_AUTH_FAILURES_PER_MINUTE",
+    flag: "--auth-failures-per-minute",
+    description: "Failed authentications per client address per minute before 429",
+    defaultText: "60",
+  },
+  {
+    key: "cliStartsPerMinute",
+    env: "LATCHKEY_CLI_STARTS_PER_MINUTE",
+    flag: "--cli-starts-per-minute",
+    description: "CLI login sessions one client address may start per minute",
+    defaultText: "20",
+  },
+  {
+    key: "keyCacheEntries",
+    env: "LATCHKEY_KEY_CACHE_ENTRIES",
+    flag: "--key-cache-entries",
+    description: "API keys held in memory (LRU, about 1 KB each)",
+    defaultText: "25000",
+  },
+  {
+    key: "tokenCacheEntries",
+    env: "LATCHKEY_TOKEN_CACHE_ENTRIES",
+    flag: "--token-cache-entries",
+    description: "Verified session tokens held in memory (LRU, never past exp)",
+    defaultText: "10000",
+  },
+  {
+    key: "ratelimitBuckets",
+    env: "LATCHKEY_RATELIMIT_BUCKETS",
+    flag: "--ratelimit-buckets",
+    description: "Rate-limit buckets held in memory (LRU, about 0.3 KB each)",
+    defaultText: "50000",
+  },
+  {
+    key: "usageFlushSeconds",
+    env: "LATCHKEY_USAGE_FLUSH_SECONDS",
+    flag: "--usage-flush-seconds",
+    description: "How often last_used_at and usage counts are written",
+    defaultText: "60",
+  },
+  {
+    key: "changePollMilliseconds",
+    env: "LATCHKEY_CHANGE_POLL_MS",
+    flag: "--change-poll-ms",
+    description: "How often the change log is read (revocations from other processes)",
+    defaultText: "250",
+  },
 ];
 
 const ConfigSchema = z.object({
@@ -101,7 +203,11 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
 }
 
 /** The app's settings and cache sizes from a configuration (the defaults when nothing is set). */
-export function runtimeOf(config: ServerConfig, publicUrl: string, version: string): { settings: AppSettings; cacheSizes: CacheSizes } {
+export function runtimeOf(
+  config: ServerConfig,
+  publicUrl: string,
+  version: string,
+): { settings: AppSettings; cacheSizes: CacheSizes } {
   const trusted = parseTrustedProxies(config.trustedProxies);
   return {
     settings: {
@@ -141,7 +247,8 @@ function readFlags(flags: readonly string[], raw: Record<string, string>): strin
   const problems: string[] = [];
   for (let index = 0; index < tokens.length; index++) {
     const token = tokens[index]!;
-    if (token.kind === "positional") problems.push(`argument ${token.index + 1}: unexpected (settings are --name value)`);
+    if (token.kind === "positional")
+      problems.push(`argument ${token.index + 1}: unexpected (settings are --name value)`);
     if (token.kind !== "option") continue;
     const setting = withFlags.find((candidate) => candidate.flag === token.rawName);
     if (!setting) {

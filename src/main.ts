@@ -72,7 +72,9 @@ async function main(argv: string[]): Promise<number> {
 async function withConfig(flags: string[], run: (config: ServerConfig) => Promise<number>): Promise<number> {
   const result = loadConfig(flags, Bun.env);
   if (!result.ok) {
-    process.stderr.write(`latchkey: invalid configuration\n${result.problems.map((problem) => `  ${problem}\n`).join("")}`);
+    process.stderr.write(
+      `latchkey: invalid configuration\n${result.problems.map((problem) => `  ${problem}\n`).join("")}`,
+    );
     return 2;
   }
   for (const warning of result.warnings) process.stderr.write(`latchkey: ${warning}\n`);
@@ -107,8 +109,11 @@ async function serve(config: ServerConfig): Promise<number> {
     server = await startServer(config, logger, systemClock, (text) => process.stdout.write(`${text}\n`));
   } catch (error) {
     // Expected start-up failures are one clear line; anything else also names itself, without a source dump.
-    const expected = error instanceof PortInUseError || error instanceof MigrationError || error instanceof MasterKeyError;
-    process.stderr.write(`latchkey: ${expected ? "" : "failed to start: "}${error instanceof Error ? error.message : String(error)}\n`);
+    const expected =
+      error instanceof PortInUseError || error instanceof MigrationError || error instanceof MasterKeyError;
+    process.stderr.write(
+      `latchkey: ${expected ? "" : "failed to start: "}${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return 1;
   }
   const running = server;
@@ -125,15 +130,23 @@ async function serve(config: ServerConfig): Promise<number> {
 
 async function signingKeys(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
-  const leadFlagAt = rest.findIndex((flag) => flag === "--activate-in-seconds" || flag.startsWith("--activate-in-seconds="));
+  const leadFlagAt = rest.findIndex(
+    (flag) => flag === "--activate-in-seconds" || flag.startsWith("--activate-in-seconds="),
+  );
   let activateInSeconds = DEFAULT_ACTIVATION_LEAD_SECONDS;
   if (leadFlagAt >= 0) {
     const flag = rest[leadFlagAt]!;
     const [value] = flag.includes("=") ? [flag.slice(flag.indexOf("=") + 1)] : rest.splice(leadFlagAt + 1, 1);
     rest.splice(leadFlagAt, 1);
     activateInSeconds = Number(value);
-    if (!Number.isInteger(activateInSeconds) || activateInSeconds < 0 || activateInSeconds > MAX_ACTIVATION_LEAD_SECONDS) {
-      process.stderr.write(`latchkey: --activate-in-seconds: must be an integer from 0 to ${MAX_ACTIVATION_LEAD_SECONDS}\n`);
+    if (
+      !Number.isInteger(activateInSeconds) ||
+      activateInSeconds < 0 ||
+      activateInSeconds > MAX_ACTIVATION_LEAD_SECONDS
+    ) {
+      process.stderr.write(
+        `latchkey: --activate-in-seconds: must be an integer from 0 to ${MAX_ACTIVATION_LEAD_SECONDS}\n`,
+      );
       return 2;
     }
   }
@@ -153,7 +166,12 @@ async function signingKeys(argv: string[]): Promise<number> {
         process.stdout.write(`rotated: ${rotation!.kid} signs from ${toIsoString(rotation!.activatesAtMs)}\n`);
       }
       for (const key of await ring.schedule(systemClock.nowMilliseconds())) {
-        const state = key.activatesAtMs > now ? "pending" : key.retiresAtMs !== null && key.retiresAtMs <= now ? "retired" : "active";
+        const state =
+          key.activatesAtMs > now
+            ? "pending"
+            : key.retiresAtMs !== null && key.retiresAtMs <= now
+              ? "retired"
+              : "active";
         process.stdout.write(`${key.kid}  ${state.padEnd(7)}  activates ${toIsoString(key.activatesAtMs)}\n`);
       }
       return 0;

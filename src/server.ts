@@ -35,11 +35,17 @@ export async function startServer(
   const { db, sqlite } = openDatabase(config.db);
   for (const warning of databaseFileWarnings(config.db)) logger.warn(warning);
   if (config.masterKey === undefined) {
-    logger.warn("LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; set it in production");
+    logger.warn(
+      "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; set it in production",
+    );
   }
   const migrations = applyMigrations(sqlite, clock.nowMilliseconds());
   if (migrations.applied.length > 0) logger.info("migrations applied", { applied: migrations.applied.join(",") });
-  const { settings, cacheSizes } = runtimeOf(config, config.publicUrl ?? defaultPublicUrl(config.host, config.port), VERSION);
+  const { settings, cacheSizes } = runtimeOf(
+    config,
+    config.publicUrl ?? defaultPublicUrl(config.host, config.port),
+    VERSION,
+  );
   let deps: AppDeps;
   try {
     deps = await createDeps({ db, sqlite, clock, logger, settings, cacheSizes, masterKeyText: config.masterKey });
@@ -109,9 +115,18 @@ function startHousekeeping(deps: AppDeps, config: ServerConfig): ReturnType<type
     }
   };
   const timers = [
-    setInterval(guarded("change log", () => deps.changeLog.poll()), config.changePollMilliseconds),
-    setInterval(guarded("usage flush", () => flushUsage(deps)), config.usageFlushSeconds * 1000),
-    setInterval(guarded("cli session sweep", () => sweepCliSessions(deps, deps.clock.nowMilliseconds())), CLI_SWEEP_INTERVAL_MILLISECONDS),
+    setInterval(
+      guarded("change log", () => deps.changeLog.poll()),
+      config.changePollMilliseconds,
+    ),
+    setInterval(
+      guarded("usage flush", () => flushUsage(deps)),
+      config.usageFlushSeconds * 1000,
+    ),
+    setInterval(
+      guarded("cli session sweep", () => sweepCliSessions(deps, deps.clock.nowMilliseconds())),
+      CLI_SWEEP_INTERVAL_MILLISECONDS,
+    ),
     setInterval(
       guarded("maintenance", () => {
         deps.changeLog.prune(deps.clock.nowMilliseconds());

@@ -55,7 +55,14 @@ describe("configuration", () => {
     });
     expect(result.ok).toBe(false);
     const problems = result.ok ? [] : result.problems;
-    for (const name of ["--bogus", "LATCHKEY_PORT", "LATCHKEY_LOG_LEVEL", "LATCHKEY_PUBLIC_URL", "LATCHKEY_ROOT_KEY", "LATCHKEY_BODY_LIMIT_BYTES"]) {
+    for (const name of [
+      "--bogus",
+      "LATCHKEY_PORT",
+      "LATCHKEY_LOG_LEVEL",
+      "LATCHKEY_PUBLIC_URL",
+      "LATCHKEY_ROOT_KEY",
+      "LATCHKEY_BODY_LIMIT_BYTES",
+    ]) {
       expect(problems.some((problem) => problem.startsWith(name))).toBe(true);
     }
     expect(problems.join("\n")).not.toContain("hunter2");

@@ -16,7 +16,9 @@ describe("README", () => {
 
   test("lists every error code with its status", () => {
     for (const [code, entry] of Object.entries(ERROR_CATALOGUE) as [ErrorCode, { status: number }][]) {
-      const row = readme.split("\n").find((line) => line.startsWith(`| ${entry.status} |`) && line.includes(`\`${code}\``));
+      const row = readme
+        .split("\n")
+        .find((line) => line.startsWith(`| ${entry.status} |`) && line.includes(`\`${code}\``));
       expect({ code, documented: row !== undefined }).toEqual({ code, documented: true });
     }
   });

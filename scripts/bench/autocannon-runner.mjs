@@ -13,13 +13,22 @@ const result = await autocannon({
   headers: spec.headers,
   body: spec.body,
   requests: tokens
-    ? [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, "x-session-token": tokens[next++ % tokens.length] } }) }]
+    ? [
+        {
+          setupRequest: (request) => ({
+            ...request,
+            headers: { ...request.headers, "x-session-token": tokens[next++ % tokens.length] },
+          }),
+        },
+      ]
     : undefined,
 });
-console.log(JSON.stringify({
-  requestsPerSecond: result.requests.average,
-  p50Ms: result.latency.p50,
-  p99Ms: result.latency.p99,
-  requests: result.requests.total,
-  non2xx: result.non2xx,
-}));
+console.log(
+  JSON.stringify({
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+  }),
+);

@@ -115,4 +115,3 @@ export async function callJson(
   });
   return { status: response.status, body: await response.json() };
 }
-

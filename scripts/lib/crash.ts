@@ -41,7 +41,11 @@ export async function runCrashCycles(options: {
   onCycle?: (cycle: number, report: CrashReport) => void;
 }): Promise<CrashReport> {
   const rootKey = generateSecret(ROOT_KEY_PREFIX);
-  const env = { LATCHKEY_ROOT_KEY: rootKey, LATCHKEY_AUTH_FAILURES_PER_MINUTE: "1000000", LATCHKEY_CLI_STARTS_PER_MINUTE: "1000000" };
+  const env = {
+    LATCHKEY_ROOT_KEY: rootKey,
+    LATCHKEY_AUTH_FAILURES_PER_MINUTE: "1000000",
+    LATCHKEY_CLI_STARTS_PER_MINUTE: "1000000",
+  };
   const readyLimit = options.readyLimitMilliseconds ?? 2000;
   const keys: TrackedKey[] = [];
   const approvedKeyIds: string[] = [];
@@ -65,7 +69,16 @@ export async function runCrashCycles(options: {
     if (readyMs > readyLimit) report.failures.push(`cycle ${cycle}: ready after ${readyMs.toFixed(0)} ms`);
 
     if (cycle === 0) await allowHeavyUse(server, rootKey);
-    else report.checked += await checkAcknowledged(server, rootKey, keys, approvedKeyIds, options.databasePath, cycle, report.failures);
+    else
+      report.checked += await checkAcknowledged(
+        server,
+        rootKey,
+        keys,
+        approvedKeyIds,
+        options.databasePath,
+        cycle,
+        report.failures,
+      );
 
     await workload(server, rootKey, keys, approvedKeyIds, report, 20 + Math.random() * 280);
     await server.kill9();
@@ -109,7 +122,11 @@ async function allowHeavyUse(server: RunningBinary, rootKey: string): Promise<vo
   const projectId = (await callJson(server.url, "GET", "/v1/keys", { key: rootKey })).body.data[0].project_id;
   await callJson(server.url, "PATCH", `/v1/projects/${projectId}`, {
     key: rootKey,
-    body: { ratelimit: { limit: 1_000_000, window_seconds: 1 }, cli_default_scopes: ["runs:read"], cli_poll_interval_seconds: 1 },
+    body: {
+      ratelimit: { limit: 1_000_000, window_seconds: 1 },
+      cli_default_scopes: ["runs:read"],
+      cli_poll_interval_seconds: 1,
+    },
   });
 }
 
@@ -135,7 +152,13 @@ async function workload(
           callJson(server.url, "POST", "/v1/keys", { key: rootKey, body: { name: "crash", scopes: ["runs:read"] } }),
         );
         if (answer?.status === 200) {
-          keys.push({ id: answer.body.id, secret: answer.body.secret, retiredSecrets: [], revoked: false, uncertain: false });
+          keys.push({
+            id: answer.body.id,
+            secret: answer.body.secret,
+            retiredSecrets: [],
+            revoked: false,
+            uncertain: false,
+          });
           report.acknowledged.created++;
         }
       } else if (action < 0.6) {
@@ -162,10 +185,15 @@ async function workload(
           report.acknowledged.rotated++;
         }
       } else {
-        const started = await attempt(() => callJson(server.url, "POST", "/v1/api/auth/sessions", { body: { deviceName: "crash" } }));
+        const started = await attempt(() =>
+          callJson(server.url, "POST", "/v1/api/auth/sessions", { body: { deviceName: "crash" } }),
+        );
         if (started?.status !== 201) continue;
         const approved = await attempt(() =>
-          callJson(server.url, "POST", `/v1/api/auth/codes/${started.body.userCode}/approve`, { key: rootKey, body: { user_id: "crash" } }),
+          callJson(server.url, "POST", `/v1/api/auth/codes/${started.body.userCode}/approve`, {
+            key: rootKey,
+            body: { user_id: "crash" },
+          }),
         );
         if (approved?.status === 200) {
           approvedKeyIds.push(approved.body.key_id);
@@ -198,9 +226,12 @@ async function checkAcknowledged(
   const database = new Database(databasePath, { readonly: true });
   const integrity = database.query("PRAGMA integrity_check").get() as { integrity_check: string };
   database.close();
-  if (integrity.integrity_check !== "ok") failures.push(`cycle ${cycle}: integrity_check said ${integrity.integrity_check}`);
+  if (integrity.integrity_check !== "ok")
+    failures.push(`cycle ${cycle}: integrity_check said ${integrity.integrity_check}`);
   // Every key written in the last cycle, and a sample of the older ones.
-  const sample = [...keys.slice(-60), ...keys.slice(0, -60).filter(() => Math.random() < 0.1)].filter((key) => !key.uncertain);
+  const sample = [...keys.slice(-60), ...keys.slice(0, -60).filter(() => Math.random() < 0.1)].filter(
+    (key) => !key.uncertain,
+  );
   let checked = 0;
   for (const key of sample) {
     const current = (await callJson(server.url, "POST", "/v1/keys/verify", { body: { key: key.secret } })).body.code;
@@ -214,7 +245,8 @@ async function checkAcknowledged(
   }
   for (const keyId of approvedKeyIds.slice(-20)) {
     const answer = await callJson(server.url, "GET", `/v1/keys/${keyId}`, { key: rootKey });
-    if (answer.status !== 200) failures.push(`cycle ${cycle}: the key of an acknowledged CLI approval is missing (${keyId})`);
+    if (answer.status !== 200)
+      failures.push(`cycle ${cycle}: the key of an acknowledged CLI approval is missing (${keyId})`);
     checked++;
   }
   return checked;

@@ -45,5 +45,7 @@ export function assertNoLeaks(secrets: Iterable<string>, places: Record<string, 
 
 /** The database file and its WAL, as bytes (deleted rows linger in free pages; they count). */
 export function readDatabaseFiles(path: string): Buffer {
-  return Buffer.concat(["", "-wal"].filter((suffix) => existsSync(path + suffix)).map((suffix) => readFileSync(path + suffix)));
+  return Buffer.concat(
+    ["", "-wal"].filter((suffix) => existsSync(path + suffix)).map((suffix) => readFileSync(path + suffix)),
+  );
 }

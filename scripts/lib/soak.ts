@@ -37,22 +37,47 @@ export async function runSoak(options: {
   const rootKey = generateSecret(ROOT_KEY_PREFIX);
   const server = await startBinary(options.binary, {
     args: ["--db", options.databasePath],
-    env: { LATCHKEY_ROOT_KEY: rootKey, LATCHKEY_CLI_STARTS_PER_MINUTE: "100000", LATCHKEY_AUTH_FAILURES_PER_MINUTE: "100000" },
+    env: {
+      LATCHKEY_ROOT_KEY: rootKey,
+      LATCHKEY_CLI_STARTS_PER_MINUTE: "100000",
+      LATCHKEY_AUTH_FAILURES_PER_MINUTE: "100000",
+    },
   });
   const url = server.url;
   const projectId = (await callJson(url, "GET", "/v1/keys", { key: rootKey })).body.data[0].project_id;
   await callJson(url, "PATCH", `/v1/projects/${projectId}`, {
     key: rootKey,
-    body: { ratelimit: { limit: 2000, window_seconds: 1 }, cli_default_scopes: ["runs:read"], cli_poll_interval_seconds: 1 },
+    body: {
+      ratelimit: { limit: 2000, window_seconds: 1 },
+      cli_default_scopes: ["runs:read"],
+      cli_poll_interval_seconds: 1,
+    },
   });
-  const appKey = (await callJson(url, "POST", "/v1/keys", { key: rootKey, body: { name: "app", scopes: ["keys:read", "keys:write", "cli:approve", "runs:read"] } })).body;
+  const appKey = (
+    await callJson(url, "POST", "/v1/keys", {
+      key: rootKey,
+      body: { name: "app", scopes: ["keys:read", "keys:write", "cli:approve", "runs:read"] },
+    })
+  ).body;
   const hot = await Promise.all(
-    Array.from({ length: 50 }, async (_, index) =>
-      (await callJson(url, "POST", "/v1/keys", { key: rootKey, body: { name: `hot ${index}`, scopes: ["runs:read"] } })).body.secret as string,
+    Array.from(
+      { length: 50 },
+      async (_, index) =>
+        (
+          await callJson(url, "POST", "/v1/keys", {
+            key: rootKey,
+            body: { name: `hot ${index}`, scopes: ["runs:read"] },
+          })
+        ).body.secret as string,
     ),
   );
   // One key with a tiny bucket, so the soak also walks the 429 path.
-  const limited = (await callJson(url, "POST", "/v1/keys", { key: rootKey, body: { name: "limited", scopes: ["runs:read"], ratelimit: { limit: 5, window_seconds: 10 } } })).body.secret as string;
+  const limited = (
+    await callJson(url, "POST", "/v1/keys", {
+      key: rootKey,
+      body: { name: "limited", scopes: ["runs:read"], ratelimit: { limit: 5, window_seconds: 10 } },
+    })
+  ).body.secret as string;
 
   const latencies: number[] = [];
   const unexpected: string[] = [];
@@ -63,7 +88,11 @@ export async function runSoak(options: {
   const startedAt = performance.now();
   const until = startedAt + options.seconds * 1000;
 
-  const timed = async (operation: string, expected: number[], send: () => Promise<Response>): Promise<Response | null> => {
+  const timed = async (
+    operation: string,
+    expected: number[],
+    send: () => Promise<Response>,
+  ): Promise<Response | null> => {
     const started = performance.now();
     let response: Response;
     try {
@@ -77,7 +106,8 @@ export async function runSoak(options: {
     requests++;
     byOperation[operation] = (byOperation[operation] ?? 0) + 1;
     if (response.status === 429) rateLimited++;
-    else if (!expected.includes(response.status)) unexpected.push(`${operation}: ${response.status} ${(await response.text()).slice(0, 200)}`);
+    else if (!expected.includes(response.status))
+      unexpected.push(`${operation}: ${response.status} ${(await response.text()).slice(0, 200)}`);
     return response;
   };
   const json = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
@@ -99,19 +129,27 @@ export async function runSoak(options: {
       } else if (roll < 0.62) {
         await timed("authz limited", [200], () => json("GET", "/v1/authz", undefined, auth(limited)));
       } else if (roll < 0.75) {
-        const created = await timed("create key", [200], () => json("POST", "/v1/keys", { name: "soak", scopes: ["runs:read"] }, auth(appKey.secret)));
+        const created = await timed("create key", [200], () =>
+          json("POST", "/v1/keys", { name: "soak", scopes: ["runs:read"] }, auth(appKey.secret)),
+        );
         if (created?.status !== 200) continue;
         const key = (await created.json()) as { id: string };
-        await timed("rotate key", [200], () => json("POST", `/v1/keys/${key.id}/rotate`, { grace_seconds: 0 }, auth(appKey.secret)));
+        await timed("rotate key", [200], () =>
+          json("POST", `/v1/keys/${key.id}/rotate`, { grace_seconds: 0 }, auth(appKey.secret)),
+        );
         await timed("revoke key", [200], () => json("DELETE", `/v1/keys/${key.id}`, undefined, auth(appKey.secret)));
         await timed("list keys", [200], () => json("GET", "/v1/keys?limit=20", undefined, auth(appKey.secret)));
       } else if (roll < 0.9) {
-        const minted = await timed("mint session", [200], () => json("POST", "/v1/sessions", { user_id: "soak" }, auth(appKey.secret)));
+        const minted = await timed("mint session", [200], () =>
+          json("POST", "/v1/sessions", { user_id: "soak" }, auth(appKey.secret)),
+        );
         if (minted?.status !== 200) continue;
         const { token } = (await minted.json()) as { token: string };
         await timed("authz session", [200], () => json("GET", "/v1/authz", undefined, { "x-session-token": token }));
       } else {
-        const started = await timed("cli start", [201], () => json("POST", "/v1/api/auth/sessions", { deviceName: "soak" }));
+        const started = await timed("cli start", [201], () =>
+          json("POST", "/v1/api/auth/sessions", { deviceName: "soak" }),
+        );
         if (started?.status !== 201) continue;
         const session = (await started.json()) as { sessionId: string; userCode: string };
         await timed("cli approve", [200], () =>

@@ -112,14 +112,16 @@ export function checkCallbackUrl(
   text: string,
   project: { callbackHosts: string[] | null; cliLoopbackHttp: boolean },
 ): CallbackCheck {
-  if (/[\u0000-\u001f\u007f\\\s]/.test(text)) return { ok: false, reason: "must not contain spaces, backslashes or control characters" };
+  if (/[\u0000-\u001f\u007f\\\s]/.test(text))
+    return { ok: false, reason: "must not contain spaces, backslashes or control characters" };
   const url = parseUrlOrNull(text);
   if (url === null || !/^https?:\/\//i.test(text)) return { ok: false, reason: "must be an absolute http(s) URL" };
   if (url.username !== "" || url.password !== "") return { ok: false, reason: "must not carry credentials" };
   if (url.hash !== "" || text.includes("#")) return { ok: false, reason: "must not have a fragment" };
   const loopback = isLoopbackHost(url.hostname);
   if (url.protocol === "http:") {
-    if (!loopback) return { ok: false, reason: "plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost)" };
+    if (!loopback)
+      return { ok: false, reason: "plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost)" };
     if (!project.cliLoopbackHttp) return { ok: false, reason: "this project does not allow plain http callbacks" };
     return { ok: true };
   }

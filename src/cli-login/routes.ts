@@ -37,12 +37,18 @@ function requesterOf(request: RequestInfo): cliLogin.Requester {
 }
 
 /** Starting a login is unauthenticated, so each client address may start only so many a minute. */
-function limitStarts(deps: AppDeps, request: RequestInfo, nowMilliseconds: number, responseHeaders: Record<string, string>) {
+function limitStarts(
+  deps: AppDeps,
+  request: RequestInfo,
+  nowMilliseconds: number,
+  responseHeaders: Record<string, string>,
+) {
   if (request.ip === null) return;
   const policy = deps.settings.cliStartPolicy;
   const decision = deps.rateLimiter.take(`cli-starts:${request.ip}`, policy, nowMilliseconds);
   Object.assign(responseHeaders, rateLimitHeaders("cli-starts", policy, decision, nowMilliseconds));
-  if (!decision.allowed) throw new AppError("RATE_LIMITED", { message: "Too many login sessions started from this address." });
+  if (!decision.allowed)
+    throw new AppError("RATE_LIMITED", { message: "Too many login sessions started from this address." });
 }
 
 function targetOf(params: { sessionId: string } | { userCode: string }): cliLogin.SessionTarget {
@@ -191,7 +197,8 @@ export const cliLoginRoutes = [
     method: "DELETE",
     path: "/v1/api/auth/sessions/:sessionId",
     operationId: "closeCliSession",
-    summary: "The CLI ends its login: cancels it while pending, or acknowledges the key it saved (which is then wiped).",
+    summary:
+      "The CLI ends its login: cancels it while pending, or acknowledges the key it saved (which is then wiped).",
     tags: ["cli-login"],
     credential: "none",
     errorFormat: "cli",
@@ -199,7 +206,13 @@ export const cliLoginRoutes = [
     params: CliSessionParams,
     responses: { 200: CliSuccess, 404: CliErrorResponse },
     handle: ({ deps, params, request, nowMilliseconds }) => {
-      cliLogin.acknowledgeOrCancel(deps, params.sessionId, request.headers.get("x-code-verifier"), requesterOf(request), nowMilliseconds);
+      cliLogin.acknowledgeOrCancel(
+        deps,
+        params.sessionId,
+        request.headers.get("x-code-verifier"),
+        requesterOf(request),
+        nowMilliseconds,
+      );
       return { success: true as const };
     },
   }),
@@ -264,7 +277,8 @@ export const cliLoginRoutes = [
       if (scopes?.some((scope) => !SCOPE_PATTERN.test(scope)) || (scopes?.length ?? 0) > 64) {
         throw new OAuthError("invalid_scope", "Scopes are lower-case resource:action, at most 64.");
       }
-      if (!/^prj_[0-9A-Za-z]{22}$/.test(body.client_id)) throw new OAuthError("invalid_client", "Unknown client_id.", 401);
+      if (!/^prj_[0-9A-Za-z]{22}$/.test(body.client_id))
+        throw new OAuthError("invalid_client", "Unknown client_id.", 401);
       limitStarts(deps, request, nowMilliseconds, responseHeaders);
       const created = cliLogin.createLoginSession(
         deps,
@@ -303,7 +317,13 @@ export const cliLoginRoutes = [
       if (body.device_code === undefined || body.client_id === undefined) {
         throw new OAuthError("invalid_request", "device_code and client_id are required.");
       }
-      const outcome = await cliLogin.exchangeDeviceCode(deps, body.device_code, body.client_id, requesterOf(request), nowMilliseconds);
+      const outcome = await cliLogin.exchangeDeviceCode(
+        deps,
+        body.device_code,
+        body.client_id,
+        requesterOf(request),
+        nowMilliseconds,
+      );
       if (!outcome.ok) throw new OAuthError(outcome.error, DEVICE_ERRORS[outcome.error]);
       return { access_token: outcome.accessToken, token_type: "Bearer" as const, scope: outcome.scopes.join(" ") };
     },

@@ -5,7 +5,11 @@ import { Owner, ScopeList } from "../keys/schemas.ts";
 
 export const CreateCliSessionBody = z.strictObject({
   deviceName: displayText(100).optional().describe("Shown to the user on the approval page, and names the key."),
-  callbackUrl: z.string().max(2048).optional().describe("Where the browser goes after approval: https, or http to loopback."),
+  callbackUrl: z
+    .string()
+    .max(2048)
+    .optional()
+    .describe("Where the browser goes after approval: https, or http to loopback."),
   codeChallenge: z
     .string()
     .regex(/^[A-Za-z0-9_-]{43}$/, { message: "must be base64url(sha256(verifier)), 43 characters" })
@@ -36,7 +40,9 @@ export const CliSuccess = z.object({ success: z.literal(true) });
 export const UserCodeParams = z.object({ userCode: z.string().max(16) });
 
 export const ApproveBody = z.strictObject({
-  user_id: Owner.optional().describe("The end user the key is for (required with an API key; a browser approves for itself)."),
+  user_id: Owner.optional().describe(
+    "The end user the key is for (required with an API key; a browser approves for itself).",
+  ),
   scopes: ScopeList.optional().describe("Scopes of the key; default: those the CLI asked for, else the project's."),
   expires_at: IsoDateTime.optional().describe("Default: the project's cli key lifetime (90 days)."),
 });
@@ -76,7 +82,11 @@ export const CliSessionForApproval = z.object({
 
 export const DeviceCodeForm = z.object({
   client_id: z.string().min(1).max(64).describe("The project id."),
-  scope: z.string().max(64 * 130).optional().describe("Space-separated scopes."),
+  scope: z
+    .string()
+    .max(64 * 130)
+    .optional()
+    .describe("Space-separated scopes."),
 });
 
 export const DeviceCodeResponse = z.object({

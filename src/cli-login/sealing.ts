@@ -10,7 +10,14 @@
  * Sealing needs only the public half (approval happens by user code, without the session id); opening needs the id
  * (the CLI presents it on every poll).
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+} from "node:crypto";
 
 const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
 const SEED_INFO = "latchkey cli session seal v1";
@@ -42,16 +49,26 @@ export function sealingPublicKeyFor(sessionId: string): string {
 export async function seal(plaintext: string, sealingPublicKey: string): Promise<string> {
   const ephemeral = generateKeyPairSync("x25519");
   const ephemeralPublic = rawPublicKey(ephemeral.publicKey);
-  const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: publicKeyFromRaw(Buffer.from(sealingPublicKey, "base64url")) });
+  const shared = diffieHellman({
+    privateKey: ephemeral.privateKey,
+    publicKey: publicKeyFromRaw(Buffer.from(sealingPublicKey, "base64url")),
+  });
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await boxKey(shared, ephemeralPublic), new TextEncoder().encode(plaintext));
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv },
+    await boxKey(shared, ephemeralPublic),
+    new TextEncoder().encode(plaintext),
+  );
   return [ephemeralPublic, Buffer.from(iv), Buffer.from(sealed)].map((part) => part.toString("base64url")).join(".");
 }
 
 export async function open(box: string, sessionId: string): Promise<string> {
   const [ephemeralText, ivText, sealedText] = box.split(".");
   const ephemeralPublic = Buffer.from(ephemeralText ?? "", "base64url");
-  const shared = diffieHellman({ privateKey: recipientPrivateKey(sessionId), publicKey: publicKeyFromRaw(ephemeralPublic) });
+  const shared = diffieHellman({
+    privateKey: recipientPrivateKey(sessionId),
+    publicKey: publicKeyFromRaw(ephemeralPublic),
+  });
   const opened = await crypto.subtle.decrypt(
     { name: "AES-GCM", iv: Buffer.from(ivText ?? "", "base64url") },
     await boxKey(shared, ephemeralPublic),

@@ -88,7 +88,8 @@ export function createLoginSession(
   if (tenantRefusal && !tenantRefusal.ok) throw new AppError(tenantRefusal.code, { details: tenantRefusal.details });
   if (input.callbackUrl !== undefined) {
     const check = checkCallbackUrl(input.callbackUrl, project);
-    if (!check.ok) throw new AppError("VALIDATION_FAILED", { details: [{ path: "callbackUrl", message: check.reason }] });
+    if (!check.ok)
+      throw new AppError("VALIDATION_FAILED", { details: [{ path: "callbackUrl", message: check.reason }] });
   }
   const sessionId = newSessionId();
   const idHash = hashSessionId(sessionId);
@@ -259,7 +260,14 @@ export async function approveLoginSession(
         secret,
         nowMilliseconds,
       );
-      if (!store.markApproved(tx, session.idHash, { approvedBy: describeActor(approver), keyId: key.id, sealedKey }, nowMilliseconds)) {
+      if (
+        !store.markApproved(
+          tx,
+          session.idHash,
+          { approvedBy: describeActor(approver), keyId: key.id, sealedKey },
+          nowMilliseconds,
+        )
+      ) {
         // Another approver or a denial won the race: the key inserted above rolls back with this refusal.
         throw conflict(effectiveStatus(store.findCliSession(tx, session.idHash)!, nowMilliseconds));
       }
@@ -354,7 +362,8 @@ export async function exchangeDeviceCode(
   nowMilliseconds: number,
 ): Promise<DeviceTokenOutcome> {
   const session = isSessionIdShaped(deviceCode) ? store.findCliSession(deps.db, hashSessionId(deviceCode)) : undefined;
-  if (!session || session.projectId !== clientId || session.codeChallenge !== null) return { ok: false, error: "invalid_grant" };
+  if (!session || session.projectId !== clientId || session.codeChallenge !== null)
+    return { ok: false, error: "invalid_grant" };
   const status = settle(deps, session, requester, nowMilliseconds);
   if (status === "denied") return { ok: false, error: "access_denied" };
   if (status === "expired") return { ok: false, error: "expired_token" };
@@ -369,10 +378,18 @@ export async function exchangeDeviceCode(
   const delivered = deps.db.transaction(
     (tx) => {
       if (!store.markDelivered(tx, session.idHash)) return false;
-      recordSessionEvent(tx, anonymousActor(requester), "cli_session.delivered", project, session.idHash, nowMilliseconds, {
-        key_id: session.keyId,
-        grant: "device_code",
-      });
+      recordSessionEvent(
+        tx,
+        anonymousActor(requester),
+        "cli_session.delivered",
+        project,
+        session.idHash,
+        nowMilliseconds,
+        {
+          key_id: session.keyId,
+          grant: "device_code",
+        },
+      );
       return true;
     },
     { behavior: "immediate" },
@@ -401,24 +418,39 @@ function sessionHeldBy(db: Db, sessionId: string, codeVerifier: string | null): 
       });
     }
     if (!verifierMatches(session.codeChallenge, codeVerifier)) {
-      throw new AppError("VALIDATION_FAILED", { details: [{ path: "X-Code-Verifier", message: "does not match the code challenge" }] });
+      throw new AppError("VALIDATION_FAILED", {
+        details: [{ path: "X-Code-Verifier", message: "does not match the code challenge" }],
+      });
     }
   }
   return session;
 }
 
 /** Brings the row in line with time (expiry, the end of the delivery window), recording the expiry once. */
-function settle(deps: CliLoginDeps, session: CliSessionRow, requester: Requester, nowMilliseconds: number): CliSessionStatus {
+function settle(
+  deps: CliLoginDeps,
+  session: CliSessionRow,
+  requester: Requester,
+  nowMilliseconds: number,
+): CliSessionStatus {
   const status = effectiveStatus(session, nowMilliseconds);
   if (status === "expired" && session.status !== "expired") {
     const project = findProject(deps.db, session.projectId)!;
     deps.db.transaction(
       (tx) => {
         if (store.markExpired(tx, session.idHash)) {
-          recordSessionEvent(tx, anonymousActor(requester), "cli_session.expired", project, session.idHash, nowMilliseconds, {
-            key_id: session.keyId,
-            was: session.status,
-          });
+          recordSessionEvent(
+            tx,
+            anonymousActor(requester),
+            "cli_session.expired",
+            project,
+            session.idHash,
+            nowMilliseconds,
+            {
+              key_id: session.keyId,
+              was: session.status,
+            },
+          );
         }
       },
       { behavior: "immediate" },
@@ -443,7 +475,9 @@ function sessionForApprover(
 ): CliSessionRow {
   let session: CliSessionRow | undefined;
   if ("sessionId" in target) {
-    session = isSessionIdShaped(target.sessionId) ? store.findCliSession(deps.db, hashSessionId(target.sessionId)) : undefined;
+    session = isSessionIdShaped(target.sessionId)
+      ? store.findCliSession(deps.db, hashSessionId(target.sessionId))
+      : undefined;
   } else {
     const buckets = userCodeGuessBuckets(deps.db, approver, requesterIp);
     if (buckets.some(({ name, policy }) => deps.rateLimiter.peek(name, policy, nowMilliseconds) < 1)) {
@@ -467,7 +501,10 @@ function userCodeGuessBuckets(db: Db, approver: Principal, requesterIp: string |
   const perKey = { limit: WRONG_USER_CODE_ATTEMPTS, windowSeconds };
   const buckets = [
     { name: `user-code-guesses:key:${approver.keyId}`, policy: perKey },
-    { name: `user-code-guesses:project:${approver.projectId}`, policy: { limit: WRONG_USER_CODE_ATTEMPTS_PER_PROJECT, windowSeconds } },
+    {
+      name: `user-code-guesses:project:${approver.projectId}`,
+      policy: { limit: WRONG_USER_CODE_ATTEMPTS_PER_PROJECT, windowSeconds },
+    },
   ];
   if (requesterIp !== null) buckets.push({ name: `user-code-guesses:ip:${requesterIp}`, policy: perKey });
   return buckets;
@@ -484,13 +521,20 @@ function approvingUser(approver: Principal, userId: string | undefined): string 
     return approver.subject;
   }
   if (userId === undefined) {
-    throw new AppError("VALIDATION_FAILED", { details: [{ path: "user_id", message: "is required when approving with an API key" }] });
+    throw new AppError("VALIDATION_FAILED", {
+      details: [{ path: "user_id", message: "is required when approving with an API key" }],
+    });
   }
   return userId;
 }
 
 /** The approval's scopes, else the ones the CLI asked for, else the project's default; never beyond the approver. */
-function grantedScopes(approver: Principal, project: ProjectRow, session: CliSessionRow, asked: string[] | undefined): string[] {
+function grantedScopes(
+  approver: Principal,
+  project: ProjectRow,
+  session: CliSessionRow,
+  asked: string[] | undefined,
+): string[] {
   const source = asked !== undefined ? "scopes" : session.requestedScopes ? "requested" : "default";
   const scopes = [...new Set(asked ?? session.requestedScopes ?? project.cliDefaultScopes ?? [])].filter(
     (scope) => scope !== RESERVED_SCOPES.cliApprove || asked !== undefined,
@@ -505,7 +549,10 @@ function grantedScopes(approver: Principal, project: ProjectRow, session: CliSes
   if (beyond.length > 0) {
     throw new AppError("SCOPE_NOT_GRANTED", {
       message: "The key for the CLI can only carry scopes the approver holds.",
-      details: beyond.map((scope) => ({ path: source === "scopes" ? `scopes[${scopes.indexOf(scope)}]` : "scopes", message: scope })),
+      details: beyond.map((scope) => ({
+        path: source === "scopes" ? `scopes[${scopes.indexOf(scope)}]` : "scopes",
+        message: scope,
+      })),
     });
   }
   return scopes;
@@ -528,7 +575,13 @@ function describeActor(principal: Principal): string {
 }
 
 function anonymousActor(requester: Requester): AuditActor {
-  return { type: "anonymous", id: null, ip: requester.ip, userAgent: requester.userAgent, requestId: requester.requestId };
+  return {
+    type: "anonymous",
+    id: null,
+    ip: requester.ip,
+    userAgent: requester.userAgent,
+    requestId: requester.requestId,
+  };
 }
 
 /** Audit target for a session: a non-reversible reference (the id itself is a secret and is never stored). */

@@ -59,7 +59,11 @@ export function slowDown(executor: Executor, idHash: string, nowMilliseconds: nu
 
 /** The guard of every decision: the session is still pending and its time has not run out. */
 function stillPending(idHash: string, nowMilliseconds: number) {
-  return and(eq(cliSessions.idHash, idHash), eq(cliSessions.status, "pending"), sql`${cliSessions.expiresAtMs} > ${nowMilliseconds}`);
+  return and(
+    eq(cliSessions.idHash, idHash),
+    eq(cliSessions.status, "pending"),
+    sql`${cliSessions.expiresAtMs} > ${nowMilliseconds}`,
+  );
 }
 
 export function markApproved(
@@ -89,7 +93,9 @@ export function markFirstDelivery(executor: Executor, idHash: string, nowMillise
   const result = executor
     .update(cliSessions)
     .set({ firstDeliveredAtMs: nowMilliseconds })
-    .where(and(eq(cliSessions.idHash, idHash), eq(cliSessions.status, "approved"), isNull(cliSessions.firstDeliveredAtMs)))
+    .where(
+      and(eq(cliSessions.idHash, idHash), eq(cliSessions.status, "approved"), isNull(cliSessions.firstDeliveredAtMs)),
+    )
     .run();
   return changedRows(result) === 1;
 }
@@ -108,13 +114,19 @@ export function markExpired(executor: Executor, idHash: string): boolean {
   const result = executor
     .update(cliSessions)
     .set({ status: "expired", sealedKey: null })
-    .where(and(eq(cliSessions.idHash, idHash), or(eq(cliSessions.status, "pending"), eq(cliSessions.status, "approved"))))
+    .where(
+      and(eq(cliSessions.idHash, idHash), or(eq(cliSessions.status, "pending"), eq(cliSessions.status, "approved"))),
+    )
     .run();
   return changedRows(result) === 1;
 }
 
 /** Sessions whose time ran out but whose row does not say so yet: pending past expiry, keys past their window. */
-export function listLapsedCliSessions(executor: Executor, nowMilliseconds: number, deliveryWindowMs: number): CliSessionRow[] {
+export function listLapsedCliSessions(
+  executor: Executor,
+  nowMilliseconds: number,
+  deliveryWindowMs: number,
+): CliSessionRow[] {
   return executor
     .select()
     .from(cliSessions)

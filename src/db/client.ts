@@ -48,7 +48,10 @@ function switchToWriteAheadLog(sqlite: Database): void {
 }
 
 function isBusyError(error: unknown): boolean {
-  return error instanceof Error && /SQLITE_BUSY|database is locked/i.test(`${(error as { code?: string }).code} ${error.message}`);
+  return (
+    error instanceof Error &&
+    /SQLITE_BUSY|database is locked/i.test(`${(error as { code?: string }).code} ${error.message}`)
+  );
 }
 
 /** A warning for each database file that users other than its owner may read (an existing file keeps its mode). */

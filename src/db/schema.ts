@@ -41,7 +41,9 @@ export const projects = sqliteTable(
     ratelimitWindowSeconds: integer("ratelimit_window_seconds").notNull(),
     sessionTtlSeconds: integer("session_ttl_seconds").notNull(),
     cliSessionTtlSeconds: integer("cli_session_ttl_seconds").notNull().default(600),
-    cliKeyTtlSeconds: integer("cli_key_ttl_seconds").notNull().default(90 * 24 * 60 * 60),
+    cliKeyTtlSeconds: integer("cli_key_ttl_seconds")
+      .notNull()
+      .default(90 * 24 * 60 * 60),
     cliPollIntervalSeconds: integer("cli_poll_interval_seconds").notNull().default(5),
     cliDefaultScopes: text("cli_default_scopes", { mode: "json" }).$type<string[] | null>(),
     cliLoopbackHttp: integer("cli_loopback_http", { mode: "boolean" }).notNull().default(true),

@@ -118,7 +118,9 @@ export async function authenticateRequest(
     nowMilliseconds,
   );
   if (!authentication.ok) {
-    const refusal = new AppError(authentication.code, { details: authentication.details ?? hintFor(secret, authentication.code) });
+    const refusal = new AppError(authentication.code, {
+      details: authentication.details ?? hintFor(secret, authentication.code),
+    });
     throw authentication.principal ? new CredentialRefusal(refusal, authentication.principal) : refusal;
   }
   const principal = authentication.principal;

@@ -44,12 +44,16 @@ const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 export async function readFormBody(request: Request, limitBytes: number): Promise<Record<string, string>> {
   const contentType = request.headers.get("content-type");
   if (contentType === null || !FORM_CONTENT_TYPE.test(contentType)) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE", { message: "The request body must be application/x-www-form-urlencoded." });
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", {
+      message: "The request body must be application/x-www-form-urlencoded.",
+    });
   }
   const fields: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(await readBodyText(request, limitBytes))) {
     if (Object.hasOwn(fields, name)) {
-      throw new AppError("VALIDATION_FAILED", { details: [{ path: name.slice(0, 64), message: "must not be repeated" }] });
+      throw new AppError("VALIDATION_FAILED", {
+        details: [{ path: name.slice(0, 64), message: "must not be repeated" }],
+      });
     }
     fields[name] = value;
   }

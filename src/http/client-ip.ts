@@ -13,8 +13,13 @@ interface Range {
   prefixLength: number;
 }
 
-export function parseTrustedProxies(text: string): { ok: true; proxies: TrustedProxies } | { ok: false; bad: string[] } {
-  const entries = text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+export function parseTrustedProxies(
+  text: string,
+): { ok: true; proxies: TrustedProxies } | { ok: false; bad: string[] } {
+  const entries = text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
   const ranges: Range[] = [];
   const bad: string[] = [];
   for (const entry of entries) {
@@ -36,7 +41,11 @@ export function parseTrustedProxies(text: string): { ok: true; proxies: TrustedP
 
 export const NO_TRUSTED_PROXIES: TrustedProxies = { has: () => false };
 
-export function clientAddress(socketAddress: string | null, forwardedFor: string | null, trusted: TrustedProxies): string | null {
+export function clientAddress(
+  socketAddress: string | null,
+  forwardedFor: string | null,
+  trusted: TrustedProxies,
+): string | null {
   if (socketAddress === null) return null;
   const peer = normaliseAddress(socketAddress);
   if (forwardedFor === null || !trusted.has(peer)) return peer;
@@ -90,5 +99,8 @@ function parseAddress(text: string): { version: 4 | 6; value: bigint } | null {
   if ((halves.length === 1 && missing !== 0) || (halves.length === 2 && missing < 1)) return null;
   const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...tail];
   if (groups.some((group) => !/^[0-9a-f]{1,4}$/.test(group))) return null;
-  return { version: 6, value: groups.reduce((value, group) => (value << 16n) | BigInt(Number.parseInt(group, 16)), 0n) };
+  return {
+    version: 6,
+    value: groups.reduce((value, group) => (value << 16n) | BigInt(Number.parseInt(group, 16)), 0n),
+  };
 }

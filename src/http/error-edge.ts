@@ -33,11 +33,18 @@ interface ElysiaValidationError {
 /** 405, with the methods the path does answer (for the Allow header). */
 export class MethodNotAllowed extends AppError {
   constructor(readonly allowedMethods: readonly string[]) {
-    super("METHOD_NOT_ALLOWED", { details: [{ path: "method", message: `must be one of ${allowedMethods.join(", ")}` }] });
+    super("METHOD_NOT_ALLOWED", {
+      details: [{ path: "method", message: `must be one of ${allowedMethods.join(", ")}` }],
+    });
   }
 }
 
-export function toAppError(code: string | number, error: unknown, logger: Logger, requestId: string): AppError | OAuthError {
+export function toAppError(
+  code: string | number,
+  error: unknown,
+  logger: Logger,
+  requestId: string,
+): AppError | OAuthError {
   if (error instanceof AppError || error instanceof OAuthError) return error;
   if (code === "PARSE") {
     const cause = (error as { cause?: unknown }).cause;
@@ -48,7 +55,12 @@ export function toAppError(code: string | number, error: unknown, logger: Logger
     const validation = error as ElysiaValidationError;
     // A response that fails its own schema is our bug, not the caller's.
     if (validation.type === "response") {
-      logger.error("response failed its schema", { request_id: requestId, details: describeIssues(validation).map((d) => `${d.path}: ${d.message}`).join("; ") });
+      logger.error("response failed its schema", {
+        request_id: requestId,
+        details: describeIssues(validation)
+          .map((d) => `${d.path}: ${d.message}`)
+          .join("; "),
+      });
       return new AppError("INTERNAL");
     }
     return new AppError("VALIDATION_FAILED", { details: describeIssues(validation) });
@@ -132,9 +144,17 @@ const OAUTH_CODES: Partial<Record<AppError["code"], string>> = {
 
 const KEPT_STATUSES = new Set([405, 413, 429, 503]);
 
-export function answerError(error: AppError | OAuthError, requestId: string, format: ErrorFormat = "standard"): ErrorAnswer {
+export function answerError(
+  error: AppError | OAuthError,
+  requestId: string,
+  format: ErrorFormat = "standard",
+): ErrorAnswer {
   if (error instanceof OAuthError) {
-    return { status: error.status, headers: {}, body: { error: error.oauthCode, error_description: error.description } };
+    return {
+      status: error.status,
+      headers: {},
+      body: { error: error.oauthCode, error_description: error.description },
+    };
   }
   const headers: Record<string, string> = {};
   if (error.code === "UNAVAILABLE") headers["retry-after"] = String(UNAVAILABLE_RETRY_AFTER_SECONDS);
@@ -150,7 +170,11 @@ export function answerError(error: AppError | OAuthError, requestId: string, for
     return {
       status: error.status,
       headers,
-      body: { success: false, msg: details === "" ? error.publicMessage : `${error.publicMessage} (${details})`, code: error.code },
+      body: {
+        success: false,
+        msg: details === "" ? error.publicMessage : `${error.publicMessage} (${details})`,
+        code: error.code,
+      },
     };
   }
   if (format === "oauth") {
@@ -158,12 +182,21 @@ export function answerError(error: AppError | OAuthError, requestId: string, for
     // RFC 6749 answers its own errors 400 (401 for invalid_client); the statuses that say something about the
     // request as HTTP (a method the path lacks, a body too large, too many requests, not available) keep their own.
     const status =
-      oauthCode === "invalid_client" ? 401 : KEPT_STATUSES.has(error.status) ? error.status : error.status >= 500 ? 500 : 400;
+      oauthCode === "invalid_client"
+        ? 401
+        : KEPT_STATUSES.has(error.status)
+          ? error.status
+          : error.status >= 500
+            ? 500
+            : 400;
     const details = error.details.map((detail) => `${detail.path}: ${detail.message}`).join("; ");
     return {
       status,
       headers,
-      body: { error: oauthCode, error_description: details === "" ? error.publicMessage : `${error.publicMessage} (${details})` },
+      body: {
+        error: oauthCode,
+        error_description: details === "" ? error.publicMessage : `${error.publicMessage} (${details})`,
+      },
     };
   }
   return { status: error.status, headers, body: errorBody(error, requestId) };

@@ -184,9 +184,9 @@ function describeAccess(spec: AnyRoute): string {
       ? "No credential needed."
       : spec.credential === "forwarded"
         ? "Checks the credential of the request it is asked about (Authorization or X-Session-Token)."
-      : spec.credential === "root"
-        ? "Needs the root key."
-        : `Needs an API key${spec.credential === "key_or_session" ? " or a session token minted from one" : ""}${spec.scopes?.length ? ` holding ${spec.scopes.map((scope) => `\`${scope}\``).join(", ")}` : ""}${spec.module ? ` (module \`${spec.module}\`)` : ""}.`;
+        : spec.credential === "root"
+          ? "Needs the root key."
+          : `Needs an API key${spec.credential === "key_or_session" ? " or a session token minted from one" : ""}${spec.scopes?.length ? ` holding ${spec.scopes.map((scope) => `\`${scope}\``).join(", ")}` : ""}${spec.module ? ` (module \`${spec.module}\`)` : ""}.`;
   return spec.description ? `${spec.description}\n\n${access}` : access;
 }
 
@@ -208,8 +208,20 @@ function requestInfoOf(request: Request, state: RequestState): RequestInfo {
 function actorOf(state: RequestState, request: RequestInfo): AuditActor {
   const principal = state.principal;
   return {
-    type: principal === null ? "anonymous" : principal.kind === "session" ? "session" : principal.isRoot ? "root_key" : "api_key",
-    id: principal === null ? null : principal.kind === "session" ? `${principal.keyId}/${principal.subject}` : principal.keyId,
+    type:
+      principal === null
+        ? "anonymous"
+        : principal.kind === "session"
+          ? "session"
+          : principal.isRoot
+            ? "root_key"
+            : "api_key",
+    id:
+      principal === null
+        ? null
+        : principal.kind === "session"
+          ? `${principal.keyId}/${principal.subject}`
+          : principal.keyId,
     ip: request.ip,
     userAgent: request.userAgent,
     requestId: request.requestId,

@@ -6,7 +6,9 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 // @ts-expect-error -- a file import: Bun resolves it to the embedded file's path; TypeScript sees an untyped script.
-import scalarBundlePath from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
+import scalarBundlePath from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js" with {
+  type: "file",
+};
 
 export const OPENAPI_PATH = "/openapi.json";
 export const DOCS_PATH = "/docs";
@@ -16,7 +18,10 @@ type ScalarOptions = NonNullable<NonNullable<Parameters<typeof openapi>[0]>["sca
 
 export const API_TAGS = [
   { name: "keys", description: "Project-scoped API keys: create, list, read, revoke, rotate." },
-  { name: "sessions", description: "Short-lived session tokens for end users and browsers, and the keys that sign them." },
+  {
+    name: "sessions",
+    description: "Short-lived session tokens for end users and browsers, and the keys that sign them.",
+  },
   { name: "cli-login", description: "Browser-approved logins for command-line tools, and the RFC 8628 device grant." },
   { name: "verify", description: "May this request run? Verification for host APIs and forward-auth for proxies." },
   { name: "tenants", description: "Tenants and projects, managed with the root key." },
@@ -49,11 +54,17 @@ function declareHeaderParameters(document: { paths?: Record<string, Record<strin
 export function openapiPlugin(version: string, settings: { publicUrl: string }) {
   return new Elysia({ name: "latchkey-openapi" })
     .onAfterHandle(({ path, responseValue }) => {
-      if (path === OPENAPI_PATH) declareHeaderParameters(responseValue as Parameters<typeof declareHeaderParameters>[0]);
+      if (path === OPENAPI_PATH)
+        declareHeaderParameters(responseValue as Parameters<typeof declareHeaderParameters>[0]);
     })
-    .get(SCALAR_BUNDLE_PATH, () => new Response(Bun.file(scalarBundlePath), {
-      headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" },
-    }), { detail: { hide: true } })
+    .get(
+      SCALAR_BUNDLE_PATH,
+      () =>
+        new Response(Bun.file(scalarBundlePath), {
+          headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" },
+        }),
+      { detail: { hide: true } },
+    )
     .use(
       openapi({
         path: DOCS_PATH,

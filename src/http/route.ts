@@ -86,7 +86,8 @@ export type ErrorFormat = "standard" | "cli" | "oauth";
  * (Authorization, X-Session-Token, X-Project-Id) follow from `credential` and need not be listed.
  */
 export const REQUEST_HEADERS = {
-  "X-Project-Id": "The project the caller expects: a credential of any other project is refused as unknown. With " +
+  "X-Project-Id":
+    "The project the caller expects: a credential of any other project is refused as unknown. With " +
     "the root key, the project to act in.",
   "X-Session-Token": "A session token, where the route accepts one instead of an API key.",
   "X-Code-Verifier": "The PKCE verifier, for a login started with a code challenge.",

@@ -86,7 +86,8 @@ export const keyRoutes = [
     method: "PATCH",
     path: "/v1/keys/:id",
     operationId: "updateKey",
-    summary: "Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.",
+    summary:
+      "Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.",
     description: "Changing a key needs every scope it holds.",
     tags: ["keys"],
     credential: "key_or_session",

@@ -33,7 +33,9 @@ export const CreateKeyBody = z.strictObject({
 
 export const UpdateKeyBody = z.strictObject({
   name: displayText(200).optional(),
-  ratelimit: RateLimitPolicyInput.nullable().optional().describe("This key's own bucket; null returns to the project's."),
+  ratelimit: RateLimitPolicyInput.nullable()
+    .optional()
+    .describe("This key's own bucket; null returns to the project's."),
 });
 
 export const RotateKeyBody = z.strictObject({

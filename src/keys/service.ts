@@ -130,7 +130,12 @@ export function insertNewKey(
     createdAtMs: nowMilliseconds,
     updatedAtMs: nowMilliseconds,
   };
-  store.insertKey(executor, key, { hash: hashSecret(secret), keyId: key.id, createdAtMs: nowMilliseconds, retiresAtMs: null });
+  store.insertKey(executor, key, {
+    hash: hashSecret(secret),
+    keyId: key.id,
+    createdAtMs: nowMilliseconds,
+    retiresAtMs: null,
+  });
   recordKeyEvent(executor, actor, "key.created", key, fields.tenantId, nowMilliseconds, {
     name: key.name,
     scopes: key.scopes,
@@ -214,7 +219,11 @@ export function updateKey(
       const updated = store.updateKey(tx, keyId, changes, nowMilliseconds);
       deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
       recordKeyEvent(tx, actor, "key.updated", key, tenantIdOf(tx, key), nowMilliseconds, {
-        before: { name: key.name, ratelimit_limit: key.ratelimitLimit, ratelimit_window_seconds: key.ratelimitWindowSeconds },
+        before: {
+          name: key.name,
+          ratelimit_limit: key.ratelimitLimit,
+          ratelimit_window_seconds: key.ratelimitWindowSeconds,
+        },
         after: {
           name: updated.name,
           ratelimit_limit: updated.ratelimitLimit,
@@ -242,7 +251,11 @@ export function rotateKey(
   return deps.db.transaction(
     (tx) => {
       const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
-      requireEveryScopeOf(caller, key, "Rotating a key hands out its secret, so the caller must hold every scope of the key.");
+      requireEveryScopeOf(
+        caller,
+        key,
+        "Rotating a key hands out its secret, so the caller must hold every scope of the key.",
+      );
       if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be rotated." });
       if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) {
         throw new AppError("CONFLICT", { message: "An expired key cannot be rotated." });

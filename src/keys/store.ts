@@ -61,10 +61,7 @@ export function retireLiveSecrets(
     .update(keySecrets)
     .set({ retiresAtMs: sql`min(coalesce(${keySecrets.retiresAtMs}, ${retiresAtMs}), ${retiresAtMs})` })
     .where(
-      and(
-        eq(keySecrets.keyId, keyId),
-        or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds)),
-      ),
+      and(eq(keySecrets.keyId, keyId), or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds))),
     )
     .run();
 }
@@ -84,7 +81,9 @@ export function listLiveSecretHashes(executor: Executor, keyId: string, nowMilli
   return executor
     .select({ hash: keySecrets.hash })
     .from(keySecrets)
-    .where(and(eq(keySecrets.keyId, keyId), or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds))))
+    .where(
+      and(eq(keySecrets.keyId, keyId), or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds))),
+    )
     .all()
     .map((row) => row.hash);
 }

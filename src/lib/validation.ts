@@ -30,7 +30,8 @@ function describe(issue: Issue): string | undefined {
           ? `must list at most ${issue.maximum} items`
           : `must be at most ${issue.maximum}`;
     case "too_small":
-      if (issue.origin === "string") return issue.minimum === 1 ? "must not be empty" : `must be at least ${issue.minimum} characters`;
+      if (issue.origin === "string")
+        return issue.minimum === 1 ? "must not be empty" : `must be at least ${issue.minimum} characters`;
       if (issue.origin === "array" || issue.origin === "set") return `must list at least ${issue.minimum} items`;
       return `must be at least ${issue.minimum}`;
     case "invalid_value":

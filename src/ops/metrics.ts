@@ -28,9 +28,16 @@ export class Metrics {
     this.verifications.set(code, (this.verifications.get(code) ?? 0) + 1);
   }
 
-  render(gauges: { keyCacheHits: number; keyCacheMisses: number; keyCacheEntries: number; buckets: number; pendingUsage: number }): string {
+  render(gauges: {
+    keyCacheHits: number;
+    keyCacheMisses: number;
+    keyCacheEntries: number;
+    buckets: number;
+    pendingUsage: number;
+  }): string {
     const lines: string[] = [];
-    const family = (name: string, type: string, help: string) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    const family = (name: string, type: string, help: string) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     family("latchkey_http_requests_total", "counter", "HTTP requests by route pattern, method and status.");
     for (const [key, count] of this.requests) {
       const [route, method, status] = key.split(" ");
@@ -52,7 +59,11 @@ export class Metrics {
     family("latchkey_cache_hits_total", "counter", "Lookups answered from memory.");
     lines.push(`latchkey_cache_hits_total{cache="keys"} ${gauges.keyCacheHits}`);
     lines.push(`latchkey_cache_hits_total{cache="tokens"} ${this.tokenCacheHits}`);
-    family("latchkey_cache_misses_total", "counter", "Lookups that went to the database (keys) or the signature check (tokens).");
+    family(
+      "latchkey_cache_misses_total",
+      "counter",
+      "Lookups that went to the database (keys) or the signature check (tokens).",
+    );
     lines.push(`latchkey_cache_misses_total{cache="keys"} ${gauges.keyCacheMisses}`);
     lines.push(`latchkey_cache_misses_total{cache="tokens"} ${this.tokenCacheMisses}`);
     family("latchkey_key_cache_entries", "gauge", "Keys held in memory.");

@@ -31,7 +31,11 @@ export function refillRatePerMillisecond(policy: RateLimitPolicy): number {
   return policy.limit / (policy.windowSeconds * 1000);
 }
 
-export function takeToken(bucket: Bucket | undefined, policy: RateLimitPolicy, nowMilliseconds: number): BucketDecision {
+export function takeToken(
+  bucket: Bucket | undefined,
+  policy: RateLimitPolicy,
+  nowMilliseconds: number,
+): BucketDecision {
   const rate = refillRatePerMillisecond(policy);
   const elapsedMs = bucket === undefined ? 0 : Math.max(0, nowMilliseconds - bucket.updatedAtMs);
   const available = bucket === undefined ? policy.limit : Math.min(policy.limit, bucket.tokens + elapsedMs * rate);
@@ -58,7 +62,11 @@ export function tokensAt(bucket: Bucket | undefined, policy: RateLimitPolicy, no
  * A bucket recreated after it was evicted: as full as it would be had it been empty until `fullAtMs` minus the time
  * it takes to fill, i.e. never fuller than the evicted one would be now.
  */
-export function bucketRememberedFullAt(fullAtMs: number, policy: RateLimitPolicy, nowMilliseconds: number): Bucket | undefined {
+export function bucketRememberedFullAt(
+  fullAtMs: number,
+  policy: RateLimitPolicy,
+  nowMilliseconds: number,
+): Bucket | undefined {
   if (fullAtMs <= nowMilliseconds) return undefined;
   const missing = (fullAtMs - nowMilliseconds) * refillRatePerMillisecond(policy);
   return { tokens: Math.max(0, policy.limit - missing), updatedAtMs: nowMilliseconds };

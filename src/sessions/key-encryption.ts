@@ -41,7 +41,9 @@ export async function sealPrivateKey(plaintext: string, masterKey: CryptoKey | n
 export async function openPrivateKey(stored: string, masterKey: CryptoKey | null): Promise<string> {
   if (!isEncrypted(stored)) return stored;
   if (masterKey === null) {
-    throw new MasterKeyError("the signing keys are encrypted: set LATCHKEY_MASTER_KEY to the key they were sealed with");
+    throw new MasterKeyError(
+      "the signing keys are encrypted: set LATCHKEY_MASTER_KEY to the key they were sealed with",
+    );
   }
   const [ivText, sealedText] = stored.slice(ENCRYPTED_PREFIX.length).split(":");
   try {

@@ -104,12 +104,18 @@ export async function mintBrowserSession(
  */
 function refuseRootKey(caller: Principal): void {
   if (caller.isRoot) {
-    throw new AppError("ROOT_KEY_NOT_ALLOWED", { message: "Session tokens are minted from a project key, never from the root key." });
+    throw new AppError("ROOT_KEY_NOT_ALLOWED", {
+      message: "Session tokens are minted from a project key, never from the root key.",
+    });
   }
 }
 
 /** The scopes asked for, if the caller holds them all; otherwise the caller's own scopes that pass `byDefault`. */
-function grantableScopes(caller: Principal, asked: string[] | undefined, byDefault: (scope: string) => boolean): string[] {
+function grantableScopes(
+  caller: Principal,
+  asked: string[] | undefined,
+  byDefault: (scope: string) => boolean,
+): string[] {
   if (asked === undefined) return caller.scopes.filter(byDefault);
   const scopes = [...new Set(asked)];
   const beyond = scopesBeyondGrantor(caller, scopes);
@@ -178,7 +184,11 @@ export async function authenticateSessionToken(
     origin: claims.origin ?? null,
     sessionId: claims.jti,
     ratelimit: rateLimitPolicyOf(record.key, record.project),
-    expiresAtMs: Math.min(claims.exp * 1000, record.key.expiresAtMs ?? Number.POSITIVE_INFINITY, record.secretRetiresAtMs ?? Number.POSITIVE_INFINITY),
+    expiresAtMs: Math.min(
+      claims.exp * 1000,
+      record.key.expiresAtMs ?? Number.POSITIVE_INFINITY,
+      record.secretRetiresAtMs ?? Number.POSITIVE_INFINITY,
+    ),
   };
 }
 

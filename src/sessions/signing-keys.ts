@@ -211,7 +211,10 @@ export async function rotateSigningKey(
   const rotated = db.transaction(
     (tx) => {
       // Re-read inside the lock: another process may have rotated since this one decided to.
-      if (onlyIfDueAfterDays !== undefined && !rotationIsDue(listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)) {
+      if (
+        onlyIfDueAfterDays !== undefined &&
+        !rotationIsDue(listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)
+      ) {
         return false;
       }
       insertSigningKey(tx, row);

@@ -57,7 +57,9 @@ export async function signSessionToken(
   const issuedAtSeconds = Math.floor(nowMilliseconds / 1000);
   const lifetimeEndSeconds = issuedAtSeconds + request.lifetimeSeconds;
   const expiresAtSeconds =
-    request.notAfterMs === null ? lifetimeEndSeconds : Math.min(lifetimeEndSeconds, Math.floor(request.notAfterMs / 1000));
+    request.notAfterMs === null
+      ? lifetimeEndSeconds
+      : Math.min(lifetimeEndSeconds, Math.floor(request.notAfterMs / 1000));
   const sessionId = newId("session", nowMilliseconds);
   const token = await new SignJWT({
     key: request.parentKeyId,
@@ -76,7 +78,9 @@ export async function signSessionToken(
   return { token, expiresAtMs: expiresAtSeconds * 1000, sessionId };
 }
 
-export type TokenCheck = { ok: true; claims: SessionClaims } | { ok: false; code: "SESSION_INVALID" | "SESSION_EXPIRED" };
+export type TokenCheck =
+  | { ok: true; claims: SessionClaims }
+  | { ok: false; code: "SESSION_INVALID" | "SESSION_EXPIRED" };
 
 const INVALID: TokenCheck = { ok: false, code: "SESSION_INVALID" };
 

@@ -102,7 +102,11 @@ export const tenantRoutes = [
     query: ProjectListQuery,
     responses: { 200: listOf(Project) },
     handle: ({ deps, query }) => {
-      const page = tenancy.listProjects(deps, { beforeId: query.cursor, limit: query.limit, tenantId: query.tenant_id });
+      const page = tenancy.listProjects(deps, {
+        beforeId: query.cursor,
+        limit: query.limit,
+        tenantId: query.tenant_id,
+      });
       return listResponse(page.items.map(presentProject), page.nextCursor);
     },
   }),

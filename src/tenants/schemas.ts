@@ -86,9 +86,13 @@ const projectSettings = {
   ratelimit: RateLimitPolicyInput.optional().describe("Default rate-limit policy of the project's keys."),
   session_ttl_seconds: SessionTtlSeconds.optional().describe("Lifetime of end-user session tokens."),
   cli_session_ttl_seconds: integerFrom(60, 3600).optional().describe("How long a CLI login waits for approval."),
-  cli_key_ttl_seconds: integerFrom(60, 10 * 365 * 86_400).optional().describe("Lifetime of keys minted for CLIs."),
+  cli_key_ttl_seconds: integerFrom(60, 10 * 365 * 86_400)
+    .optional()
+    .describe("Lifetime of keys minted for CLIs."),
   cli_poll_interval_seconds: integerFrom(1, 60).optional().describe("Seconds a CLI must wait between polls."),
-  cli_default_scopes: ScopeList.nullable().optional().describe("Scopes of a CLI key when neither approver nor CLI names any."),
+  cli_default_scopes: ScopeList.nullable()
+    .optional()
+    .describe("Scopes of a CLI key when neither approver nor CLI names any."),
   cli_loopback_http: z.boolean().optional().describe("Allow plain-http CLI callbacks to loopback addresses."),
 };
 

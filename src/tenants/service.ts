@@ -25,7 +25,12 @@ export interface NewTenant {
   modules?: Module[];
 }
 
-export function createTenant(deps: TenancyDeps, actor: AuditActor, input: NewTenant, nowMilliseconds: number): TenantRow {
+export function createTenant(
+  deps: TenancyDeps,
+  actor: AuditActor,
+  input: NewTenant,
+  nowMilliseconds: number,
+): TenantRow {
   const tenant: TenantRow = {
     id: newId("tenant", nowMilliseconds),
     name: input.name,
@@ -47,7 +52,12 @@ export function createTenant(deps: TenancyDeps, actor: AuditActor, input: NewTen
           target: { type: "tenant", id: tenant.id },
           tenantId: tenant.id,
           projectId: null,
-          details: { name: tenant.name, status: tenant.status, subscription: tenant.subscription, modules: tenant.modules },
+          details: {
+            name: tenant.name,
+            status: tenant.status,
+            subscription: tenant.subscription,
+            modules: tenant.modules,
+          },
         },
         nowMilliseconds,
       );

@@ -19,7 +19,12 @@ import type { Principal } from "./principal.ts";
 const VerifyBody = z
   .strictObject({
     key: z.string().min(1).max(4096).optional().describe("An API key to check."),
-    token: z.string().min(1).max(MAX_SESSION_TOKEN_LENGTH * 2).optional().describe("Or a session token to check."),
+    token: z
+      .string()
+      .min(1)
+      .max(MAX_SESSION_TOKEN_LENGTH * 2)
+      .optional()
+      .describe("Or a session token to check."),
     scopes: z.array(Scope).max(64).optional().describe("Scopes the request needs; all must be held."),
     origin: z.string().max(2048).optional().describe("The browser Origin the credential was presented from, if any."),
   })
@@ -218,68 +223,74 @@ export const verifyRoutes = [
         code,
         ...identityOf(outcome.principal),
         ratelimit:
-          rateLimit === null ? null : { limit: rateLimit.limit, remaining: rateLimit.remaining, reset: rateLimit.resetAtMs },
+          rateLimit === null
+            ? null
+            : { limit: rateLimit.limit, remaining: rateLimit.remaining, reset: rateLimit.resetAtMs },
         details,
       };
     },
   }),
   ...FORWARD_AUTH_PATHS.flatMap((path) =>
     FORWARD_AUTH_METHODS.map((method) =>
-    route({
-      method,
-      path,
-      operationId: `forwardAuth${method[0]}${method.slice(1).toLowerCase()}${path.endsWith("*") ? "Below" : ""}`,
-      summary: `Forward-auth for proxies (${method}${path.endsWith("*") ? ", any path below, for Envoy" : ""}): may the request behind this one run?`,
-      description:
-        "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, " +
-        "X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or " +
-        "X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). " +
-        "Allowed: 200 with X-Latchkey-Key-Id, " +
-        "X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. " +
-        "Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. " +
-        "Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. " +
-        "The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.",
-      tags: ["verify"],
-      credential: "forwarded",
-      headers: ["Origin", "X-Forwarded-Method", "X-Original-Method", "X-Latchkey-Required-Scopes"],
-      query: AuthzQuery,
-      responses: { 200: Authorization },
-      handle: async ({ deps, query, request, nowMilliseconds, responseHeaders }) => {
-        let principal: Principal;
-        try {
-          principal = await admitRequest(
-            deps,
-            {
-              credential: "key_or_session",
-              module: "verify",
-              scopes: requiredScopes(query.scopes, request.headers),
-              dataPlane: true,
-            },
-            { method: originalMethodOf(request.headers, method), presented: presentedBy(request.headers), clientIp: request.ip },
-            nowMilliseconds,
-            responseHeaders,
-          );
-        } catch (error) {
-          if (error instanceof AppError) {
-            deps.metrics.recordVerification(error.code);
-            // A proxy drops the body of an auth answer; this header lets it rebuild the error body for the client.
-            responseHeaders["x-latchkey-error"] = error.code;
+      route({
+        method,
+        path,
+        operationId: `forwardAuth${method[0]}${method.slice(1).toLowerCase()}${path.endsWith("*") ? "Below" : ""}`,
+        summary: `Forward-auth for proxies (${method}${path.endsWith("*") ? ", any path below, for Envoy" : ""}): may the request behind this one run?`,
+        description:
+          "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, " +
+          "X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or " +
+          "X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). " +
+          "Allowed: 200 with X-Latchkey-Key-Id, " +
+          "X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. " +
+          "Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. " +
+          "Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. " +
+          "The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.",
+        tags: ["verify"],
+        credential: "forwarded",
+        headers: ["Origin", "X-Forwarded-Method", "X-Original-Method", "X-Latchkey-Required-Scopes"],
+        query: AuthzQuery,
+        responses: { 200: Authorization },
+        handle: async ({ deps, query, request, nowMilliseconds, responseHeaders }) => {
+          let principal: Principal;
+          try {
+            principal = await admitRequest(
+              deps,
+              {
+                credential: "key_or_session",
+                module: "verify",
+                scopes: requiredScopes(query.scopes, request.headers),
+                dataPlane: true,
+              },
+              {
+                method: originalMethodOf(request.headers, method),
+                presented: presentedBy(request.headers),
+                clientIp: request.ip,
+              },
+              nowMilliseconds,
+              responseHeaders,
+            );
+          } catch (error) {
+            if (error instanceof AppError) {
+              deps.metrics.recordVerification(error.code);
+              // A proxy drops the body of an auth answer; this header lets it rebuild the error body for the client.
+              responseHeaders["x-latchkey-error"] = error.code;
+            }
+            throw error;
           }
-          throw error;
-        }
-        deps.metrics.recordVerification("VALID");
-        Object.assign(responseHeaders, identityHeaders(principal));
-        return {
-          object: "authorization" as const,
-          allowed: true as const,
-          key_id: principal.keyId,
-          project_id: principal.projectId,
-          tenant_id: principal.tenantId,
-          subject: principal.subject,
-          scopes: [...principal.scopes],
-        };
-      },
-    }),
+          deps.metrics.recordVerification("VALID");
+          Object.assign(responseHeaders, identityHeaders(principal));
+          return {
+            object: "authorization" as const,
+            allowed: true as const,
+            key_id: principal.keyId,
+            project_id: principal.projectId,
+            tenant_id: principal.tenantId,
+            subject: principal.subject,
+            scopes: [...principal.scopes],
+          };
+        },
+      }),
     ),
   ),
 ];

@@ -38,14 +38,26 @@ function prepareColdPathQueries(db: Db) {
       .from(keySecrets)
       .where(eq(keySecrets.hash, sql.placeholder("hash")))
       .prepare(),
-    keyById: db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder("id"))).prepare(),
+    keyById: db
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.id, sql.placeholder("id")))
+      .prepare(),
     secretsOfKey: db
       .select({ hash: keySecrets.hash, retiresAtMs: keySecrets.retiresAtMs })
       .from(keySecrets)
       .where(eq(keySecrets.keyId, sql.placeholder("id")))
       .prepare(),
-    projectById: db.select().from(projects).where(eq(projects.id, sql.placeholder("id"))).prepare(),
-    tenantById: db.select().from(tenants).where(eq(tenants.id, sql.placeholder("id"))).prepare(),
+    projectById: db
+      .select()
+      .from(projects)
+      .where(eq(projects.id, sql.placeholder("id")))
+      .prepare(),
+    tenantById: db
+      .select()
+      .from(tenants)
+      .where(eq(tenants.id, sql.placeholder("id")))
+      .prepare(),
   };
 }
 
@@ -81,7 +93,12 @@ export function findTenantForCredential(db: Db, tenantId: string): TenantRow | u
   return coldPathQueries(db).tenantById.get({ id: tenantId });
 }
 
-export function insertChange(executor: Executor, entity: ChangeRow["entity"], entityId: string, nowMilliseconds: number): void {
+export function insertChange(
+  executor: Executor,
+  entity: ChangeRow["entity"],
+  entityId: string,
+  nowMilliseconds: number,
+): void {
   executor.insert(changes).values({ entity, entityId, changedAtMs: nowMilliseconds }).run();
 }
 
@@ -90,7 +107,12 @@ export function listChangesAfter(executor: Executor, afterSeq: number, limit: nu
 }
 
 export function latestChangeSeq(executor: Executor): number {
-  return executor.select({ seq: max(changes.seq) }).from(changes).get()?.seq ?? 0;
+  return (
+    executor
+      .select({ seq: max(changes.seq) })
+      .from(changes)
+      .get()?.seq ?? 0
+  );
 }
 
 export function pruneChangesBefore(executor: Executor, beforeMilliseconds: number): number {

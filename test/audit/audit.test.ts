@@ -57,7 +57,10 @@ describe("GET /v1/audit", () => {
   });
 
   test("a change that changes nothing is not recorded", async () => {
-    await world.call("PATCH", `/v1/tenants/${world.defaultTenantId}`, { key: world.rootKey, body: { status: "active" } });
+    await world.call("PATCH", `/v1/tenants/${world.defaultTenantId}`, {
+      key: world.rootKey,
+      body: { status: "active" },
+    });
     const answer = await world.call("GET", "/v1/audit?action=tenant.updated", { key: world.rootKey });
     expect(answer.body.data).toEqual([]);
   });
@@ -65,7 +68,11 @@ describe("GET /v1/audit", () => {
   test("is for the root key only, and filters are validated", async () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
     expectError(await world.call("GET", "/v1/audit", { key: key.secret }), 403, "SCOPE_NOT_GRANTED");
-    expectError(await world.call("GET", "/v1/audit?action=key.exploded", { key: world.rootKey }), 400, "VALIDATION_FAILED");
+    expectError(
+      await world.call("GET", "/v1/audit?action=key.exploded", { key: world.rootKey }),
+      400,
+      "VALIDATION_FAILED",
+    );
   });
 
   test("pages with a cursor through every event exactly once", async () => {

@@ -11,7 +11,10 @@ const built = useBuiltBinary("hot-path");
 async function createKeys(url: string, rootKey: string, count: number, body: Record<string, unknown> = {}) {
   const keys: { id: string; secret: string }[] = [];
   for (let index = 0; index < count; index++) {
-    const answer = await callJson(url, "POST", "/v1/keys", { key: rootKey, body: { name: `k${index}`, scopes: ["runs:read"], ...body } });
+    const answer = await callJson(url, "POST", "/v1/keys", {
+      key: rootKey,
+      body: { name: `k${index}`, scopes: ["runs:read"], ...body },
+    });
     keys.push({ id: answer.body.id, secret: answer.body.secret });
   }
   return keys;
@@ -27,7 +30,9 @@ describe("revocation", () => {
     try {
       const keys = await createKeys(writer.url, rootKey, 10);
       for (const key of keys) {
-        expect((await callJson(reader.url, "POST", "/v1/keys/verify", { body: { key: key.secret } })).body.code).toBe("VALID");
+        expect((await callJson(reader.url, "POST", "/v1/keys/verify", { body: { key: key.secret } })).body.code).toBe(
+          "VALID",
+        );
       }
       const delays: number[] = [];
       for (const key of keys) {
@@ -68,7 +73,10 @@ describe("revocation", () => {
 describe("the bucket under load", () => {
   test("64 concurrent clients: never more than burst + rate × time, and at least 95% of it", async () => {
     const rootKey = generateSecret(ROOT_KEY_PREFIX);
-    const server = await startBinary(built.path, { args: ["--db", built.freshDatabasePath()], env: { LATCHKEY_ROOT_KEY: rootKey } });
+    const server = await startBinary(built.path, {
+      args: ["--db", built.freshDatabasePath()],
+      env: { LATCHKEY_ROOT_KEY: rootKey },
+    });
     try {
       const [key] = await createKeys(server.url, rootKey, 1, { ratelimit: { limit: 100, window_seconds: 10 } });
       const headers = { authorization: `Bearer ${key!.secret}` };

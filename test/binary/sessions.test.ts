@@ -13,7 +13,14 @@ const freshDatabasePath = built.freshDatabasePath;
 /** A verifier process fed one token at a time. */
 function startVerifier(jwksUrl: string, issuer: string, audience: string, cooldownMilliseconds: number) {
   const child = Bun.spawn(
-    [process.execPath, join(import.meta.dir, "../support/jwks-verifier.ts"), jwksUrl, issuer, audience, String(cooldownMilliseconds)],
+    [
+      process.execPath,
+      join(import.meta.dir, "../support/jwks-verifier.ts"),
+      jwksUrl,
+      issuer,
+      audience,
+      String(cooldownMilliseconds),
+    ],
     { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
   );
   const reader = child.stdout.getReader();
@@ -40,11 +47,18 @@ function startVerifier(jwksUrl: string, issuer: string, audience: string, cooldo
 describe("session tokens from the binary", () => {
   test("a separate process verifies them with only jose and the JWKS URL, before and after a rotation", async () => {
     const rootKey = generateSecret(ROOT_KEY_PREFIX);
-    const server = await startBinary(built.path, { args: ["--db", freshDatabasePath()], env: { LATCHKEY_ROOT_KEY: rootKey } });
+    const server = await startBinary(built.path, {
+      args: ["--db", freshDatabasePath()],
+      env: { LATCHKEY_ROOT_KEY: rootKey },
+    });
     const publicUrl = new URL(server.url).origin.replace("127.0.0.1", "localhost");
-    const key = await callJson(server.url, "POST", "/v1/keys", { key: rootKey, body: { name: "api", scopes: ["runs:read"] } });
+    const key = await callJson(server.url, "POST", "/v1/keys", {
+      key: rootKey,
+      body: { name: "api", scopes: ["runs:read"] },
+    });
     const mint = async (user: string) =>
-      (await callJson(server.url, "POST", "/v1/sessions", { key: key.body.secret, body: { user_id: user } })).body.token as string;
+      (await callJson(server.url, "POST", "/v1/sessions", { key: key.body.secret, body: { user_id: user } })).body
+        .token as string;
     // The same relation as production defaults (a 60 s lead against jose's 30 s refetch cooldown), scaled down.
     const verifier = startVerifier(`${server.url}/.well-known/jwks.json`, publicUrl, key.body.project_id, 1000);
     try {
@@ -67,7 +81,9 @@ describe("session tokens from the binary", () => {
 
       const [header, payload, signature] = after.split(".");
       const forged = Buffer.from(payload!, "base64url").toString().replace('"after"', '"admin"');
-      expect((await verifier.verify(`${header}.${Buffer.from(forged).toString("base64url")}.${signature}`)).ok).toBe(false);
+      expect((await verifier.verify(`${header}.${Buffer.from(forged).toString("base64url")}.${signature}`)).ok).toBe(
+        false,
+      );
     } finally {
       verifier.stop();
       await server.stop();
@@ -78,7 +94,9 @@ describe("session tokens from the binary", () => {
     const db = freshDatabasePath();
     const server = await startBinary(built.path, { args: ["--db", db] });
     try {
-      const before = (await callJson(server.url, "GET", "/.well-known/jwks.json")).body.keys.map((k: { kid: string }) => k.kid);
+      const before = (await callJson(server.url, "GET", "/.well-known/jwks.json")).body.keys.map(
+        (k: { kid: string }) => k.kid,
+      );
       const cli = runBinary(built.path, ["signing-keys", "rotate", "--db", db, "--activate-in-seconds", "0"]);
       expect(cli.exitCode).toBe(0);
       const newKid = /rotated: (sig_[0-9A-Za-z]{22})/.exec(cli.stdout)![1];
@@ -86,7 +104,9 @@ describe("session tokens from the binary", () => {
       let published: string[] = before;
       while (!published.includes(newKid!) && Date.now() < deadline) {
         await Bun.sleep(250);
-        published = (await callJson(server.url, "GET", "/.well-known/jwks.json")).body.keys.map((k: { kid: string }) => k.kid);
+        published = (await callJson(server.url, "GET", "/.well-known/jwks.json")).body.keys.map(
+          (k: { kid: string }) => k.kid,
+        );
       }
       expect(published).toEqual([...before, newKid]);
     } finally {

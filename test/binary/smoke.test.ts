@@ -22,7 +22,9 @@ describe("the latchkey binary", () => {
     });
     expect(created.status).toBe(200);
     expect((await callJson(first.url, "GET", "/v1/keys", { key: created.body.secret })).status).toBe(200);
-    expect((await callJson(first.url, "DELETE", `/v1/keys/${created.body.id}`, { key: rootKey })).body.revoked).toBe(true);
+    expect((await callJson(first.url, "DELETE", `/v1/keys/${created.body.id}`, { key: rootKey })).body.revoked).toBe(
+      true,
+    );
     expect((await callJson(first.url, "GET", "/v1/keys", { key: created.body.secret })).body.error.code).toBe(
       "API_KEY_REVOKED",
     );
@@ -72,7 +74,9 @@ describe("the latchkey binary", () => {
   test("eight processes started at once on a fresh file all come up, with one root key, one signing key, one set of migrations", async () => {
     const db = freshDatabasePath();
     const servers = await Promise.all(
-      Array.from({ length: 8 }, () => startBinary(built.path, { args: ["--db", db], readyTimeoutMilliseconds: 30_000 })),
+      Array.from({ length: 8 }, () =>
+        startBinary(built.path, { args: ["--db", db], readyTimeoutMilliseconds: 30_000 }),
+      ),
     );
     try {
       const readiness = await Promise.all(servers.map((server) => callJson(server.url, "GET", "/readyz")));
@@ -86,7 +90,9 @@ describe("the latchkey binary", () => {
     expect(sqlite.query("SELECT count(*) AS n FROM api_keys WHERE is_root = 1").get()).toEqual({ n: 1 });
     expect(sqlite.query("SELECT count(*) AS n FROM tenants").get()).toEqual({ n: 1 });
     expect(sqlite.query("SELECT count(*) AS n FROM signing_keys").get()).toEqual({ n: 1 });
-    expect(sqlite.query("SELECT count(*) AS n FROM latchkey_migrations").get()).toEqual({ n: EMBEDDED_MIGRATIONS.length });
+    expect(sqlite.query("SELECT count(*) AS n FROM latchkey_migrations").get()).toEqual({
+      n: EMBEDDED_MIGRATIONS.length,
+    });
     sqlite.close();
   }, 60_000);
 
@@ -133,7 +139,10 @@ describe("the latchkey binary", () => {
   });
 
   test("regression: a closed pipe ends `latchkey openapi` quietly", () => {
-    const result = Bun.spawnSync(["sh", "-c", `'${built.path}' openapi | head -c 100`], { stdout: "pipe", stderr: "pipe" });
+    const result = Bun.spawnSync(["sh", "-c", `'${built.path}' openapi | head -c 100`], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(result.stdout.toString().length).toBe(100);
     expect(result.stderr.toString()).toBe("");
   });
@@ -163,7 +172,16 @@ describe("the latchkey binary", () => {
     expect(runBinary(built.path, ["migrate", "--db", db]).stdout).toContain("up to date");
     expect(runBinary(built.path, ["keygen"]).stdout.trim()).toMatch(/^lk_root_[0-9A-Za-z]{49}$/);
     const help = runBinary(built.path, ["--help"]);
-    for (const word of ["serve", "migrate", "openapi", "version", "--port", "--db", "--public-url", "LATCHKEY_ROOT_KEY"]) {
+    for (const word of [
+      "serve",
+      "migrate",
+      "openapi",
+      "version",
+      "--port",
+      "--db",
+      "--public-url",
+      "LATCHKEY_ROOT_KEY",
+    ]) {
       expect(help.stdout).toContain(word);
     }
     expect(runBinary(built.path, ["explode"]).exitCode).toBe(2);

@@ -21,7 +21,15 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM!,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     world = await createWorld({ transport: "http" });
     // The page is served from latchkey's own origin, which is its public URL.
@@ -64,7 +72,10 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
       { "user-agent": "acme-cli/4.0" },
     );
     const approver = await createApprover(world);
-    const token = await mintSession(world, approver.secret, { user_id: "user_77", scopes: ["cli:approve", "runs:read"] });
+    const token = await mintSession(world, approver.secret, {
+      user_id: "user_77",
+      scopes: ["cli:approve", "runs:read"],
+    });
     const { page, requested, local } = await localOnlyPage();
 
     const response = await page.goto(`${verificationUrl}#token=${token}`);
@@ -92,9 +103,15 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
   }, 60_000);
 
   test("deny on the built-in page: the CLI's poll answers 404", async () => {
-    const { sessionId, verificationUrl } = await startCliLogin(world, { deviceName: "stranger's laptop", scopes: ["runs:read"] });
+    const { sessionId, verificationUrl } = await startCliLogin(world, {
+      deviceName: "stranger's laptop",
+      scopes: ["runs:read"],
+    });
     const approver = await createApprover(world);
-    const token = await mintSession(world, approver.secret, { user_id: "user_78", scopes: ["cli:approve", "runs:read"] });
+    const token = await mintSession(world, approver.secret, {
+      user_id: "user_78",
+      scopes: ["cli:approve", "runs:read"],
+    });
     const { page } = await localOnlyPage();
     await page.goto(`${verificationUrl}#token=${token}`);
     await page.locator("#details").waitFor({ state: "visible" });
@@ -118,11 +135,24 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
   test("/docs renders the API reference with no network beyond latchkey, and no hosted-service buttons", async () => {
     const { page, requested, local } = await localOnlyPage();
     await page.goto(`${world.baseUrl}/docs`);
-    await page.getByText("Create an API key with exactly the scopes listed", { exact: false }).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByText("Create an API key with exactly the scopes listed", { exact: false })
+      .first()
+      .waitFor({ timeout: 30_000 });
     expect(requested.every((url) => local.some((prefix) => url.startsWith(prefix)))).toBe(true);
     // Regression: an offline, self-hosted server offers none of the reader's hosted services.
     const text = await page.locator("body").innerText();
-    for (const label of ["Ask AI", "Generate MCP", "Connect MCP", "VS Code", "Cursor", "Deploy", "Share", "Developer Tools"]) expect(text).not.toContain(label);
+    for (const label of [
+      "Ask AI",
+      "Generate MCP",
+      "Connect MCP",
+      "VS Code",
+      "Cursor",
+      "Deploy",
+      "Share",
+      "Developer Tools",
+    ])
+      expect(text).not.toContain(label);
     await page.context().close();
   }, 60_000);
 });

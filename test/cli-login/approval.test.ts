@@ -2,7 +2,14 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeTempDir } from "../support/binary.ts";
-import { createApprover, createKey, createTenantWithKey, expectError, mintSession, startCliLogin } from "../support/keys.ts";
+import {
+  createApprover,
+  createKey,
+  createTenantWithKey,
+  expectError,
+  mintSession,
+  startCliLogin,
+} from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 
 describe("approving CLI logins", () => {
@@ -21,7 +28,10 @@ describe("approving CLI logins", () => {
     const refused = await approve(userCode, plain.secret);
     expectError(refused, 403, "SCOPE_NOT_GRANTED");
     expect(refused.body.error.details).toEqual([{ path: "scopes", message: "cli:approve" }]);
-    await world.call("PATCH", `/v1/tenants/${world.defaultTenantId}`, { key: world.rootKey, body: { modules: ["keys", "sessions"] } });
+    await world.call("PATCH", `/v1/tenants/${world.defaultTenantId}`, {
+      key: world.rootKey,
+      body: { modules: ["keys", "sessions"] },
+    });
     const approver = await createApprover(world);
     expectError(await approve(userCode, approver.secret), 403, "MODULE_NOT_ENABLED");
   });
@@ -56,14 +66,21 @@ describe("approving CLI logins", () => {
       body: { user_id: "bob" },
     });
     expectError(impersonating, 400, "VALIDATION_FAILED");
-    const own = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { headers: { "x-session-token": token }, body: {} });
+    const own = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+      headers: { "x-session-token": token },
+      body: {},
+    });
     expect(own.body.owner).toBe("alice");
   });
 
   test("expiry: the project's 90 days by default, or expires_at; the past is refused", async () => {
     const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
     const approver = await createApprover(world);
-    expectError(await approve(userCode, approver.secret, { user_id: "u", expires_at: "2025-01-01T00:00:00Z" }), 400, "VALIDATION_FAILED");
+    expectError(
+      await approve(userCode, approver.secret, { user_id: "u", expires_at: "2025-01-01T00:00:00Z" }),
+      400,
+      "VALIDATION_FAILED",
+    );
     const answer = await approve(userCode, approver.secret, { user_id: "u", expires_at: "2026-02-01T00:00:00Z" });
     expect(answer.body.expires_at).toBe("2026-02-01T00:00:00.000Z");
   });
@@ -82,7 +99,10 @@ describe("approving CLI logins", () => {
     const other = await createTenantWithKey(world, ["cli:approve", "runs:read"]);
     expectError(await approve(userCode, other.key.secret), 404, "NOT_FOUND");
     expectError(
-      await world.call("POST", `/v1/api/auth/sessions/${sessionId}/approve`, { key: other.key.secret, body: { user_id: "u" } }),
+      await world.call("POST", `/v1/api/auth/sessions/${sessionId}/approve`, {
+        key: other.key.secret,
+        body: { user_id: "u" },
+      }),
       404,
       "NOT_FOUND",
     );
@@ -104,12 +124,24 @@ describe("approving CLI logins", () => {
     const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
     const approver = await createApprover(world);
     for (let user = 1; user <= 5; user++) {
-      const token = await mintSession(world, approver.secret, { user_id: `brute${user}`, scopes: ["cli:approve", "runs:read"] });
-      const guess = await world.call("POST", "/v1/api/auth/codes/BBBB-BBBB/approve", { headers: { "x-session-token": token }, body: {} });
+      const token = await mintSession(world, approver.secret, {
+        user_id: `brute${user}`,
+        scopes: ["cli:approve", "runs:read"],
+      });
+      const guess = await world.call("POST", "/v1/api/auth/codes/BBBB-BBBB/approve", {
+        headers: { "x-session-token": token },
+        body: {},
+      });
       expectError(guess, 404, "NOT_FOUND");
     }
-    const fresh = await mintSession(world, approver.secret, { user_id: "brute6", scopes: ["cli:approve", "runs:read"] });
-    const right = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { headers: { "x-session-token": fresh }, body: {} });
+    const fresh = await mintSession(world, approver.secret, {
+      user_id: "brute6",
+      scopes: ["cli:approve", "runs:read"],
+    });
+    const right = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+      headers: { "x-session-token": fresh },
+      body: {},
+    });
     expectError(right, 429, "RATE_LIMITED");
     expectError(await approve(userCode, approver.secret), 429, "RATE_LIMITED");
   });
@@ -134,7 +166,11 @@ describe("approving CLI logins", () => {
   });
 
   test("the approver sees who asked, from where and for what", async () => {
-    const { userCode } = await startCliLogin(world, { deviceName: "build box", scopes: ["runs:read"] }, { "user-agent": "acme-cli/3" });
+    const { userCode } = await startCliLogin(
+      world,
+      { deviceName: "build box", scopes: ["runs:read"] },
+      { "user-agent": "acme-cli/3" },
+    );
     const approver = await createApprover(world);
     const details = await world.call("GET", `/v1/api/auth/codes/${userCode}`, { key: approver.secret });
     expect(details.body).toEqual({
@@ -153,7 +189,10 @@ describe("approving CLI logins", () => {
   });
 
   test("regression: the approver is told where the browser goes after approval, before approving", async () => {
-    const { userCode } = await startCliLogin(world, { scopes: ["runs:read"], callbackUrl: "https://cli.attacker.example:8443/done?x=1" });
+    const { userCode } = await startCliLogin(world, {
+      scopes: ["runs:read"],
+      callbackUrl: "https://cli.attacker.example:8443/done?x=1",
+    });
     const approver = await createApprover(world);
     const details = await world.call("GET", `/v1/api/auth/codes/${userCode}`, { key: approver.secret });
     expect(details.body.callback_host).toBe("cli.attacker.example:8443");
@@ -194,11 +233,19 @@ describe("exactly one key per session", () => {
         const approvers = await Promise.all(Array.from({ length: 4 }, () => createApprover(world)));
         // Every other trial without deniers, so approvals race only each other too.
         const deniers = trial % 2 === 0 ? 0 : 4;
-        const winner = await race([world], sessionId, userCode, approvers.map((approver) => approver.secret), deniers);
+        const winner = await race(
+          [world],
+          sessionId,
+          userCode,
+          approvers.map((approver) => approver.secret),
+          deniers,
+        );
         if (winner.body.status === "approved") approvals++;
         expect(mintedKeys(world)).toBe(approvals);
         world.clock.advanceSeconds(5);
-        const polls = await Promise.all(Array.from({ length: 8 }, () => world.call("GET", `/v1/api/auth/sessions/${sessionId}`)));
+        const polls = await Promise.all(
+          Array.from({ length: 8 }, () => world.call("GET", `/v1/api/auth/sessions/${sessionId}`)),
+        );
         const keys = new Set(polls.filter((poll) => poll.body.status === "completed").map((poll) => poll.body.apiKey));
         expect(keys.size).toBe(winner.body.status === "approved" ? 1 : 0);
         expect(polls.filter((poll) => poll.status === 200).length).toBe(winner.body.status === "approved" ? 1 : 0);
@@ -236,11 +283,17 @@ describe("wrong user codes from one client address", () => {
       const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
       for (let guess = 0; guess < 5; guess++) {
         const approver = await createApprover(world);
-        const answer = await world.call("POST", "/v1/api/auth/codes/BBBB-BBBB/approve", { key: approver.secret, body: { user_id: "u" } });
+        const answer = await world.call("POST", "/v1/api/auth/codes/BBBB-BBBB/approve", {
+          key: approver.secret,
+          body: { user_id: "u" },
+        });
         expectError(answer, 404, "NOT_FOUND");
       }
       const honest = await createApprover(world);
-      const right = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { key: honest.secret, body: { user_id: "u" } });
+      const right = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+        key: honest.secret,
+        body: { user_id: "u" },
+      });
       expectError(right, 429, "RATE_LIMITED");
     } finally {
       await world.close();

@@ -22,7 +22,10 @@ describe("RFC 8628 endpoints", () => {
     form("/oauth/token", { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId });
 
   test("device code, pending, slow_down, approval, the key once, then invalid_grant", async () => {
-    const started = await form("/oauth/device/code", { client_id: world.defaultProjectId, scope: "runs:read runs:write" });
+    const started = await form("/oauth/device/code", {
+      client_id: world.defaultProjectId,
+      scope: "runs:read runs:write",
+    });
     expect(started.status).toBe(200);
     expect(started.body).toEqual({
       device_code: expect.stringMatching(/^cls_/),
@@ -33,7 +36,10 @@ describe("RFC 8628 endpoints", () => {
       interval: 5,
     });
     const deviceCode = started.body.device_code;
-    expect((await token(deviceCode)).body).toEqual({ error: "authorization_pending", error_description: expect.any(String) });
+    expect((await token(deviceCode)).body).toEqual({
+      error: "authorization_pending",
+      error_description: expect.any(String),
+    });
     world.clock.advanceSeconds(1);
     const slow = await token(deviceCode);
     expect({ status: slow.status, error: slow.body.error }).toEqual({ status: 400, error: "slow_down" });
@@ -42,15 +48,27 @@ describe("RFC 8628 endpoints", () => {
     world.clock.advanceSeconds(15);
     expect((await token(deviceCode)).body.error).toBe("authorization_pending");
     const approver = await createApprover(world);
-    await world.call("POST", `/v1/api/auth/codes/${started.body.user_code}/approve`, { key: approver.secret, body: { user_id: "u" } });
+    await world.call("POST", `/v1/api/auth/codes/${started.body.user_code}/approve`, {
+      key: approver.secret,
+      body: { user_id: "u" },
+    });
     world.clock.advanceSeconds(15);
     const issued = await token(deviceCode);
     expect(issued.status).toBe(200);
-    expect(issued.body).toEqual({ access_token: expect.stringMatching(/^sk_live_/), token_type: "Bearer", scope: "runs:read runs:write" });
-    expect((await world.call("POST", "/v1/keys/verify", { body: { key: issued.body.access_token } })).body.valid).toBe(true);
+    expect(issued.body).toEqual({
+      access_token: expect.stringMatching(/^sk_live_/),
+      token_type: "Bearer",
+      scope: "runs:read runs:write",
+    });
+    expect((await world.call("POST", "/v1/keys/verify", { body: { key: issued.body.access_token } })).body.valid).toBe(
+      true,
+    );
     world.clock.advanceSeconds(15);
     expect((await token(deviceCode)).body.error).toBe("invalid_grant");
-    expect(world.deps.sqlite.query("SELECT status, sealed_key FROM cli_sessions").get()).toEqual({ status: "delivered", sealed_key: null });
+    expect(world.deps.sqlite.query("SELECT status, sealed_key FROM cli_sessions").get()).toEqual({
+      status: "delivered",
+      sealed_key: null,
+    });
   });
 
   test("access_denied, expired_token, invalid_grant for another client or a made-up code", async () => {
@@ -67,14 +85,21 @@ describe("RFC 8628 endpoints", () => {
   });
 
   test("malformed requests get the RFC's errors", async () => {
-    expect((await form("/oauth/token", { grant_type: "password", username: "x" })).body.error).toBe("unsupported_grant_type");
+    expect((await form("/oauth/token", { grant_type: "password", username: "x" })).body.error).toBe(
+      "unsupported_grant_type",
+    );
     expect((await form("/oauth/token", { grant_type: DEVICE_GRANT })).body.error).toBe("invalid_request");
     const unknownClient = await form("/oauth/device/code", { client_id: "prj_0000000000000000000000" });
-    expect({ status: unknownClient.status, error: unknownClient.body.error }).toEqual({ status: 401, error: "invalid_client" });
+    expect({ status: unknownClient.status, error: unknownClient.body.error }).toEqual({
+      status: 401,
+      error: "invalid_client",
+    });
     // Regression: the description named X-Project-Id, a header an RFC 8628 client never sends.
     expect(unknownClient.body.error_description).toBe("No such project. (client_id: no project has this id)");
     expect((await form("/oauth/device/code", { client_id: "nonsense" })).body.error).toBe("invalid_client");
-    expect((await form("/oauth/device/code", { client_id: world.defaultProjectId, scope: "Runs:*" })).body.error).toBe("invalid_scope");
+    expect((await form("/oauth/device/code", { client_id: world.defaultProjectId, scope: "Runs:*" })).body.error).toBe(
+      "invalid_scope",
+    );
     const json = await world.call("POST", "/oauth/token", { body: { grant_type: DEVICE_GRANT } });
     // RFC 6749 §5.2: every error but invalid_client is a 400.
     expect({ status: json.status, error: json.body.error }).toEqual({ status: 400, error: "invalid_request" });
@@ -87,13 +112,20 @@ describe("RFC 8628 endpoints", () => {
 
   test("regression: an oversized body is 413 whether its length is announced or it is streamed (chunked)", async () => {
     const huge = `client_id=${world.defaultProjectId}&scope=${"a".repeat(200_000)}`;
-    const announced = await form("/oauth/device/code", { client_id: world.defaultProjectId, scope: "a".repeat(200_000) });
-    expect({ status: announced.status, error: announced.body.error }).toEqual({ status: 413, error: "invalid_request" });
+    const announced = await form("/oauth/device/code", {
+      client_id: world.defaultProjectId,
+      scope: "a".repeat(200_000),
+    });
+    expect({ status: announced.status, error: announced.body.error }).toEqual({
+      status: 413,
+      error: "invalid_request",
+    });
     const bytes = new TextEncoder().encode(huge);
     const streamed = await world.call("POST", "/oauth/device/code", {
       rawBody: new ReadableStream({
         start(controller) {
-          for (let offset = 0; offset < bytes.length; offset += 4096) controller.enqueue(bytes.slice(offset, offset + 4096));
+          for (let offset = 0; offset < bytes.length; offset += 4096)
+            controller.enqueue(bytes.slice(offset, offset + 4096));
           controller.close();
         },
       }),
@@ -109,7 +141,10 @@ describe("a real RFC 8628 client: openid-client", () => {
   const seen: string[] = [];
   beforeEach(async () => {
     world = await createWorld({ transport: "http", realTime: true });
-    await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, { key: world.rootKey, body: { cli_poll_interval_seconds: 1 } });
+    await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, {
+      key: world.rootKey,
+      body: { cli_poll_interval_seconds: 1 },
+    });
     config = new client.Configuration(
       {
         issuer: world.baseUrl,
@@ -125,8 +160,16 @@ describe("a real RFC 8628 client: openid-client", () => {
     config[client.customFetch] = async (url, options) => {
       const response = await fetch(url, options as RequestInit);
       const body = await response.clone().text();
-      const parsed = (() => { try { return JSON.parse(body); } catch { return {}; } })();
-      seen.push(parsed.error ?? (parsed.access_token ? "token" : parsed.device_code ? "device_code" : String(response.status)));
+      const parsed = (() => {
+        try {
+          return JSON.parse(body);
+        } catch {
+          return {};
+        }
+      })();
+      seen.push(
+        parsed.error ?? (parsed.access_token ? "token" : parsed.device_code ? "device_code" : String(response.status)),
+      );
       return response;
     };
   });
@@ -138,12 +181,19 @@ describe("a real RFC 8628 client: openid-client", () => {
     // Poll once ourselves just before the client does, so its first poll comes too soon: slow_down.
     await Bun.sleep(800);
     await world.call("POST", "/oauth/token", {
-      rawBody: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: authorization.device_code, client_id: world.defaultProjectId }).toString(),
+      rawBody: new URLSearchParams({
+        grant_type: DEVICE_GRANT,
+        device_code: authorization.device_code,
+        client_id: world.defaultProjectId,
+      }).toString(),
       headers: { "content-type": "application/x-www-form-urlencoded" },
     });
     const approver = await createApprover(world);
     await Bun.sleep(400);
-    await world.call("POST", `/v1/api/auth/codes/${authorization.user_code}/approve`, { key: approver.secret, body: { user_id: "cli-user" } });
+    await world.call("POST", `/v1/api/auth/codes/${authorization.user_code}/approve`, {
+      key: approver.secret,
+      body: { user_id: "cli-user" },
+    });
     const tokens = await polling;
     expect(seen).toContain("slow_down");
     expect(seen.at(-1)).toBe("token");

@@ -51,7 +51,12 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(completed.body).toEqual({ status: "completed", apiKey: expect.stringMatching(/^sk_live_/) });
       const apiKey = completed.body.apiKey;
       const verified = await world.call("POST", "/v1/keys/verify", { body: { key: apiKey } });
-      expect(verified.body).toMatchObject({ valid: true, key_id: approved.body.key_id, owner: "user_7", scopes: ["runs:read"] });
+      expect(verified.body).toMatchObject({
+        valid: true,
+        key_id: approved.body.key_id,
+        owner: "user_7",
+        scopes: ["runs:read"],
+      });
       const key = await world.call("GET", `/v1/keys/${approved.body.key_id}`, { key: world.rootKey });
       expect(key.body.name).toBe("CLI: dev laptop");
 
@@ -65,7 +70,10 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     test("a browser approves with an end-user session token: the key belongs to the token's user", async () => {
       const { sessionId } = await startCliLogin(world, { scopes: ["runs:read"] });
       const approver = await createApprover(world);
-      const token = await mintSession(world, approver.secret, { user_id: "user_42", scopes: ["cli:approve", "runs:read"] });
+      const token = await mintSession(world, approver.secret, {
+        user_id: "user_42",
+        scopes: ["cli:approve", "runs:read"],
+      });
       const approved = await world.call("POST", `/v1/api/auth/sessions/${sessionId}/approve`, {
         headers: { "x-session-token": token },
       });
@@ -88,7 +96,14 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect((await world.call("DELETE", `/v1/api/auth/sessions/${sessionId}`)).body).toEqual({ success: true });
       expect((await poll(sessionId)).status).toBe(404);
       const approver = await createApprover(world);
-      expectError(await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { key: approver.secret, body: { user_id: "u" } }), 404, "NOT_FOUND");
+      expectError(
+        await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+          key: approver.secret,
+          body: { user_id: "u" },
+        }),
+        404,
+        "NOT_FOUND",
+      );
     });
 
     test("the verification URL points at the project's own page when it has one", async () => {
@@ -109,12 +124,18 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       const { userCode } = await startCliLogin(world, {}, { "x-project-id": project.body.id });
       const homeApprover = await createApprover(world);
       expectError(
-        await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { key: homeApprover.secret, body: { user_id: "u" } }),
+        await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+          key: homeApprover.secret,
+          body: { user_id: "u" },
+        }),
         404,
         "NOT_FOUND",
       );
       const approver = await createKey(world, { scopes: ["cli:approve", "deploy:write"], project_id: project.body.id });
-      const approved = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { key: approver.secret, body: { user_id: "u" } });
+      const approved = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+        key: approver.secret,
+        body: { user_id: "u" },
+      });
       expect(approved.body.scopes).toEqual(["deploy:write"]);
     });
   });

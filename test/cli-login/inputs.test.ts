@@ -10,9 +10,15 @@ describe("starting a CLI login: bad input", () => {
   });
   afterEach(() => world.close());
 
-  const sessionCount = () => (world.deps.sqlite.query("SELECT count(*) AS n FROM cli_sessions").get() as { n: number }).n;
+  const sessionCount = () =>
+    (world.deps.sqlite.query("SELECT count(*) AS n FROM cli_sessions").get() as { n: number }).n;
 
-  async function expectRefused(body: unknown, headers: Record<string, string> = {}, status = 400, code = "VALIDATION_FAILED") {
+  async function expectRefused(
+    body: unknown,
+    headers: Record<string, string> = {},
+    status = 400,
+    code = "VALIDATION_FAILED",
+  ) {
     const before = sessionCount();
     const answer = await world.call("POST", "/v1/api/auth/sessions", { body, headers });
     expect({ status: answer.status, body: answer.body }).toEqual({
@@ -63,10 +69,18 @@ describe("starting a CLI login: bad input", () => {
   }
 
   test("accepts https anywhere and http to loopback, unless the project turns loopback http off", async () => {
-    for (const callbackUrl of ["https://cli.example.com/done", "http://127.0.0.1:53682/callback", "http://localhost:8080/", "http://[::1]:9000/cb"]) {
+    for (const callbackUrl of [
+      "https://cli.example.com/done",
+      "http://127.0.0.1:53682/callback",
+      "http://localhost:8080/",
+      "http://[::1]:9000/cb",
+    ]) {
       await startCliLogin(world, { callbackUrl });
     }
-    await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, { key: world.rootKey, body: { cli_loopback_http: false } });
+    await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, {
+      key: world.rootKey,
+      body: { cli_loopback_http: false },
+    });
     await expectRefused({ callbackUrl: "http://127.0.0.1:53682/callback" });
   });
 
@@ -94,7 +108,10 @@ describe("starting a CLI login: bad input", () => {
       headers: { "content-type": "application/json" },
     });
     expect(malformed.body).toMatchObject({ success: false, code: "VALIDATION_FAILED" });
-    const text = await world.call("POST", "/v1/api/auth/sessions", { rawBody: "x", headers: { "content-type": "text/plain" } });
+    const text = await world.call("POST", "/v1/api/auth/sessions", {
+      rawBody: "x",
+      headers: { "content-type": "text/plain" },
+    });
     expect({ status: text.status, code: text.body.code }).toEqual({ status: 415, code: "UNSUPPORTED_MEDIA_TYPE" });
   });
 });
@@ -156,7 +173,11 @@ describe("PKCE", () => {
   const challenge = new Bun.CryptoHasher("sha256").update(verifier).digest("base64url");
 
   test("a session started with a challenge is polled and closed only with the matching verifier", async () => {
-    const { sessionId, userCode } = await startCliLogin(world, { codeChallenge: challenge, codeChallengeMethod: "S256", scopes: ["runs:read"] });
+    const { sessionId, userCode } = await startCliLogin(world, {
+      codeChallenge: challenge,
+      codeChallengeMethod: "S256",
+      scopes: ["runs:read"],
+    });
     const missing = await world.call("GET", `/v1/api/auth/sessions/${sessionId}`);
     expect({ status: missing.status, code: missing.body.code }).toEqual({ status: 400, code: "VALIDATION_FAILED" });
     const wrong = await world.call("GET", `/v1/api/auth/sessions/${sessionId}`, {
@@ -164,14 +185,21 @@ describe("PKCE", () => {
     });
     expect(wrong.status).toBe(400);
     const approver = await createApprover(world);
-    await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { key: approver.secret, body: { user_id: "u" } });
+    await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+      key: approver.secret,
+      body: { user_id: "u" },
+    });
     const stolenIdOnly = await world.call("GET", `/v1/api/auth/sessions/${sessionId}`);
     expect(stolenIdOnly.status).toBe(400);
     expect(stolenIdOnly.text).not.toContain("sk_live_");
-    const right = await world.call("GET", `/v1/api/auth/sessions/${sessionId}`, { headers: { "x-code-verifier": verifier } });
+    const right = await world.call("GET", `/v1/api/auth/sessions/${sessionId}`, {
+      headers: { "x-code-verifier": verifier },
+    });
     expect(right.body.status).toBe("completed");
     expect((await world.call("DELETE", `/v1/api/auth/sessions/${sessionId}`)).status).toBe(400);
-    const closed = await world.call("DELETE", `/v1/api/auth/sessions/${sessionId}`, { headers: { "x-code-verifier": verifier } });
+    const closed = await world.call("DELETE", `/v1/api/auth/sessions/${sessionId}`, {
+      headers: { "x-code-verifier": verifier },
+    });
     expect(closed.body).toEqual({ success: true });
   });
 });

@@ -19,10 +19,12 @@ describe("CLI login states", () => {
 
   const approve = (userCode: string) =>
     world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, { key: approver.secret, body: { user_id: "u" } });
-  const deny = (userCode: string) => world.call("POST", `/v1/api/auth/codes/${userCode}/deny`, { key: approver.secret });
+  const deny = (userCode: string) =>
+    world.call("POST", `/v1/api/auth/codes/${userCode}/deny`, { key: approver.secret });
   const approveById = (sessionId: string) =>
     world.call("POST", `/v1/api/auth/sessions/${sessionId}/approve`, { key: approver.secret, body: { user_id: "u" } });
-  const denyById = (sessionId: string) => world.call("POST", `/v1/api/auth/sessions/${sessionId}/deny`, { key: approver.secret });
+  const denyById = (sessionId: string) =>
+    world.call("POST", `/v1/api/auth/sessions/${sessionId}/deny`, { key: approver.secret });
   const poll = (sessionId: string) => world.call("GET", `/v1/api/auth/sessions/${sessionId}`);
   const auditActions = async () =>
     (await world.call("GET", "/v1/audit?limit=100", { key: world.rootKey })).body.data

@@ -50,7 +50,10 @@ describe("embedded migrations", () => {
       expect(sqlite.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
     } finally {
       sqlite.close();
-      for (const suffix of ["", "-wal", "-shm"]) Bun.file(`${path}${suffix}`).delete().catch(() => {});
+      for (const suffix of ["", "-wal", "-shm"])
+        Bun.file(`${path}${suffix}`)
+          .delete()
+          .catch(() => {});
     }
   });
 });

@@ -9,7 +9,10 @@ describe("/metrics", () => {
   test("counts requests by route and status, verification outcomes, 429s and cache use, in Prometheus text", async () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("PATCH", `/v1/keys/${key.id}`, { key: world.rootKey, body: { ratelimit: { limit: 2, window_seconds: 60 } } });
+    await world.call("PATCH", `/v1/keys/${key.id}`, {
+      key: world.rootKey,
+      body: { ratelimit: { limit: 2, window_seconds: 60 } },
+    });
     for (let index = 0; index < 3; index++) await world.call("GET", "/v1/authz", { key: key.secret });
     await world.call("POST", "/v1/keys/verify", { body: { key: "garbage" } });
     await Bun.sleep(5); // Elysia records after-response work on a later turn of the event loop

@@ -41,15 +41,24 @@ describe("the OpenAPI document", () => {
       for (const status of expectedStatuses) {
         const content = operation.responses[status].content ?? {};
         const schema = (content["application/json"] ?? content["text/plain"])?.schema;
-        expect({ route: spec.operationId, status, hasSchema: Boolean(schema && (schema.type || schema.$ref || schema.anyOf || schema.oneOf)) })
-          .toEqual({ route: spec.operationId, status, hasSchema: true });
+        expect({
+          route: spec.operationId,
+          status,
+          hasSchema: Boolean(schema && (schema.type || schema.$ref || schema.anyOf || schema.oneOf)),
+        }).toEqual({ route: spec.operationId, status, hasSchema: true });
       }
       if (spec.body) {
         const mediaType = spec.bodyFormat === "form" ? "application/x-www-form-urlencoded" : "application/json";
         expect(Object.keys(operation.requestBody.content)).toEqual([mediaType]);
       }
       const bothCredentials = [{ bearerAuth: [] }, { sessionToken: [] }];
-      const security = { none: [], key: [{ bearerAuth: [] }], root: [{ bearerAuth: [] }], key_or_session: bothCredentials, forwarded: bothCredentials };
+      const security = {
+        none: [],
+        key: [{ bearerAuth: [] }],
+        root: [{ bearerAuth: [] }],
+        key_or_session: bothCredentials,
+        forwarded: bothCredentials,
+      };
       expect(operation.security ?? []).toEqual(security[spec.credential]);
       const documentedParameters = (operation.parameters ?? []).map((parameter: { name: string }) => parameter.name);
       for (const name of spec.path.match(/:([^/]+)/g) ?? []) expect(documentedParameters).toContain(name.slice(1));

@@ -68,7 +68,11 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     test("unknown routes are 404 in the envelope", async () => {
       world = await createWorld({ transport });
       expectError(await world.call("GET", "/v2/anything"), 404, "NOT_FOUND");
-      expectError(await world.call("PUT", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }), 404, "NOT_FOUND");
+      expectError(
+        await world.call("PUT", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }),
+        404,
+        "NOT_FOUND",
+      );
     });
 
     test("regression: another method on a known path is 405 with Allow, not 404 or a complaint about an id", async () => {
@@ -100,7 +104,11 @@ for (const transport of ["in-process", "http"] as Transport[]) {
 
     test("a body that is not JSON is 415", async () => {
       world = await createWorld({ transport });
-      for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      for (const contentType of [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+      ]) {
         const answer = await world.call("POST", "/v1/keys", {
           key: world.rootKey,
           rawBody: "name=k&scopes=a:b",
@@ -138,7 +146,8 @@ for (const transport of ["in-process", "http"] as Transport[]) {
         key: world.rootKey,
         rawBody: new ReadableStream({
           start(controller) {
-            for (let offset = 0; offset < bytes.length; offset += 500) controller.enqueue(bytes.slice(offset, offset + 500));
+            for (let offset = 0; offset < bytes.length; offset += 500)
+              controller.enqueue(bytes.slice(offset, offset + 500));
             controller.close();
           },
         }),

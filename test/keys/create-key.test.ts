@@ -93,7 +93,9 @@ describe("POST /v1/keys input rules", () => {
     const messages = async (body: unknown) => {
       const answer = await world.call("POST", "/v1/keys", { key: world.rootKey, body });
       expectError(answer, 400, "VALIDATION_FAILED");
-      return Object.fromEntries(answer.body.error.details.map((detail: { path: string; message: string }) => [detail.path, detail.message]));
+      return Object.fromEntries(
+        answer.body.error.details.map((detail: { path: string; message: string }) => [detail.path, detail.message]),
+      );
     };
     expect(await messages({ name: "k", scopes: ["a:b"], ratelimit: { limit: 1e300, window_seconds: 0.5 } })).toEqual({
       "ratelimit.limit": "must be an integer from 1 to 1000000",
@@ -120,7 +122,10 @@ describe("POST /v1/keys input rules", () => {
 
   test("the error body never echoes the submitted values", async () => {
     const marker = "sk_live_this_is_not_a_real_secret_but_marks_echoes";
-    const answer = await world.call("POST", "/v1/keys", { key: world.rootKey, body: { name: marker, scopes: [marker] } });
+    const answer = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      body: { name: marker, scopes: [marker] },
+    });
     expectError(answer, 400, "VALIDATION_FAILED");
     expect(answer.text).not.toContain(marker);
   });
@@ -145,7 +150,10 @@ describe("POST /v1/keys input rules", () => {
 
   test("creating needs keys:write", async () => {
     const reader = await createKey(world, { scopes: ["keys:read", "runs:read"] });
-    const answer = await world.call("POST", "/v1/keys", { key: reader.secret, body: { name: "k", scopes: ["runs:read"] } });
+    const answer = await world.call("POST", "/v1/keys", {
+      key: reader.secret,
+      body: { name: "k", scopes: ["runs:read"] },
+    });
     expectError(answer, 403, "SCOPE_NOT_GRANTED");
     expect(answer.body.error.details).toEqual([{ path: "scopes", message: "keys:write" }]);
   });

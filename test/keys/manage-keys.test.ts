@@ -21,9 +21,13 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(first.status).toBe(200);
       expect(first.body.object).toBe("list");
       expect(first.body.data.map((key: { name: string }) => key.name)).toEqual(["reader", "key 4"]);
-      const second = await world.call("GET", `/v1/keys?limit=2&cursor=${first.body.next_cursor}`, { key: reader.secret });
+      const second = await world.call("GET", `/v1/keys?limit=2&cursor=${first.body.next_cursor}`, {
+        key: reader.secret,
+      });
       expect(second.body.data.map((key: { name: string }) => key.name)).toEqual(["key 3", "key 2"]);
-      const third = await world.call("GET", `/v1/keys?limit=2&cursor=${second.body.next_cursor}`, { key: reader.secret });
+      const third = await world.call("GET", `/v1/keys?limit=2&cursor=${second.body.next_cursor}`, {
+        key: reader.secret,
+      });
       expect(third.body.data.map((key: { name: string }) => key.name)).toEqual(["key 1", "key 0"]);
       expect(third.body.next_cursor).toBeNull();
       for (const page of [first, second, third]) {
@@ -62,7 +66,11 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("GET /v1/keys/:id of an unknown or malformed id", async () => {
-      expectError(await world.call("GET", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }), 404, "NOT_FOUND");
+      expectError(
+        await world.call("GET", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }),
+        404,
+        "NOT_FOUND",
+      );
       const malformed = await world.call("GET", "/v1/keys/not-an-id", { key: world.rootKey });
       expectError(malformed, 400, "VALIDATION_FAILED");
       expect(malformed.body.error.details[0].path).toBe("id");
@@ -71,7 +79,9 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     test("owner filters keep commas intact", async () => {
       const key = await createKey(world, { scopes: ["runs:read"], owner: "team:a,b" });
       await createKey(world, { scopes: ["runs:read"], owner: "team:a" });
-      const listed = await world.call("GET", `/v1/keys?owner=${encodeURIComponent("team:a,b")}`, { key: world.rootKey });
+      const listed = await world.call("GET", `/v1/keys?owner=${encodeURIComponent("team:a,b")}`, {
+        key: world.rootKey,
+      });
       expect(listed.status).toBe(200);
       expect(listed.body.data.map((listedKey: { id: string }) => listedKey.id)).toEqual([key.id]);
     });

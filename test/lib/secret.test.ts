@@ -28,7 +28,14 @@ describe("secret format", () => {
   });
 
   test("garbage is refused without a lookup", () => {
-    for (const text of ["", "sk_live_", "Bearer x", "sk_live_" + "a".repeat(49), "SK_LIVE_" + "a".repeat(49), "é".repeat(57)]) {
+    for (const text of [
+      "",
+      "sk_live_",
+      "Bearer x",
+      "sk_live_" + "a".repeat(49),
+      "SK_LIVE_" + "a".repeat(49),
+      "é".repeat(57),
+    ]) {
       expect(isWellFormedSecret(text)).toBe(false);
     }
     expect(isWellFormedSecret("x".repeat(1_000_000))).toBe(false);

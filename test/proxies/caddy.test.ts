@@ -48,7 +48,12 @@ describe.skipIf(CADDY === null)("Caddy forward_auth with the shipped Caddyfile",
       .replace(":8080 {", `http://127.0.0.1:${caddyPort} {`);
     writeFileSync(join(folder.path, "Caddyfile"), shipped);
     caddy = Bun.spawn([CADDY!, "run", "--config", join(folder.path, "Caddyfile"), "--adapter", "caddyfile"], {
-      env: { PATH: process.env.PATH ?? "", HOME: folder.path, XDG_DATA_HOME: folder.path, XDG_CONFIG_HOME: folder.path },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: folder.path,
+        XDG_DATA_HOME: folder.path,
+        XDG_CONFIG_HOME: folder.path,
+      },
       stdout: "ignore",
       stderr: "pipe",
     });
@@ -58,7 +63,8 @@ describe.skipIf(CADDY === null)("Caddy forward_auth with the shipped Caddyfile",
         await fetch(base);
         break;
       } catch {
-        if (attempt > 400 || caddy.exitCode !== null) throw new Error(`caddy did not start: ${await new Response(caddy.stderr as ReadableStream).text()}`);
+        if (attempt > 400 || caddy.exitCode !== null)
+          throw new Error(`caddy did not start: ${await new Response(caddy.stderr as ReadableStream).text()}`);
         await Bun.sleep(25);
       }
     }
@@ -76,7 +82,11 @@ describe.skipIf(CADDY === null)("Caddy forward_auth with the shipped Caddyfile",
     const key = await createKey(world, { scopes: ["runs:read"] });
     seenByApi.length = 0;
     const response = await fetch(`${base}/runs`, {
-      headers: { authorization: `Bearer ${key.secret}`, "x-latchkey-key-id": "key_spoofed", "x-latchkey-subject": "admin" },
+      headers: {
+        authorization: `Bearer ${key.secret}`,
+        "x-latchkey-key-id": "key_spoofed",
+        "x-latchkey-subject": "admin",
+      },
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ reached: "api", path: "/runs" });
@@ -97,7 +107,10 @@ describe.skipIf(CADDY === null)("Caddy forward_auth with the shipped Caddyfile",
     expect(scopeless.status).toBe(403);
     expect(((await scopeless.json()) as any).error.code).toBe("SCOPE_NOT_GRANTED");
     const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("PATCH", `/v1/keys/${key.id}`, { key: world.rootKey, body: { ratelimit: { limit: 1, window_seconds: 30 } } });
+    await world.call("PATCH", `/v1/keys/${key.id}`, {
+      key: world.rootKey,
+      body: { ratelimit: { limit: 1, window_seconds: 30 } },
+    });
     expect((await fetch(`${base}/runs`, { headers: { authorization: `Bearer ${key.secret}` } })).status).toBe(200);
     const limited = await fetch(`${base}/runs`, { headers: { authorization: `Bearer ${key.secret}` } });
     expect(limited.status).toBe(429);
@@ -123,7 +136,9 @@ describe.skipIf(CADDY === null)("Caddy forward_auth with the shipped Caddyfile",
       expect(((await response.json()) as any).error.code).toBe("SESSION_REQUIRED");
     }
     expect(seenByApi.length).toBe(0);
-    const read = await fetch(`${base}/runs`, { headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test" } });
+    const read = await fetch(`${base}/runs`, {
+      headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test" },
+    });
     expect(read.status).toBe(200);
   });
 
@@ -133,7 +148,9 @@ describe.skipIf(CADDY === null)("Caddy forward_auth with the shipped Caddyfile",
       await fetch(`${base}/runs`, { headers: { authorization: "Bearer sk_live_nope" } });
     }
     // Caddy names the client (127.0.0.1 here) in X-Forwarded-For, overwriting what a client claims.
-    const spoofed = await fetch(`${base}/runs`, { headers: { authorization: `Bearer ${key.secret}`, "x-forwarded-for": "198.51.100.9" } });
+    const spoofed = await fetch(`${base}/runs`, {
+      headers: { authorization: `Bearer ${key.secret}`, "x-forwarded-for": "198.51.100.9" },
+    });
     expect(spoofed.status).toBe(429);
   });
 });

@@ -59,14 +59,18 @@ http {
 }
 `,
     );
-    nginx = Bun.spawn([NGINX!, "-p", folder.path, "-c", join(folder.path, "nginx.conf")], { stderr: "pipe", stdout: "ignore" });
+    nginx = Bun.spawn([NGINX!, "-p", folder.path, "-c", join(folder.path, "nginx.conf")], {
+      stderr: "pipe",
+      stdout: "ignore",
+    });
     base = `http://127.0.0.1:${nginxPort}`;
     for (let attempt = 0; ; attempt++) {
       try {
         await fetch(base);
         break;
       } catch {
-        if (attempt > 200 || nginx.exitCode !== null) throw new Error(`nginx did not start: ${await new Response(nginx.stderr as ReadableStream).text()}`);
+        if (attempt > 200 || nginx.exitCode !== null)
+          throw new Error(`nginx did not start: ${await new Response(nginx.stderr as ReadableStream).text()}`);
         await Bun.sleep(25);
       }
     }
@@ -118,7 +122,10 @@ http {
 
   test("rate limiting reaches the client as 429 with Retry-After, and the retry after it succeeds", async () => {
     const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("PATCH", `/v1/keys/${key.id}`, { key: world.rootKey, body: { ratelimit: { limit: 2, window_seconds: 20 } } });
+    await world.call("PATCH", `/v1/keys/${key.id}`, {
+      key: world.rootKey,
+      body: { ratelimit: { limit: 2, window_seconds: 20 } },
+    });
     const call = () => fetch(`${base}/runs`, { headers: { authorization: `Bearer ${key.secret}` } });
     expect((await call()).status).toBe(200);
     expect((await call()).status).toBe(200);
@@ -152,7 +159,9 @@ http {
       expect(((await response.json()) as any).error.code).toBe("SESSION_REQUIRED");
     }
     expect(seenByApi.length).toBe(0);
-    const read = await fetch(`${base}/hello`, { headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test" } });
+    const read = await fetch(`${base}/hello`, {
+      headers: { authorization: `Bearer ${key.secret}`, origin: "https://app.acme.test" },
+    });
     expect(read.status).toBe(200);
   });
 
@@ -174,11 +183,17 @@ http {
   test("failed authentications count against the client nginx forwards for, not against nginx", async () => {
     const key = await createKey(world, { scopes: ["runs:read"] });
     for (let attempt = 0; attempt < 60; attempt++) {
-      await fetch(`${base}/runs`, { headers: { authorization: "Bearer sk_live_nope", "x-forwarded-for": "198.51.100.7" } });
+      await fetch(`${base}/runs`, {
+        headers: { authorization: "Bearer sk_live_nope", "x-forwarded-for": "198.51.100.7" },
+      });
     }
-    const blocked = await fetch(`${base}/runs`, { headers: { authorization: `Bearer ${key.secret}`, "x-forwarded-for": "198.51.100.7" } });
+    const blocked = await fetch(`${base}/runs`, {
+      headers: { authorization: `Bearer ${key.secret}`, "x-forwarded-for": "198.51.100.7" },
+    });
     expect(blocked.status).toBe(429);
-    const elsewhere = await fetch(`${base}/runs`, { headers: { authorization: `Bearer ${key.secret}`, "x-forwarded-for": "198.51.100.8" } });
+    const elsewhere = await fetch(`${base}/runs`, {
+      headers: { authorization: `Bearer ${key.secret}`, "x-forwarded-for": "198.51.100.8" },
+    });
     expect(elsewhere.status).toBe(200);
   });
 });

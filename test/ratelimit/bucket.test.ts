@@ -62,14 +62,15 @@ describe("exactness over any interval", () => {
       for (let end = start; end < admitted.length; end++) {
         const count = end - start + 1;
         const bound = rule.limit + rate * (admitted[end]! - admitted[start]!);
-        if (count > bound + 1e-9) throw new Error(`${count} admitted in [${admitted[start]}, ${admitted[end]}], bound ${bound}`);
+        if (count > bound + 1e-9)
+          throw new Error(`${count} admitted in [${admitted[start]}, ${admitted[end]}], bound ${bound}`);
       }
     }
   }
 
   test("random arrivals never exceed burst + rate × time", () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (const rule of [policy, { limit: 3, windowSeconds: 1 }, { limit: 50, windowSeconds: 60 }]) {
       for (let trial = 0; trial < 20; trial++) {
         let at = 0;

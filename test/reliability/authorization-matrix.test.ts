@@ -8,7 +8,14 @@ import { ALL_ROUTES } from "../../src/app.ts";
 import { documentedResponses } from "../../src/http/mount.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { generateSecret } from "../../src/keys/secret.ts";
-import { createKey, createProject, createTenant, mintBrowserSession, mintSession, startCliLogin } from "../support/keys.ts";
+import {
+  createKey,
+  createProject,
+  createTenant,
+  mintBrowserSession,
+  mintSession,
+  startCliLogin,
+} from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 
 const APP_ORIGIN = "https://app.example.com";
@@ -25,9 +32,12 @@ let world: World;
 const fixtures: Record<string, string> = {};
 
 function databaseFingerprint(): string {
-  const tables = world.deps.sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
+  const tables = world.deps.sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+    name: string;
+  }[];
   const hasher = new Bun.CryptoHasher("sha256");
-  for (const { name } of tables) hasher.update(`${name}:${JSON.stringify(world.deps.sqlite.query(`SELECT * FROM "${name}" ORDER BY rowid`).all())}`);
+  for (const { name } of tables)
+    hasher.update(`${name}:${JSON.stringify(world.deps.sqlite.query(`SELECT * FROM "${name}" ORDER BY rowid`).all())}`);
   return hasher.digest("hex");
 }
 
@@ -35,7 +45,14 @@ function pathFor(route: AnyRoute): string {
   return route.path
     .replace(":sessionId", fixtures.sessionId!)
     .replace(":userCode", fixtures.userCode!)
-    .replace(":id", route.path.startsWith("/v1/tenants") ? fixtures.tenantId! : route.path.startsWith("/v1/projects") ? fixtures.projectId! : fixtures.targetKeyId!)
+    .replace(
+      ":id",
+      route.path.startsWith("/v1/tenants")
+        ? fixtures.tenantId!
+        : route.path.startsWith("/v1/projects")
+          ? fixtures.projectId!
+          : fixtures.targetKeyId!,
+    )
     .replace("*", "runs/1");
 }
 
@@ -44,7 +61,11 @@ const required = { status: 401, code: "API_KEY_REQUIRED" };
 
 const credentials: Credential[] = [
   { name: "no credential", headers: () => ({}), expect: () => required },
-  { name: "a malformed key", headers: () => ({ authorization: "Bearer sk_live_not-a-key" }), expect: () => ({ status: 401, code: "API_KEY_INVALID" }) },
+  {
+    name: "a malformed key",
+    headers: () => ({ authorization: "Bearer sk_live_not-a-key" }),
+    expect: () => ({ status: 401, code: "API_KEY_INVALID" }),
+  },
   {
     name: "a well-formed key nobody issued",
     headers: () => ({ authorization: `Bearer ${generateSecret("sk_live_")}` }),
@@ -61,8 +82,16 @@ const credentials: Credential[] = [
     expect: (route) =>
       route.credential === "root" || route.scopes?.length ? { status: 403, code: "SCOPE_NOT_GRANTED" } : undefined,
   },
-  { name: "a revoked key", headers: () => ({ authorization: `Bearer ${fixtures.revokedKey}` }), expect: () => ({ status: 401, code: "API_KEY_REVOKED" }) },
-  { name: "an expired key", headers: () => ({ authorization: `Bearer ${fixtures.expiredKey}` }), expect: () => ({ status: 401, code: "API_KEY_EXPIRED" }) },
+  {
+    name: "a revoked key",
+    headers: () => ({ authorization: `Bearer ${fixtures.revokedKey}` }),
+    expect: () => ({ status: 401, code: "API_KEY_REVOKED" }),
+  },
+  {
+    name: "an expired key",
+    headers: () => ({ authorization: `Bearer ${fixtures.expiredKey}` }),
+    expect: () => ({ status: 401, code: "API_KEY_EXPIRED" }),
+  },
   {
     name: "a session token from another origin",
     headers: () => ({ "x-session-token": fixtures.browserToken!, origin: "https://evil.example.net" }),

@@ -52,7 +52,10 @@ describe("the leak scan", () => {
     const key = await createKey(world, { scopes: ["runs:read", "cli:approve", "keys:write"] });
     await mintSession(world, key.secret);
     const login = await startCliLogin(world, { scopes: ["runs:read"] });
-    await world.call("POST", `/v1/api/auth/codes/${login.userCode}/approve`, { key: key.secret, body: { user_id: "u" } });
+    await world.call("POST", `/v1/api/auth/codes/${login.userCode}/approve`, {
+      key: key.secret,
+      body: { user_id: "u" },
+    });
     world.clock.advanceSeconds(5);
     await world.call("GET", `/v1/api/auth/sessions/${login.sessionId}`);
     await world.call("POST", `/v1/keys/${key.id}/rotate`, { key: world.rootKey });

@@ -17,7 +17,10 @@ beforeAll(async () => {
     env: { LATCHKEY_ROOT_KEY: rootKey, LATCHKEY_AUTH_FAILURES_PER_MINUTE: "1000000" },
   });
   const projectId = (await callJson(server.url, "GET", "/v1/keys", { key: rootKey })).body.data[0].project_id;
-  await callJson(server.url, "PATCH", `/v1/projects/${projectId}`, { key: rootKey, body: { ratelimit: { limit: 1_000_000, window_seconds: 1 } } });
+  await callJson(server.url, "PATCH", `/v1/projects/${projectId}`, {
+    key: rootKey,
+    body: { ratelimit: { limit: 1_000_000, window_seconds: 1 } },
+  });
 }, 60_000);
 
 afterAll(() => server?.stop());
@@ -29,7 +32,8 @@ function barrier() {
 }
 
 async function createKey(name: string) {
-  return (await callJson(server.url, "POST", "/v1/keys", { key: rootKey, body: { name, scopes: ["runs:read"] } })).body as {
+  return (await callJson(server.url, "POST", "/v1/keys", { key: rootKey, body: { name, scopes: ["runs:read"] } }))
+    .body as {
     id: string;
     secret: string;
   };
@@ -90,7 +94,9 @@ describe("races", () => {
       let acknowledgedAt = Number.POSITIVE_INFINITY;
       const rotate = gate.opened
         .then(() => Bun.sleep(Math.random() * 20))
-        .then(() => callJson(server.url, "POST", `/v1/keys/${key.id}/rotate`, { key: rootKey, body: { grace_seconds: 0 } }))
+        .then(() =>
+          callJson(server.url, "POST", `/v1/keys/${key.id}/rotate`, { key: rootKey, body: { grace_seconds: 0 } }),
+        )
         .then((answer) => {
           acknowledgedAt = performance.now();
           return answer;
@@ -99,20 +105,28 @@ describe("races", () => {
       gate.open();
       const rotated = await rotate;
       const answers = await using;
-      expect(answers.filter((answer) => answer.sentAt > acknowledgedAt).every((answer) => answer.code === "API_KEY_REVOKED")).toBe(true);
-      expect((await callJson(server.url, "POST", "/v1/keys/verify", { body: { key: rotated.body.secret } })).body.code).toBe("VALID");
+      expect(
+        answers.filter((answer) => answer.sentAt > acknowledgedAt).every((answer) => answer.code === "API_KEY_REVOKED"),
+      ).toBe(true);
+      expect(
+        (await callJson(server.url, "POST", "/v1/keys/verify", { body: { key: rotated.body.secret } })).body.code,
+      ).toBe("VALID");
     }
   }, 120_000);
 
   test("parallel key creation: every creation succeeds once, with its own id and secret", async () => {
     for (let trial = 0; trial < 10; trial++) {
       const gate = barrier();
-      const creations = Array.from({ length: 40 }, (_, index) => gate.opened.then(() => createKey(`parallel ${trial}/${index}`)));
+      const creations = Array.from({ length: 40 }, (_, index) =>
+        gate.opened.then(() => createKey(`parallel ${trial}/${index}`)),
+      );
       gate.open();
       const keys = await Promise.all(creations);
       expect(new Set(keys.map((key) => key.id)).size).toBe(40);
       expect(new Set(keys.map((key) => key.secret)).size).toBe(40);
-      const verified = await Promise.all(keys.map((key) => callJson(server.url, "POST", "/v1/keys/verify", { body: { key: key.secret } })));
+      const verified = await Promise.all(
+        keys.map((key) => callJson(server.url, "POST", "/v1/keys/verify", { body: { key: key.secret } })),
+      );
       expect(verified.every((answer) => answer.body.code === "VALID")).toBe(true);
     }
   }, 120_000);

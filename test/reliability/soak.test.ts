@@ -7,7 +7,12 @@ const built = useBuiltBinary("soak");
 const SECONDS = Number(Bun.env.LATCHKEY_SOAK_SECONDS ?? 20);
 
 test(`a ${SECONDS}-second soak of mixed traffic: no unexpected answers, memory and WAL bounded`, async () => {
-  const report = await runSoak({ binary: built.path, databasePath: built.freshDatabasePath(), seconds: SECONDS, sampleEverySeconds: 2 });
+  const report = await runSoak({
+    binary: built.path,
+    databasePath: built.freshDatabasePath(),
+    seconds: SECONDS,
+    sampleEverySeconds: 2,
+  });
   const bounds = boundedness(report);
   console.log(
     `soak: ${report.requests} requests (${report.requestsPerSecond.toFixed(0)}/s), p99 ${report.p99Milliseconds.toFixed(1)} ms, ` +

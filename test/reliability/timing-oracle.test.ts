@@ -6,10 +6,13 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 
 test("the timing-oracle script runs and reports both comparisons against the control", () => {
-  const run = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../scripts/timing-oracle.ts"), "--samples", "3000"], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const run = Bun.spawnSync(
+    [process.execPath, join(import.meta.dir, "../../scripts/timing-oracle.ts"), "--samples", "3000"],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   const output = run.stdout.toString();
   expect(run.stderr.toString()).toBe("");
   expect(run.exitCode).toBe(0);
@@ -20,7 +23,10 @@ test("the timing-oracle script runs and reports both comparisons against the con
 });
 
 test("the timing-oracle script refuses a sample count that is not a positive integer", () => {
-  const run = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../scripts/timing-oracle.ts"), "--samples", "1e"], { stderr: "pipe" });
+  const run = Bun.spawnSync(
+    [process.execPath, join(import.meta.dir, "../../scripts/timing-oracle.ts"), "--samples", "1e"],
+    { stderr: "pipe" },
+  );
   expect(run.exitCode).toBe(2);
   expect(run.stderr.toString()).toContain('--samples must be a positive integer, got "1e"');
 });

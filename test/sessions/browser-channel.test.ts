@@ -21,7 +21,9 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     test("POST /api/v1/sessions answers 201 {data:{sessionToken, expiresAt}}: one hour, bound to key and origin", async () => {
       const answer = await world.call("POST", "/api/v1/sessions", { key: key.secret, headers: { origin: APP } });
       expect(answer.status).toBe(201);
-      expect(answer.body).toEqual({ data: { sessionToken: expect.any(String), expiresAt: "2026-01-01T01:00:00.000Z" } });
+      expect(answer.body).toEqual({
+        data: { sessionToken: expect.any(String), expiresAt: "2026-01-01T01:00:00.000Z" },
+      });
       const claims = decodeJwt(answer.body.data.sessionToken);
       expect(claims).toMatchObject({ sub: key.id, key: key.id, aud: projectId, origin: APP, scp: key.body.scopes });
       expect(answer.headers.get("access-control-allow-origin")).toBe(APP);
@@ -37,7 +39,11 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("origins match exactly: scheme, host and port", async () => {
-      for (const near of ["http://app.example.com", "https://app.example.com:8443", "https://APP.example.com.evil.net"]) {
+      for (const near of [
+        "http://app.example.com",
+        "https://app.example.com:8443",
+        "https://APP.example.com.evil.net",
+      ]) {
         const answer = await world.call("POST", "/api/v1/sessions", { key: key.secret, headers: { origin: near } });
         expectError(answer, 403, "ORIGIN_NOT_ALLOWED");
       }
@@ -61,7 +67,11 @@ for (const transport of ["in-process", "http"] as Transport[]) {
         403,
         "ORIGIN_NOT_ALLOWED",
       );
-      expectError(await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } }), 403, "ORIGIN_NOT_ALLOWED");
+      expectError(
+        await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } }),
+        403,
+        "ORIGIN_NOT_ALLOWED",
+      );
     });
 
     test("removing the origin from the project refuses tokens bound to it", async () => {
@@ -95,10 +105,17 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("server-to-server calls (no Origin) need no session; browser reads check the origin", async () => {
-      const serverWrite = await world.call("POST", "/v1/keys", { key: key.secret, body: { name: "k", scopes: ["runs:write"] } });
+      const serverWrite = await world.call("POST", "/v1/keys", {
+        key: key.secret,
+        body: { name: "k", scopes: ["runs:write"] },
+      });
       expect(serverWrite.status).toBe(200);
       expect((await world.call("GET", "/v1/keys", { key: key.secret, headers: { origin: APP } })).status).toBe(200);
-      expectError(await world.call("GET", "/v1/keys", { key: key.secret, headers: { origin: EVIL } }), 403, "ORIGIN_NOT_ALLOWED");
+      expectError(
+        await world.call("GET", "/v1/keys", { key: key.secret, headers: { origin: EVIL } }),
+        403,
+        "ORIGIN_NOT_ALLOWED",
+      );
     });
   });
 }
@@ -113,7 +130,11 @@ describe("CORS", () => {
 
   test("a preflight from a listed origin is answered with the exact origin, the methods and the headers", async () => {
     const answer = await world.call("OPTIONS", "/api/v1/sessions", {
-      headers: { origin: APP, "access-control-request-method": "POST", "access-control-request-headers": "authorization" },
+      headers: {
+        origin: APP,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization",
+      },
     });
     expect(answer.status).toBe(204);
     expect(answer.headers.get("access-control-allow-origin")).toBe(APP);

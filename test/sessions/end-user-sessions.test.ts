@@ -135,14 +135,20 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     test("a session token never reaches root routes", async () => {
       const key = await createKey(world, { scopes: ["keys:read", "keys:write"] });
       const token = await mintSession(world, key.secret, { scopes: ["keys:read", "keys:write"] });
-      expectError(await world.call("GET", "/v1/tenants", { headers: { "x-session-token": token } }), 403, "SCOPE_NOT_GRANTED");
+      expectError(
+        await world.call("GET", "/v1/tenants", { headers: { "x-session-token": token } }),
+        403,
+        "SCOPE_NOT_GRANTED",
+      );
     });
 
     test("sent with a key, the token must have been minted from that key", async () => {
       const first = await createKey(world, { scopes: ["keys:read"] });
       const second = await createKey(world, { scopes: ["keys:read"] });
       const token = await mintSession(world, first.secret);
-      expect((await world.call("GET", "/v1/keys", { key: first.secret, headers: { "x-session-token": token } })).status).toBe(200);
+      expect(
+        (await world.call("GET", "/v1/keys", { key: first.secret, headers: { "x-session-token": token } })).status,
+      ).toBe(200);
       expectError(
         await world.call("GET", "/v1/keys", { key: second.secret, headers: { "x-session-token": token } }),
         401,
@@ -181,7 +187,10 @@ describe("a token dies with its parent", () => {
   test("rotating the parent out refuses tokens minted from the old secret once its grace ends", async () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
     const oldToken = await mintSession(world, key.secret);
-    const rotated = await world.call("POST", `/v1/keys/${key.id}/rotate`, { key: world.rootKey, body: { grace_seconds: 30 } });
+    const rotated = await world.call("POST", `/v1/keys/${key.id}/rotate`, {
+      key: world.rootKey,
+      body: { grace_seconds: 30 },
+    });
     const newToken = await mintSession(world, rotated.body.secret);
     expect((await use(oldToken)).status).toBe(200);
     world.clock.advanceSeconds(30);
@@ -241,7 +250,10 @@ describe("a token dies with its parent", () => {
     const key = await createKey(world, { scopes: ["runs:read"], expires_at: new Date(expiresAtMs).toISOString() });
     const endUser = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "u" } });
     expect(endUser.body.expires_at).toBe(new Date(expiresAtMs).toISOString());
-    const browser = await world.call("POST", "/api/v1/sessions", { key: key.secret, headers: { origin: "https://app.example.com" } });
+    const browser = await world.call("POST", "/api/v1/sessions", {
+      key: key.secret,
+      headers: { origin: "https://app.example.com" },
+    });
     expect(browser.body.data.expiresAt).toBe(new Date(expiresAtMs).toISOString());
     for (const token of [endUser.body.token, browser.body.data.sessionToken]) {
       expect(decodeJwt(token).exp).toBe(expiresAtMs / 1000);

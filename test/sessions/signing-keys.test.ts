@@ -18,7 +18,14 @@ describe("signing keys", () => {
     expect(answer.status).toBe(200);
     expect(answer.headers.get("cache-control")).toBe("public, max-age=60");
     expect(answer.body.keys).toEqual([
-      { kty: "OKP", crv: "Ed25519", x: expect.any(String), kid: expect.stringMatching(/^sig_/), alg: "EdDSA", use: "sig" },
+      {
+        kty: "OKP",
+        crv: "Ed25519",
+        x: expect.any(String),
+        kid: expect.stringMatching(/^sig_/),
+        alg: "EdDSA",
+        use: "sig",
+      },
     ]);
     expect(answer.text).not.toContain('"d"');
   });
@@ -32,7 +39,11 @@ describe("signing keys", () => {
       body: { activate_in_seconds: 60 },
     });
     expect(rotated.status).toBe(200);
-    expect(rotated.body).toMatchObject({ status: "pending", activates_at: "2026-01-01T00:01:00.000Z", retires_at: null });
+    expect(rotated.body).toMatchObject({
+      status: "pending",
+      activates_at: "2026-01-01T00:01:00.000Z",
+      retires_at: null,
+    });
     const newKid = rotated.body.kid;
     expect((await jwks()).map((jwk) => jwk.kid)).toEqual([kidOf(before), newKid]);
 
@@ -57,13 +68,20 @@ describe("signing keys", () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["keys:read"] });
     const oldToken = await mintSession(world, key.secret);
-    const rotated = await world.call("POST", "/v1/signing-keys/rotate", { key: world.rootKey, body: { activate_in_seconds: 0 } });
+    const rotated = await world.call("POST", "/v1/signing-keys/rotate", {
+      key: world.rootKey,
+      body: { activate_in_seconds: 0 },
+    });
     world.clock.advanceSeconds(MAX_TOKEN_LIFETIME_SECONDS - 1);
     expect((await jwks()).length).toBe(2);
     world.clock.advanceSeconds(1);
     expect((await jwks()).map((jwk) => jwk.kid)).toEqual([rotated.body.kid]);
     // Its key is gone, so the token cannot even be proven genuine: invalid rather than expired.
-    expectError(await world.call("GET", "/v1/keys", { headers: { "x-session-token": oldToken } }), 401, "SESSION_INVALID");
+    expectError(
+      await world.call("GET", "/v1/keys", { headers: { "x-session-token": oldToken } }),
+      401,
+      "SESSION_INVALID",
+    );
   });
 
   test("rotation happens by itself once the key is older than the configured age, and only once", async () => {
@@ -84,7 +102,10 @@ describe("signing keys", () => {
     expectError(await world.call("POST", "/v1/signing-keys/rotate", { key: key.secret }), 403, "SCOPE_NOT_GRANTED");
     for (const lead of [-1, 86_401, "soon"]) {
       expectError(
-        await world.call("POST", "/v1/signing-keys/rotate", { key: world.rootKey, body: { activate_in_seconds: lead } }),
+        await world.call("POST", "/v1/signing-keys/rotate", {
+          key: world.rootKey,
+          body: { activate_in_seconds: lead },
+        }),
         400,
         "VALIDATION_FAILED",
       );

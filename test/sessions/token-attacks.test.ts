@@ -75,9 +75,17 @@ describe("session tokens an attacker made or changed are refused", () => {
 
   test("an unknown or path-like kid", async () => {
     const attacker = await generateKeyPair("EdDSA", { crv: "Ed25519" });
-    for (const badKid of ["sig_0000000000000000000000", "../../../etc/passwd", "sig_../../x", "", "sig_" + "A".repeat(5000)]) {
+    for (const badKid of [
+      "sig_0000000000000000000000",
+      "../../../etc/passwd",
+      "sig_../../x",
+      "",
+      "sig_" + "A".repeat(5000),
+    ]) {
       await expectRefused(
-        await new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", typ: "lk-session+jwt", kid: badKid }).sign(attacker.privateKey),
+        await new SignJWT(claims)
+          .setProtectedHeader({ alg: "EdDSA", typ: "lk-session+jwt", kid: badKid })
+          .sign(attacker.privateKey),
       );
     }
   });
@@ -110,11 +118,18 @@ describe("session tokens an attacker made or changed are refused", () => {
   });
 
   test("regression: a token that names the root key as its parent is refused, whatever scopes it claims", async () => {
-    const rootId = (await world.call("GET", "/v1/keys", { key: world.rootKey })).body.data.find((key: { root: boolean }) => key.root);
+    const rootId = (await world.call("GET", "/v1/keys", { key: world.rootKey })).body.data.find(
+      (key: { root: boolean }) => key.root,
+    );
     const rootSecretVersion = (await import("../../src/verify/principal.ts")).secretVersionOf(
       (await import("../../src/keys/secret.ts")).hashSecret(world.rootKey),
     );
-    const forged = await signWithOurKey({ ...claims, key: rootId.id, kv: rootSecretVersion, scp: ["keys:read", "runs:write"] });
+    const forged = await signWithOurKey({
+      ...claims,
+      key: rootId.id,
+      kv: rootSecretVersion,
+      scp: ["keys:read", "runs:write"],
+    });
     await expectRefused(forged);
     const authz = await world.call("GET", "/v1/authz?scopes=runs:write", { headers: { "x-session-token": forged } });
     expectError(authz, 401, "SESSION_INVALID");
@@ -130,7 +145,13 @@ describe("session tokens an attacker made or changed are refused", () => {
 
   test("a wrong typ, an unknown critical header, or missing claims, even with our signature", async () => {
     const validHeader = { alg: "EdDSA", typ: "lk-session+jwt" };
-    expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": await signRawWithOurKey(validHeader, claims) } })).status).toBe(200);
+    expect(
+      (
+        await world.call("GET", "/v1/keys", {
+          headers: { "x-session-token": await signRawWithOurKey(validHeader, claims) },
+        })
+      ).status,
+    ).toBe(200);
     await expectRefused(await signWithOurKey(claims, { typ: "JWT" }));
     await expectRefused(await signRawWithOurKey({ ...validHeader, crit: ["exp-policy"], "exp-policy": 1 }, claims));
     const { kv: _kv, ...withoutVersion } = claims;
@@ -165,7 +186,8 @@ describe("session tokens an attacker made or changed are refused", () => {
       .setProtectedHeader({ alg: "ECDH-ES", enc: "A256GCM", typ: "lk-session+jwt", kid })
       .encrypt(publicKey);
     await expectRefused(jwe);
-    for (const garbage of ["x", "a.b.c", "....", `${genuine}.${genuine}`, "e".repeat(20_000)]) await expectRefused(garbage);
+    for (const garbage of ["x", "a.b.c", "....", `${genuine}.${genuine}`, "e".repeat(20_000)])
+      await expectRefused(garbage);
   });
 
   test("no refusal echoes the token", async () => {

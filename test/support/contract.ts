@@ -20,7 +20,8 @@ export interface Operation {
 }
 
 /** Traces of internals that must never reach a client. */
-const INTERNAL_DETAIL = /\bat [^\s]+ \(|\.ts:\d+|node_modules|SQLITE_|TypeError|ReferenceError|SyntaxError|drizzle|elysia|\bstack\b/i;
+const INTERNAL_DETAIL =
+  /\bat [^\s]+ \(|\.ts:\d+|node_modules|SQLITE_|TypeError|ReferenceError|SyntaxError|drizzle|elysia|\bstack\b/i;
 const VALID_HEADER_VALUE = /^[\x20-\x7e\t]*$/;
 
 export async function loadOperations(world: World): Promise<Operation[]> {
@@ -66,6 +67,8 @@ export function checkAnswer(operation: Operation, where: string, answer: Answer)
   }
   const validate = operation.responses.get(answer.status);
   if (validate && (answer.headers.get("content-type") ?? "").includes("json") && !validate(answer.body)) {
-    throw new Error(`body does not match the documented schema: ${described}: ${JSON.stringify(validate.errors).slice(0, 400)}`);
+    throw new Error(
+      `body does not match the documented schema: ${described}: ${JSON.stringify(validate.errors).slice(0, 400)}`,
+    );
   }
 }

@@ -28,7 +28,27 @@ interface Fixtures {
 const hostileStrings = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 40 }),
-  fc.constantFrom("", " ", "\u0000", "a\u0000b", "../../etc/passwd", "%00", "%2e%2e%2f", "<script>alert(1)</script>", "' OR 1=1 --", "*", "null", "-1", "1e309", "NaN", "\u202e\u2066", "😀".repeat(50), "sk_live_", "key_", "cls_"),
+  fc.constantFrom(
+    "",
+    " ",
+    "\u0000",
+    "a\u0000b",
+    "../../etc/passwd",
+    "%00",
+    "%2e%2e%2f",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "*",
+    "null",
+    "-1",
+    "1e309",
+    "NaN",
+    "\u202e\u2066",
+    "😀".repeat(50),
+    "sk_live_",
+    "key_",
+    "cls_",
+  ),
   fc.integer({ min: 2000, max: 70_000 }).map((length) => "x".repeat(length)),
 );
 
@@ -47,9 +67,15 @@ async function buildFixtures(): Promise<Fixtures> {
   const world = await createWorld();
   await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, {
     key: world.rootKey,
-    body: { ratelimit: { limit: 1_000_000, window_seconds: 1 }, allowed_origins: ["https://app.example.com"], cli_default_scopes: ["runs:read"] },
+    body: {
+      ratelimit: { limit: 1_000_000, window_seconds: 1 },
+      allowed_origins: ["https://app.example.com"],
+      cli_default_scopes: ["runs:read"],
+    },
   });
-  const strong = await createKey(world, { scopes: ["keys:read", "keys:write", "cli:approve", "runs:read", "runs:write"] });
+  const strong = await createKey(world, {
+    scopes: ["keys:read", "keys:write", "cli:approve", "runs:read", "runs:write"],
+  });
   const weak = await createKey(world, { scopes: ["runs:read"] });
   const target = await createKey(world, { scopes: ["runs:read"] });
   const tenantId = await createTenant(world);
@@ -109,17 +135,51 @@ function requestArbitrary(operations: Operation[]): fc.Arbitrary<FuzzRequest> {
     credential: fc.constantFrom("root", "root", "root", "strong", "weak", "foreign", "none", "garbage", "huge"),
     useSession: fc.boolean(),
     pathValues: fc.array(fc.option(hostileStrings, { freq: 2 }), { minLength: 2, maxLength: 2 }),
-    query: fc.array(fc.tuple(fc.oneof(fc.constantFrom("limit", "cursor", "project_id", "owner", "tenant_id", "action", "scopes"), fc.string({ maxLength: 10 })), fc.oneof(hostileStrings, fc.integer().map(String))), { maxLength: 4 }),
+    query: fc.array(
+      fc.tuple(
+        fc.oneof(
+          fc.constantFrom("limit", "cursor", "project_id", "owner", "tenant_id", "action", "scopes"),
+          fc.string({ maxLength: 10 }),
+        ),
+        fc.oneof(hostileStrings, fc.integer().map(String)),
+      ),
+      { maxLength: 4 },
+    ),
     bodyKind: fc.constantFrom("object", "object", "object", "value", "nested", "malformed", "huge", "none"),
-    bodyFields: fc.array(fc.tuple(fc.oneof(fc.constant("__declared__"), fc.string({ maxLength: 12 })), jsonValues), { maxLength: 6 }),
+    bodyFields: fc.array(fc.tuple(fc.oneof(fc.constant("__declared__"), fc.string({ maxLength: 12 })), jsonValues), {
+      maxLength: 6,
+    }),
     bodyValue: jsonValues,
     bodyText: fc.string({ maxLength: 60 }),
     nesting: fc.integer({ min: 50, max: 20_000 }),
-    contentType: fc.constantFrom(null, "__declared__", "__declared__", "__declared__", "application/json; charset=utf-8", "text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/xml", "garbage"),
+    contentType: fc.constantFrom(
+      null,
+      "__declared__",
+      "__declared__",
+      "__declared__",
+      "application/json; charset=utf-8",
+      "text/plain",
+      "multipart/form-data; boundary=x",
+      "application/x-www-form-urlencoded",
+      "application/xml",
+      "garbage",
+    ),
     extraHeaders: fc.array(
       fc.tuple(
-        fc.constantFrom("origin", "x-project-id", "x-code-verifier", "x-forwarded-for", "x-request-id", "x-forwarded-method", "x-latchkey-required-scopes", "x-padding"),
-        fc.oneof(fc.string({ maxLength: 30 }).map((text) => text.replace(/[^\x20-\x7e]/g, "")), fc.constantFrom("https://app.example.com", "https://evil.example.net", "POST", "x".repeat(8000))),
+        fc.constantFrom(
+          "origin",
+          "x-project-id",
+          "x-code-verifier",
+          "x-forwarded-for",
+          "x-request-id",
+          "x-forwarded-method",
+          "x-latchkey-required-scopes",
+          "x-padding",
+        ),
+        fc.oneof(
+          fc.string({ maxLength: 30 }).map((text) => text.replace(/[^\x20-\x7e]/g, "")),
+          fc.constantFrom("https://app.example.com", "https://evil.example.net", "POST", "x".repeat(8000)),
+        ),
       ),
       { maxLength: 3 },
     ),
@@ -148,7 +208,9 @@ function buildRequest(operation: Operation, request: FuzzRequest, fixtures: Fixt
   if (operation.method !== "GET" && request.bodyKind !== "none") {
     const fields = Object.fromEntries(
       request.bodyFields.map(([name, value], index) => [
-        name === "__declared__" && operation.bodyProperties.length ? operation.bodyProperties[index % operation.bodyProperties.length]! : name,
+        name === "__declared__" && operation.bodyProperties.length
+          ? operation.bodyProperties[index % operation.bodyProperties.length]!
+          : name,
         value,
       ]),
     );
@@ -156,10 +218,12 @@ function buildRequest(operation: Operation, request: FuzzRequest, fixtures: Fixt
     body =
       request.bodyKind === "object"
         ? isForm
-          ? new URLSearchParams(Object.entries(fields).map(([name, value]): [string, string] => [name, String(value)])).toString()
+          ? new URLSearchParams(
+              Object.entries(fields).map(([name, value]): [string, string] => [name, String(value)]),
+            ).toString()
           : JSON.stringify(fields)
         : request.bodyKind === "value"
-          ? JSON.stringify(request.bodyValue) ?? "null"
+          ? (JSON.stringify(request.bodyValue) ?? "null")
           : request.bodyKind === "nested"
             ? deeplyNested(request.nesting)
             : request.bodyKind === "huge"
@@ -171,7 +235,12 @@ function buildRequest(operation: Operation, request: FuzzRequest, fixtures: Fixt
   return { method: operation.method, path: query ? `${path}?${query}` : path, headers, body };
 }
 
-export async function runFuzz(options: { runs: number; seed?: number; path?: string; worldEvery?: number }): Promise<FuzzReport> {
+export async function runFuzz(options: {
+  runs: number;
+  seed?: number;
+  path?: string;
+  worldEvery?: number;
+}): Promise<FuzzReport> {
   const seed = options.seed ?? Date.now() % 2_147_483_647;
   const worldEvery = options.worldEvery ?? 2500;
   let fixtures = await buildFixtures();

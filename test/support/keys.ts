@@ -27,7 +27,11 @@ export async function createTenant(world: World, body: Record<string, unknown> =
   return answer.body.id;
 }
 
-export async function createProject(world: World, tenantId: string, body: Record<string, unknown> = {}): Promise<string> {
+export async function createProject(
+  world: World,
+  tenantId: string,
+  body: Record<string, unknown> = {},
+): Promise<string> {
   const answer = await world.call("POST", "/v1/projects", {
     key: world.rootKey,
     body: { tenant_id: tenantId, name: "api", ...body },
@@ -64,13 +68,30 @@ export async function mintBrowserSession(world: World, key: string, origin: stri
 }
 
 /** What a CLI does first: start a login session (the body and headers are the CLI's). */
-export async function startCliLogin(world: World, body: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  const answer = await world.call("POST", "/v1/api/auth/sessions", { body: { deviceName: "laptop", ...body }, headers });
+export async function startCliLogin(
+  world: World,
+  body: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
+  const answer = await world.call("POST", "/v1/api/auth/sessions", {
+    body: { deviceName: "laptop", ...body },
+    headers,
+  });
   expect(answer.status).toBe(201);
-  return answer.body as { sessionId: string; verificationUrl: string; expiresAt: string; userCode: string; interval: number };
+  return answer.body as {
+    sessionId: string;
+    verificationUrl: string;
+    expiresAt: string;
+    userCode: string;
+    interval: number;
+  };
 }
 
 /** A key the host app's server approves CLI logins with. */
-export async function createApprover(world: World, scopes: string[] = ["cli:approve", "runs:read", "runs:write"], projectId?: string) {
+export async function createApprover(
+  world: World,
+  scopes: string[] = ["cli:approve", "runs:read", "runs:write"],
+  projectId?: string,
+) {
   return createKey(world, { scopes, name: "host app", ...(projectId ? { project_id: projectId } : {}) });
 }

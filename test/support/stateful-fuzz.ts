@@ -87,16 +87,39 @@ function oddText(maxLength: number): fc.Arbitrary<string> {
   return fc
     .oneof(
       fc.string({ unit: "grapheme", minLength: 1, maxLength: 24 }),
-      fc.constantFrom("日本", "zoë", "🦊 fox", "a\u2028b", "100%", " leading", "trailing ", "%41", "ünïcødé", "\u202eevil"),
+      fc.constantFrom(
+        "日本",
+        "zoë",
+        "🦊 fox",
+        "a\u2028b",
+        "100%",
+        " leading",
+        "trailing ",
+        "%41",
+        "ünïcødé",
+        "\u202eevil",
+      ),
       fc.constant("x".repeat(maxLength)),
       fc.constant("é".repeat(maxLength)),
       fc.constant("😀".repeat(Math.floor(maxLength / 2))),
     )
-    .filter((text) => text.length >= 1 && text.length <= maxLength && text.isWellFormed() && /^[^\p{Cc}]*$/u.test(text));
+    .filter(
+      (text) => text.length >= 1 && text.length <= maxLength && text.isWellFormed() && /^[^\p{Cc}]*$/u.test(text),
+    );
 }
 
 const LONGEST_SCOPE = `${"r".repeat(64)}:${"w".repeat(64)}`;
-const SCOPE_POOL = ["runs:read", "runs:write", "a:b", "0:0", "billing.v2:read-all", "keys:read", "keys:write", "cli:approve", LONGEST_SCOPE];
+const SCOPE_POOL = [
+  "runs:read",
+  "runs:write",
+  "a:b",
+  "0:0",
+  "billing.v2:read-all",
+  "keys:read",
+  "keys:write",
+  "cli:approve",
+  LONGEST_SCOPE,
+];
 const scopeSet = fc.oneof(
   fc.uniqueArray(fc.constantFrom(...SCOPE_POOL), { minLength: 1, maxLength: SCOPE_POOL.length }),
   fc.constant(Array.from({ length: 64 }, (_, index) => `r${index}:read`)),
@@ -126,7 +149,8 @@ function tenantRefusal(model: Model, key: ModelKey, modules: readonly (string | 
   if (tenant.status === "suspended") return "TENANT_SUSPENDED";
   if (tenant.subscription === "cancelled") return "SUBSCRIPTION_CANCELLED";
   if (tenant.subscription === "past_due") return "SUBSCRIPTION_PAST_DUE";
-  for (const module of modules) if (module !== undefined && !tenant.modules.includes(module)) return "MODULE_NOT_ENABLED";
+  for (const module of modules)
+    if (module !== undefined && !tenant.modules.includes(module)) return "MODULE_NOT_ENABLED";
   return null;
 }
 
@@ -173,7 +197,8 @@ function headersFor(credential: Credential): Record<string, string> {
 
 function describeCredential(credential: Credential): string {
   if (credential.kind === "root") return "the root key";
-  if (credential.kind === "token") return `a token of ${credential.token.keyId} for ${JSON.stringify(credential.token.subject)}`;
+  if (credential.kind === "token")
+    return `a token of ${credential.token.keyId} for ${JSON.stringify(credential.token.subject)}`;
   return `key ${credential.key.id} (secret ${credential.secret.version})`;
 }
 
@@ -194,12 +219,15 @@ async function send(
 
 function expectDecision(answer: Answer, decision: Decision, where: string): void {
   if (decision.ok) {
-    if (answer.status !== 200) throw new Error(`${where}: the model allows, the server answered ${answer.status} ${answer.text.slice(0, 200)}`);
+    if (answer.status !== 200)
+      throw new Error(`${where}: the model allows, the server answered ${answer.status} ${answer.text.slice(0, 200)}`);
     return;
   }
   const code = answer.body?.error?.code;
   if (code !== decision.code) {
-    throw new Error(`${where}: the model refuses with ${decision.code}, the server answered ${answer.status} ${code ?? answer.text.slice(0, 200)}`);
+    throw new Error(
+      `${where}: the model refuses with ${decision.code}, the server answered ${answer.status} ${code ?? answer.text.slice(0, 200)}`,
+    );
   }
 }
 
@@ -214,7 +242,13 @@ type Command = fc.AsyncCommand<Model, Real>;
 
 class CreateKey implements Command {
   constructor(
-    readonly input: { name: string; scopes: string[]; owner: string | null; expiresInMs: number | null; projectIndex: number },
+    readonly input: {
+      name: string;
+      scopes: string[];
+      owner: string | null;
+      expiresInMs: number | null;
+      projectIndex: number;
+    },
   ) {}
   check = () => true;
   async run(model: Model, real: Real) {
@@ -223,8 +257,12 @@ class CreateKey implements Command {
     if (this.input.owner !== null) body.owner = this.input.owner;
     const expiresAtMs = this.input.expiresInMs === null ? null : model.nowMs + this.input.expiresInMs;
     if (expiresAtMs !== null) body.expires_at = new Date(expiresAtMs).toISOString();
-    const answer = await send(real, "POST /v1/keys", "POST", "/v1/keys", { headers: headersFor({ kind: "root", secret: real.world.rootKey }), body });
-    if (answer.status !== 200) throw new Error(`creating a key with valid odd fields: ${answer.status} ${answer.text.slice(0, 300)}`);
+    const answer = await send(real, "POST /v1/keys", "POST", "/v1/keys", {
+      headers: headersFor({ kind: "root", secret: real.world.rootKey }),
+      body,
+    });
+    if (answer.status !== 200)
+      throw new Error(`creating a key with valid odd fields: ${answer.status} ${answer.text.slice(0, 300)}`);
     if (answer.body.name !== this.input.name || answer.body.owner !== this.input.owner) {
       throw new Error("a created key's name or owner came back changed");
     }
@@ -250,21 +288,41 @@ class MintToken implements Command {
     const { key, secret } = pick(secrets, this.input.credentialIndex);
     const body: Record<string, unknown> = { user_id: this.input.userId };
     if (this.input.scopes !== null) body.scopes = this.input.scopes;
-    const answer = await send(real, "POST /v1/sessions", "POST", "/v1/sessions", { headers: headersFor({ kind: "key", key, secret }), body });
+    const answer = await send(real, "POST /v1/sessions", "POST", "/v1/sessions", {
+      headers: headersFor({ kind: "key", key, secret }),
+      body,
+    });
     const where = `minting for ${JSON.stringify(this.input.userId)} with ${describeCredential({ kind: "key", key, secret })}`;
-    const decision = decide(model, { kind: "key", key, secret }, { credential: "key", module: "sessions", scopes: [], dataPlane: false });
+    const decision = decide(
+      model,
+      { kind: "key", key, secret },
+      { credential: "key", module: "sessions", scopes: [], dataPlane: false },
+    );
     if (!decision.ok) return expectDecision(answer, decision, where);
-    const scopes = this.input.scopes === null ? key.scopes.filter((scope) => scope.endsWith(":read")) : [...new Set(this.input.scopes)];
-    if (!scopes.every((scope) => key.scopes.includes(scope))) return expectDecision(answer, { ok: false, code: "SCOPE_NOT_GRANTED" }, where);
+    const scopes =
+      this.input.scopes === null
+        ? key.scopes.filter((scope) => scope.endsWith(":read"))
+        : [...new Set(this.input.scopes)];
+    if (!scopes.every((scope) => key.scopes.includes(scope)))
+      return expectDecision(answer, { ok: false, code: "SCOPE_NOT_GRANTED" }, where);
     expectDecision(answer, decision, where);
     const limits = [Math.floor(model.nowMs / 1000) + SESSION_TTL_SECONDS];
     if (key.expiresAtMs !== null) limits.push(Math.floor(key.expiresAtMs / 1000));
     if (secret.retiresAtMs !== null) limits.push(Math.floor(secret.retiresAtMs / 1000));
     const expiresAtSeconds = Math.min(...limits);
     if (answer.body.expires_at !== new Date(expiresAtSeconds * 1000).toISOString()) {
-      throw new Error(`${where}: expires_at ${answer.body.expires_at}, the model says ${new Date(expiresAtSeconds * 1000).toISOString()}`);
+      throw new Error(
+        `${where}: expires_at ${answer.body.expires_at}, the model says ${new Date(expiresAtSeconds * 1000).toISOString()}`,
+      );
     }
-    model.tokens.push({ token: answer.body.token, keyId: key.id, secretVersion: secret.version, scopes, subject: this.input.userId, expiresAtSeconds });
+    model.tokens.push({
+      token: answer.body.token,
+      keyId: key.id,
+      secretVersion: secret.version,
+      scopes,
+      subject: this.input.userId,
+      expiresAtSeconds,
+    });
   }
   toString = () => `MintToken(${JSON.stringify(this.input)})`;
 }
@@ -279,18 +337,27 @@ class ForwardAuth implements Command {
     if (this.input.viaHeader) headers["x-latchkey-required-scopes"] = this.input.scopes.join(",");
     else if (this.input.scopes.length > 0) path += `?scopes=${this.input.scopes.join(",")}`;
     const answer = await send(real, this.input.below ? "GET /v1/authz/*" : "GET /v1/authz", "GET", path, { headers });
-    const decision = decide(model, credential, { credential: "forwarded", module: "verify", scopes: this.input.scopes, dataPlane: true });
+    const decision = decide(model, credential, {
+      credential: "forwarded",
+      module: "verify",
+      scopes: this.input.scopes,
+      dataPlane: true,
+    });
     const where = `forward-auth with ${describeCredential(credential)} for ${this.input.scopes.join(",") || "no scopes"}`;
     expectDecision(answer, decision, where);
     if (!decision.ok) {
-      if (answer.headers.get("x-latchkey-error") !== decision.code) throw new Error(`${where}: X-Latchkey-Error missing or wrong`);
+      if (answer.headers.get("x-latchkey-error") !== decision.code)
+        throw new Error(`${where}: X-Latchkey-Error missing or wrong`);
       return;
     }
     const decoded = (name: string) => decodeURIComponent(answer.headers.get(name) ?? "");
     if (decoded("x-latchkey-key-id") !== decision.keyId || decoded("x-latchkey-subject") !== decision.subject) {
-      throw new Error(`${where}: identity headers say ${decoded("x-latchkey-key-id")} / ${decoded("x-latchkey-subject")}`);
+      throw new Error(
+        `${where}: identity headers say ${decoded("x-latchkey-key-id")} / ${decoded("x-latchkey-subject")}`,
+      );
     }
-    if (decoded("x-latchkey-scopes") !== decision.scopes.join(",")) throw new Error(`${where}: X-Latchkey-Scopes differs from the model`);
+    if (decoded("x-latchkey-scopes") !== decision.scopes.join(","))
+      throw new Error(`${where}: X-Latchkey-Scopes differs from the model`);
   }
   toString = () => `ForwardAuth(${JSON.stringify(this.input)})`;
 }
@@ -305,14 +372,22 @@ class Verify implements Command {
         ? { token: credential.token.token, scopes: this.input.scopes }
         : { key: credential.kind === "root" ? credential.secret : credential.secret.secret, scopes: this.input.scopes };
     const answer = await send(real, "POST /v1/keys/verify", "POST", "/v1/keys/verify", { body });
-    const requirement = { credential: "key_or_session" as const, module: "verify", scopes: this.input.scopes, dataPlane: true };
+    const requirement = {
+      credential: "key_or_session" as const,
+      module: "verify",
+      scopes: this.input.scopes,
+      dataPlane: true,
+    };
     const decision = decide(model, credential, requirement);
     const where = `verify of ${describeCredential(credential)}`;
     const expected = decision.ok ? "VALID" : decision.code;
     if (answer.status !== 200 || answer.body.code !== expected || answer.body.valid !== decision.ok) {
       throw new Error(`${where}: the model says ${expected}, the server ${answer.status} ${answer.body?.code}`);
     }
-    if (decision.ok && (answer.body.key_id !== decision.keyId || answer.body.scopes.join(",") !== decision.scopes.join(","))) {
+    if (
+      decision.ok &&
+      (answer.body.key_id !== decision.keyId || answer.body.scopes.join(",") !== decision.scopes.join(","))
+    ) {
       throw new Error(`${where}: identity differs from the model`);
     }
   }
@@ -324,7 +399,9 @@ class UseOnRoute implements Command {
   constructor(readonly input: { routeIndex: number; credentialIndex: number }) {}
   check = () => true;
   async run(model: Model, real: Real) {
-    const routes = ALL_ROUTES.filter((route) => route.credential === "key" || route.credential === "key_or_session" || route.credential === "root");
+    const routes = ALL_ROUTES.filter(
+      (route) => route.credential === "key" || route.credential === "key_or_session" || route.credential === "root",
+    );
     const route = pick(routes, this.input.routeIndex);
     const credential = pick(credentialsOf(model, real.world.rootKey), this.input.credentialIndex);
     const someKey = model.keys[0]?.id ?? "key_0000000000000000000000";
@@ -333,12 +410,25 @@ class UseOnRoute implements Command {
     const path = route.path
       .replace(":sessionId", "cls_000000000000000000000000000000000")
       .replace(":userCode", "BBBB-BBBB")
-      .replace(":id", route.path.startsWith("/v1/tenants") ? someTenant : route.path.startsWith("/v1/projects") ? someProject : someKey);
+      .replace(
+        ":id",
+        route.path.startsWith("/v1/tenants")
+          ? someTenant
+          : route.path.startsWith("/v1/projects")
+            ? someProject
+            : someKey,
+      );
     const hasBody = route.method !== "GET" && route.method !== "DELETE";
-    const answer = await send(real, `${route.method} ${route.path.replace(/:([A-Za-z]+)/g, "{$1}")}`, route.method, path, {
-      headers: headersFor(credential),
-      body: hasBody ? {} : undefined,
-    });
+    const answer = await send(
+      real,
+      `${route.method} ${route.path.replace(/:([A-Za-z]+)/g, "{$1}")}`,
+      route.method,
+      path,
+      {
+        headers: headersFor(credential),
+        body: hasBody ? {} : undefined,
+      },
+    );
     const decision = decide(model, credential, {
       credential: route.credential,
       module: route.module,
@@ -354,7 +444,8 @@ class UseOnRoute implements Command {
     // Two of these routes change what the model holds when they succeed (an empty body rotates with no grace).
     const target = model.keys.find((key) => key.id === someKey);
     if (answer.status === 200 && target && route.operationId === "revokeKey") target.revoked = true;
-    if (answer.status === 200 && target && route.operationId === "rotateKey") rotateInModel(model, target, 0, answer.body.secret);
+    if (answer.status === 200 && target && route.operationId === "rotateKey")
+      rotateInModel(model, target, 0, answer.body.secret);
   }
   toString = () => `UseOnRoute(${JSON.stringify(this.input)})`;
 }
@@ -383,7 +474,8 @@ class RotateKey implements Command {
 function rotateInModel(model: Model, key: ModelKey, graceSeconds: number, newSecret: string): void {
   const retiresAtMs = model.nowMs + graceSeconds * 1000;
   for (const secret of key.secrets) {
-    if (secret.retiresAtMs === null || secret.retiresAtMs > model.nowMs) secret.retiresAtMs = Math.min(secret.retiresAtMs ?? retiresAtMs, retiresAtMs);
+    if (secret.retiresAtMs === null || secret.retiresAtMs > model.nowMs)
+      secret.retiresAtMs = Math.min(secret.retiresAtMs ?? retiresAtMs, retiresAtMs);
   }
   key.secrets.push({ secret: newSecret, version: secretVersionOf(hashSecret(newSecret)), retiresAtMs: null });
 }
@@ -404,7 +496,12 @@ class RevokeKey implements Command {
 
 class ChangeTenant implements Command {
   constructor(
-    readonly input: { tenantIndex: number; status?: ModelTenant["status"]; subscription?: ModelTenant["subscription"]; modules?: string[] },
+    readonly input: {
+      tenantIndex: number;
+      status?: ModelTenant["status"];
+      subscription?: ModelTenant["subscription"];
+      modules?: string[];
+    },
   ) {}
   check = () => true;
   async run(model: Model, real: Real) {
@@ -414,7 +511,8 @@ class ChangeTenant implements Command {
       headers: headersFor({ kind: "root", secret: real.world.rootKey }),
       body,
     });
-    if (answer.status !== 200) throw new Error(`changing tenant ${tenant.id}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    if (answer.status !== 200)
+      throw new Error(`changing tenant ${tenant.id}: ${answer.status} ${answer.text.slice(0, 200)}`);
     if (body.status) tenant.status = body.status;
     if (body.subscription) tenant.subscription = body.subscription;
     if (body.modules) tenant.modules = ALL_MODULES.filter((module) => body.modules!.includes(module));
@@ -436,32 +534,40 @@ const requiredScopes = fc.uniqueArray(fc.constantFrom(...SCOPE_POOL, "r3:read", 
 const index = fc.nat({ max: 10_000 });
 
 const commands = [
-  fc.record({
-    name: oddText(200),
-    scopes: scopeSet,
-    owner: fc.option(oddText(256), { nil: null }),
-    expiresInMs: fc.option(fc.constantFrom(1000, 1500, 5000, 60_000, 3_600_000), { nil: null }),
-    projectIndex: index,
-  }).map((input) => new CreateKey(input)),
-  fc.record({
-    credentialIndex: index,
-    userId: oddText(256),
-    scopes: fc.option(fc.uniqueArray(fc.constantFrom(...SCOPE_POOL), { maxLength: 3 }), { nil: null }),
-  }).map((input) => new MintToken(input)),
-  fc.record({ credentialIndex: index, scopes: requiredScopes, viaHeader: fc.boolean(), below: fc.boolean() }).map((input) => new ForwardAuth(input)),
+  fc
+    .record({
+      name: oddText(200),
+      scopes: scopeSet,
+      owner: fc.option(oddText(256), { nil: null }),
+      expiresInMs: fc.option(fc.constantFrom(1000, 1500, 5000, 60_000, 3_600_000), { nil: null }),
+      projectIndex: index,
+    })
+    .map((input) => new CreateKey(input)),
+  fc
+    .record({
+      credentialIndex: index,
+      userId: oddText(256),
+      scopes: fc.option(fc.uniqueArray(fc.constantFrom(...SCOPE_POOL), { maxLength: 3 }), { nil: null }),
+    })
+    .map((input) => new MintToken(input)),
+  fc
+    .record({ credentialIndex: index, scopes: requiredScopes, viaHeader: fc.boolean(), below: fc.boolean() })
+    .map((input) => new ForwardAuth(input)),
   fc.record({ credentialIndex: index, scopes: requiredScopes }).map((input) => new Verify(input)),
   fc.record({ routeIndex: index, credentialIndex: index }).map((input) => new UseOnRoute(input)),
   fc.record({ keyIndex: index, graceSeconds: fc.constantFrom(0, 1, 5, 30) }).map((input) => new RotateKey(input)),
   fc.record({ keyIndex: index }).map((input) => new RevokeKey(input)),
-  fc.record(
-    {
-      tenantIndex: index,
-      status: fc.constantFrom("active" as const, "suspended" as const),
-      subscription: fc.constantFrom("active" as const, "past_due" as const, "cancelled" as const),
-      modules: fc.subarray([...ALL_MODULES]),
-    },
-    { requiredKeys: ["tenantIndex"] },
-  ).map((input) => new ChangeTenant(input)),
+  fc
+    .record(
+      {
+        tenantIndex: index,
+        status: fc.constantFrom("active" as const, "suspended" as const),
+        subscription: fc.constantFrom("active" as const, "past_due" as const, "cancelled" as const),
+        modules: fc.subarray([...ALL_MODULES]),
+      },
+      { requiredKeys: ["tenantIndex"] },
+    )
+    .map((input) => new ChangeTenant(input)),
   fc.constantFrom(1, 500, 999, 1000, 1500, 30_000, 900_000).map((milliseconds) => new PassTime(milliseconds)),
 ];
 
@@ -492,27 +598,37 @@ async function freshWorld(operations: Map<string, Operation> | null): Promise<{ 
     ]),
   };
   // The document is the same for every world; its validators are compiled once.
-  operations ??= new Map((await loadOperations(world)).map((operation) => [`${operation.method} ${operation.path}`, operation]));
+  operations ??= new Map(
+    (await loadOperations(world)).map((operation) => [`${operation.method} ${operation.path}`, operation]),
+  );
   return { model, real: { world, operations, requests: { count: 0 } } };
 }
 
-export async function runStatefulFuzz(options: { runs: number; maxCommands?: number; seed?: number; path?: string }): Promise<StatefulFuzzReport> {
+export async function runStatefulFuzz(options: {
+  runs: number;
+  maxCommands?: number;
+  seed?: number;
+  path?: string;
+}): Promise<StatefulFuzzReport> {
   const seed = options.seed ?? Date.now() % 2_147_483_647;
   let sequences = 0;
   let requests = 0;
   let operations: Map<string, Operation> | null = null;
   await fc.assert(
-    fc.asyncProperty(fc.commands(commands, { maxCommands: options.maxCommands ?? 50, size: "max" }), async (sequence) => {
-      const setup = await freshWorld(operations);
-      operations = setup.real.operations;
-      try {
-        await fc.asyncModelRun(() => setup, sequence);
-      } finally {
-        sequences++;
-        requests += setup.real.requests.count;
-        await setup.real.world.close();
-      }
-    }),
+    fc.asyncProperty(
+      fc.commands(commands, { maxCommands: options.maxCommands ?? 50, size: "max" }),
+      async (sequence) => {
+        const setup = await freshWorld(operations);
+        operations = setup.real.operations;
+        try {
+          await fc.asyncModelRun(() => setup, sequence);
+        } finally {
+          sequences++;
+          requests += setup.real.requests.count;
+          await setup.real.world.close();
+        }
+      },
+    ),
     // Shrinking stays on: a failing sequence is replayed shorter until each step left in it matters.
     { numRuns: options.runs, seed, path: options.path },
   );

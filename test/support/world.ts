@@ -69,7 +69,9 @@ export interface WorldOptions {
 }
 
 export async function createWorld(options: WorldOptions = {}): Promise<World> {
-  const clock = options.realTime ? realTimeClock() : createManualClock(options.startMilliseconds ?? FIXED_START_MILLISECONDS);
+  const clock = options.realTime
+    ? realTimeClock()
+    : createManualClock(options.startMilliseconds ?? FIXED_START_MILLISECONDS);
   const { db, sqlite } = openDatabase(options.databasePath ?? ":memory:");
   applyMigrations(sqlite, clock.nowMilliseconds());
   const rootKey = options.rootKey ?? generateSecret(ROOT_KEY_PREFIX);
@@ -127,11 +129,16 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     call,
     close: async () => {
       if (options.transport === "http") await app.stop();
-      const places: Record<string, string | Buffer> = { logs: logLines.join("\n"), "error bodies": errorBodies.join("\n") };
+      const places: Record<string, string | Buffer> = {
+        logs: logLines.join("\n"),
+        "error bodies": errorBodies.join("\n"),
+      };
       // A test that closed the database itself (to see the server fail) leaves nothing to flush or read.
       if (databaseStillOpen(sqlite)) {
         deps.usage.flush(deps.db);
-        places.database = options.databasePath ? readDatabaseFiles(options.databasePath) : Buffer.from(sqlite.serialize());
+        places.database = options.databasePath
+          ? readDatabaseFiles(options.databasePath)
+          : Buffer.from(sqlite.serialize());
         sqlite.close();
       }
       assertNoLeaks(handedSecrets, places);
@@ -140,7 +147,15 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
 }
 
 /** Fields whose values are secrets or bearer tokens in latchkey's answers. */
-const SECRET_FIELDS = new Set(["secret", "apiKey", "token", "sessionToken", "access_token", "sessionId", "device_code"]);
+const SECRET_FIELDS = new Set([
+  "secret",
+  "apiKey",
+  "token",
+  "sessionToken",
+  "access_token",
+  "sessionId",
+  "device_code",
+]);
 
 function rememberSecrets(body: unknown, into: Set<string>): void {
   if (body && typeof body === "object") {
@@ -165,5 +180,10 @@ function realTimeClock(): ManualClock {
   const refuse = () => {
     throw new Error("this world runs on the real clock");
   };
-  return { nowMilliseconds: () => Date.now(), advanceMilliseconds: refuse, advanceSeconds: refuse, setMilliseconds: refuse };
+  return {
+    nowMilliseconds: () => Date.now(),
+    advanceMilliseconds: refuse,
+    advanceSeconds: refuse,
+    setMilliseconds: refuse,
+  };
 }

@@ -70,7 +70,11 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       ["an origin with a path", { allowed_origins: ["https://app.example.com/"] }, "allowed_origins[0]"],
       ["an origin with a wildcard", { allowed_origins: ["https://*.example.com"] }, "allowed_origins[0]"],
       ["a null origin", { allowed_origins: ["null"] }, "allowed_origins[0]"],
-      ["an http verification page off loopback", { verification_url: "http://app.example.com/cli" }, "verification_url"],
+      [
+        "an http verification page off loopback",
+        { verification_url: "http://app.example.com/cli" },
+        "verification_url",
+      ],
       ["a javascript: verification page", { verification_url: "javascript:alert(1)" }, "verification_url"],
       ["a callback host with a scheme", { callback_hosts: ["https://cli.example.com"] }, "callback_hosts[0]"],
       ["an upper-case key prefix", { key_prefix: "SK_" }, "key_prefix"],

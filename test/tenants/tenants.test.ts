@@ -43,15 +43,28 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("bad tenant input is 400 and unknown tenants are 404", async () => {
-      for (const body of [{}, { name: "" }, { name: "x", status: "paused" }, { name: "x", modules: ["billing"] }, { name: "x", id: "ten_x" }]) {
+      for (const body of [
+        {},
+        { name: "" },
+        { name: "x", status: "paused" },
+        { name: "x", modules: ["billing"] },
+        { name: "x", id: "ten_x" },
+      ]) {
         expectError(await world.call("POST", "/v1/tenants", { key: world.rootKey, body }), 400, "VALIDATION_FAILED");
       }
       expectError(
-        await world.call("PATCH", "/v1/tenants/ten_0000000000000000000000", { key: world.rootKey, body: { name: "x" } }),
+        await world.call("PATCH", "/v1/tenants/ten_0000000000000000000000", {
+          key: world.rootKey,
+          body: { name: "x" },
+        }),
         404,
         "NOT_FOUND",
       );
-      expectError(await world.call("GET", "/v1/tenants/ten_0000000000000000000000", { key: world.rootKey }), 404, "NOT_FOUND");
+      expectError(
+        await world.call("GET", "/v1/tenants/ten_0000000000000000000000", { key: world.rootKey }),
+        404,
+        "NOT_FOUND",
+      );
     });
   });
 }

@@ -1,5 +1,13 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createKey, createProject, createTenant, createTenantWithKey, expectError, mintBrowserSession, mintSession } from "../support/keys.ts";
+import {
+  createKey,
+  createProject,
+  createTenant,
+  createTenantWithKey,
+  expectError,
+  mintBrowserSession,
+  mintSession,
+} from "../support/keys.ts";
 import { createWorld, type Transport, type World } from "../support/world.ts";
 
 for (const transport of ["in-process", "http"] as Transport[]) {
@@ -48,8 +56,12 @@ for (const transport of ["in-process", "http"] as Transport[]) {
 
     test("429 carries Retry-After, and a retry after it is admitted", async () => {
       const key = await createKey(world, { scopes: ["runs:read"] });
-      await world.call("PATCH", `/v1/keys/${key.id}`, { key: world.rootKey, body: { ratelimit: { limit: 3, window_seconds: 30 } } });
-      for (let index = 0; index < 3; index++) expect((await world.call("GET", "/v1/authz", { key: key.secret })).status).toBe(200);
+      await world.call("PATCH", `/v1/keys/${key.id}`, {
+        key: world.rootKey,
+        body: { ratelimit: { limit: 3, window_seconds: 30 } },
+      });
+      for (let index = 0; index < 3; index++)
+        expect((await world.call("GET", "/v1/authz", { key: key.secret })).status).toBe(200);
       const limited = await world.call("GET", "/v1/authz", { key: key.secret });
       expectError(limited, 429, "RATE_LIMITED");
       expect(limited.headers.get("retry-after")).toBe("10");
@@ -61,10 +73,15 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("the browser rule applies to the original method", async () => {
-      const projectId = await createProject(world, await createTenant(world), { allowed_origins: ["https://app.example.com"] });
+      const projectId = await createProject(world, await createTenant(world), {
+        allowed_origins: ["https://app.example.com"],
+      });
       const key = await createKey(world, { scopes: ["runs:write"], project_id: projectId });
       const origin = "https://app.example.com";
-      const read = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, "x-forwarded-method": "GET" } });
+      const read = await world.call("GET", "/v1/authz", {
+        key: key.secret,
+        headers: { origin, "x-forwarded-method": "GET" },
+      });
       expect(read.status).toBe(200);
       for (const header of ["x-forwarded-method", "x-original-method"]) {
         const write = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, [header]: "POST" } });
@@ -91,7 +108,9 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("regression: conflicting method headers are refused; unknown and unsafe methods count as writes", async () => {
-      const projectId = await createProject(world, await createTenant(world), { allowed_origins: ["https://app.example.com"] });
+      const projectId = await createProject(world, await createTenant(world), {
+        allowed_origins: ["https://app.example.com"],
+      });
       const key = await createKey(world, { scopes: ["runs:write"], project_id: projectId });
       const origin = "https://app.example.com";
       const conflicting = await world.call("GET", "/v1/authz", {
@@ -100,14 +119,23 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       });
       expectError(conflicting, 400, "VALIDATION_FAILED");
       expect(conflicting.body.error.details[0].path).toBe("x-forwarded-method");
-      const notAMethod = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, "x-original-method": "GET, POST" } });
+      const notAMethod = await world.call("GET", "/v1/authz", {
+        key: key.secret,
+        headers: { origin, "x-original-method": "GET, POST" },
+      });
       expectError(notAMethod, 400, "VALIDATION_FAILED");
       for (const method of ["PROPFIND", "MKCOL", "TRACE", "CONNECT", "purge"]) {
-        const write = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, "x-original-method": method } });
+        const write = await world.call("GET", "/v1/authz", {
+          key: key.secret,
+          headers: { origin, "x-original-method": method },
+        });
         expectError(write, 401, "SESSION_REQUIRED");
       }
       for (const method of ["GET", "head", "OPTIONS"]) {
-        const read = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, "x-forwarded-method": method } });
+        const read = await world.call("GET", "/v1/authz", {
+          key: key.secret,
+          headers: { origin, "x-forwarded-method": method },
+        });
         expect(read.status).toBe(200);
       }
       const agreeing = await world.call("GET", "/v1/authz", {
@@ -166,7 +194,10 @@ describe("/v1/authz behind proxies that append the path or set headers", () => {
       headers: { "x-latchkey-required-scopes": "runs:write" },
     });
     expectError(clientAddsQuery, 403, "SCOPE_NOT_GRANTED");
-    const malformed = await world.call("GET", "/v1/authz", { key: key.secret, headers: { "x-latchkey-required-scopes": "*" } });
+    const malformed = await world.call("GET", "/v1/authz", {
+      key: key.secret,
+      headers: { "x-latchkey-required-scopes": "*" },
+    });
     expectError(malformed, 400, "VALIDATION_FAILED");
     expect(malformed.body.error.details[0].path).toBe("x-latchkey-required-scopes[0]");
   });

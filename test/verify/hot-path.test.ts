@@ -17,7 +17,11 @@ function countQueries(world: World) {
     count++;
     return original(...args);
   };
-  return { get count() { return count; } };
+  return {
+    get count() {
+      return count;
+    },
+  };
 }
 
 /** Two worlds on one database file: two latchkey processes sharing it, as sidecars on one volume do. */
@@ -95,7 +99,9 @@ describe("the hot path", () => {
       expect((await second.call("POST", "/v1/keys/verify", { body: { key: other.secret } })).body.code).toBe("VALID");
       await first.call("PATCH", `/v1/tenants/${tenant.id}`, { key: first.rootKey, body: { status: "suspended" } });
       second.deps.changeLog.poll();
-      expect((await second.call("POST", "/v1/keys/verify", { body: { key: other.secret } })).body.code).toBe("TENANT_SUSPENDED");
+      expect((await second.call("POST", "/v1/keys/verify", { body: { key: other.secret } })).body.code).toBe(
+        "TENANT_SUSPENDED",
+      );
     } finally {
       await close();
     }
@@ -109,9 +115,14 @@ describe("the hot path", () => {
       await first.call("DELETE", `/v1/keys/${key.id}`, { key: first.rootKey });
       first.clock.advanceSeconds(2 * 60 * 60);
       first.deps.changeLog.prune(first.clock.nowMilliseconds());
-      await first.call("PATCH", `/v1/tenants/${first.defaultTenantId}`, { key: first.rootKey, body: { name: "renamed" } });
+      await first.call("PATCH", `/v1/tenants/${first.defaultTenantId}`, {
+        key: first.rootKey,
+        body: { name: "renamed" },
+      });
       second.deps.changeLog.poll();
-      expect((await second.call("POST", "/v1/keys/verify", { body: { key: key.secret } })).body.code).toBe("API_KEY_REVOKED");
+      expect((await second.call("POST", "/v1/keys/verify", { body: { key: key.secret } })).body.code).toBe(
+        "API_KEY_REVOKED",
+      );
     } finally {
       await close();
     }

@@ -11,31 +11,50 @@ describe("rate limits on every authenticated route", () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
     const answer = await world.call("GET", "/v1/keys", { key: key.secret });
     expect(answer.status).toBe(200);
-    for (const header of ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "ratelimit-policy", "ratelimit"]) {
+    for (const header of [
+      "x-ratelimit-limit",
+      "x-ratelimit-remaining",
+      "x-ratelimit-reset",
+      "ratelimit-policy",
+      "ratelimit",
+    ]) {
       expect(answer.headers.get(header)).not.toBeNull();
     }
-    expect(Number(answer.headers.get("x-ratelimit-reset"))).toBe(Math.ceil((world.clock.nowMilliseconds() + 60) / 1000));
+    expect(Number(answer.headers.get("x-ratelimit-reset"))).toBe(
+      Math.ceil((world.clock.nowMilliseconds() + 60) / 1000),
+    );
   });
 
   test("the project's default policy applies unless the key has its own, set at creation or by update", async () => {
     world = await createWorld();
-    const projectId = await createProject(world, await createTenant(world), { ratelimit: { limit: 5, window_seconds: 5 } });
+    const projectId = await createProject(world, await createTenant(world), {
+      ratelimit: { limit: 5, window_seconds: 5 },
+    });
     const byDefault = await createKey(world, { scopes: ["keys:read"], project_id: projectId });
-    expect((await world.call("GET", "/v1/keys", { key: byDefault.secret })).headers.get("ratelimit-policy")).toBe('"key";q=5;w=5');
+    expect((await world.call("GET", "/v1/keys", { key: byDefault.secret })).headers.get("ratelimit-policy")).toBe(
+      '"key";q=5;w=5',
+    );
     const created = await world.call("POST", "/v1/keys", {
       key: world.rootKey,
       body: { name: "own", scopes: ["keys:read"], project_id: projectId, ratelimit: { limit: 2, window_seconds: 1 } },
     });
     expect(created.body.ratelimit).toEqual({ limit: 2, window_seconds: 1 });
-    expect((await world.call("GET", "/v1/keys", { key: created.body.secret })).headers.get("x-ratelimit-limit")).toBe("2");
+    expect((await world.call("GET", "/v1/keys", { key: created.body.secret })).headers.get("x-ratelimit-limit")).toBe(
+      "2",
+    );
     await world.call("PATCH", `/v1/keys/${created.body.id}`, { key: world.rootKey, body: { ratelimit: null } });
-    expect((await world.call("GET", "/v1/keys", { key: created.body.secret })).headers.get("x-ratelimit-limit")).toBe("5");
+    expect((await world.call("GET", "/v1/keys", { key: created.body.secret })).headers.get("x-ratelimit-limit")).toBe(
+      "5",
+    );
   });
 
   test("a session token spends its parent key's bucket", async () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["keys:read"] });
-    await world.call("PATCH", `/v1/keys/${key.id}`, { key: world.rootKey, body: { ratelimit: { limit: 4, window_seconds: 60 } } });
+    await world.call("PATCH", `/v1/keys/${key.id}`, {
+      key: world.rootKey,
+      body: { ratelimit: { limit: 4, window_seconds: 60 } },
+    });
     const token = await mintSession(world, key.secret); // spends one
     expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } })).status).toBe(200);
     expect((await world.call("GET", "/v1/keys", { key: key.secret })).status).toBe(200);
@@ -50,21 +69,38 @@ describe("rate limits on every authenticated route", () => {
     const broad = await createKey(world, { scopes: ["billing:write"] });
     const writer = await createKey(world, { scopes: ["keys:write"] });
     expectError(
-      await world.call("PATCH", `/v1/keys/${broad.id}`, { key: writer.secret, body: { ratelimit: { limit: 1_000_000, window_seconds: 1 } } }),
+      await world.call("PATCH", `/v1/keys/${broad.id}`, {
+        key: writer.secret,
+        body: { ratelimit: { limit: 1_000_000, window_seconds: 1 } },
+      }),
       403,
       "SCOPE_NOT_GRANTED",
     );
-    for (const body of [{ ratelimit: { limit: 0, window_seconds: 1 } }, { ratelimit: { limit: 1 } }, { scopes: ["a:b"] }]) {
-      expectError(await world.call("PATCH", `/v1/keys/${broad.id}`, { key: world.rootKey, body }), 400, "VALIDATION_FAILED");
+    for (const body of [
+      { ratelimit: { limit: 0, window_seconds: 1 } },
+      { ratelimit: { limit: 1 } },
+      { scopes: ["a:b"] },
+    ]) {
+      expectError(
+        await world.call("PATCH", `/v1/keys/${broad.id}`, { key: world.rootKey, body }),
+        400,
+        "VALIDATION_FAILED",
+      );
     }
-    const renamed = await world.call("PATCH", `/v1/keys/${broad.id}`, { key: world.rootKey, body: { name: "billing" } });
+    const renamed = await world.call("PATCH", `/v1/keys/${broad.id}`, {
+      key: world.rootKey,
+      body: { name: "billing" },
+    });
     expect(renamed.body).toMatchObject({ name: "billing", ratelimit: null });
   });
 
   test("64 concurrent clients over a real port: exactly the bucket is admitted, then exactly the refill", async () => {
     world = await createWorld({ transport: "http" });
     const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("PATCH", `/v1/keys/${key.id}`, { key: world.rootKey, body: { ratelimit: { limit: 50, window_seconds: 10 } } });
+    await world.call("PATCH", `/v1/keys/${key.id}`, {
+      key: world.rootKey,
+      body: { ratelimit: { limit: 50, window_seconds: 10 } },
+    });
     const burst = async () => {
       const answers = await Promise.all(
         Array.from({ length: 64 }, async () => {
@@ -76,7 +112,10 @@ describe("rate limits on every authenticated route", () => {
         }),
       );
       const all = answers.flat();
-      return { admitted: all.filter((status) => status === 200).length, limited: all.filter((status) => status === 429).length };
+      return {
+        admitted: all.filter((status) => status === 200).length,
+        limited: all.filter((status) => status === 429).length,
+      };
     };
     expect(await burst()).toEqual({ admitted: 50, limited: 270 });
     world.clock.advanceSeconds(2);

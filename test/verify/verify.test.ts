@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { generateSecret } from "../../src/keys/secret.ts";
-import { createKey, createProject, createTenant, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
+import {
+  createKey,
+  createProject,
+  createTenant,
+  createTenantWithKey,
+  expectError,
+  mintSession,
+} from "../support/keys.ts";
 import { createWorld, type Transport, type World } from "../support/world.ts";
 
 for (const transport of ["in-process", "http"] as Transport[]) {
@@ -49,7 +56,10 @@ for (const transport of ["in-process", "http"] as Transport[]) {
         scopes: ["runs:read"],
         expires_at: "2026-01-01T00:15:00.000Z",
       });
-      expect((await verify({ token, scopes: ["runs:write"] })).body).toMatchObject({ valid: false, code: "SCOPE_NOT_GRANTED" });
+      expect((await verify({ token, scopes: ["runs:write"] })).body).toMatchObject({
+        valid: false,
+        code: "SCOPE_NOT_GRANTED",
+      });
     });
 
     test("every refusal is 200 with valid:false and the deciding code", async () => {
@@ -86,7 +96,9 @@ for (const transport of ["in-process", "http"] as Transport[]) {
         await expectCode({ key: other.key.secret }, code);
       }
 
-      const browserProject = await createProject(world, await createTenant(world), { allowed_origins: ["https://app.example.com"] });
+      const browserProject = await createProject(world, await createTenant(world), {
+        allowed_origins: ["https://app.example.com"],
+      });
       const browserKey = await createKey(world, { scopes: ["runs:read"], project_id: browserProject });
       await expectCode({ key: browserKey.secret, origin: "https://evil.example.net" }, "ORIGIN_NOT_ALLOWED");
       expect((await verify({ key: browserKey.secret, origin: "https://app.example.com" })).body.valid).toBe(true);
@@ -101,7 +113,10 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
 
     test("regression: the root key is never valid for an API (ROOT_KEY_NOT_ALLOWED), pinned or not", async () => {
-      const pinnings: Record<string, string>[] = [{}, { "x-project-id": await createProject(world, await createTenant(world)) }];
+      const pinnings: Record<string, string>[] = [
+        {},
+        { "x-project-id": await createProject(world, await createTenant(world)) },
+      ];
       for (const headers of pinnings) {
         const answer = await verify({ key: world.rootKey, scopes: ["runs:write"] }, headers);
         expect(answer.body).toMatchObject({ valid: false, code: "ROOT_KEY_NOT_ALLOWED", ratelimit: null });
@@ -127,26 +142,45 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       });
       const token = await mintSession(world, key.secret, { user_id: "user_8", scopes: ["runs:read"] });
       const fromToken = await verify({ token, scopes: ["runs:write"] });
-      expect(fromToken.body).toMatchObject({ code: "SCOPE_NOT_GRANTED", key_id: key.id, owner: "user_8", details: [{ path: "scopes", message: "runs:write" }] });
+      expect(fromToken.body).toMatchObject({
+        code: "SCOPE_NOT_GRANTED",
+        key_id: key.id,
+        owner: "user_8",
+        details: [{ path: "scopes", message: "runs:write" }],
+      });
       const unknown = await verify({ key: generateSecret("sk_live_"), scopes: ["runs:write"] });
       expect(unknown.body).toMatchObject({ code: "API_KEY_INVALID", key_id: null, details: [] });
     });
 
     test("RATE_LIMITED once the key's bucket is empty, with the bucket's state", async () => {
       const key = await createKey(world, { scopes: ["runs:read"] });
-      await world.call("PATCH", `/v1/keys/${key.id}`, { key: world.rootKey, body: { ratelimit: { limit: 2, window_seconds: 60 } } });
+      await world.call("PATCH", `/v1/keys/${key.id}`, {
+        key: world.rootKey,
+        body: { ratelimit: { limit: 2, window_seconds: 60 } },
+      });
       expect((await verify({ key: key.secret })).body.ratelimit.remaining).toBe(1);
       expect((await verify({ key: key.secret })).body.ratelimit.remaining).toBe(0);
       const limited = await verify({ key: key.secret });
       expect(limited.status).toBe(200);
-      expect(limited.body).toMatchObject({ valid: false, code: "RATE_LIMITED", key_id: key.id, ratelimit: { limit: 2, remaining: 0 } });
+      expect(limited.body).toMatchObject({
+        valid: false,
+        code: "RATE_LIMITED",
+        key_id: key.id,
+        ratelimit: { limit: 2, remaining: 0 },
+      });
       expect(limited.headers.get("retry-after")).toBe("30");
     });
 
     test("only a malformed body is a 400", async () => {
       const key = await createKey(world, { scopes: ["runs:read"] });
       const token = await mintSession(world, key.secret);
-      for (const body of [{}, { key: key.secret, token }, { key: 7 }, { key: key.secret, scopes: ["*"] }, { key: key.secret, extra: 1 }]) {
+      for (const body of [
+        {},
+        { key: key.secret, token },
+        { key: 7 },
+        { key: key.secret, scopes: ["*"] },
+        { key: key.secret, extra: 1 },
+      ]) {
         expectError(await verify(body), 400, "VALIDATION_FAILED");
       }
     });
@@ -157,7 +191,12 @@ describe("POST /v1/keys/verify with text that cannot be a credential", () => {
   test("non-ASCII and control characters in key, token or origin are refusals, not errors (regression: a 500)", async () => {
     const world = await createWorld();
     try {
-      for (const body of [{ key: "㏓" }, { key: "sk_live_\u0000" }, { token: "tök.en.x" }, { key: "sk_live_x", origin: "https://äpp.example" }]) {
+      for (const body of [
+        { key: "㏓" },
+        { key: "sk_live_\u0000" },
+        { token: "tök.en.x" },
+        { key: "sk_live_x", origin: "https://äpp.example" },
+      ]) {
         const answer = await world.call("POST", "/v1/keys/verify", { body });
         expect(answer.status).toBe(200);
         expect(answer.body.valid).toBe(false);
