@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { encodeUint32Base62 } from "../src/lib/base62.ts";
 import { createKey } from "../test/support/keys.ts";
 import { createWorld } from "../test/support/world.ts";
-import { authenticateKey } from "../src/verify/service.ts";
+import { authenticateKey } from "../src/auth/api-keys.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
 
 const { values } = parseArgs({ options: { samples: { type: "string", default: "100000" } } });

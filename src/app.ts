@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import { auditRoutes } from "./audit/routes.ts";
 import { cliLoginRoutes } from "./cli-login/routes.ts";
-import type { AppDeps } from "./deps.ts";
+import type { AppDeps } from "./http/app-deps.ts";
 import { AppError } from "./errors.ts";
 import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
 import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from "./http/error-edge.ts";

@@ -1,62 +1,24 @@
 /**
- * What the app is built from. `createApp(deps)` uses nothing else, so tests build it with an in-memory database,
- * a manual clock and a captured logger, and main.ts builds it from the environment.
+ * Building what the app is made of (the AppDeps of src/http/app-deps.ts) from its inputs: the signing-key ring made
+ * ready, the caches, registries and counters. Tests call it with an in-memory database, a manual clock and a
+ * captured logger; main.ts with what the environment says.
  */
 import type { Database } from "bun:sqlite";
 import { LRUCache } from "lru-cache";
 import { SYSTEM_ACTOR } from "./audit/service.ts";
 import type { Db } from "./db/client.ts";
-import type { TrustedProxies } from "./http/client-ip.ts";
+import type { AppDeps, AppSettings } from "./http/app-deps.ts";
 import { OriginRegistry } from "./http/cors.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
-import { Metrics } from "./ops/metrics.ts";
-import type { RateLimitPolicy } from "./ratelimit/bucket.ts";
+import { Metrics } from "./lib/metrics.ts";
 import { RateLimiter } from "./ratelimit/limiter.ts";
 import { deriveMasterKey } from "./sessions/key-encryption.ts";
-import { prepareSigningKeys, type SigningKeyRing } from "./sessions/signing-keys.ts";
+import { prepareSigningKeys } from "./sessions/signing-keys.ts";
 import type { SessionClaims } from "./sessions/tokens.ts";
-import { ChangeLog } from "./verify/change-log.ts";
-import { CredentialCache } from "./verify/credential-cache.ts";
-import { UsageRecorder } from "./verify/usage.ts";
-
-export interface AppSettings {
-  /** The URL clients reach latchkey at; used in verification links and as the token issuer. */
-  publicUrl: string;
-  /** Largest request body accepted, in bytes. */
-  bodyLimitBytes: number;
-  version: string;
-  /** Age after which the signing key is rotated automatically; 0 never. */
-  signingKeyRotationDays: number;
-  /** Peers whose X-Forwarded-For is believed. */
-  trustedProxies: TrustedProxies;
-  /** Failed authentications allowed per client address before it is refused with 429. */
-  authFailurePolicy: RateLimitPolicy;
-  /** CLI login sessions a client address may start (the start is unauthenticated). */
-  cliStartPolicy: RateLimitPolicy;
-}
-
-export interface SessionsRuntime {
-  ring: SigningKeyRing;
-  /** Seals new private signing keys; null when LATCHKEY_MASTER_KEY is not set. */
-  masterKey: CryptoKey | null;
-  verifiedTokens: LRUCache<string, SessionClaims>;
-}
-
-export interface AppDeps {
-  db: Db;
-  sqlite: Database;
-  clock: Clock;
-  logger: Logger;
-  settings: AppSettings;
-  sessions: SessionsRuntime;
-  origins: OriginRegistry;
-  credentials: CredentialCache;
-  changeLog: ChangeLog;
-  rateLimiter: RateLimiter;
-  usage: UsageRecorder;
-  metrics: Metrics;
-}
+import { ChangeLog } from "./auth/change-log.ts";
+import { CredentialCache } from "./auth/credential-cache.ts";
+import { UsageRecorder } from "./auth/usage.ts";
 
 export interface CacheSizes {
   keys: number;

@@ -6,8 +6,9 @@ import { createApp, listenApp } from "./app.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig } from "./config.ts";
 import { databaseFileWarnings, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
-import { type AppDeps, createDeps } from "./deps.ts";
-import { sweepCliSessions } from "./cli-login/service.ts";
+import { createDeps } from "./deps.ts";
+import type { AppDeps } from "./http/app-deps.ts";
+import { expireLapsedCliLogins } from "./cli-login/expiry.ts";
 import { rotateSigningKeyIfDue } from "./sessions/service.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
@@ -98,7 +99,7 @@ export async function startServer(
 
 const SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS = 60_000;
 /** Keys waiting in CLI sessions are wiped within this long after their 60-second window. */
-const CLI_SWEEP_INTERVAL_MILLISECONDS = 10_000;
+const CLI_LOGIN_EXPIRY_INTERVAL_MILLISECONDS = 10_000;
 
 /**
  * Periodic work off the request path: following the change log (revocations and tenant changes from other
@@ -124,8 +125,8 @@ function startHousekeeping(deps: AppDeps, config: ServerConfig): ReturnType<type
       config.usageFlushSeconds * 1000,
     ),
     setInterval(
-      guarded("cli session sweep", () => sweepCliSessions(deps, deps.clock.nowMilliseconds())),
-      CLI_SWEEP_INTERVAL_MILLISECONDS,
+      guarded("cli login expiry", () => expireLapsedCliLogins(deps, deps.clock.nowMilliseconds())),
+      CLI_LOGIN_EXPIRY_INTERVAL_MILLISECONDS,
     ),
     setInterval(
       guarded("maintenance", () => {

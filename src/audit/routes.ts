@@ -25,7 +25,7 @@ const AuditQuery = z.object({
   ...pageQuery("auditEvent"),
   tenant_id: idOf("tenant").optional(),
   project_id: idOf("project").optional(),
-  action: z.enum(AUDIT_ACTIONS as [string, ...string[]]).optional(),
+  action: z.enum(AUDIT_ACTIONS).optional(),
 });
 
 function presentAuditEvent(row: AuditEventRow): z.input<typeof AuditEvent> {

@@ -10,24 +10,7 @@ import { newId } from "../lib/ids.ts";
 import { type Page, pageOf } from "../lib/pagination.ts";
 import { type AuditEventFilter, insertAuditEvent, listAuditEvents } from "./store.ts";
 
-export type AuditAction =
-  | "tenant.created"
-  | "tenant.updated"
-  | "project.created"
-  | "project.updated"
-  | "key.created"
-  | "key.revoked"
-  | "key.rotated"
-  | "key.updated"
-  | "signing_key.created"
-  | "signing_key.rotated"
-  | "cli_session.created"
-  | "cli_session.approved"
-  | "cli_session.denied"
-  | "cli_session.delivered"
-  | "cli_session.expired";
-
-export const AUDIT_ACTIONS: readonly AuditAction[] = [
+export const AUDIT_ACTIONS = [
   "tenant.created",
   "tenant.updated",
   "project.created",
@@ -43,15 +26,41 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "cli_session.denied",
   "cli_session.delivered",
   "cli_session.expired",
-];
+] as const;
 
-/** Who did it and from where; built at the HTTP edge from the authenticated credential and the request. */
-export interface AuditActor {
-  type: "api_key" | "root_key" | "session" | "anonymous" | "system";
-  id: string | null;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** Where a request came from: the one shape every layer passes along and every change records. */
+export interface RequestContext {
+  requestId: string | null;
   ip: string | null;
   userAgent: string | null;
-  requestId: string | null;
+}
+
+/** Who did it (the credential, or nobody) and from where. */
+export interface AuditActor extends RequestContext {
+  type: "api_key" | "root_key" | "session" | "anonymous" | "system";
+  id: string | null;
+}
+
+/** The credential a change is attributed to: a key, or a session token (acting for an end user of a key). */
+export interface Acting {
+  kind: "api_key" | "session";
+  isRoot: boolean;
+  keyId: string;
+  subject: string;
+}
+
+/** The one way an acting credential is named in the trail: a key's id, or a session's `<parent key>/<end user>`. */
+export function actorIdOf(acting: Acting): string {
+  return acting.kind === "session" ? `${acting.keyId}/${acting.subject}` : acting.keyId;
+}
+
+/** The actor of a request: its credential (null: an unauthenticated request) and where it came from. */
+export function auditActorOf(acting: Acting | null, context: RequestContext): AuditActor {
+  const type =
+    acting === null ? "anonymous" : acting.kind === "session" ? "session" : acting.isRoot ? "root_key" : "api_key";
+  return { type, id: acting === null ? null : actorIdOf(acting), ...context };
 }
 
 export const SYSTEM_ACTOR: AuditActor = { type: "system", id: null, ip: null, userAgent: null, requestId: null };
@@ -85,6 +94,24 @@ export function recordAuditEvent(
     requestId: actor.requestId,
     details: entry.details,
   });
+}
+
+/** A change to something that belongs to a project (a key, a CLI login): the event names the project and tenant. */
+export function recordProjectEvent(
+  executor: Executor,
+  actor: AuditActor,
+  action: AuditAction,
+  target: AuditEntry["target"],
+  project: { id: string; tenantId: string },
+  nowMilliseconds: number,
+  details: Record<string, unknown>,
+): void {
+  recordAuditEvent(
+    executor,
+    actor,
+    { action, target, tenantId: project.tenantId, projectId: project.id, details },
+    nowMilliseconds,
+  );
 }
 
 export function readAuditEvents(executor: Executor, filter: AuditEventFilter): Page<AuditEventRow> {

@@ -19,7 +19,7 @@ import { encodeBase62 } from "../lib/base62.ts";
 import { constantTimeEqual, randomBytes, sha256Bytes, sha256Hex } from "../lib/crypto.ts";
 import { isLoopbackHost, parseUrlOrNull } from "../lib/urls.ts";
 
-export type CliSessionStatus = "pending" | "approved" | "delivered" | "denied" | "expired";
+export type CliLoginStatus = "pending" | "approved" | "delivered" | "denied" | "expired";
 
 /** How long a minted key waits for the CLI's acknowledgement after it was first handed over. */
 export const DELIVERY_WINDOW_MILLISECONDS = 60_000;
@@ -32,19 +32,19 @@ export const WRONG_USER_CODE_ATTEMPTS = 5;
  * pending logins give 50 guesses a chance of about 2 in a million to hit one.
  */
 export const WRONG_USER_CODE_ATTEMPTS_PER_PROJECT = 50;
-const SESSION_ID_BYTES = 24;
-const SESSION_ID_PATTERN = /^cls_[0-9A-Za-z]{33}$/;
+const LOGIN_ID_BYTES = 24;
+const LOGIN_ID_PATTERN = /^cls_[0-9A-Za-z]{33}$/;
 
-export function newSessionId(): string {
-  return `cls_${encodeBase62(randomBytes(SESSION_ID_BYTES), 33)}`;
+export function newLoginId(): string {
+  return `cls_${encodeBase62(randomBytes(LOGIN_ID_BYTES), 33)}`;
 }
 
-export function isSessionIdShaped(text: string): boolean {
-  return SESSION_ID_PATTERN.test(text);
+export function isLoginIdShaped(text: string): boolean {
+  return LOGIN_ID_PATTERN.test(text);
 }
 
-export function hashSessionId(sessionId: string): string {
-  return sha256Hex(sessionId);
+export function hashLoginId(loginId: string): string {
+  return sha256Hex(loginId);
 }
 
 /** Eight letters, uniformly from the alphabet (rejection sampling keeps every letter equally likely). */
@@ -72,9 +72,9 @@ export function normaliseUserCode(typed: string): string | null {
 
 /** The state the session is really in at `now`, once time has had its say. */
 export function effectiveStatus(
-  session: { status: CliSessionStatus; expiresAtMs: number; firstDeliveredAtMs: number | null },
+  session: { status: CliLoginStatus; expiresAtMs: number; firstDeliveredAtMs: number | null },
   nowMilliseconds: number,
-): CliSessionStatus {
+): CliLoginStatus {
   if (session.status === "pending" && nowMilliseconds >= session.expiresAtMs) return "expired";
   if (
     session.status === "approved" &&

@@ -5,12 +5,13 @@
  */
 import { z } from "zod";
 import { AppError, OAuthError } from "../errors.ts";
-import { type RequestInfo, route } from "../http/route.ts";
+import { type HandlerRequest, route } from "../http/route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "../http/wire.ts";
 import { toIsoString } from "../lib/clock.ts";
-import { RESERVED_SCOPES, SCOPE_PATTERN } from "../keys/scopes.ts";
+import { idPattern } from "../lib/ids.ts";
+import { MAX_SCOPES_PER_KEY, RESERVED_SCOPES, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
-import type { AppDeps } from "../deps.ts";
+import type { AppDeps } from "../http/app-deps.ts";
 import { APPROVAL_PAGE, APPROVAL_PAGE_HEADERS } from "./page.ts";
 import {
   ApprovedCliSession,
@@ -28,18 +29,16 @@ import {
   TokenResponse,
   UserCodeParams,
 } from "./schemas.ts";
-import * as cliLogin from "./service.ts";
+import { approveCliLogin, denyCliLogin, describeCliLoginForApproval, type LoginTarget } from "./approval.ts";
+import { closeCliLogin, pollCliLogin, startCliLogin } from "./cli.ts";
+import { type DeviceTokenOutcome, exchangeDeviceCode } from "./device-grant.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
-
-function requesterOf(request: RequestInfo): cliLogin.Requester {
-  return { ip: request.ip, userAgent: request.userAgent, requestId: request.requestId };
-}
 
 /** Starting a login is unauthenticated, so each client address may start only so many a minute. */
 function limitStarts(
   deps: AppDeps,
-  request: RequestInfo,
+  request: HandlerRequest,
   nowMilliseconds: number,
   responseHeaders: Record<string, string>,
 ) {
@@ -51,8 +50,9 @@ function limitStarts(
     throw new AppError("RATE_LIMITED", { message: "Too many login sessions started from this address." });
 }
 
-function targetOf(params: { sessionId: string } | { userCode: string }): cliLogin.SessionTarget {
-  return "sessionId" in params ? { sessionId: params.sessionId } : { userCode: params.userCode };
+/** The wire names a login by its `sessionId` (the CLI contract's word) or its user code. */
+function targetOf(params: { sessionId: string } | { userCode: string }): LoginTarget {
+  return "sessionId" in params ? { loginId: params.sessionId } : { userCode: params.userCode };
 }
 
 const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
@@ -82,7 +82,7 @@ const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
       body: ApproveBody,
       responses: { 200: ApprovedCliSession, 404: ErrorResponse, 409: ErrorResponse },
       handle: async ({ deps, principal, actor, params: target, body, nowMilliseconds }) => {
-        const approved = await cliLogin.approveLoginSession(
+        const approved = await approveCliLogin(
           deps,
           principal,
           actor,
@@ -117,7 +117,7 @@ const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
       params,
       responses: { 200: DeniedCliSession, 404: ErrorResponse, 409: ErrorResponse },
       handle: ({ deps, principal, actor, params: target, nowMilliseconds }) => {
-        const denied = cliLogin.denyLoginSession(deps, principal, actor, targetOf(target), nowMilliseconds);
+        const denied = denyCliLogin(deps, principal, actor, targetOf(target), nowMilliseconds);
         return { object: "cli_session" as const, status: "denied" as const, callback_url: denied.callbackUrl };
       },
     }),
@@ -141,7 +141,7 @@ export const cliLoginRoutes = [
     responses: { 201: CreatedCliSession, 403: CliErrorResponse, 404: CliErrorResponse, 429: CliErrorResponse },
     handle: ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
       limitStarts(deps, request, nowMilliseconds, responseHeaders);
-      const created = cliLogin.createLoginSession(
+      const created = startCliLogin(
         deps,
         {
           projectId: request.headers.get("x-project-id") ?? undefined,
@@ -151,11 +151,11 @@ export const cliLoginRoutes = [
           codeChallenge: body.codeChallenge,
           scopes: body.scopes,
         },
-        requesterOf(request),
+        request,
         nowMilliseconds,
       );
       return {
-        sessionId: created.sessionId,
+        sessionId: created.loginId,
         verificationUrl: created.verificationUrl,
         expiresAt: toIsoString(created.expiresAtMs),
         userCode: created.userCode,
@@ -179,11 +179,11 @@ export const cliLoginRoutes = [
     params: CliSessionParams,
     responses: { 200: CliPoll, 404: CliErrorResponse, 429: CliErrorResponse },
     handle: async ({ deps, params, request, nowMilliseconds, responseHeaders }) => {
-      const outcome = await cliLogin.pollLoginSession(
+      const outcome = await pollCliLogin(
         deps,
         params.sessionId,
         request.headers.get("x-code-verifier"),
-        requesterOf(request),
+        request,
         nowMilliseconds,
       );
       if (outcome.status === "too_fast") {
@@ -206,13 +206,7 @@ export const cliLoginRoutes = [
     params: CliSessionParams,
     responses: { 200: CliSuccess, 404: CliErrorResponse },
     handle: ({ deps, params, request, nowMilliseconds }) => {
-      cliLogin.acknowledgeOrCancel(
-        deps,
-        params.sessionId,
-        request.headers.get("x-code-verifier"),
-        requesterOf(request),
-        nowMilliseconds,
-      );
+      closeCliLogin(deps, params.sessionId, request.headers.get("x-code-verifier"), request, nowMilliseconds);
       return { success: true as const };
     },
   }),
@@ -231,7 +225,7 @@ export const cliLoginRoutes = [
     params: UserCodeParams,
     responses: { 200: CliSessionForApproval, 404: ErrorResponse },
     handle: ({ deps, principal, params, request, nowMilliseconds }) => {
-      const session = cliLogin.lookupForApproval(deps, principal, request.ip, params.userCode, nowMilliseconds);
+      const session = describeCliLoginForApproval(deps, principal, request.ip, params.userCode, nowMilliseconds);
       return {
         object: "cli_session" as const,
         status: session.status,
@@ -274,20 +268,19 @@ export const cliLoginRoutes = [
     responses: { 200: DeviceCodeResponse, 401: OAuthErrorResponse, 403: OAuthErrorResponse, 429: OAuthErrorResponse },
     handle: ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
       const scopes = body.scope === undefined ? undefined : body.scope.split(" ").filter((scope) => scope !== "");
-      if (scopes?.some((scope) => !SCOPE_PATTERN.test(scope)) || (scopes?.length ?? 0) > 64) {
-        throw new OAuthError("invalid_scope", "Scopes are lower-case resource:action, at most 64.");
+      if (scopes?.some((scope) => !SCOPE_PATTERN.test(scope)) || (scopes?.length ?? 0) > MAX_SCOPES_PER_KEY) {
+        throw new OAuthError("invalid_scope", `Scopes are lower-case resource:action, at most ${MAX_SCOPES_PER_KEY}.`);
       }
-      if (!/^prj_[0-9A-Za-z]{22}$/.test(body.client_id))
-        throw new OAuthError("invalid_client", "Unknown client_id.", 401);
+      if (!idPattern("project").test(body.client_id)) throw new OAuthError("invalid_client", "Unknown client_id.", 401);
       limitStarts(deps, request, nowMilliseconds, responseHeaders);
-      const created = cliLogin.createLoginSession(
+      const created = startCliLogin(
         deps,
         { projectId: body.client_id, projectNamedBy: "client_id", scopes: scopes?.length ? scopes : undefined },
-        requesterOf(request),
+        request,
         nowMilliseconds,
       );
       return {
-        device_code: created.sessionId,
+        device_code: created.loginId,
         user_code: created.userCode,
         verification_uri: created.verificationUri,
         verification_uri_complete: created.verificationUrl,
@@ -317,20 +310,14 @@ export const cliLoginRoutes = [
       if (body.device_code === undefined || body.client_id === undefined) {
         throw new OAuthError("invalid_request", "device_code and client_id are required.");
       }
-      const outcome = await cliLogin.exchangeDeviceCode(
-        deps,
-        body.device_code,
-        body.client_id,
-        requesterOf(request),
-        nowMilliseconds,
-      );
+      const outcome = await exchangeDeviceCode(deps, body.device_code, body.client_id, request, nowMilliseconds);
       if (!outcome.ok) throw new OAuthError(outcome.error, DEVICE_ERRORS[outcome.error]);
       return { access_token: outcome.accessToken, token_type: "Bearer" as const, scope: outcome.scopes.join(" ") };
     },
   }),
 ];
 
-const DEVICE_ERRORS: Record<Exclude<cliLogin.DeviceTokenOutcome, { ok: true }>["error"], string> = {
+const DEVICE_ERRORS: Record<Exclude<DeviceTokenOutcome, { ok: true }>["error"], string> = {
   authorization_pending: "The user has not approved yet.",
   slow_down: "Polled too fast: wait five seconds more between requests from now on.",
   access_denied: "The user denied the request.",

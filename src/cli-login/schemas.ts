@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { displayText, IsoDateTime } from "../http/wire.ts";
 import { Owner, ScopeList } from "../keys/schemas.ts";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY } from "../keys/scopes.ts";
 
 export const CreateCliSessionBody = z.strictObject({
   deviceName: displayText(100).optional().describe("Shown to the user on the approval page, and names the key."),
@@ -84,7 +85,7 @@ export const DeviceCodeForm = z.object({
   client_id: z.string().min(1).max(64).describe("The project id."),
   scope: z
     .string()
-    .max(64 * 130)
+    .max(MAX_SCOPES_PER_KEY * (MAX_SCOPE_LENGTH + 1))
     .optional()
     .describe("Space-separated scopes."),
 });

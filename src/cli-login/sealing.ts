@@ -23,8 +23,8 @@ const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex
 const SEED_INFO = "latchkey cli session seal v1";
 const BOX_INFO = "latchkey cli session box v1";
 
-function recipientPrivateKey(sessionId: string): KeyObject {
-  const seed = Buffer.from(hkdfSync("sha256", sessionId, "", SEED_INFO, 32));
+function recipientPrivateKey(loginId: string): KeyObject {
+  const seed = Buffer.from(hkdfSync("sha256", loginId, "", SEED_INFO, 32));
   return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, seed]), format: "der", type: "pkcs8" });
 }
 
@@ -42,8 +42,8 @@ async function boxKey(sharedSecret: Buffer, ephemeralPublic: Buffer): Promise<Cr
 }
 
 /** The public half to store at session creation. */
-export function sealingPublicKeyFor(sessionId: string): string {
-  return rawPublicKey(createPublicKey(recipientPrivateKey(sessionId))).toString("base64url");
+export function sealingPublicKeyFor(loginId: string): string {
+  return rawPublicKey(createPublicKey(recipientPrivateKey(loginId))).toString("base64url");
 }
 
 export async function seal(plaintext: string, sealingPublicKey: string): Promise<string> {
@@ -62,11 +62,11 @@ export async function seal(plaintext: string, sealingPublicKey: string): Promise
   return [ephemeralPublic, Buffer.from(iv), Buffer.from(sealed)].map((part) => part.toString("base64url")).join(".");
 }
 
-export async function open(box: string, sessionId: string): Promise<string> {
+export async function open(box: string, loginId: string): Promise<string> {
   const [ephemeralText, ivText, sealedText] = box.split(".");
   const ephemeralPublic = Buffer.from(ephemeralText ?? "", "base64url");
   const shared = diffieHellman({
-    privateKey: recipientPrivateKey(sessionId),
+    privateKey: recipientPrivateKey(loginId),
     publicKey: publicKeyFromRaw(ephemeralPublic),
   });
   const opened = await crypto.subtle.decrypt(

@@ -1,46 +1,46 @@
 /**
- * CLI login sessions in the database. Every transition is one guarded UPDATE (`WHERE status = …`), so of any number
+ * CLI logins in the database. Every transition is one guarded UPDATE (`WHERE status = …`), so of any number
  * of concurrent attempts exactly one changes the row; callers learn whether theirs did from the count of changed rows.
  */
 import { and, eq, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import type { Executor } from "../db/executor.ts";
-import { type CliSessionRow, cliSessions } from "../db/schema.ts";
+import { type CliLoginRow, cliLogins } from "../db/schema.ts";
 
 function changedRows(result: unknown): number {
   return (result as { changes: number }).changes;
 }
 
-export function insertCliSession(executor: Executor, row: CliSessionRow): void {
-  executor.insert(cliSessions).values(row).run();
+export function insertCliLogin(executor: Executor, row: CliLoginRow): void {
+  executor.insert(cliLogins).values(row).run();
 }
 
-export function findCliSession(executor: Executor, idHash: string): CliSessionRow | undefined {
-  return executor.select().from(cliSessions).where(eq(cliSessions.idHash, idHash)).get();
+export function findCliLogin(executor: Executor, idHash: string): CliLoginRow | undefined {
+  return executor.select().from(cliLogins).where(eq(cliLogins.idHash, idHash)).get();
 }
 
-export function findPendingCliSessionByUserCode(executor: Executor, userCode: string): CliSessionRow | undefined {
+export function findPendingCliLoginByUserCode(executor: Executor, userCode: string): CliLoginRow | undefined {
   return executor
     .select()
-    .from(cliSessions)
-    .where(and(eq(cliSessions.userCode, userCode), eq(cliSessions.status, "pending")))
+    .from(cliLogins)
+    .where(and(eq(cliLogins.userCode, userCode), eq(cliLogins.status, "pending")))
     .get();
 }
 
 export function isPendingUserCodeTaken(executor: Executor, userCode: string): boolean {
-  return findPendingCliSessionByUserCode(executor, userCode) !== undefined;
+  return findPendingCliLoginByUserCode(executor, userCode) !== undefined;
 }
 
 /** Records a poll unless the previous one was less than the session's interval ago. */
 export function recordPoll(executor: Executor, idHash: string, nowMilliseconds: number): boolean {
   const result = executor
-    .update(cliSessions)
+    .update(cliLogins)
     .set({ lastPolledAtMs: nowMilliseconds })
     .where(
       and(
-        eq(cliSessions.idHash, idHash),
+        eq(cliLogins.idHash, idHash),
         or(
-          isNull(cliSessions.lastPolledAtMs),
-          lte(cliSessions.lastPolledAtMs, sql`${nowMilliseconds} - ${cliSessions.pollIntervalSeconds} * 1000`),
+          isNull(cliLogins.lastPolledAtMs),
+          lte(cliLogins.lastPolledAtMs, sql`${nowMilliseconds} - ${cliLogins.pollIntervalSeconds} * 1000`),
         ),
       ),
     )
@@ -51,18 +51,18 @@ export function recordPoll(executor: Executor, idHash: string, nowMilliseconds: 
 /** RFC 8628 slow_down: the client must wait five more seconds from now on. */
 export function slowDown(executor: Executor, idHash: string, nowMilliseconds: number): void {
   executor
-    .update(cliSessions)
-    .set({ pollIntervalSeconds: sql`${cliSessions.pollIntervalSeconds} + 5`, lastPolledAtMs: nowMilliseconds })
-    .where(eq(cliSessions.idHash, idHash))
+    .update(cliLogins)
+    .set({ pollIntervalSeconds: sql`${cliLogins.pollIntervalSeconds} + 5`, lastPolledAtMs: nowMilliseconds })
+    .where(eq(cliLogins.idHash, idHash))
     .run();
 }
 
 /** The guard of every decision: the session is still pending and its time has not run out. */
 function stillPending(idHash: string, nowMilliseconds: number) {
   return and(
-    eq(cliSessions.idHash, idHash),
-    eq(cliSessions.status, "pending"),
-    sql`${cliSessions.expiresAtMs} > ${nowMilliseconds}`,
+    eq(cliLogins.idHash, idHash),
+    eq(cliLogins.status, "pending"),
+    sql`${cliLogins.expiresAtMs} > ${nowMilliseconds}`,
   );
 }
 
@@ -73,7 +73,7 @@ export function markApproved(
   nowMilliseconds: number,
 ): boolean {
   const result = executor
-    .update(cliSessions)
+    .update(cliLogins)
     .set({ status: "approved", decidedAtMs: nowMilliseconds, ...approval })
     .where(stillPending(idHash, nowMilliseconds))
     .run();
@@ -82,7 +82,7 @@ export function markApproved(
 
 export function markDenied(executor: Executor, idHash: string, deniedBy: string, nowMilliseconds: number): boolean {
   const result = executor
-    .update(cliSessions)
+    .update(cliLogins)
     .set({ status: "denied", decidedAtMs: nowMilliseconds, approvedBy: deniedBy })
     .where(stillPending(idHash, nowMilliseconds))
     .run();
@@ -91,11 +91,9 @@ export function markDenied(executor: Executor, idHash: string, deniedBy: string,
 
 export function markFirstDelivery(executor: Executor, idHash: string, nowMilliseconds: number): boolean {
   const result = executor
-    .update(cliSessions)
+    .update(cliLogins)
     .set({ firstDeliveredAtMs: nowMilliseconds })
-    .where(
-      and(eq(cliSessions.idHash, idHash), eq(cliSessions.status, "approved"), isNull(cliSessions.firstDeliveredAtMs)),
-    )
+    .where(and(eq(cliLogins.idHash, idHash), eq(cliLogins.status, "approved"), isNull(cliLogins.firstDeliveredAtMs)))
     .run();
   return changedRows(result) === 1;
 }
@@ -103,40 +101,38 @@ export function markFirstDelivery(executor: Executor, idHash: string, nowMillise
 /** Acknowledged: the CLI has the key; the sealed copy is wiped. */
 export function markDelivered(executor: Executor, idHash: string): boolean {
   const result = executor
-    .update(cliSessions)
+    .update(cliLogins)
     .set({ status: "delivered", sealedKey: null })
-    .where(and(eq(cliSessions.idHash, idHash), eq(cliSessions.status, "approved")))
+    .where(and(eq(cliLogins.idHash, idHash), eq(cliLogins.status, "approved")))
     .run();
   return changedRows(result) === 1;
 }
 
 export function markExpired(executor: Executor, idHash: string): boolean {
   const result = executor
-    .update(cliSessions)
+    .update(cliLogins)
     .set({ status: "expired", sealedKey: null })
-    .where(
-      and(eq(cliSessions.idHash, idHash), or(eq(cliSessions.status, "pending"), eq(cliSessions.status, "approved"))),
-    )
+    .where(and(eq(cliLogins.idHash, idHash), or(eq(cliLogins.status, "pending"), eq(cliLogins.status, "approved"))))
     .run();
   return changedRows(result) === 1;
 }
 
 /** Sessions whose time ran out but whose row does not say so yet: pending past expiry, keys past their window. */
-export function listLapsedCliSessions(
+export function listLapsedCliLogins(
   executor: Executor,
   nowMilliseconds: number,
   deliveryWindowMs: number,
-): CliSessionRow[] {
+): CliLoginRow[] {
   return executor
     .select()
-    .from(cliSessions)
+    .from(cliLogins)
     .where(
       or(
-        and(eq(cliSessions.status, "pending"), lte(cliSessions.expiresAtMs, nowMilliseconds)),
+        and(eq(cliLogins.status, "pending"), lte(cliLogins.expiresAtMs, nowMilliseconds)),
         and(
-          eq(cliSessions.status, "approved"),
-          isNotNull(cliSessions.firstDeliveredAtMs),
-          lte(cliSessions.firstDeliveredAtMs, nowMilliseconds - deliveryWindowMs),
+          eq(cliLogins.status, "approved"),
+          isNotNull(cliLogins.firstDeliveredAtMs),
+          lte(cliLogins.firstDeliveredAtMs, nowMilliseconds - deliveryWindowMs),
         ),
       ),
     )

@@ -7,7 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import type { Module } from "../tenants/model.ts";
+import type { Module } from "../lib/modules.ts";
 
 export const tenants = sqliteTable(
   "tenants",
@@ -159,11 +159,12 @@ export const changes = sqliteTable("changes", {
 export type ChangeRow = typeof changes.$inferSelect;
 
 /**
- * CLI login sessions (see src/cli-login/model.ts for the states). The session id is a capability held by the CLI,
+ * CLI logins (see src/cli-login/model.ts for the states; on the wire and in this table's name, "CLI login sessions").
+ * The login id (`cls_…`) is a capability held by the CLI,
  * so only its SHA-256 is stored. The key minted on approval is kept only as a sealed box that the session id opens
  * (`sealed_key`), and is wiped once acknowledged or 60 seconds after its first delivery.
  */
-export const cliSessions = sqliteTable(
+export const cliLogins = sqliteTable(
   "cli_sessions",
   {
     idHash: text("id_hash").primaryKey(),
@@ -196,4 +197,4 @@ export const cliSessions = sqliteTable(
   ],
 );
 
-export type CliSessionRow = typeof cliSessions.$inferSelect;
+export type CliLoginRow = typeof cliLogins.$inferSelect;

@@ -12,10 +12,10 @@
  */
 import type { Elysia } from "elysia";
 import type { z } from "zod";
-import type { AuditActor } from "../audit/service.ts";
-import type { AppDeps } from "../deps.ts";
-import { admitRequest } from "./admission.ts";
-import { type AccessSpec, presentedBy } from "./authenticate.ts";
+import { auditActorOf } from "../audit/service.ts";
+import type { AppDeps } from "./app-deps.ts";
+import { admitRequest } from "../auth/admission.ts";
+import { type AccessSpec, presentedBy } from "../auth/authenticate.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
 import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
 import { HEADER_PARAMETERS_FIELD } from "./openapi.ts";
@@ -24,7 +24,7 @@ import {
   type ErrorFormat,
   REQUEST_HEADERS,
   type RequestHeader,
-  type RequestInfo,
+  type HandlerRequest,
   successStatusOf,
 } from "./route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "./wire.ts";
@@ -53,7 +53,7 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
     // Handlers and hooks name the context fields they read (see request-state.ts for why).
     const handler = async ({ request: rawRequest, body, query, params, set }: ElysiaContext) => {
       const state = stateOf(rawRequest);
-      const request = requestInfoOf(rawRequest, state);
+      const request = handlerRequestOf(rawRequest, state);
       const responseHeaders: Record<string, string> = {};
       try {
         const result = await spec.handle({
@@ -61,7 +61,7 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
           query,
           params,
           principal: state.principal,
-          actor: actorOf(state, request),
+          actor: auditActorOf(state.principal, request),
           deps,
           nowMilliseconds: state.nowMilliseconds,
           request,
@@ -196,34 +196,11 @@ function stateOf(request: Request): RequestState {
   return state;
 }
 
-function requestInfoOf(request: Request, state: RequestState): RequestInfo {
+function handlerRequestOf(request: Request, state: RequestState): HandlerRequest {
   return {
     requestId: state.requestId,
     ip: state.clientIp,
     userAgent: request.headers.get("user-agent")?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
     headers: request.headers,
-  };
-}
-
-function actorOf(state: RequestState, request: RequestInfo): AuditActor {
-  const principal = state.principal;
-  return {
-    type:
-      principal === null
-        ? "anonymous"
-        : principal.kind === "session"
-          ? "session"
-          : principal.isRoot
-            ? "root_key"
-            : "api_key",
-    id:
-      principal === null
-        ? null
-        : principal.kind === "session"
-          ? `${principal.keyId}/${principal.subject}`
-          : principal.keyId,
-    ip: request.ip,
-    userAgent: request.userAgent,
-    requestId: request.requestId,
   };
 }

@@ -4,8 +4,8 @@
  */
 import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
-import type { Metrics } from "../ops/metrics.ts";
-import type { Principal } from "../verify/principal.ts";
+import type { Metrics } from "../lib/metrics.ts";
+import type { Principal } from "../auth/principal.ts";
 
 export interface RequestState {
   requestId: string;

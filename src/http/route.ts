@@ -8,10 +8,10 @@
  * added to its documented responses by mount.ts; a row lists only its success and route-specific errors.
  */
 import type { z } from "zod";
-import type { AuditActor } from "../audit/service.ts";
-import type { AppDeps } from "../deps.ts";
-import type { Module } from "../tenants/model.ts";
-import type { Principal } from "../verify/principal.ts";
+import type { AuditActor, RequestContext } from "../audit/service.ts";
+import type { AppDeps } from "./app-deps.ts";
+import type { Module } from "../lib/modules.ts";
+import type { Principal } from "../auth/principal.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -24,10 +24,9 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
  */
 export type Credential = "none" | "key" | "key_or_session" | "root" | "forwarded";
 
-export interface RequestInfo {
+/** The request as a handler sees it: where it came from (the one request context), and its headers. */
+export interface HandlerRequest extends RequestContext {
   requestId: string;
-  ip: string | null;
-  userAgent: string | null;
   headers: Headers;
 }
 
@@ -51,7 +50,7 @@ export interface HandlerContext<C extends Credential, Body, Query, Params> {
   actor: AuditActor;
   deps: AppDeps;
   nowMilliseconds: number;
-  request: RequestInfo;
+  request: HandlerRequest;
   /** Extra headers for the success response (the route decides them; the mount sets them). */
   responseHeaders: Record<string, string>;
 }

@@ -4,12 +4,12 @@ import type { ApiKeyRow } from "../db/schema.ts";
 import { displayText, IsoDateTime, idOf, pageQuery, queryText, RateLimitPolicyInput } from "../http/wire.ts";
 import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
 import { integerFrom } from "../lib/validation.ts";
-import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "./scopes.ts";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "./scopes.ts";
 import { ROTATION_GRACE_SECONDS_MAX } from "./service.ts";
 
 export const Scope = z
   .string()
-  .max(129, { message: "must be at most 129 characters" })
+  .max(MAX_SCOPE_LENGTH, { message: `must be at most ${MAX_SCOPE_LENGTH} characters` })
   .refine((scope) => !scope.includes("*"), { message: "must not contain wildcards (*)" })
   .regex(SCOPE_PATTERN, { message: "must be lower-case resource:action, e.g. runs:write" });
 

@@ -3,6 +3,8 @@
  * operations use reserved scopes. A credential can only hand out scopes it holds; the root key holds everything.
  */
 export const SCOPE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}:[a-z0-9][a-z0-9_.-]{0,63}$/;
+/** The longest text SCOPE_PATTERN admits: two parts of 64 characters and the colon. */
+export const MAX_SCOPE_LENGTH = 129;
 export const MAX_SCOPES_PER_KEY = 64;
 
 export const RESERVED_SCOPES = {

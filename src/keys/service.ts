@@ -8,24 +8,24 @@
  *   revoked. Rotating hands out a working secret, so it needs every scope the key holds (no escalation by rotation).
  * - Visibility: a key sees keys of its own project only, never the root key; another project's key is "not found".
  */
-import { type AuditAction, type AuditActor, recordAuditEvent } from "../audit/service.ts";
+import { type AuditActor, recordProjectEvent } from "../audit/service.ts";
 import type { Db } from "../db/client.ts";
 import type { Executor } from "../db/executor.ts";
 import type { ApiKeyRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
-import { findProject } from "../tenants/store.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
-import type { ChangeLog } from "../verify/change-log.ts";
-import type { Principal } from "../verify/principal.ts";
 import { scopesBeyondGrantor } from "./scopes.ts";
 import { generateSecret, hashSecret, secretHint } from "./secret.ts";
 import * as store from "./store.ts";
+import type { ChangeRecorder } from "../db/change-recorder.ts";
+import { writeTransaction } from "../db/transaction.ts";
+import type { Caller } from "./caller.ts";
 
 export interface KeysDeps {
   db: Db;
-  changeLog: ChangeLog;
+  changeLog: ChangeRecorder;
 }
 
 export interface NewKey {
@@ -46,7 +46,7 @@ export const ROTATION_GRACE_SECONDS_MAX = 30 * 24 * 60 * 60;
 
 export function createKey(
   deps: KeysDeps,
-  caller: Principal,
+  caller: Caller,
   actor: AuditActor,
   input: NewKey,
   nowMilliseconds: number,
@@ -64,31 +64,28 @@ export function createKey(
       details: beyond.map((scope) => ({ path: `scopes[${input.scopes.indexOf(scope)}]`, message: scope })),
     });
   }
-  return deps.db.transaction(
-    (tx) => {
-      const project = findProject(tx, projectId);
-      if (!project) throw projectNotFound();
-      const secret = generateSecret(project.keyPrefix);
-      const key = insertNewKey(
-        tx,
-        actor,
-        {
-          projectId,
-          tenantId: project.tenantId,
-          name: input.name,
-          scopes,
-          owner: input.owner ?? null,
-          expiresAtMs: input.expiresAtMs ?? null,
-          isRoot: false,
-          ratelimit: input.ratelimit ?? null,
-        },
-        secret,
-        nowMilliseconds,
-      );
-      return { key, secret };
-    },
-    { behavior: "immediate" },
-  );
+  return writeTransaction(deps.db, (tx) => {
+    const project = store.findKeyProject(tx, projectId);
+    if (!project) throw projectNotFound();
+    const secret = generateSecret(project.keyPrefix);
+    const key = insertNewKey(
+      tx,
+      actor,
+      {
+        projectId,
+        tenantId: project.tenantId,
+        name: input.name,
+        scopes,
+        owner: input.owner ?? null,
+        expiresAtMs: input.expiresAtMs ?? null,
+        isRoot: false,
+        ratelimit: input.ratelimit ?? null,
+      },
+      secret,
+      nowMilliseconds,
+    );
+    return { key, secret };
+  });
 }
 
 export interface KeyFields {
@@ -136,53 +133,60 @@ export function insertNewKey(
     createdAtMs: nowMilliseconds,
     retiresAtMs: null,
   });
-  recordKeyEvent(executor, actor, "key.created", key, fields.tenantId, nowMilliseconds, {
-    name: key.name,
-    scopes: key.scopes,
-    owner: key.owner,
-    root: key.isRoot,
-    expires_at_ms: key.expiresAtMs,
-  });
+  recordProjectEvent(
+    executor,
+    actor,
+    "key.created",
+    keyTarget(key),
+    { id: key.projectId, tenantId: fields.tenantId },
+    nowMilliseconds,
+    {
+      name: key.name,
+      scopes: key.scopes,
+      owner: key.owner,
+      root: key.isRoot,
+      expires_at_ms: key.expiresAtMs,
+    },
+  );
   return key;
 }
 
 export function listKeys(
   deps: KeysDeps,
-  caller: Principal,
+  caller: Caller,
   filter: PageRequest & { projectId?: string; owner?: string },
 ): Page<ApiKeyRow> {
   const projectId = filter.projectId ?? caller.projectId;
   if (projectId !== caller.projectId && !caller.crossProject) throw projectNotFound();
-  if (caller.crossProject && !findProject(deps.db, projectId)) throw projectNotFound();
+  if (caller.crossProject && !store.findKeyProject(deps.db, projectId)) throw projectNotFound();
   const rows = store.listKeys(deps.db, { ...filter, projectId, includeRoot: caller.isRoot });
   return pageOf(rows, filter.limit);
 }
 
-export function getKey(deps: KeysDeps, caller: Principal, keyId: string): ApiKeyRow {
+export function getKey(deps: KeysDeps, caller: Caller, keyId: string): ApiKeyRow {
   return visibleKeyOrThrow(store.findKey(deps.db, keyId), caller);
 }
 
 export function revokeKey(
   deps: KeysDeps,
-  caller: Principal,
+  caller: Caller,
   actor: AuditActor,
   keyId: string,
   nowMilliseconds: number,
 ): ApiKeyRow {
-  return deps.db.transaction(
-    (tx) => {
-      const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
-      if (key.isRoot) {
-        throw new AppError("CONFLICT", { message: "The root key cannot be revoked; rotate it instead." });
-      }
-      if (key.revokedAtMs !== null) return key;
-      const revoked = store.markKeyRevoked(tx, keyId, nowMilliseconds)!;
-      deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-      recordKeyEvent(tx, actor, "key.revoked", key, tenantIdOf(tx, key), nowMilliseconds, { name: key.name });
-      return revoked;
-    },
-    { behavior: "immediate" },
-  );
+  return writeTransaction(deps.db, (tx) => {
+    const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+    if (key.isRoot) {
+      throw new AppError("CONFLICT", { message: "The root key cannot be revoked; rotate it instead." });
+    }
+    if (key.revokedAtMs !== null) return key;
+    const revoked = store.markKeyRevoked(tx, keyId, nowMilliseconds)!;
+    deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
+    recordProjectEvent(tx, actor, "key.revoked", keyTarget(key), projectOf(tx, key), nowMilliseconds, {
+      name: key.name,
+    });
+    return revoked;
+  });
 }
 
 export interface KeyUpdate {
@@ -193,47 +197,44 @@ export interface KeyUpdate {
 
 export function updateKey(
   deps: KeysDeps,
-  caller: Principal,
+  caller: Caller,
   actor: AuditActor,
   keyId: string,
   update: KeyUpdate,
   nowMilliseconds: number,
 ): ApiKeyRow {
-  return deps.db.transaction(
-    (tx) => {
-      const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
-      requireEveryScopeOf(caller, key, "Changing a key needs every scope the key holds.");
-      if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be changed." });
-      if (key.isRoot && update.ratelimit !== undefined) {
-        throw new AppError("CONFLICT", {
-          message: "The root key's rate limit is fixed, so that no setting can lock the operator out.",
-          details: [{ path: "ratelimit", message: "cannot be set on the root key" }],
-        });
-      }
-      const changes: store.KeyChanges = {};
-      if (update.name !== undefined) changes.name = update.name;
-      if (update.ratelimit !== undefined) {
-        changes.ratelimitLimit = update.ratelimit?.limit ?? null;
-        changes.ratelimitWindowSeconds = update.ratelimit?.windowSeconds ?? null;
-      }
-      const updated = store.updateKey(tx, keyId, changes, nowMilliseconds);
-      deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-      recordKeyEvent(tx, actor, "key.updated", key, tenantIdOf(tx, key), nowMilliseconds, {
-        before: {
-          name: key.name,
-          ratelimit_limit: key.ratelimitLimit,
-          ratelimit_window_seconds: key.ratelimitWindowSeconds,
-        },
-        after: {
-          name: updated.name,
-          ratelimit_limit: updated.ratelimitLimit,
-          ratelimit_window_seconds: updated.ratelimitWindowSeconds,
-        },
+  return writeTransaction(deps.db, (tx) => {
+    const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+    requireEveryScopeOf(caller, key, "Changing a key needs every scope the key holds.");
+    if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be changed." });
+    if (key.isRoot && update.ratelimit !== undefined) {
+      throw new AppError("CONFLICT", {
+        message: "The root key's rate limit is fixed, so that no setting can lock the operator out.",
+        details: [{ path: "ratelimit", message: "cannot be set on the root key" }],
       });
-      return updated;
-    },
-    { behavior: "immediate" },
-  );
+    }
+    const changes: store.KeyChanges = {};
+    if (update.name !== undefined) changes.name = update.name;
+    if (update.ratelimit !== undefined) {
+      changes.ratelimitLimit = update.ratelimit?.limit ?? null;
+      changes.ratelimitWindowSeconds = update.ratelimit?.windowSeconds ?? null;
+    }
+    const updated = store.updateKey(tx, keyId, changes, nowMilliseconds);
+    deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
+    recordProjectEvent(tx, actor, "key.updated", keyTarget(key), projectOf(tx, key), nowMilliseconds, {
+      before: {
+        name: key.name,
+        ratelimit_limit: key.ratelimitLimit,
+        ratelimit_window_seconds: key.ratelimitWindowSeconds,
+      },
+      after: {
+        name: updated.name,
+        ratelimit_limit: updated.ratelimitLimit,
+        ratelimit_window_seconds: updated.ratelimitWindowSeconds,
+      },
+    });
+    return updated;
+  });
 }
 
 export interface RotatedKey extends IssuedKey {
@@ -242,66 +243,50 @@ export interface RotatedKey extends IssuedKey {
 
 export function rotateKey(
   deps: KeysDeps,
-  caller: Principal,
+  caller: Caller,
   actor: AuditActor,
   keyId: string,
   graceSeconds: number,
   nowMilliseconds: number,
 ): RotatedKey {
-  return deps.db.transaction(
-    (tx) => {
-      const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
-      requireEveryScopeOf(
-        caller,
-        key,
-        "Rotating a key hands out its secret, so the caller must hold every scope of the key.",
-      );
-      if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be rotated." });
-      if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) {
-        throw new AppError("CONFLICT", { message: "An expired key cannot be rotated." });
-      }
-      const secret = generateSecret(secretPrefixOf(key.hint));
-      const previousSecretRetiresAtMs = nowMilliseconds + graceSeconds * 1000;
-      store.retireLiveSecrets(tx, keyId, previousSecretRetiresAtMs, nowMilliseconds);
-      deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-      const rotated = store.addSecretAndHint(
-        tx,
-        { hash: hashSecret(secret), keyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
-        secretHint(secret),
-      );
-      recordKeyEvent(tx, actor, "key.rotated", key, tenantIdOf(tx, key), nowMilliseconds, {
-        grace_seconds: graceSeconds,
-        previous_secret_retires_at_ms: previousSecretRetiresAtMs,
-      });
-      return { key: rotated, secret, previousSecretRetiresAtMs };
-    },
-    { behavior: "immediate" },
-  );
+  return writeTransaction(deps.db, (tx) => {
+    const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+    requireEveryScopeOf(
+      caller,
+      key,
+      "Rotating a key hands out its secret, so the caller must hold every scope of the key.",
+    );
+    if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be rotated." });
+    if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) {
+      throw new AppError("CONFLICT", { message: "An expired key cannot be rotated." });
+    }
+    const secret = generateSecret(secretPrefixOf(key.hint));
+    const previousSecretRetiresAtMs = nowMilliseconds + graceSeconds * 1000;
+    store.retireLiveSecrets(tx, keyId, previousSecretRetiresAtMs, nowMilliseconds);
+    deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
+    const rotated = store.addSecretAndHint(
+      tx,
+      { hash: hashSecret(secret), keyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
+      secretHint(secret),
+    );
+    recordProjectEvent(tx, actor, "key.rotated", keyTarget(key), projectOf(tx, key), nowMilliseconds, {
+      grace_seconds: graceSeconds,
+      previous_secret_retires_at_ms: previousSecretRetiresAtMs,
+    });
+    return { key: rotated, secret, previousSecretRetiresAtMs };
+  });
 }
 
-function recordKeyEvent(
-  executor: Executor,
-  actor: AuditActor,
-  action: AuditAction,
-  key: ApiKeyRow,
-  tenantId: string,
-  nowMilliseconds: number,
-  details: Record<string, unknown>,
-): void {
-  recordAuditEvent(
-    executor,
-    actor,
-    { action, target: { type: "api_key", id: key.id }, tenantId, projectId: key.projectId, details },
-    nowMilliseconds,
-  );
+function keyTarget(key: ApiKeyRow) {
+  return { type: "api_key" as const, id: key.id };
 }
 
-function tenantIdOf(executor: Executor, key: ApiKeyRow): string {
-  return findProject(executor, key.projectId)!.tenantId;
+function projectOf(executor: Executor, key: ApiKeyRow): { id: string; tenantId: string } {
+  return store.findKeyProject(executor, key.projectId)!;
 }
 
 /** Rotating or changing a key acts on all it can do, so the caller must be able to grant all of it. */
-function requireEveryScopeOf(caller: Principal, key: ApiKeyRow, message: string): void {
+function requireEveryScopeOf(caller: Caller, key: ApiKeyRow, message: string): void {
   const beyond = scopesBeyondGrantor(caller, key.scopes);
   if (beyond.length > 0) {
     throw new AppError("SCOPE_NOT_GRANTED", {
@@ -315,7 +300,7 @@ function requireEveryScopeOf(caller: Principal, key: ApiKeyRow, message: string)
  * The single visibility rule: own project only (the root key without X-Project-Id: every project), and the root key
  * is visible to the root key alone.
  */
-function visibleKeyOrThrow(key: ApiKeyRow | undefined, caller: Principal): ApiKeyRow {
+function visibleKeyOrThrow(key: ApiKeyRow | undefined, caller: Caller): ApiKeyRow {
   const inReach = key !== undefined && (caller.crossProject || key.projectId === caller.projectId);
   const visible = inReach && (!key.isRoot || caller.isRoot);
   if (!visible) throw new AppError("NOT_FOUND", { message: "No such key." });

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/executor.ts";
-import { type ApiKeyRow, apiKeys, type KeySecretRow, keySecrets } from "../db/schema.ts";
+import { type ApiKeyRow, apiKeys, type KeySecretRow, keySecrets, projects } from "../db/schema.ts";
 import type { PageRequest } from "../lib/pagination.ts";
 
 export function insertKey(executor: Executor, key: ApiKeyRow, secret: KeySecretRow): void {
@@ -10,6 +10,18 @@ export function insertKey(executor: Executor, key: ApiKeyRow, secret: KeySecretR
 
 export function findKey(executor: Executor, keyId: string): ApiKeyRow | undefined {
   return executor.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get();
+}
+
+/** What a key needs of its project: the tenant it belongs to and the prefix its secrets take. */
+export function findKeyProject(
+  executor: Executor,
+  projectId: string,
+): { id: string; tenantId: string; keyPrefix: string } | undefined {
+  return executor
+    .select({ id: projects.id, tenantId: projects.tenantId, keyPrefix: projects.keyPrefix })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+    .get();
 }
 
 export function findRootKey(executor: Executor): ApiKeyRow | undefined {

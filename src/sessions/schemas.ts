@@ -3,9 +3,12 @@ import { z } from "zod";
 import { IsoDateTime } from "../http/wire.ts";
 import { integerFrom } from "../lib/validation.ts";
 import { Owner, Scope } from "../keys/schemas.ts";
+import { MAX_SCOPES_PER_KEY } from "../keys/scopes.ts";
 import { MAX_ACTIVATION_LEAD_SECONDS } from "./signing-keys.ts";
 
-const SessionScopes = z.array(Scope).max(64, { message: "must list at most 64 scopes" });
+const SessionScopes = z
+  .array(Scope)
+  .max(MAX_SCOPES_PER_KEY, { message: `must list at most ${MAX_SCOPES_PER_KEY} scopes` });
 
 export const CreateSessionBody = z.strictObject({
   user_id: Owner.describe("The end user the token is for (its `sub`)."),

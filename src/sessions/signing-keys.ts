@@ -19,6 +19,7 @@ import { newId } from "../lib/ids.ts";
 import { SESSION_TTL_SECONDS_MAX } from "../tenants/model.ts";
 import { isEncrypted, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
 import { insertSigningKey, listSigningKeys, replacePrivateKey } from "./store.ts";
+import { writeTransaction } from "../db/transaction.ts";
 
 export const SIGNING_ALGORITHM = "EdDSA";
 export const BROWSER_SESSION_TTL_SECONDS = 60 * 60;
@@ -162,25 +163,22 @@ export async function prepareSigningKeys(
   nowMilliseconds: number,
 ): Promise<SigningKeyRing> {
   const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
-  db.transaction(
-    (tx) => {
-      if (listSigningKeys(tx).length > 0) return;
-      insertSigningKey(tx, candidate);
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "signing_key.created",
-          target: { type: "signing_key", id: candidate.kid },
-          tenantId: null,
-          projectId: null,
-          details: { algorithm: candidate.algorithm },
-        },
-        nowMilliseconds,
-      );
-    },
-    { behavior: "immediate" },
-  );
+  writeTransaction(db, (tx) => {
+    if (listSigningKeys(tx).length > 0) return;
+    insertSigningKey(tx, candidate);
+    recordAuditEvent(
+      tx,
+      actor,
+      {
+        action: "signing_key.created",
+        target: { type: "signing_key", id: candidate.kid },
+        tenantId: null,
+        projectId: null,
+        details: { algorithm: candidate.algorithm },
+      },
+      nowMilliseconds,
+    );
+  });
   if (masterKey !== null) {
     for (const row of listSigningKeys(db)) {
       if (!isEncrypted(row.privateKey)) replacePrivateKey(db, row.kid, await sealPrivateKey(row.privateKey, masterKey));
@@ -208,32 +206,26 @@ export async function rotateSigningKey(
   onlyIfDueAfterDays?: number,
 ): Promise<Rotation | null> {
   const row = await newSigningKeyRow(masterKey, nowMilliseconds + activationLeadSeconds * 1000, nowMilliseconds);
-  const rotated = db.transaction(
-    (tx) => {
-      // Re-read inside the lock: another process may have rotated since this one decided to.
-      if (
-        onlyIfDueAfterDays !== undefined &&
-        !rotationIsDue(listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)
-      ) {
-        return false;
-      }
-      insertSigningKey(tx, row);
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "signing_key.rotated",
-          target: { type: "signing_key", id: row.kid },
-          tenantId: null,
-          projectId: null,
-          details: { activates_at_ms: row.activatesAtMs, automatic: onlyIfDueAfterDays !== undefined },
-        },
-        nowMilliseconds,
-      );
-      return true;
-    },
-    { behavior: "immediate" },
-  );
+  const rotated = writeTransaction(db, (tx) => {
+    // Re-read inside the lock: another process may have rotated since this one decided to.
+    if (onlyIfDueAfterDays !== undefined && !rotationIsDue(listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)) {
+      return false;
+    }
+    insertSigningKey(tx, row);
+    recordAuditEvent(
+      tx,
+      actor,
+      {
+        action: "signing_key.rotated",
+        target: { type: "signing_key", id: row.kid },
+        tenantId: null,
+        projectId: null,
+        details: { activates_at_ms: row.activatesAtMs, automatic: onlyIfDueAfterDays !== undefined },
+      },
+      nowMilliseconds,
+    );
+    return true;
+  });
   if (!rotated) return null;
   await ring?.reload(nowMilliseconds);
   return { kid: row.kid, activatesAtMs: row.activatesAtMs };

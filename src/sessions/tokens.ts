@@ -13,7 +13,7 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { idPattern, newId } from "../lib/ids.ts";
-import { SCOPE_PATTERN } from "../keys/scopes.ts";
+import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { MAX_TOKEN_LIFETIME_SECONDS, SIGNING_ALGORITHM, type SigningKeyRing } from "./signing-keys.ts";
 
 export const SESSION_TOKEN_TYPE = "lk-session+jwt";
@@ -26,7 +26,7 @@ const SessionClaims = z.object({
   sub: z.string().min(1).max(256),
   key: z.string().regex(idPattern("apiKey")),
   kv: z.string().regex(/^[0-9a-f]{16}$/),
-  scp: z.array(z.string().regex(SCOPE_PATTERN)).max(64),
+  scp: z.array(z.string().regex(SCOPE_PATTERN)).max(MAX_SCOPES_PER_KEY),
   origin: z.string().max(2048).optional(),
   jti: z.string().regex(idPattern("session")),
   iat: z.number().int(),
@@ -52,7 +52,7 @@ export async function signSessionToken(
   issuer: string,
   request: TokenRequest,
   nowMilliseconds: number,
-): Promise<{ token: string; expiresAtMs: number; sessionId: string }> {
+): Promise<{ token: string; expiresAtMs: number; tokenId: string }> {
   const signer = await ring.signer(nowMilliseconds);
   const issuedAtSeconds = Math.floor(nowMilliseconds / 1000);
   const lifetimeEndSeconds = issuedAtSeconds + request.lifetimeSeconds;
@@ -60,7 +60,7 @@ export async function signSessionToken(
     request.notAfterMs === null
       ? lifetimeEndSeconds
       : Math.min(lifetimeEndSeconds, Math.floor(request.notAfterMs / 1000));
-  const sessionId = newId("session", nowMilliseconds);
+  const tokenId = newId("session", nowMilliseconds);
   const token = await new SignJWT({
     key: request.parentKeyId,
     kv: request.parentSecretVersion,
@@ -71,11 +71,11 @@ export async function signSessionToken(
     .setIssuer(issuer)
     .setAudience(request.projectId)
     .setSubject(request.subject)
-    .setJti(sessionId)
+    .setJti(tokenId)
     .setIssuedAt(issuedAtSeconds)
     .setExpirationTime(expiresAtSeconds)
     .sign(signer.key);
-  return { token, expiresAtMs: expiresAtSeconds * 1000, sessionId };
+  return { token, expiresAtMs: expiresAtSeconds * 1000, tokenId };
 }
 
 export type TokenCheck =

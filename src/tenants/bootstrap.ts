@@ -14,9 +14,10 @@ import { constantTimeEqual } from "../lib/crypto.ts";
 import { insertNewKey } from "../keys/service.ts";
 import { findRootKey, listLiveSecretHashes } from "../keys/store.ts";
 import { generateSecret, hashSecret, ROOT_KEY_PREFIX } from "../keys/secret.ts";
-import { MODULES } from "./model.ts";
+import { MODULES } from "../lib/modules.ts";
 import { newProjectRow } from "./service.ts";
 import { findDefaultProject, findDefaultTenant, insertProject, insertTenant } from "./store.ts";
+import { writeTransaction } from "../db/transaction.ts";
 
 export interface Bootstrap {
   tenantId: string;
@@ -29,67 +30,64 @@ export interface Bootstrap {
 }
 
 export function ensureDefaults(db: Db, configuredRootSecret: string | undefined, nowMilliseconds: number): Bootstrap {
-  return db.transaction(
-    (tx) => {
-      let tenant = findDefaultTenant(tx);
-      if (!tenant) {
-        tenant = {
-          id: newId("tenant", nowMilliseconds),
-          name: "default",
-          status: "active",
-          subscription: "active",
-          modules: [...MODULES],
-          isDefault: true,
-          createdAtMs: nowMilliseconds,
-          updatedAtMs: nowMilliseconds,
-        };
-        insertTenant(tx, tenant);
-      }
-      let project = findDefaultProject(tx);
-      if (!project) {
-        project = newProjectRow({ tenantId: tenant.id, name: "default" }, true, nowMilliseconds);
-        insertProject(tx, project);
-      }
-      const existingRoot = findRootKey(tx);
-      if (existingRoot) {
-        const configuredRootKeyIgnored =
-          configuredRootSecret !== undefined &&
-          !listLiveSecretHashes(tx, existingRoot.id, nowMilliseconds).some((hash) =>
-            constantTimeEqual(hash, hashSecret(configuredRootSecret)),
-          );
-        return {
-          tenantId: tenant.id,
-          projectId: project.id,
-          rootKeyId: existingRoot.id,
-          generatedRootSecret: null,
-          configuredRootKeyIgnored,
-        };
-      }
-      const secret = configuredRootSecret ?? generateSecret(ROOT_KEY_PREFIX);
-      const rootKey = insertNewKey(
-        tx,
-        SYSTEM_ACTOR,
-        {
-          projectId: project.id,
-          tenantId: tenant.id,
-          name: "root",
-          scopes: [],
-          owner: null,
-          expiresAtMs: null,
-          isRoot: true,
-          ratelimit: null,
-        },
-        secret,
-        nowMilliseconds,
-      );
+  return writeTransaction(db, (tx) => {
+    let tenant = findDefaultTenant(tx);
+    if (!tenant) {
+      tenant = {
+        id: newId("tenant", nowMilliseconds),
+        name: "default",
+        status: "active",
+        subscription: "active",
+        modules: [...MODULES],
+        isDefault: true,
+        createdAtMs: nowMilliseconds,
+        updatedAtMs: nowMilliseconds,
+      };
+      insertTenant(tx, tenant);
+    }
+    let project = findDefaultProject(tx);
+    if (!project) {
+      project = newProjectRow({ tenantId: tenant.id, name: "default" }, true, nowMilliseconds);
+      insertProject(tx, project);
+    }
+    const existingRoot = findRootKey(tx);
+    if (existingRoot) {
+      const configuredRootKeyIgnored =
+        configuredRootSecret !== undefined &&
+        !listLiveSecretHashes(tx, existingRoot.id, nowMilliseconds).some((hash) =>
+          constantTimeEqual(hash, hashSecret(configuredRootSecret)),
+        );
       return {
         tenantId: tenant.id,
         projectId: project.id,
-        rootKeyId: rootKey.id,
-        generatedRootSecret: configuredRootSecret === undefined ? secret : null,
-        configuredRootKeyIgnored: false,
+        rootKeyId: existingRoot.id,
+        generatedRootSecret: null,
+        configuredRootKeyIgnored,
       };
-    },
-    { behavior: "immediate" },
-  );
+    }
+    const secret = configuredRootSecret ?? generateSecret(ROOT_KEY_PREFIX);
+    const rootKey = insertNewKey(
+      tx,
+      SYSTEM_ACTOR,
+      {
+        projectId: project.id,
+        tenantId: tenant.id,
+        name: "root",
+        scopes: [],
+        owner: null,
+        expiresAtMs: null,
+        isRoot: true,
+        ratelimit: null,
+      },
+      secret,
+      nowMilliseconds,
+    );
+    return {
+      tenantId: tenant.id,
+      projectId: project.id,
+      rootKeyId: rootKey.id,
+      generatedRootSecret: configuredRootSecret === undefined ? secret : null,
+      configuredRootKeyIgnored: false,
+    };
+  });
 }

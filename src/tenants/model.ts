@@ -7,10 +7,9 @@
  * Any key of a tenant that is suspended, cancelled or past due, or that calls a module the tenant lacks, is refused
  * on its very next request; the root key is exempt so an operator can always repair things.
  */
+import type { ErrorCode, ErrorDetail } from "../errors.ts";
 import { DEFAULT_KEY_PREFIX } from "../keys/secret.ts";
-
-export const MODULES = ["keys", "sessions", "cli_login", "verify"] as const;
-export type Module = (typeof MODULES)[number];
+import type { Module } from "../lib/modules.ts";
 
 export const TENANT_STATUSES = ["active", "suspended"] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
@@ -30,3 +29,19 @@ export const PROJECT_DEFAULTS = {
 } as const;
 
 export const SESSION_TTL_SECONDS_MAX = 24 * 60 * 60;
+
+export type TenantRefusal = { ok: false; code: ErrorCode; details?: ErrorDetail[] };
+
+/** Whether a tenant's keys may be used for `module` now: status, then subscription, then the module; null if so. */
+export function decideTenantAccess(
+  tenant: { status: string; subscription: string; modules: readonly string[] },
+  module: Module | undefined,
+): TenantRefusal | null {
+  if (tenant.status === "suspended") return { ok: false, code: "TENANT_SUSPENDED" };
+  if (tenant.subscription === "cancelled") return { ok: false, code: "SUBSCRIPTION_CANCELLED" };
+  if (tenant.subscription === "past_due") return { ok: false, code: "SUBSCRIPTION_PAST_DUE" };
+  if (module !== undefined && !tenant.modules.includes(module)) {
+    return { ok: false, code: "MODULE_NOT_ENABLED", details: [{ path: "module", message: module }] };
+  }
+  return null;
+}

@@ -7,7 +7,8 @@ import { integerFrom } from "../lib/validation.ts";
 import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
 import { ScopeList } from "../keys/schemas.ts";
 import { KEY_PREFIX_PATTERN, RESERVED_KEY_PREFIX_NAMESPACE, ROOT_KEY_PREFIX } from "../keys/secret.ts";
-import { MODULES, SESSION_TTL_SECONDS_MAX, SUBSCRIPTIONS, TENANT_STATUSES } from "./model.ts";
+import { MODULES } from "../lib/modules.ts";
+import { SESSION_TTL_SECONDS_MAX, SUBSCRIPTIONS, TENANT_STATUSES } from "./model.ts";
 
 const Name = displayText(200);
 const Status = z.enum(TENANT_STATUSES);

@@ -8,14 +8,16 @@ import type { Db } from "../db/client.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
-import type { ChangeLog } from "../verify/change-log.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
-import { MODULES, type Module, PROJECT_DEFAULTS, type Subscription, type TenantStatus } from "./model.ts";
+import { MODULES, type Module } from "../lib/modules.ts";
+import { PROJECT_DEFAULTS, type Subscription, type TenantStatus } from "./model.ts";
 import * as store from "./store.ts";
+import type { ChangeRecorder } from "../db/change-recorder.ts";
+import { writeTransaction } from "../db/transaction.ts";
 
 export interface TenancyDeps {
   db: Db;
-  changeLog: ChangeLog;
+  changeLog: ChangeRecorder;
 }
 
 export interface NewTenant {
@@ -41,29 +43,26 @@ export function createTenant(
     createdAtMs: nowMilliseconds,
     updatedAtMs: nowMilliseconds,
   };
-  deps.db.transaction(
-    (tx) => {
-      store.insertTenant(tx, tenant);
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "tenant.created",
-          target: { type: "tenant", id: tenant.id },
-          tenantId: tenant.id,
-          projectId: null,
-          details: {
-            name: tenant.name,
-            status: tenant.status,
-            subscription: tenant.subscription,
-            modules: tenant.modules,
-          },
+  writeTransaction(deps.db, (tx) => {
+    store.insertTenant(tx, tenant);
+    recordAuditEvent(
+      tx,
+      actor,
+      {
+        action: "tenant.created",
+        target: { type: "tenant", id: tenant.id },
+        tenantId: tenant.id,
+        projectId: null,
+        details: {
+          name: tenant.name,
+          status: tenant.status,
+          subscription: tenant.subscription,
+          modules: tenant.modules,
         },
-        nowMilliseconds,
-      );
-    },
-    { behavior: "immediate" },
-  );
+      },
+      nowMilliseconds,
+    );
+  });
   return tenant;
 }
 
@@ -85,30 +84,27 @@ export function updateTenant(
   nowMilliseconds: number,
 ): TenantRow {
   const normalised = changes.modules ? { ...changes, modules: normaliseModules(changes.modules) } : changes;
-  return deps.db.transaction(
-    (tx) => {
-      const before = store.findTenant(tx, tenantId);
-      if (!before) throw new AppError("NOT_FOUND", { message: "No such tenant." });
-      const changed = changedFields(before, normalised);
-      if (changed.length === 0) return before;
-      const after = store.updateTenant(tx, tenantId, normalised, nowMilliseconds)!;
-      deps.changeLog.record(tx, "tenant", tenantId, nowMilliseconds);
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "tenant.updated",
-          target: { type: "tenant", id: tenantId },
-          tenantId,
-          projectId: null,
-          details: describeChanges(before, after, changed),
-        },
-        nowMilliseconds,
-      );
-      return after;
-    },
-    { behavior: "immediate" },
-  );
+  return writeTransaction(deps.db, (tx) => {
+    const before = store.findTenant(tx, tenantId);
+    if (!before) throw new AppError("NOT_FOUND", { message: "No such tenant." });
+    const changed = changedFields(before, normalised);
+    if (changed.length === 0) return before;
+    const after = store.updateTenant(tx, tenantId, normalised, nowMilliseconds)!;
+    deps.changeLog.record(tx, "tenant", tenantId, nowMilliseconds);
+    recordAuditEvent(
+      tx,
+      actor,
+      {
+        action: "tenant.updated",
+        target: { type: "tenant", id: tenantId },
+        tenantId,
+        projectId: null,
+        details: describeChanges(before, after, changed),
+      },
+      nowMilliseconds,
+    );
+    return after;
+  });
 }
 
 export type NewProject = { tenantId: string; name: string } & Omit<store.ProjectChanges, "name">;
@@ -144,30 +140,27 @@ export function createProject(
   nowMilliseconds: number,
 ): ProjectRow {
   const project = newProjectRow(input, false, nowMilliseconds);
-  deps.db.transaction(
-    (tx) => {
-      if (!store.findTenant(tx, input.tenantId)) {
-        throw new AppError("NOT_FOUND", {
-          message: "No such tenant.",
-          details: [{ path: "tenant_id", message: "no tenant has this id" }],
-        });
-      }
-      store.insertProject(tx, project);
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "project.created",
-          target: { type: "project", id: project.id },
-          tenantId: project.tenantId,
-          projectId: project.id,
-          details: { name: project.name },
-        },
-        nowMilliseconds,
-      );
-    },
-    { behavior: "immediate" },
-  );
+  writeTransaction(deps.db, (tx) => {
+    if (!store.findTenant(tx, input.tenantId)) {
+      throw new AppError("NOT_FOUND", {
+        message: "No such tenant.",
+        details: [{ path: "tenant_id", message: "no tenant has this id" }],
+      });
+    }
+    store.insertProject(tx, project);
+    recordAuditEvent(
+      tx,
+      actor,
+      {
+        action: "project.created",
+        target: { type: "project", id: project.id },
+        tenantId: project.tenantId,
+        projectId: project.id,
+        details: { name: project.name },
+      },
+      nowMilliseconds,
+    );
+  });
   return project;
 }
 
@@ -188,30 +181,27 @@ export function updateProject(
   changes: store.ProjectChanges,
   nowMilliseconds: number,
 ): ProjectRow {
-  return deps.db.transaction(
-    (tx) => {
-      const before = store.findProject(tx, projectId);
-      if (!before) throw new AppError("NOT_FOUND", { message: "No such project." });
-      const changed = changedFields(before, changes);
-      if (changed.length === 0) return before;
-      const after = store.updateProject(tx, projectId, changes, nowMilliseconds)!;
-      deps.changeLog.record(tx, "project", projectId, nowMilliseconds);
-      recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "project.updated",
-          target: { type: "project", id: projectId },
-          tenantId: after.tenantId,
-          projectId,
-          details: describeChanges(before, after, changed),
-        },
-        nowMilliseconds,
-      );
-      return after;
-    },
-    { behavior: "immediate" },
-  );
+  return writeTransaction(deps.db, (tx) => {
+    const before = store.findProject(tx, projectId);
+    if (!before) throw new AppError("NOT_FOUND", { message: "No such project." });
+    const changed = changedFields(before, changes);
+    if (changed.length === 0) return before;
+    const after = store.updateProject(tx, projectId, changes, nowMilliseconds)!;
+    deps.changeLog.record(tx, "project", projectId, nowMilliseconds);
+    recordAuditEvent(
+      tx,
+      actor,
+      {
+        action: "project.updated",
+        target: { type: "project", id: projectId },
+        tenantId: after.tenantId,
+        projectId,
+        details: describeChanges(before, after, changed),
+      },
+      nowMilliseconds,
+    );
+    return after;
+  });
 }
 
 /** Modules in catalogue order without repeats, so equal sets compare and store equally. */

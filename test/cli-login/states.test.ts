@@ -1,6 +1,6 @@
 /** Every state transition of a CLI login, on a fixed clock. States only move forward. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { sweepCliSessions } from "../../src/cli-login/service.ts";
+import { expireLapsedCliLogins } from "../../src/cli-login/expiry.ts";
 import { createApprover, expectError, startCliLogin } from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 
@@ -78,9 +78,9 @@ describe("CLI login states", () => {
     await approveById(collectedOnce.sessionId);
     await poll(collectedOnce.sessionId);
     world.clock.advanceSeconds(60);
-    expect(sweepCliSessions(world.deps, world.clock.nowMilliseconds())).toBe(1);
+    expect(expireLapsedCliLogins(world.deps, world.clock.nowMilliseconds())).toBe(1);
     world.clock.advanceSeconds(600);
-    expect(sweepCliSessions(world.deps, world.clock.nowMilliseconds())).toBe(1);
+    expect(expireLapsedCliLogins(world.deps, world.clock.nowMilliseconds())).toBe(1);
     const rows = world.deps.sqlite.query("SELECT status, sealed_key FROM cli_sessions ORDER BY created_at_ms").all();
     expect(rows).toEqual([
       { status: "expired", sealed_key: null },

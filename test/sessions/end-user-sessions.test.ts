@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { hashSecret } from "../../src/keys/secret.ts";
 import { signSessionToken } from "../../src/sessions/tokens.ts";
-import { secretVersionOf } from "../../src/verify/principal.ts";
+import { secretVersionOf } from "../../src/auth/principal.ts";
 import { createKey, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
 import { createWorld, type Transport, type World } from "../support/world.ts";
 

@@ -121,7 +121,7 @@ describe("session tokens an attacker made or changed are refused", () => {
     const rootId = (await world.call("GET", "/v1/keys", { key: world.rootKey })).body.data.find(
       (key: { root: boolean }) => key.root,
     );
-    const rootSecretVersion = (await import("../../src/verify/principal.ts")).secretVersionOf(
+    const rootSecretVersion = (await import("../../src/auth/principal.ts")).secretVersionOf(
       (await import("../../src/keys/secret.ts")).hashSecret(world.rootKey),
     );
     const forged = await signWithOurKey({

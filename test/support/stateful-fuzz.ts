@@ -16,7 +16,7 @@ import fc from "fast-check";
 import { ALL_ROUTES } from "../../src/app.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { hashSecret } from "../../src/keys/secret.ts";
-import { secretVersionOf } from "../../src/verify/principal.ts";
+import { secretVersionOf } from "../../src/auth/principal.ts";
 import { checkAnswer, loadOperations, type Operation } from "./contract.ts";
 import { createProject, createTenant } from "./keys.ts";
 import { type Answer, createWorld, type World } from "./world.ts";

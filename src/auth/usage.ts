@@ -3,7 +3,8 @@
  * minute and at shutdown), so verifying a key never writes to disk on the request path.
  */
 import type { Db } from "../db/client.ts";
-import { addKeyUsage } from "./store.ts";
+import { addKeyUsage } from "./credential-store.ts";
+import { writeTransaction } from "../db/transaction.ts";
 
 interface PendingUsage {
   lastUsedAtMs: number;
@@ -40,12 +41,9 @@ export class UsageRecorder {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      db.transaction(
-        (tx) => {
-          for (const [keyId, usage] of batch) addKeyUsage(tx, keyId, usage.lastUsedAtMs, usage.requests);
-        },
-        { behavior: "immediate" },
-      );
+      writeTransaction(db, (tx) => {
+        for (const [keyId, usage] of batch) addKeyUsage(tx, keyId, usage.lastUsedAtMs, usage.requests);
+      });
       return batch.size;
     } catch (error) {
       for (const [keyId, usage] of batch) {

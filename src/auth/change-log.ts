@@ -12,7 +12,7 @@ import type { Db } from "../db/client.ts";
 import type { Executor } from "../db/executor.ts";
 import type { ChangeRow } from "../db/schema.ts";
 import type { CredentialCache } from "./credential-cache.ts";
-import { insertChange, latestChangeSeq, listChangesAfter, pruneChangesBefore } from "./store.ts";
+import { insertChange, latestChangeSeq, listChangesAfter, pruneChangesBefore } from "./credential-store.ts";
 
 const POLL_BATCH = 1000;
 export const CHANGE_RETENTION_MILLISECONDS = 60 * 60 * 1000;

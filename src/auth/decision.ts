@@ -8,8 +8,9 @@
  * timeline tests pin. The first failing step names the refusal; nothing after it is evaluated.
  */
 import type { ErrorCode, ErrorDetail } from "../errors.ts";
-import type { Module } from "../tenants/model.ts";
-import type { KeyCredentialRecord } from "./store.ts";
+import type { Module } from "../lib/modules.ts";
+import { decideTenantAccess } from "../tenants/model.ts";
+import type { KeyCredentialRecord } from "./credential-store.ts";
 
 export interface AccessRequirement {
   module?: Module;
@@ -56,19 +57,6 @@ export function decideKeyAccess(
 export function decideOrigin(allowedOrigins: readonly string[], origin: string | null): AccessDecision | null {
   if (origin === null || allowedOrigins.includes(origin)) return null;
   return { ok: false, code: "ORIGIN_NOT_ALLOWED", details: [{ path: "origin", message: origin.slice(0, 2048) }] };
-}
-
-export function decideTenantAccess(
-  tenant: { status: string; subscription: string; modules: string[] },
-  module: Module | undefined,
-): AccessDecision | null {
-  if (tenant.status === "suspended") return { ok: false, code: "TENANT_SUSPENDED" };
-  if (tenant.subscription === "cancelled") return { ok: false, code: "SUBSCRIPTION_CANCELLED" };
-  if (tenant.subscription === "past_due") return { ok: false, code: "SUBSCRIPTION_PAST_DUE" };
-  if (module !== undefined && !tenant.modules.includes(module)) {
-    return { ok: false, code: "MODULE_NOT_ENABLED", details: [{ path: "module", message: module }] };
-  }
-  return null;
 }
 
 /** Every required scope must be held; the refusal lists exactly the missing ones. */

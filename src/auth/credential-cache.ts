@@ -20,7 +20,7 @@ import {
   findTenantForCredential,
   type KeyCredentialRecord,
   type KeyWithSecrets,
-} from "./store.ts";
+} from "./credential-store.ts";
 
 export interface CredentialCacheSizes {
   keys: number;

@@ -9,14 +9,30 @@
  *
  * Rate-limit fields are written into `responseHeaders` before any refusal is thrown, so a 429 carries them.
  */
-import type { AppDeps } from "../deps.ts";
+import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { AppError } from "../errors.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
-import type { Principal } from "../verify/principal.ts";
+import type { Principal } from "./principal.ts";
 import { type AccessSpec, authenticateRequest, CredentialRefusal, type PresentedCredentials } from "./authenticate.ts";
+import type { SessionTokenDeps } from "./session-tokens.ts";
+import type { UsageRecorder } from "./usage.ts";
+
+export interface AdmissionDeps extends SessionTokenDeps {
+  settings: SessionTokenDeps["settings"] & { authFailurePolicy: RateLimitPolicy };
+  rateLimiter: RateLimiter;
+  usage: UsageRecorder;
+}
+
+/**
+ * The method of a request that has none to judge: verification asks about a credential on behalf of the host API, not
+ * of one browser request, so the browser rule is not applied (the host API applies it to its own request).
+ */
+export const NO_REQUEST_METHOD = null;
 
 export interface AdmissionRequest {
-  method: string;
+  /** The method the browser rule is decided on; NO_REQUEST_METHOD where there is none. */
+  method: string | null;
   presented: PresentedCredentials;
   /** Whose failed authentications count; null when unknown or when failures must not count (verify). */
   clientIp: string | null;
@@ -29,7 +45,7 @@ export interface AdmissionOutcome {
 }
 
 export async function admitRequest(
-  deps: AppDeps,
+  deps: AdmissionDeps,
   spec: AccessSpec,
   request: AdmissionRequest,
   nowMilliseconds: number,

@@ -7,7 +7,7 @@ import { hashSecret, isWellFormedSecret } from "../keys/secret.ts";
 import { type AccessDecision, type AccessRequirement, decideKeyAccess } from "./decision.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
-import type { KeyCredentialRecord } from "./store.ts";
+import type { KeyCredentialRecord } from "./credential-store.ts";
 
 export type KeyAuthentication =
   | { ok: true; principal: Principal; record: KeyCredentialRecord }
@@ -52,7 +52,7 @@ export function keyPrincipalOf(record: KeyCredentialRecord): Principal {
     subject: key.id,
     secretVersion: secretVersionOf(record.secretHash),
     origin: null,
-    sessionId: null,
+    tokenId: null,
     ratelimit: rateLimitPolicyOf(key, project),
     expiresAtMs: earliestOf(key.expiresAtMs, record.secretRetiresAtMs),
   };

@@ -3,34 +3,18 @@
  * one. A session acts within its parent key's project with the token's scopes, never with root powers.
  */
 import type { ApiKeyRow, ProjectRow } from "../db/schema.ts";
+import type { Caller } from "../keys/caller.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
-export interface Principal {
-  kind: "api_key" | "session";
-  /** The API key, or the session token's parent key. */
-  keyId: string;
-  projectId: string;
-  tenantId: string;
-  scopes: readonly string[];
-  isRoot: boolean;
-  /** The root key without X-Project-Id: it reaches every project. With it, only that one (`projectId`). */
-  crossProject: boolean;
+
+export interface Principal extends Caller {
   /** The end user the key acts for, if it has one. */
   owner: string | null;
-  /** The key id for a key; the token's `sub` (end user, or the key id on the browser channel) for a session. */
-  subject: string;
-  /** Identifies which of the key's secrets authenticated, so tokens die when that secret is rotated out. */
-  secretVersion: string;
   /** The browser origin a session token is bound to. */
   origin: string | null;
-  /** The session token's `jti`. */
-  sessionId: string | null;
+  /** The session token's `jti` (null for an API key). */
+  tokenId: string | null;
   /** The bucket this principal spends (a session spends its parent key's). */
   ratelimit: RateLimitPolicy;
-  /**
-   * When the credential stops working by itself: the key's expiry or its secret's retirement (a rotation's grace),
-   * whichever is sooner, or the token's `exp` if sooner still. Tokens minted from it never outlive it.
-   */
-  expiresAtMs: number | null;
 }
 
 /**

@@ -13,13 +13,12 @@
  * - The data plane (verification and forward-auth) answers for the host API: the root key, a management credential,
  *   is refused there (403 ROOT_KEY_NOT_ALLOWED).
  */
-import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
-import { authenticateSessionToken } from "../sessions/service.ts";
-import type { Module } from "../tenants/model.ts";
-import { decideScopes } from "../verify/decision.ts";
-import type { Principal } from "../verify/principal.ts";
-import { authenticateKey } from "../verify/service.ts";
+import { authenticateSessionToken, type SessionTokenDeps } from "./session-tokens.ts";
+import type { Module } from "../lib/modules.ts";
+import { decideScopes } from "./decision.ts";
+import type { Principal } from "./principal.ts";
+import { authenticateKey } from "./api-keys.ts";
 
 /** Methods that never change anything (RFC 9110 §9.2.1); every other method, known or not, counts as a write. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -71,11 +70,14 @@ export class CredentialRefusal extends AppError {
   }
 }
 
-/** `method` is the method the decision is about: the request's own, or the original one behind a proxy. */
+/**
+ * `method` is the method the browser rule is decided on: the request's own, the original one behind a proxy, or null
+ * where there is no request to judge (verification, which answers about a credential).
+ */
 export async function authenticateRequest(
-  deps: AppDeps,
+  deps: SessionTokenDeps,
   spec: AccessSpec,
-  method: string,
+  method: string | null,
   presented: PresentedCredentials,
   nowMilliseconds: number,
 ): Promise<Principal> {
@@ -84,7 +86,7 @@ export async function authenticateRequest(
   const foreignOrigin = origin !== null && origin !== ownOrigin(deps.settings.publicUrl) ? origin : null;
   const projectId = presented.projectId ?? undefined;
 
-  if (origin !== null && sessionToken === null && isWriteMethod(method) && !spec.browserChannel) {
+  if (origin !== null && sessionToken === null && method !== null && isWriteMethod(method) && !spec.browserChannel) {
     throw new AppError("SESSION_REQUIRED", {
       message: "A browser request that writes must carry a session token (X-Session-Token), not a bare API key.",
     });
@@ -136,7 +138,7 @@ export async function authenticateRequest(
 }
 
 /** The root key acting in the project X-Project-Id names: as if it were a key of that project, with root's powers. */
-function rootInProject(deps: AppDeps, root: Principal, projectId: string): Principal {
+function rootInProject(deps: SessionTokenDeps, root: Principal, projectId: string): Principal {
   const project = deps.credentials.project(projectId);
   if (!project) {
     throw new AppError("NOT_FOUND", {

@@ -1,0 +1,109 @@
+/**
+ * Checking a session token: the token itself (signature, kid, iss, aud, typ, exp: SESSION_INVALID or SESSION_EXPIRED,
+ * verified once and then remembered until its exp), then its parent key in the documented order. A token dies with
+ * its parent: every check re-reads the parent key, its secret, project and tenant (from the credential cache, which
+ * the change log keeps true), so revoking the key, rotating its secret out, suspending the tenant or disabling
+ * `sessions` refuses the token on the next request. A token bound to an origin is only accepted from that origin
+ * while the project still lists it.
+ */
+import type { LRUCache } from "lru-cache";
+import { AppError } from "../errors.ts";
+import { sha256Hex } from "../lib/crypto.ts";
+import type { Metrics } from "../lib/metrics.ts";
+import type { Module } from "../lib/modules.ts";
+import type { SigningKeyRing } from "../sessions/signing-keys.ts";
+import { checkSessionToken, type SessionClaims } from "../sessions/tokens.ts";
+import type { CredentialCache } from "./credential-cache.ts";
+import { decideKeyAccess, decideOrigin } from "./decision.ts";
+import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
+
+export interface SessionTokenDeps {
+  credentials: CredentialCache;
+  sessions: { ring: SigningKeyRing; verifiedTokens: LRUCache<string, SessionClaims> };
+  settings: { publicUrl: string };
+  metrics: Metrics;
+}
+
+export interface SessionExpectations {
+  /** The request's Origin header, if any. */
+  origin: string | null;
+  /** X-Project-Id, when the caller named the project it expects. */
+  projectId?: string;
+  /** The route's module, checked on the parent's tenant besides `sessions`. */
+  module?: Module;
+}
+
+/** The principal a session token stands for, or the refusal (thrown) in the documented decision order. */
+export async function authenticateSessionToken(
+  deps: SessionTokenDeps,
+  token: string,
+  expectations: SessionExpectations,
+  nowMilliseconds: number,
+): Promise<Principal> {
+  const claims = await verifiedClaims(deps, token, nowMilliseconds);
+  if (expectations.projectId !== undefined && expectations.projectId !== claims.aud) {
+    throw new AppError("SESSION_INVALID");
+  }
+  const record = deps.credentials.byKeyId(claims.key, (secretHash) => secretVersionOf(secretHash) === claims.kv);
+  // The root key mints no tokens; one that names it as its parent was not made by this server's rules.
+  if (!record || record.key.projectId !== claims.aud || record.key.isRoot) throw new AppError("SESSION_INVALID");
+  for (const module of new Set<Module>(["sessions", ...(expectations.module ? [expectations.module] : [])])) {
+    const parent = decideKeyAccess(record, { module }, nowMilliseconds);
+    if (!parent.ok) throw new AppError(parent.code, { details: parent.details });
+  }
+  if (claims.origin !== undefined) {
+    if (expectations.origin !== claims.origin) {
+      throw new AppError("ORIGIN_NOT_ALLOWED", {
+        message: "This session token is bound to another origin.",
+        details: [{ path: "origin", message: (expectations.origin ?? "(none)").slice(0, 2048) }],
+      });
+    }
+    const stillListed = decideOrigin(record.project.allowedOrigins, claims.origin);
+    if (stillListed && !stillListed.ok) throw new AppError(stillListed.code, { details: stillListed.details });
+  } else {
+    const originRefusal = decideOrigin(record.project.allowedOrigins, expectations.origin);
+    if (originRefusal && !originRefusal.ok) throw new AppError(originRefusal.code, { details: originRefusal.details });
+  }
+  const parentScopes = new Set(record.key.scopes);
+  return {
+    kind: "session",
+    keyId: record.key.id,
+    projectId: record.key.projectId,
+    tenantId: record.project.tenantId,
+    // Never more than the parent holds now, even if the parent's scopes were narrowed after minting.
+    scopes: claims.scp.filter((scope) => parentScopes.has(scope)),
+    isRoot: false,
+    crossProject: false,
+    owner: record.key.owner,
+    subject: claims.sub,
+    secretVersion: claims.kv,
+    origin: claims.origin ?? null,
+    tokenId: claims.jti,
+    ratelimit: rateLimitPolicyOf(record.key, record.project),
+    expiresAtMs: Math.min(
+      claims.exp * 1000,
+      record.key.expiresAtMs ?? Number.POSITIVE_INFINITY,
+      record.secretRetiresAtMs ?? Number.POSITIVE_INFINITY,
+    ),
+  };
+}
+
+/**
+ * The token's claims after a full check, from a bounded cache of tokens already checked (keyed by the token's
+ * hash, never used past `exp`), so the signature is verified once per token rather than once per request.
+ */
+async function verifiedClaims(deps: SessionTokenDeps, token: string, nowMilliseconds: number): Promise<SessionClaims> {
+  const cacheKey = sha256Hex(token);
+  const cached = deps.sessions.verifiedTokens.get(cacheKey);
+  if (cached !== undefined) {
+    deps.metrics.tokenCacheHits++;
+    if (cached.exp * 1000 > nowMilliseconds) return cached;
+    deps.sessions.verifiedTokens.delete(cacheKey);
+    throw new AppError("SESSION_EXPIRED");
+  }
+  deps.metrics.tokenCacheMisses++;
+  const check = await checkSessionToken(deps.sessions.ring, deps.settings.publicUrl, token, nowMilliseconds);
+  if (!check.ok) throw new AppError(check.code);
+  deps.sessions.verifiedTokens.set(cacheKey, check.claims);
+  return check.claims;
+}

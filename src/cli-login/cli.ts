@@ -1,0 +1,197 @@
+/**
+ * The CLI's side of a login: start it, poll it, and close it (cancel while pending, or acknowledge the key it saved).
+ * The CLI holds the login id (`cls_…`), a capability: only its hash is stored, and with PKCE every later call also
+ * needs the verifier.
+ */
+import { auditActorOf, type RequestContext } from "../audit/service.ts";
+import type { Db } from "../db/client.ts";
+import type { CliLoginRow } from "../db/schema.ts";
+import { writeTransaction } from "../db/transaction.ts";
+import { AppError } from "../errors.ts";
+import { decideTenantAccess } from "../tenants/model.ts";
+import { findDefaultProject, findProject, findTenant } from "../tenants/store.ts";
+import { type CliLoginDeps, expireIfLapsed, recordLoginEvent } from "./expiry.ts";
+import {
+  checkCallbackUrl,
+  displayUserCode,
+  hashLoginId,
+  isLoginIdShaped,
+  newLoginId,
+  newUserCode,
+  pollPace,
+  verifierMatches,
+} from "./model.ts";
+import { open, sealingPublicKeyFor } from "./sealing.ts";
+import * as store from "./store.ts";
+
+export interface NewCliLogin {
+  projectId?: string;
+  /** Where the caller named the project (X-Project-Id, or client_id for RFC 8628), for the error that names it. */
+  projectNamedBy: string;
+  deviceName?: string;
+  callbackUrl?: string;
+  codeChallenge?: string;
+  scopes?: string[];
+}
+
+export interface StartedCliLogin {
+  loginId: string;
+  userCode: string;
+  /** Where the user goes, with the code in it. */
+  verificationUrl: string;
+  /** The same page without the code (RFC 8628 `verification_uri`). */
+  verificationUri: string;
+  expiresAtMs: number;
+  intervalSeconds: number;
+  projectId: string;
+}
+
+/** Fresh user codes tried before giving up (a clash among pending logins is already unlikely at 20^8 codes). */
+const USER_CODE_ATTEMPTS = 5;
+
+export function startCliLogin(
+  deps: CliLoginDeps,
+  input: NewCliLogin,
+  context: RequestContext,
+  nowMilliseconds: number,
+): StartedCliLogin {
+  const project = input.projectId === undefined ? findDefaultProject(deps.db) : findProject(deps.db, input.projectId);
+  if (!project) {
+    throw new AppError("NOT_FOUND", {
+      message: "No such project.",
+      details: [{ path: input.projectNamedBy, message: "no project has this id" }],
+    });
+  }
+  const tenantRefusal = decideTenantAccess(findTenant(deps.db, project.tenantId)!, "cli_login");
+  if (tenantRefusal) throw new AppError(tenantRefusal.code, { details: tenantRefusal.details });
+  if (input.callbackUrl !== undefined) {
+    const check = checkCallbackUrl(input.callbackUrl, project);
+    if (!check.ok) {
+      throw new AppError("VALIDATION_FAILED", { details: [{ path: "callbackUrl", message: check.reason }] });
+    }
+  }
+  const loginId = newLoginId();
+  const idHash = hashLoginId(loginId);
+  const expiresAtMs = nowMilliseconds + project.cliSessionTtlSeconds * 1000;
+  const userCode = writeTransaction(deps.db, (tx) => {
+    let code = newUserCode();
+    for (let attempt = 1; store.isPendingUserCodeTaken(tx, code); attempt++) {
+      if (attempt >= USER_CODE_ATTEMPTS) throw new Error("could not find a free user code");
+      code = newUserCode();
+    }
+    store.insertCliLogin(tx, {
+      idHash,
+      projectId: project.id,
+      status: "pending",
+      userCode: code,
+      deviceName: input.deviceName ?? null,
+      callbackUrl: input.callbackUrl ?? null,
+      codeChallenge: input.codeChallenge ?? null,
+      requestedScopes: input.scopes ? [...new Set(input.scopes)] : null,
+      requesterIp: context.ip,
+      requesterUserAgent: context.userAgent,
+      sealingPublicKey: sealingPublicKeyFor(loginId),
+      pollIntervalSeconds: project.cliPollIntervalSeconds,
+      lastPolledAtMs: null,
+      createdAtMs: nowMilliseconds,
+      expiresAtMs,
+      decidedAtMs: null,
+      approvedBy: null,
+      keyId: null,
+      sealedKey: null,
+      firstDeliveredAtMs: null,
+    });
+    recordLoginEvent(tx, auditActorOf(null, context), "cli_session.created", project, idHash, nowMilliseconds, {
+      device_name: input.deviceName ?? null,
+      callback_url: input.callbackUrl ?? null,
+      pkce: input.codeChallenge !== undefined,
+      scopes: input.scopes ?? null,
+    });
+    return code;
+  });
+  const verificationUri = project.verificationUrl ?? `${deps.settings.publicUrl}/device`;
+  const url = new URL(verificationUri);
+  url.searchParams.set("code", displayUserCode(userCode));
+  return {
+    loginId,
+    userCode: displayUserCode(userCode),
+    verificationUrl: url.toString(),
+    verificationUri,
+    expiresAtMs,
+    intervalSeconds: project.cliPollIntervalSeconds,
+    projectId: project.id,
+  };
+}
+
+export type PollOutcome =
+  | { status: "pending"; deviceName: string | null }
+  | { status: "completed"; apiKey: string }
+  | { status: "expired" }
+  | { status: "too_fast"; retryAfterSeconds: number };
+
+/**
+ * The CLI's poll. A minted key is handed over (and again on later polls) until the CLI acknowledges it or 60 seconds
+ * after the first hand-over, whichever comes first.
+ */
+export async function pollCliLogin(
+  deps: CliLoginDeps,
+  loginId: string,
+  codeVerifier: string | null,
+  context: RequestContext,
+  nowMilliseconds: number,
+): Promise<PollOutcome> {
+  const login = loginHeldBy(deps.db, loginId, codeVerifier);
+  const status = expireIfLapsed(deps, login, context, nowMilliseconds);
+  if (!store.recordPoll(deps.db, login.idHash, nowMilliseconds)) {
+    const pace = pollPace(login.lastPolledAtMs, login.pollIntervalSeconds, nowMilliseconds);
+    return { status: "too_fast", retryAfterSeconds: pace.ok ? 1 : pace.retryAfterSeconds };
+  }
+  if (status === "pending") return { status: "pending", deviceName: login.deviceName };
+  if (status !== "approved" || login.sealedKey === null) return { status: "expired" };
+  const apiKey = await open(login.sealedKey, loginId);
+  store.markFirstDelivery(deps.db, login.idHash, nowMilliseconds);
+  return { status: "completed", apiKey };
+}
+
+/** DELETE from the CLI: cancels a pending login, or acknowledges a delivered key (which is then wiped). */
+export function closeCliLogin(
+  deps: CliLoginDeps,
+  loginId: string,
+  codeVerifier: string | null,
+  context: RequestContext,
+  nowMilliseconds: number,
+): void {
+  const login = loginHeldBy(deps.db, loginId, codeVerifier);
+  const status = expireIfLapsed(deps, login, context, nowMilliseconds);
+  const project = findProject(deps.db, login.projectId)!;
+  const actor = auditActorOf(null, context);
+  writeTransaction(deps.db, (tx) => {
+    if (status === "pending" && store.markDenied(tx, login.idHash, "cli", nowMilliseconds)) {
+      recordLoginEvent(tx, actor, "cli_session.denied", project, login.idHash, nowMilliseconds, { by: "cli" });
+    } else if (status === "approved" && store.markDelivered(tx, login.idHash)) {
+      recordLoginEvent(tx, actor, "cli_session.delivered", project, login.idHash, nowMilliseconds, {
+        key_id: login.keyId,
+      });
+    }
+  });
+}
+
+/** The login the CLI's id opens; with PKCE, only together with the verifier. Denied logins are gone for the CLI. */
+function loginHeldBy(db: Db, loginId: string, codeVerifier: string | null): CliLoginRow {
+  const login = isLoginIdShaped(loginId) ? store.findCliLogin(db, hashLoginId(loginId)) : undefined;
+  if (!login || login.status === "denied") throw new AppError("NOT_FOUND", { message: "No such login session." });
+  if (login.codeChallenge !== null) {
+    if (codeVerifier === null) {
+      throw new AppError("VALIDATION_FAILED", {
+        message: "This session was started with a code challenge: send its verifier.",
+        details: [{ path: "X-Code-Verifier", message: "is required" }],
+      });
+    }
+    if (!verifierMatches(login.codeChallenge, codeVerifier)) {
+      throw new AppError("VALIDATION_FAILED", {
+        details: [{ path: "X-Code-Verifier", message: "does not match the code challenge" }],
+      });
+    }
+  }
+  return login;
+}

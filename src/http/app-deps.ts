@@ -1,0 +1,58 @@
+/**
+ * What the app is made of: everything createApp, the route handlers and the pipeline use, and nothing else. It is
+ * built by src/deps.ts; this layer only names it, so that routes and the pipeline depend on the shape, not on how
+ * it is put together.
+ */
+import type { Database } from "bun:sqlite";
+import type { LRUCache } from "lru-cache";
+import type { ChangeLog } from "../auth/change-log.ts";
+import type { CredentialCache } from "../auth/credential-cache.ts";
+import type { UsageRecorder } from "../auth/usage.ts";
+import type { Db } from "../db/client.ts";
+import type { Clock } from "../lib/clock.ts";
+import type { Logger } from "../lib/logger.ts";
+import type { Metrics } from "../lib/metrics.ts";
+import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
+import type { SigningKeyRing } from "../sessions/signing-keys.ts";
+import type { SessionClaims } from "../sessions/tokens.ts";
+import type { TrustedProxies } from "./client-ip.ts";
+import type { OriginRegistry } from "./cors.ts";
+
+export interface AppSettings {
+  /** The URL clients reach latchkey at; used in verification links and as the token issuer. */
+  publicUrl: string;
+  /** Largest request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  version: string;
+  /** Age after which the signing key is rotated automatically; 0 never. */
+  signingKeyRotationDays: number;
+  /** Peers whose X-Forwarded-For is believed. */
+  trustedProxies: TrustedProxies;
+  /** Failed authentications allowed per client address before it is refused with 429. */
+  authFailurePolicy: RateLimitPolicy;
+  /** CLI login sessions a client address may start (the start is unauthenticated). */
+  cliStartPolicy: RateLimitPolicy;
+}
+
+export interface SessionsRuntime {
+  ring: SigningKeyRing;
+  /** Seals new private signing keys; null when LATCHKEY_MASTER_KEY is not set. */
+  masterKey: CryptoKey | null;
+  verifiedTokens: LRUCache<string, SessionClaims>;
+}
+
+export interface AppDeps {
+  db: Db;
+  sqlite: Database;
+  clock: Clock;
+  logger: Logger;
+  settings: AppSettings;
+  sessions: SessionsRuntime;
+  origins: OriginRegistry;
+  credentials: CredentialCache;
+  changeLog: ChangeLog;
+  rateLimiter: RateLimiter;
+  usage: UsageRecorder;
+  metrics: Metrics;
+}
