@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
 import { LOAD_GENERATOR, runLoad } from "./bench/load.ts";
-import { buildBinary, callJson, makeTempDir, startBinary } from "./lib/binary.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
+import { buildBinary, callJson, makeTempDir, startBinary } from "./lib/binary.ts";
 
 const { values: options } = parseArgs({
   options: { keys: { type: "string", default: "100" }, workers: { type: "string", default: "10" } },
@@ -82,12 +82,14 @@ try {
   const format = (ms: number) => `${ms.toFixed(0)} ms`;
   console.log(`\nlatchkey revocation bench: ${keyCount} keys revoked on one process, refused on the other`);
   console.log(
-    `load on the other process meanwhile: ${loadResult.requestsPerSecond.toFixed(0)} verifications/s (${LOAD_GENERATOR})`,
+    `load on the other process meanwhile: ${loadResult.requestsPerSecond.toFixed(0)} verifications/s ` +
+      `(${LOAD_GENERATOR})`,
   );
   console.log("| min | p50 | p90 | p99 | max | target |");
   console.log("|---:|---:|---:|---:|---:|---|");
   console.log(
-    `| ${format(delaysMs[0]!)} | ${format(at(50))} | ${format(at(90))} | ${format(at(99))} | ${format(delaysMs.at(-1)!)} | ${delaysMs.at(-1)! < 1500 ? "met" : "MISSED"}: every one < 1.5 s |`,
+    `| ${format(delaysMs[0]!)} | ${format(at(50))} | ${format(at(90))} | ${format(at(99))} | ` +
+      `${format(delaysMs.at(-1)!)} | ${delaysMs.at(-1)! < 1500 ? "met" : "MISSED"}: every one < 1.5 s |`,
   );
 } finally {
   await Promise.all([writer.stop(), reader.stop()]);

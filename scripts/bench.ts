@@ -16,12 +16,12 @@ import { Database } from "bun:sqlite";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/keys/secret.ts";
 import { encodeBase62 } from "../src/lib/base62.ts";
 import { newId } from "../src/lib/ids.ts";
-import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/keys/secret.ts";
 import { LOAD_GENERATOR, type LoadResult, type LoadSpec, onCore, runLoad } from "./bench/load.ts";
-import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
+import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
 
 const { values: options } = parseArgs({
   options: {
@@ -175,14 +175,16 @@ async function throughputBench(): Promise<void> {
     }
 
     console.log(
-      `\nlatchkey bench: ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and baseline on core 0`,
+      `\nlatchkey bench: ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and baseline on ` +
+        `core 0`,
     );
     console.log("| scenario | req/s | p50 ms | p99 ms | baseline req/s | ratio | target |");
     console.log("|---|---:|---:|---:|---:|---:|---|");
     for (const [index, row] of rows.entries()) {
       const target = scenarios[index]!.target?.(row) ?? "";
       console.log(
-        `| ${row.name} | ${format(row.requestsPerSecond, 0)} | ${format(row.p50Ms)} | ${format(row.p99Ms)} | ${format(row.baseline.requestsPerSecond, 0)} | ${format(row.ratio)} | ${target} |`,
+        `| ${row.name} | ${format(row.requestsPerSecond, 0)} | ${format(row.p50Ms)} | ${format(row.p99Ms)} | ` +
+          `${format(row.baseline.requestsPerSecond, 0)} | ${format(row.ratio)} | ${target} |`,
       );
     }
   } finally {
@@ -267,7 +269,8 @@ async function scaleBench(): Promise<void> {
     console.log(`| cold-cache verification max | ${format(latencies.at(-1)!, 3)} ms | |`);
     console.log(`| RSS after start | ${format(rssBeforeMb, 0)} MB | |`);
     console.log(
-      `| RSS after ${samples.length.toLocaleString("en-US")} distinct keys verified | ${format(rssAfterMb, 0)} MB | ${verdict(rssAfterMb < 300, "< 300 MB")} |`,
+      `| RSS after ${samples.length.toLocaleString("en-US")} distinct keys verified | ${format(rssAfterMb, 0)} MB | ` +
+        `${verdict(rssAfterMb < 300, "< 300 MB")} |`,
     );
   } finally {
     await server.stop();
@@ -283,7 +286,8 @@ function seedKeys(path: string, count: number, withSecrets: number): string[] {
   sqlite.run("PRAGMA synchronous = OFF");
   const project = sqlite.query("SELECT id FROM projects WHERE is_default = 1").get() as { id: string };
   const insertKey = sqlite.prepare(
-    "INSERT INTO api_keys (id, project_id, name, scopes, hint, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO api_keys (id, project_id, name, scopes, hint, created_at_ms, updated_at_ms) " +
+      "VALUES (?, ?, ?, ?, ?, ?, ?)",
   );
   const insertSecret = sqlite.prepare("INSERT INTO key_secrets (hash, key_id, created_at_ms) VALUES (?, ?, ?)");
   const secrets: string[] = [];

@@ -5,9 +5,9 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { positiveNumberFlag } from "./lib/args.ts";
 import { buildBinary, makeTempDir } from "./lib/binary.ts";
 import { runCrashCycles } from "./lib/crash.ts";
-import { positiveNumberFlag } from "./lib/args.ts";
 
 const { values } = parseArgs({ options: { cycles: { type: "string", default: "50" } } });
 const workspace = makeTempDir("crash");
@@ -27,10 +27,12 @@ try {
   );
   console.log(
     `acknowledged writes: ${report.acknowledged.created} creations, ${report.acknowledged.revoked} revocations, ` +
-      `${report.acknowledged.rotated} rotations, ${report.acknowledged.approved} CLI approvals; ${report.checked} checks after restarts`,
+      `${report.acknowledged.rotated} rotations, ${report.acknowledged.approved} CLI approvals; ${report.checked} ` +
+      `checks after restarts`,
   );
   console.log(
-    `ready again: median ${report.readyMillisecondsMedian.toFixed(0)} ms, max ${report.readyMillisecondsMax.toFixed(0)} ms (limit 2000 ms)`,
+    `ready again: median ${report.readyMillisecondsMedian.toFixed(0)} ms, max ` +
+      `${report.readyMillisecondsMax.toFixed(0)} ms (limit 2000 ms)`,
   );
   console.log(report.failures.length === 0 ? "failures: none" : `failures:\n${report.failures.join("\n")}`);
   process.exitCode = report.failures.length === 0 ? 0 : 1;

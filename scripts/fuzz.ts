@@ -29,7 +29,8 @@ try {
       path: values.path,
     });
     console.log(
-      `latchkey stateful fuzz: ${report.sequences} sequences, ${report.requests} requests in ${((performance.now() - started) / 1000).toFixed(0)} s, seed ${report.seed}`,
+      `latchkey stateful fuzz: ${report.sequences} sequences, ${report.requests} requests in ` +
+        `${((performance.now() - started) / 1000).toFixed(0)} s, seed ${report.seed}`,
     );
     console.log("every answer documented and valid, no 5xx, the server agreeing with the model after every step");
     process.exit(0);
@@ -40,7 +41,8 @@ try {
     path: values.path,
   });
   console.log(
-    `latchkey fuzz: ${report.requests} requests over ${report.operations} operations in ${((performance.now() - started) / 1000).toFixed(0)} s, seed ${report.seed}`,
+    `latchkey fuzz: ${report.requests} requests over ${report.operations} operations in ` +
+      `${((performance.now() - started) / 1000).toFixed(0)} s, seed ${report.seed}`,
   );
   console.log(`answers by status: ${JSON.stringify(report.byStatus)}`);
   console.log("every answer documented, no 5xx, every body matching the document's schema, no internal detail");

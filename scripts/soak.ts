@@ -5,9 +5,9 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { positiveNumberFlag } from "./lib/args.ts";
 import { buildBinary, makeTempDir } from "./lib/binary.ts";
 import { boundedness, runSoak } from "./lib/soak.ts";
-import { positiveNumberFlag } from "./lib/args.ts";
 
 const { values } = parseArgs({
   options: { minutes: { type: "string", default: "1" }, clients: { type: "string", default: "16" } },
@@ -26,14 +26,16 @@ try {
   const bounds = boundedness(report);
   console.log(`\nlatchkey soak: ${minutes} min, ${values.clients} clients, mixed traffic`);
   console.log(
-    `${report.requests.toLocaleString("en-US")} requests, ${report.requestsPerSecond.toFixed(0)}/s, p50 ${report.p50Milliseconds.toFixed(2)} ms, p99 ${report.p99Milliseconds.toFixed(2)} ms`,
+    `${report.requests.toLocaleString("en-US")} requests, ${report.requestsPerSecond.toFixed(0)}/s, p50 ` +
+      `${report.p50Milliseconds.toFixed(2)} ms, p99 ${report.p99Milliseconds.toFixed(2)} ms`,
   );
   console.log(`429s: ${report.rateLimited}; unexpected answers (anything else not 2xx): ${report.unexpected.length}`);
   console.log(`by operation: ${JSON.stringify(report.byOperation)}`);
   console.log("| at (s) | requests | RSS (MB) | WAL (MB) |\n|---:|---:|---:|---:|");
   for (const sample of report.samples) {
     console.log(
-      `| ${sample.atSeconds} | ${sample.requests} | ${sample.rssMegabytes.toFixed(0)} | ${sample.walMegabytes.toFixed(1)} |`,
+      `| ${sample.atSeconds} | ${sample.requests} | ${sample.rssMegabytes.toFixed(0)} | ` +
+        `${sample.walMegabytes.toFixed(1)} |`,
     );
   }
   console.log(`memory bounded: ${bounds.memoryBounded}; WAL bounded: ${bounds.walBounded}`);

@@ -5,14 +5,14 @@
 import { Elysia } from "elysia";
 import { auditRoutes } from "./audit/routes.ts";
 import { cliLoginRoutes } from "./cli-login/routes.ts";
-import type { AppDeps } from "./http/app-deps.ts";
 import { AppError } from "./errors.ts";
+import type { AppDeps } from "./http/app-deps.ts";
+import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
+import { clientAddress } from "./http/client-ip.ts";
 import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
 import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from "./http/error-edge.ts";
-import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
 import { errorFormats, mountRoutes } from "./http/mount.ts";
 import { openapiPlugin } from "./http/openapi.ts";
-import { clientAddress } from "./http/client-ip.ts";
 import { beginRequest, recordRequest, requestStateOf, socketAddressOf } from "./http/request-state.ts";
 import type { AnyRoute } from "./http/route.ts";
 import { keyRoutes } from "./keys/routes.ts";

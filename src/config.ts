@@ -6,12 +6,12 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { LOG_LEVELS } from "./lib/logger.ts";
-import { integerTextFrom } from "./lib/validation.ts";
 import type { CacheSizes } from "./deps.ts";
 import type { AppSettings } from "./http/app-deps.ts";
 import { NO_TRUSTED_PROXIES, parseTrustedProxies } from "./http/client-ip.ts";
 import { isWellFormedSecret } from "./keys/secret.ts";
+import { LOG_LEVELS } from "./lib/logger.ts";
+import { integerTextFrom } from "./lib/validation.ts";
 
 export interface ConfigSetting {
   key: keyof ServerConfig;

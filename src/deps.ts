@@ -6,6 +6,9 @@
 import type { Database } from "bun:sqlite";
 import { LRUCache } from "lru-cache";
 import { SYSTEM_ACTOR } from "./audit/service.ts";
+import { ChangeLog } from "./auth/change-log.ts";
+import { CredentialCache } from "./auth/credential-cache.ts";
+import { UsageRecorder } from "./auth/usage.ts";
 import type { Db } from "./db/client.ts";
 import type { AppDeps, AppSettings } from "./http/app-deps.ts";
 import { OriginRegistry } from "./http/cors.ts";
@@ -15,10 +18,6 @@ import { Metrics } from "./lib/metrics.ts";
 import { RateLimiter } from "./ratelimit/limiter.ts";
 import { deriveMasterKey } from "./sessions/key-encryption.ts";
 import { prepareSigningKeys } from "./sessions/signing-keys.ts";
-import type { SessionClaims } from "./sessions/tokens.ts";
-import { ChangeLog } from "./auth/change-log.ts";
-import { CredentialCache } from "./auth/credential-cache.ts";
-import { UsageRecorder } from "./auth/usage.ts";
 
 export interface CacheSizes {
   keys: number;

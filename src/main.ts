@@ -3,24 +3,30 @@
  * The command line, and the only file that reads the environment: `latchkey serve | migrate | openapi | keygen |
  * version | --help`. Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
  */
+import { parseArgs } from "node:util";
 import { createApp } from "./app.ts";
+import { SYSTEM_ACTOR } from "./audit/service.ts";
 import { CONFIG_SETTINGS, DEFAULT_CONFIG, loadConfig, runtimeOf, type ServerConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
-import { createDeps } from "./deps.ts";
 import { applyMigrations, MigrationError } from "./db/migrate.ts";
+import { createDeps } from "./deps.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "./keys/secret.ts";
-import { SYSTEM_ACTOR } from "./audit/service.ts";
+import { systemClock, toIsoString } from "./lib/clock.ts";
+import { createLogger } from "./lib/logger.ts";
+import { PortInUseError, startServer, VERSION } from "./server.ts";
 import { deriveMasterKey, MasterKeyError } from "./sessions/key-encryption.ts";
 import {
   DEFAULT_ACTIVATION_LEAD_SECONDS,
   MAX_ACTIVATION_LEAD_SECONDS,
   prepareSigningKeys,
   rotateSigningKey,
+  signingKeyStatus,
 } from "./sessions/signing-keys.ts";
-import { toIsoString } from "./lib/clock.ts";
-import { systemClock } from "./lib/clock.ts";
-import { createLogger } from "./lib/logger.ts";
-import { PortInUseError, startServer, VERSION } from "./server.ts";
+
+function describeSetting(setting: (typeof CONFIG_SETTINGS)[number]): string {
+  const names = `${(setting.flag ?? "(env only)").padEnd(20)} ${setting.env.padEnd(26)}`;
+  return `  ${names} ${setting.defaultText}\n      ${setting.description}`;
+}
 
 const HELP = `latchkey ${VERSION}: self-hosted auth for APIs (keys, session tokens, CLI login, verification)
 
@@ -36,7 +42,7 @@ Usage:
   latchkey --help            this text
 
 Settings (flag, environment variable, default):
-${CONFIG_SETTINGS.map((setting) => `  ${(setting.flag ?? "(env only)").padEnd(20)} ${setting.env.padEnd(26)} ${setting.defaultText}\n      ${setting.description}`).join("\n")}
+${CONFIG_SETTINGS.map(describeSetting).join("\n")}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -104,7 +110,7 @@ async function migrate(config: ServerConfig): Promise<number> {
 
 async function serve(config: ServerConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config, logger, systemClock, (text) => process.stdout.write(`${text}\n`));
   } catch (error) {
@@ -130,31 +136,32 @@ async function serve(config: ServerConfig): Promise<number> {
 
 async function signingKeys(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
-  const leadFlagAt = rest.findIndex(
-    (flag) => flag === "--activate-in-seconds" || flag.startsWith("--activate-in-seconds="),
-  );
-  let activateInSeconds = DEFAULT_ACTIVATION_LEAD_SECONDS;
-  if (leadFlagAt >= 0) {
-    const flag = rest[leadFlagAt]!;
-    const [value] = flag.includes("=") ? [flag.slice(flag.indexOf("=") + 1)] : rest.splice(leadFlagAt + 1, 1);
-    rest.splice(leadFlagAt, 1);
-    activateInSeconds = Number(value);
-    if (
-      !Number.isInteger(activateInSeconds) ||
-      activateInSeconds < 0 ||
-      activateInSeconds > MAX_ACTIVATION_LEAD_SECONDS
-    ) {
-      process.stderr.write(
-        `latchkey: --activate-in-seconds: must be an integer from 0 to ${MAX_ACTIVATION_LEAD_SECONDS}\n`,
-      );
-      return 2;
-    }
-  }
   if (action !== "list" && action !== "rotate") {
     process.stderr.write(`latchkey: signing-keys needs "list" or "rotate"\n\n${HELP}`);
     return 2;
   }
-  return withConfig(rest, async (config) => {
+  // The command's own flag is taken out here; the rest are the server's settings (--db and so on).
+  const { values, tokens } = parseArgs({
+    args: rest,
+    options: { "activate-in-seconds": { type: "string" } },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const lead = values["activate-in-seconds"];
+  const activateInSeconds = lead === undefined ? DEFAULT_ACTIVATION_LEAD_SECONDS : Number(lead);
+  if (
+    !Number.isInteger(activateInSeconds) ||
+    activateInSeconds < 0 ||
+    activateInSeconds > MAX_ACTIVATION_LEAD_SECONDS
+  ) {
+    process.stderr.write(
+      `latchkey: --activate-in-seconds: must be an integer from 0 to ${MAX_ACTIVATION_LEAD_SECONDS}\n`,
+    );
+    return 2;
+  }
+  const settings = withoutOption(rest, tokens, "activate-in-seconds");
+  return withConfig(settings, async (config) => {
     const { db, sqlite } = openDatabase(config.db);
     try {
       const now = systemClock.nowMilliseconds();
@@ -166,13 +173,8 @@ async function signingKeys(argv: string[]): Promise<number> {
         process.stdout.write(`rotated: ${rotation!.kid} signs from ${toIsoString(rotation!.activatesAtMs)}\n`);
       }
       for (const key of await ring.schedule(systemClock.nowMilliseconds())) {
-        const state =
-          key.activatesAtMs > now
-            ? "pending"
-            : key.retiresAtMs !== null && key.retiresAtMs <= now
-              ? "retired"
-              : "active";
-        process.stdout.write(`${key.kid}  ${state.padEnd(7)}  activates ${toIsoString(key.activatesAtMs)}\n`);
+        const status = signingKeyStatus(key, now);
+        process.stdout.write(`${key.kid}  ${status.padEnd(7)}  activates ${toIsoString(key.activatesAtMs)}\n`);
       }
       return 0;
     } catch (error) {
@@ -185,6 +187,17 @@ async function signingKeys(argv: string[]): Promise<number> {
       sqlite.close();
     }
   });
+}
+
+/** The arguments without one option and its value, as parseArgs' tokens place them. */
+function withoutOption(args: string[], tokens: ReturnType<typeof parseArgs>["tokens"], name: string): string[] {
+  const dropped = new Set<number>();
+  for (const token of tokens ?? []) {
+    if (token.kind !== "option" || token.name !== name) continue;
+    dropped.add(token.index);
+    if (token.inlineValue === false) dropped.add(token.index + 1);
+  }
+  return args.filter((_, index) => !dropped.has(index));
 }
 
 async function printOpenApiDocument(): Promise<number> {

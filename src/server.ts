@@ -2,18 +2,19 @@
  * Starting and stopping a server: open the file, migrate under the lock, listen, then make sure the defaults exist
  * and print the root key if this start created it. Shared by `latchkey serve` and by tests that need a real port.
  */
+
+import packageJson from "../package.json" with { type: "json" };
 import { createApp, listenApp } from "./app.ts";
+import { expireLapsedCliLogins } from "./cli-login/expiry.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig } from "./config.ts";
 import { databaseFileWarnings, openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { createDeps } from "./deps.ts";
 import type { AppDeps } from "./http/app-deps.ts";
-import { expireLapsedCliLogins } from "./cli-login/expiry.ts";
-import { rotateSigningKeyIfDue } from "./sessions/service.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
+import { rotateSigningKeyIfDue } from "./sessions/service.ts";
 import { ensureDefaults } from "./tenants/bootstrap.ts";
-import packageJson from "../package.json" with { type: "json" };
 
 export const VERSION: string = packageJson.version;
 
@@ -37,7 +38,8 @@ export async function startServer(
   for (const warning of databaseFileWarnings(config.db)) logger.warn(warning);
   if (config.masterKey === undefined) {
     logger.warn(
-      "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; set it in production",
+      "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; " +
+        "set it in production",
     );
   }
   const migrations = applyMigrations(sqlite, clock.nowMilliseconds());

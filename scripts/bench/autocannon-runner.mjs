@@ -1,6 +1,7 @@
 // Runs autocannon (under node) for machines without wrk. Input: one JSON argument; output: one JSON line.
-import autocannon from "autocannon";
+
 import { readFileSync } from "node:fs";
+import autocannon from "autocannon";
 
 const spec = JSON.parse(process.argv[2]);
 const tokens = spec.tokensFile ? readFileSync(spec.tokensFile, "utf8").split("\n").filter(Boolean) : null;

@@ -27,6 +27,8 @@ export interface LoadResult {
 
 export const WRK = Bun.which("wrk");
 const TASKSET = Bun.which("taskset");
+/** wrk writes latencies with a unit; these bring them to milliseconds. */
+const MILLISECONDS_PER_UNIT = { us: 0.001, ms: 1, s: 1000 };
 export const LOAD_GENERATOR = WRK ? "wrk" : "autocannon";
 
 /** Pins a command to one core when taskset exists, so server and load generator do not share a core. */
@@ -76,7 +78,7 @@ end`
   };
   const latency = (percent: string) => {
     const [, value, unit] = number(new RegExp(`^\\s*${percent}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m"));
-    return Number(value) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1);
+    return Number(value) * MILLISECONDS_PER_UNIT[unit as keyof typeof MILLISECONDS_PER_UNIT];
   };
   return {
     requestsPerSecond: Number(number(/Requests\/sec:\s+([\d.]+)/)[1]),

@@ -58,9 +58,9 @@ export function actorIdOf(acting: Acting): string {
 
 /** The actor of a request: its credential (null: an unauthenticated request) and where it came from. */
 export function auditActorOf(acting: Acting | null, context: RequestContext): AuditActor {
-  const type =
-    acting === null ? "anonymous" : acting.kind === "session" ? "session" : acting.isRoot ? "root_key" : "api_key";
-  return { type, id: acting === null ? null : actorIdOf(acting), ...context };
+  if (acting === null) return { type: "anonymous", id: null, ...context };
+  if (acting.kind === "session") return { type: "session", id: actorIdOf(acting), ...context };
+  return { type: acting.isRoot ? "root_key" : "api_key", id: actorIdOf(acting), ...context };
 }
 
 export const SYSTEM_ACTOR: AuditActor = { type: "system", id: null, ip: null, userAgent: null, requestId: null };

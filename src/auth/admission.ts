@@ -9,12 +9,13 @@
  *
  * Rate-limit fields are written into `responseHeaders` before any refusal is thrown, so a 429 carries them.
  */
-import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
-import type { RateLimiter } from "../ratelimit/limiter.ts";
+
 import { AppError } from "../errors.ts";
+import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
-import type { Principal } from "./principal.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { type AccessSpec, authenticateRequest, CredentialRefusal, type PresentedCredentials } from "./authenticate.ts";
+import type { Principal } from "./principal.ts";
 import type { SessionTokenDeps } from "./session-tokens.ts";
 import type { UsageRecorder } from "./usage.ts";
 

@@ -2,12 +2,13 @@
  * Turns a presented API key into a principal or a refusal. The format and checksum gate runs first so that garbage
  * never reaches the database; the lookup is by sha256(secret), and the stored hash is compared in constant time.
  */
-import { constantTimeEqual } from "../lib/crypto.ts";
+
 import { hashSecret, isWellFormedSecret } from "../keys/secret.ts";
-import { type AccessDecision, type AccessRequirement, decideKeyAccess } from "./decision.ts";
+import { constantTimeEqual } from "../lib/crypto.ts";
 import type { CredentialCache } from "./credential-cache.ts";
-import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
+import { type AccessDecision, type AccessRequirement, decideKeyAccess } from "./decision.ts";
+import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
 
 export type KeyAuthentication =
   | { ok: true; principal: Principal; record: KeyCredentialRecord }

@@ -14,11 +14,11 @@
  *   is refused there (403 ROOT_KEY_NOT_ALLOWED).
  */
 import { AppError } from "../errors.ts";
-import { authenticateSessionToken, type SessionTokenDeps } from "./session-tokens.ts";
 import type { Module } from "../lib/modules.ts";
+import { authenticateKey } from "./api-keys.ts";
 import { decideScopes } from "./decision.ts";
 import type { Principal } from "./principal.ts";
-import { authenticateKey } from "./api-keys.ts";
+import { authenticateSessionToken, type SessionTokenDeps } from "./session-tokens.ts";
 
 /** Methods that never change anything (RFC 9110 §9.2.1); every other method, known or not, counts as a write. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -3,8 +3,8 @@
  * minute and at shutdown), so verifying a key never writes to disk on the request path.
  */
 import type { Db } from "../db/client.ts";
-import { addKeyUsage } from "./credential-store.ts";
 import { writeTransaction } from "../db/transaction.ts";
+import { addKeyUsage } from "./credential-store.ts";
 
 interface PendingUsage {
   lastUsedAtMs: number;

@@ -7,13 +7,13 @@
  *      ├──deny──▶ denied    └── 60 s after first delivery, unacknowledged ──▶ expired (key wiped)
  *      └── expires_at passes ──▶ expired
  *
- * States only move forward. Everything here is a pure function of (session, now); the store applies a decision in
+ * States only move forward. Everything here is a pure function of (login, now); the store applies a decision in
  * one guarded write, so concurrent approvers and pollers agree.
  *
- * Secrets: the session id (`cls_` + 192 random bits) is a capability the CLI holds; only its SHA-256 is stored. The
- * user code (8 letters from BCDFGHJKLMNPQRSTVWXZ, shown XXXX-XXXX) is what a human types or sees; it is short, so
- * wrong codes are limited per approving key, per client address and per project within a session lifetime. With PKCE (`codeChallenge`,
- * S256) polling and acknowledging also need the verifier.
+ * Secrets: the login id (`cls_` + 192 random bits; the wire calls it the session id) is a capability the CLI holds;
+ * only its SHA-256 is stored. The user code (8 letters from BCDFGHJKLMNPQRSTVWXZ, shown XXXX-XXXX) is what a human
+ * types or sees; it is short, so wrong codes are limited per approving key, per client address and per project
+ * within a login's lifetime. With PKCE (`codeChallenge`, S256) polling and acknowledging also need the verifier.
  */
 import { encodeBase62 } from "../lib/base62.ts";
 import { constantTimeEqual, randomBytes, sha256Bytes, sha256Hex } from "../lib/crypto.ts";
@@ -112,6 +112,7 @@ export function checkCallbackUrl(
   text: string,
   project: { callbackHosts: string[] | null; cliLoopbackHttp: boolean },
 ): CallbackCheck {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses.
   if (/[\u0000-\u001f\u007f\\\s]/.test(text))
     return { ok: false, reason: "must not contain spaces, backslashes or control characters" };
   const url = parseUrlOrNull(text);

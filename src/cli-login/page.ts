@@ -38,7 +38,9 @@ const SCRIPT = `
   function call(method, path) {
     return fetch(path, {
       method: method,
-      headers: method === "GET" ? { "x-session-token": token } : { "x-session-token": token, "content-type": "application/json" },
+      headers: method === "GET"
+        ? { "x-session-token": token }
+        : { "x-session-token": token, "content-type": "application/json" },
       body: method === "GET" ? undefined : "{}",
       credentials: "omit",
       cache: "no-store",
@@ -52,13 +54,16 @@ const SCRIPT = `
   if (!token) return problem("Open this page from your app: it needs your sign-in to approve a login.");
   var base = "/v1/api/auth/codes/" + encodeURIComponent(code);
   call("GET", base).then(function (session) {
-    if (session.status !== "pending") return problem("This login request is no longer waiting (" + session.status + ").");
+    if (session.status !== "pending") {
+      return problem("This login request is no longer waiting (" + session.status + ").");
+    }
     $("device").textContent = session.device_name || "(unnamed device)";
     $("code").textContent = session.user_code;
     $("ip").textContent = session.requester_ip || "unknown";
     $("agent").textContent = session.requester_user_agent || "unknown";
     $("time").textContent = new Date(session.created_at).toLocaleString();
-    $("scopes").textContent = session.scopes && session.scopes.length ? session.scopes.join(", ") : "the default scopes";
+    var scopes = session.scopes && session.scopes.length ? session.scopes.join(", ") : "the default scopes";
+    $("scopes").textContent = scopes;
     $("project").textContent = session.project.name;
     $("next").textContent = session.callback_host
       ? "your browser goes to " + session.callback_host
@@ -73,7 +78,9 @@ const SCRIPT = `
       if (result.callback_url) location.assign(result.callback_url);
     }).catch(function (error) { problem(error.message); });
   }
-  $("approve").addEventListener("click", function () { decide("approve", "Approved. You can return to your terminal."); });
+  $("approve").addEventListener("click", function () {
+    decide("approve", "Approved. You can return to your terminal.");
+  });
   $("deny").addEventListener("click", function () { decide("deny", "Denied. The device gets no access."); });
 })();
 `;

@@ -5,17 +5,20 @@
  */
 import { z } from "zod";
 import { AppError, OAuthError } from "../errors.ts";
+import type { AppDeps } from "../http/app-deps.ts";
 import { type HandlerRequest, route } from "../http/route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "../http/wire.ts";
+import { MAX_SCOPES_PER_KEY, RESERVED_SCOPES, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { toIsoString } from "../lib/clock.ts";
 import { idPattern } from "../lib/ids.ts";
-import { MAX_SCOPES_PER_KEY, RESERVED_SCOPES, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
-import type { AppDeps } from "../http/app-deps.ts";
+import { approveCliLogin, denyCliLogin, describeCliLoginForApproval, type LoginTarget } from "./approval.ts";
+import { closeCliLogin, pollCliLogin, startCliLogin } from "./cli.ts";
+import { type DeviceTokenOutcome, exchangeDeviceCode } from "./device-grant.ts";
 import { APPROVAL_PAGE, APPROVAL_PAGE_HEADERS } from "./page.ts";
 import {
-  ApprovedCliSession,
   ApproveBody,
+  ApprovedCliSession,
   CliPoll,
   CliSessionForApproval,
   CliSessionParams,
@@ -29,9 +32,6 @@ import {
   TokenResponse,
   UserCodeParams,
 } from "./schemas.ts";
-import { approveCliLogin, denyCliLogin, describeCliLoginForApproval, type LoginTarget } from "./approval.ts";
-import { closeCliLogin, pollCliLogin, startCliLogin } from "./cli.ts";
-import { type DeviceTokenOutcome, exchangeDeviceCode } from "./device-grant.ts";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -55,6 +55,8 @@ function targetOf(params: { sessionId: string } | { userCode: string }): LoginTa
   return "sessionId" in params ? { loginId: params.sessionId } : { userCode: params.userCode };
 }
 
+const TARGET_WORDS = { sessionId: "by session id", userCode: "by the user code" } as const;
+
 const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
   const path = by === "sessionId" ? "/v1/api/auth/sessions/:sessionId" : "/v1/api/auth/codes/:userCode";
   const params = by === "sessionId" ? CliSessionParams : UserCodeParams;
@@ -64,7 +66,7 @@ const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
       method: "POST",
       path: `${path}/approve`,
       operationId: `approveCliSession${suffix}`,
-      summary: `Approve a pending CLI login (${by === "sessionId" ? "by session id" : "by the user code"}): mints the CLI's key.`,
+      summary: `Approve a pending CLI login (${TARGET_WORDS[by]}): mints the CLI's key.`,
       description:
         "With an API key holding cli:approve (the host app's server, naming user_id) or an end-user session token " +
         "holding it (the browser; the user is the token's subject). The key is owned by that user, named after the " +
@@ -109,7 +111,7 @@ const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
       method: "POST",
       path: `${path}/deny`,
       operationId: `denyCliSession${suffix}`,
-      summary: `Deny a pending CLI login (${by === "sessionId" ? "by session id" : "by the user code"}); the CLI's next poll answers 404.`,
+      summary: `Deny a pending CLI login (${TARGET_WORDS[by]}); the CLI's next poll answers 404.`,
       tags: ["cli-login"],
       credential: "key_or_session",
       scopes: [RESERVED_SCOPES.cliApprove],

@@ -6,7 +6,8 @@
  */
 import type { Database } from "bun:sqlite";
 import { sha256Hex } from "../lib/crypto.ts";
-import { type EmbeddedMigration, readMigrationsAtBuildTime } from "./embedded-migrations.ts" with { type: "macro" };
+import { readMigrationsAtBuildTime } from "./embedded-migrations.ts" with { type: "macro" };
+import type { EmbeddedMigration } from "./embedded-migrations.ts";
 
 export const EMBEDDED_MIGRATIONS: EmbeddedMigration[] = readMigrationsAtBuildTime();
 
@@ -29,7 +30,8 @@ export function applyMigrations(
   const known = new Map(migrations.map((migration) => [migration.tag, sha256Hex(migration.sql)]));
   const run = sqlite.transaction(() => {
     sqlite.run(
-      "CREATE TABLE IF NOT EXISTS latchkey_migrations (tag TEXT PRIMARY KEY NOT NULL, sha256 TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS latchkey_migrations " +
+        "(tag TEXT PRIMARY KEY NOT NULL, sha256 TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
     );
     const appliedRows = sqlite.query("SELECT tag, sha256 FROM latchkey_migrations").all() as {
       tag: string;

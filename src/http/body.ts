@@ -1,5 +1,6 @@
 /**
- * Request bodies: JSON (form-encoded only where a route says so, for OAuth), at most `limitBytes`. The announced length is checked before anything is read, and a
+ * Request bodies: JSON (form-encoded only where a route says so, for OAuth), at most `limitBytes`. The announced
+ * length is checked before anything is read, and a
  * body without a length (chunked) is read only up to the limit, so an oversized upload costs at most the limit.
  * An empty body reads as `{}`, so routes whose fields are all optional need no body at all; required fields are then
  * reported by the schema like any other missing field.

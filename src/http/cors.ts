@@ -12,7 +12,8 @@ const REFRESH_INTERVAL_MILLISECONDS = 1_000;
 const ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS = "Authorization, Content-Type, X-Session-Token, X-Project-Id, X-Request-Id, X-Code-Verifier";
 const EXPOSED_HEADERS =
-  "X-Request-Id, WWW-Authenticate, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy";
+  "X-Request-Id, WWW-Authenticate, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, " +
+  "RateLimit, RateLimit-Policy";
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
 /** The union of all projects' allowed origins, re-read at most once a second (other processes may change it). */

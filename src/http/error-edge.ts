@@ -4,9 +4,9 @@
  * error: logged with the request id, answered 500 with no stack, no message and no internals.
  */
 import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../errors.ts";
-import type { ErrorFormat } from "./route.ts";
 import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
+import type { ErrorFormat } from "./route.ts";
 
 const MAX_DETAILS = 20;
 /** How long a client should wait before retrying a 503. */
@@ -144,6 +144,11 @@ const OAUTH_CODES: Partial<Record<AppError["code"], string>> = {
 
 const KEPT_STATUSES = new Set([405, 413, 429, 503]);
 
+function oauthStatusOf(status: number): number {
+  if (KEPT_STATUSES.has(status)) return status;
+  return status >= 500 ? 500 : 400;
+}
+
 export function answerError(
   error: AppError | OAuthError,
   requestId: string,
@@ -181,14 +186,7 @@ export function answerError(
     const oauthCode = OAUTH_CODES[error.code] ?? (error.status >= 500 ? "server_error" : "invalid_request");
     // RFC 6749 answers its own errors 400 (401 for invalid_client); the statuses that say something about the
     // request as HTTP (a method the path lacks, a body too large, too many requests, not available) keep their own.
-    const status =
-      oauthCode === "invalid_client"
-        ? 401
-        : KEPT_STATUSES.has(error.status)
-          ? error.status
-          : error.status >= 500
-            ? 500
-            : 400;
+    const status = oauthCode === "invalid_client" ? 401 : oauthStatusOf(error.status);
     const details = error.details.map((detail) => `${detail.path}: ${detail.message}`).join("; ");
     return {
       status,

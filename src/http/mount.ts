@@ -13,18 +13,18 @@
 import type { Elysia } from "elysia";
 import type { z } from "zod";
 import { auditActorOf } from "../audit/service.ts";
-import type { AppDeps } from "./app-deps.ts";
 import { admitRequest } from "../auth/admission.ts";
 import { type AccessSpec, presentedBy } from "../auth/authenticate.ts";
+import type { AppDeps } from "./app-deps.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
-import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
 import { HEADER_PARAMETERS_FIELD } from "./openapi.ts";
+import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
 import {
   type AnyRoute,
   type ErrorFormat,
+  type HandlerRequest,
   REQUEST_HEADERS,
   type RequestHeader,
-  type HandlerRequest,
   successStatusOf,
 } from "./route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "./wire.ts";
@@ -80,12 +80,7 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
       query: spec.query,
       body: spec.body,
       response: documentedResponses(spec),
-      // The function does the reading; the "json" entry is never reached and is there so the document says JSON.
-      parse: spec.body
-        ? spec.bodyFormat === "form"
-          ? [({ request }: ElysiaContext) => readFormBody(request, deps.settings.bodyLimitBytes), "urlencoded"]
-          : [({ request }: ElysiaContext) => readJsonBody(request, deps.settings.bodyLimitBytes), "json"]
-        : undefined,
+      parse: spec.body ? bodyParser(spec, deps.settings.bodyLimitBytes) : undefined,
       transform:
         spec.credential === "none" || spec.credential === "forwarded"
           ? undefined
@@ -179,15 +174,33 @@ export function documentedResponses(spec: AnyRoute): Record<number, z.ZodType> {
 }
 
 function describeAccess(spec: AnyRoute): string {
-  const access =
-    spec.credential === "none"
-      ? "No credential needed."
-      : spec.credential === "forwarded"
-        ? "Checks the credential of the request it is asked about (Authorization or X-Session-Token)."
-        : spec.credential === "root"
-          ? "Needs the root key."
-          : `Needs an API key${spec.credential === "key_or_session" ? " or a session token minted from one" : ""}${spec.scopes?.length ? ` holding ${spec.scopes.map((scope) => `\`${scope}\``).join(", ")}` : ""}${spec.module ? ` (module \`${spec.module}\`)` : ""}.`;
+  const access = ACCESS_TEXT[spec.credential] ?? credentialNeeded(spec);
   return spec.description ? `${spec.description}\n\n${access}` : access;
+}
+
+const ACCESS_TEXT: Partial<Record<AnyRoute["credential"], string>> = {
+  none: "No credential needed.",
+  forwarded: "Checks the credential of the request it is asked about (Authorization or X-Session-Token).",
+  root: "Needs the root key.",
+};
+
+/** "Needs an API key or a session token minted from one holding `a:b`, `c:d` (module `keys`)." */
+function credentialNeeded(spec: AnyRoute): string {
+  const credential =
+    spec.credential === "key_or_session" ? "an API key or a session token minted from one" : "an API key";
+  const scopes = spec.scopes?.length ? ` holding ${spec.scopes.map((scope) => `\`${scope}\``).join(", ")}` : "";
+  const module = spec.module ? ` (module \`${spec.module}\`)` : "";
+  return `Needs ${credential}${scopes}${module}.`;
+}
+
+/**
+ * The row's body reader: JSON, or a form for OAuth. The function does the reading; the named parser after it is never
+ * reached and is there so the document says which media type the route takes.
+ */
+function bodyParser(spec: AnyRoute, limitBytes: number) {
+  return spec.bodyFormat === "form"
+    ? [({ request }: ElysiaContext) => readFormBody(request, limitBytes), "urlencoded"]
+    : [({ request }: ElysiaContext) => readJsonBody(request, limitBytes), "json"];
 }
 
 function stateOf(request: Request): RequestState {

@@ -91,8 +91,9 @@ export function openapiPlugin(version: string, settings: { publicUrl: string }) 
             title: "latchkey",
             version,
             description:
-              "Self-hosted auth for APIs: scoped API keys, session tokens, CLI login, verification and rate limits.\n\n" +
-              'Every error answers `{"error":{"code","message","details":[{"path","message"}],"request_id"}}` and every ' +
+              "Self-hosted auth for APIs: scoped API keys, session tokens, CLI login, verification and rate " +
+              "limits.\n\nEvery error answers " +
+              '`{"error":{"code","message","details":[{"path","message"}],"request_id"}}` and every ' +
               "response carries `X-Request-Id`.",
           },
           tags: API_TAGS,

@@ -2,10 +2,11 @@
  * Per-request state the pipeline carries on Elysia's context: the request id (echoed as X-Request-Id on every
  * response and in every error body), the one `now` the whole request is decided at, and the authenticated principal.
  */
+
+import type { Principal } from "../auth/principal.ts";
 import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
-import type { Principal } from "../auth/principal.ts";
 
 export interface RequestState {
   requestId: string;

@@ -9,9 +9,9 @@
  */
 import type { z } from "zod";
 import type { AuditActor, RequestContext } from "../audit/service.ts";
-import type { AppDeps } from "./app-deps.ts";
-import type { Module } from "../lib/modules.ts";
 import type { Principal } from "../auth/principal.ts";
+import type { Module } from "../lib/modules.ts";
+import type { AppDeps } from "./app-deps.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 

@@ -9,19 +9,19 @@
  * - Visibility: a key sees keys of its own project only, never the root key; another project's key is "not found".
  */
 import { type AuditActor, recordProjectEvent } from "../audit/service.ts";
+import type { ChangeRecorder } from "../db/change-recorder.ts";
 import type { Db } from "../db/client.ts";
 import type { Executor } from "../db/executor.ts";
 import type { ApiKeyRow } from "../db/schema.ts";
+import { writeTransaction } from "../db/transaction.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
+import type { Caller } from "./caller.ts";
 import { scopesBeyondGrantor } from "./scopes.ts";
 import { generateSecret, hashSecret, secretHint } from "./secret.ts";
 import * as store from "./store.ts";
-import type { ChangeRecorder } from "../db/change-recorder.ts";
-import { writeTransaction } from "../db/transaction.ts";
-import type { Caller } from "./caller.ts";
 
 export interface KeysDeps {
   db: Db;

@@ -49,9 +49,13 @@ function encodeLimbs(limbs: number[], width: number): string {
 export function decodeBase62Number(text: string, start: number): number {
   let value = 0;
   for (let index = start; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    const digit = code <= 57 ? code - 48 : code <= 90 ? code - 55 : code - 61;
-    value = value * 62 + digit;
+    value = value * 62 + digitOf(text.charCodeAt(index));
   }
   return value;
+}
+
+/** The value of one base62 character code: 0-9, then A-Z, then a-z (ASCII order, as the alphabet). */
+function digitOf(code: number): number {
+  if (code <= 57) return code - 48;
+  return code <= 90 ? code - 55 : code - 61;
 }

@@ -24,11 +24,9 @@ function describe(issue: Issue): string | undefined {
     case "invalid_type":
       return issue.input === undefined ? "is required" : `must be ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
     case "too_big":
-      return issue.origin === "string"
-        ? `must be at most ${issue.maximum} characters`
-        : issue.origin === "array" || issue.origin === "set"
-          ? `must list at most ${issue.maximum} items`
-          : `must be at most ${issue.maximum}`;
+      if (issue.origin === "string") return `must be at most ${issue.maximum} characters`;
+      if (issue.origin === "array" || issue.origin === "set") return `must list at most ${issue.maximum} items`;
+      return `must be at most ${issue.maximum}`;
     case "too_small":
       if (issue.origin === "string")
         return issue.minimum === 1 ? "must not be empty" : `must be at least ${issue.minimum} characters`;

@@ -14,7 +14,7 @@ import {
   SigningKey,
 } from "./schemas.ts";
 import { mintBrowserSession, mintEndUserSession } from "./service.ts";
-import { type PublishedSigningKey, rotateSigningKey } from "./signing-keys.ts";
+import { type PublishedSigningKey, rotateSigningKey, signingKeyStatus } from "./signing-keys.ts";
 
 const JWKS_MAX_AGE_SECONDS = 60;
 
@@ -22,12 +22,7 @@ function presentSigningKey(key: PublishedSigningKey, nowMilliseconds: number): z
   return {
     kid: key.kid,
     object: "signing_key",
-    status:
-      key.activatesAtMs > nowMilliseconds
-        ? "pending"
-        : key.retiresAtMs !== null && key.retiresAtMs <= nowMilliseconds
-          ? "retired"
-          : "active",
+    status: signingKeyStatus(key, nowMilliseconds),
     activates_at: toIsoString(key.activatesAtMs),
     retires_at: toIsoStringOrNull(key.retiresAtMs),
     unpublished_at: toIsoStringOrNull(key.unpublishedAtMs),
@@ -69,7 +64,8 @@ export const sessionRoutes = [
     operationId: "createBrowserSession",
     summary: "The browser channel: exchange the key and the page's Origin for a one-hour token bound to both.",
     description:
-      "The Origin must be one of the project's `allowed_origins` (403 ORIGIN_NOT_ALLOWED otherwise; 400 without one). " +
+      "The Origin must be one of the project's `allowed_origins` (403 ORIGIN_NOT_ALLOWED otherwise; 400 without " +
+      "one). " +
       "Send the token as X-Session-Token on every request that writes.",
     tags: ["sessions"],
     credential: "key",

@@ -1,9 +1,9 @@
 /** Wire shapes of session tokens, the JWKS and signing keys. */
 import { z } from "zod";
 import { IsoDateTime } from "../http/wire.ts";
-import { integerFrom } from "../lib/validation.ts";
 import { Owner, Scope } from "../keys/schemas.ts";
 import { MAX_SCOPES_PER_KEY } from "../keys/scopes.ts";
+import { integerFrom } from "../lib/validation.ts";
 import { MAX_ACTIVATION_LEAD_SECONDS } from "./signing-keys.ts";
 
 const SessionScopes = z

@@ -17,8 +17,8 @@ import { findProject } from "../tenants/store.ts";
 import {
   BROWSER_SESSION_TTL_SECONDS,
   DEFAULT_ACTIVATION_LEAD_SECONDS,
-  rotateSigningKey,
   type Rotation,
+  rotateSigningKey,
   type SigningKeyRing,
 } from "./signing-keys.ts";
 import { signSessionToken } from "./tokens.ts";

@@ -15,11 +15,11 @@ import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
 import type { Db } from "../db/client.ts";
 import type { SigningKeyRow } from "../db/schema.ts";
+import { writeTransaction } from "../db/transaction.ts";
 import { newId } from "../lib/ids.ts";
 import { SESSION_TTL_SECONDS_MAX } from "../tenants/model.ts";
 import { isEncrypted, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
 import { insertSigningKey, listSigningKeys, replacePrivateKey } from "./store.ts";
-import { writeTransaction } from "../db/transaction.ts";
 
 export const SIGNING_ALGORITHM = "EdDSA";
 export const BROWSER_SESSION_TTL_SECONDS = 60 * 60;
@@ -50,6 +50,14 @@ export function signingSchedule(rows: readonly SigningKeyRow[], nowMilliseconds:
     }
   });
   return schedule;
+}
+
+export type SigningKeyStatus = "pending" | "active" | "retired";
+
+/** A published key's state at `nowMilliseconds`: not yet signing, signing, or only still verifying. */
+export function signingKeyStatus(key: PublishedSigningKey, nowMilliseconds: number): SigningKeyStatus {
+  if (key.activatesAtMs > nowMilliseconds) return "pending";
+  return key.retiresAtMs !== null && key.retiresAtMs <= nowMilliseconds ? "retired" : "active";
 }
 
 /**

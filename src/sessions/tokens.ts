@@ -12,8 +12,8 @@
  */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
-import { idPattern, newId } from "../lib/ids.ts";
 import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
+import { idPattern, newId } from "../lib/ids.ts";
 import { MAX_TOKEN_LIFETIME_SECONDS, SIGNING_ALGORITHM, type SigningKeyRing } from "./signing-keys.ts";
 
 export const SESSION_TOKEN_TYPE = "lk-session+jwt";

@@ -9,15 +9,15 @@
  */
 import { SYSTEM_ACTOR } from "../audit/service.ts";
 import type { Db } from "../db/client.ts";
-import { newId } from "../lib/ids.ts";
-import { constantTimeEqual } from "../lib/crypto.ts";
+import { writeTransaction } from "../db/transaction.ts";
+import { generateSecret, hashSecret, ROOT_KEY_PREFIX } from "../keys/secret.ts";
 import { insertNewKey } from "../keys/service.ts";
 import { findRootKey, listLiveSecretHashes } from "../keys/store.ts";
-import { generateSecret, hashSecret, ROOT_KEY_PREFIX } from "../keys/secret.ts";
+import { constantTimeEqual } from "../lib/crypto.ts";
+import { newId } from "../lib/ids.ts";
 import { MODULES } from "../lib/modules.ts";
 import { newProjectRow } from "./service.ts";
 import { findDefaultProject, findDefaultTenant, insertProject, insertTenant } from "./store.ts";
-import { writeTransaction } from "../db/transaction.ts";
 
 export interface Bootstrap {
   tenantId: string;

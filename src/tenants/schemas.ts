@@ -2,12 +2,12 @@
 import { z } from "zod";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import { displayText, IsoDateTime, idOf, pageQuery, RateLimitPolicyInput } from "../http/wire.ts";
-import { toIsoString } from "../lib/clock.ts";
-import { integerFrom } from "../lib/validation.ts";
-import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
 import { ScopeList } from "../keys/schemas.ts";
 import { KEY_PREFIX_PATTERN, RESERVED_KEY_PREFIX_NAMESPACE, ROOT_KEY_PREFIX } from "../keys/secret.ts";
+import { toIsoString } from "../lib/clock.ts";
 import { MODULES } from "../lib/modules.ts";
+import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
+import { integerFrom } from "../lib/validation.ts";
 import { SESSION_TTL_SECONDS_MAX, SUBSCRIPTIONS, TENANT_STATUSES } from "./model.ts";
 
 const Name = displayText(200);
@@ -75,7 +75,9 @@ const KeyPrefix = z
   .string()
   .regex(KEY_PREFIX_PATTERN, { message: "must be lower case letters, digits and _, start with a letter, end with _" })
   .refine((prefix) => !prefix.startsWith(RESERVED_KEY_PREFIX_NAMESPACE), {
-    message: `must not start with ${RESERVED_KEY_PREFIX_NAMESPACE}: that namespace is latchkey's own (the root key is ${ROOT_KEY_PREFIX}…)`,
+    message:
+      `must not start with ${RESERVED_KEY_PREFIX_NAMESPACE}: ` +
+      `that namespace is latchkey's own (the root key is ${ROOT_KEY_PREFIX}…)`,
   });
 const SessionTtlSeconds = integerFrom(60, SESSION_TTL_SECONDS_MAX);
 

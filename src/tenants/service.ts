@@ -4,16 +4,16 @@
  * in this one), so a change takes effect on the next request of every key.
  */
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
+import type { ChangeRecorder } from "../db/change-recorder.ts";
 import type { Db } from "../db/client.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
+import { writeTransaction } from "../db/transaction.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
-import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
 import { MODULES, type Module } from "../lib/modules.ts";
+import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
 import { PROJECT_DEFAULTS, type Subscription, type TenantStatus } from "./model.ts";
 import * as store from "./store.ts";
-import type { ChangeRecorder } from "../db/change-recorder.ts";
-import { writeTransaction } from "../db/transaction.ts";
 
 export interface TenancyDeps {
   db: Db;

@@ -86,15 +86,19 @@ export const forwardAuthRoutes = [
         method,
         path,
         operationId: `forwardAuth${method[0]}${method.slice(1).toLowerCase()}${path.endsWith("*") ? "Below" : ""}`,
-        summary: `Forward-auth for proxies (${method}${path.endsWith("*") ? ", any path below, for Envoy" : ""}): may the request behind this one run?`,
+        summary:
+          `Forward-auth for proxies (${method}${path.endsWith("*") ? ", any path below, for Envoy" : ""}): ` +
+          "may the request behind this one run?",
         description:
           "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, " +
           "X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or " +
           "X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). " +
           "Allowed: 200 with X-Latchkey-Key-Id, " +
-          "X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. " +
+          "X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit " +
+          "fields. " +
           "Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. " +
-          "Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. " +
+          "Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers " +
+          "disagree. " +
           "The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.",
         tags: ["verify"],
         credential: "forwarded",

@@ -16,10 +16,15 @@ function identityOf(principal: Principal | null) {
     key_id: principal?.keyId ?? null,
     project_id: principal?.projectId ?? null,
     tenant_id: principal?.tenantId ?? null,
-    owner: principal === null ? null : principal.kind === "session" ? principal.subject : principal.owner,
+    owner: principal === null ? null : ownerOf(principal),
     scopes: principal ? [...principal.scopes] : [],
     expires_at: toIsoStringOrNull(principal?.expiresAtMs ?? null),
   };
+}
+
+/** The key's owner; for a session token, the end user it was minted for. */
+function ownerOf(principal: Principal): string | null {
+  return principal.kind === "session" ? principal.subject : principal.owner;
 }
 
 export const verifyRoutes = [

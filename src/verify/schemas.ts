@@ -57,7 +57,8 @@ const ScopesParameter = z.union([
  */
 export function parseScopeList(value: string | string[] | undefined, context: z.RefinementCtx): string[] {
   const scopes: string[] = [];
-  for (const part of value === undefined ? [] : typeof value === "string" ? [value] : value) {
+  const parts = typeof value === "string" ? [value] : (value ?? []);
+  for (const part of parts) {
     for (const raw of part.split(",")) {
       const scope = raw.trim();
       if (scope !== "") scopes.push(scope);

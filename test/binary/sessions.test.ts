@@ -90,7 +90,7 @@ describe("session tokens from the binary", () => {
     }
   }, 30_000);
 
-  test("`latchkey signing-keys rotate` beside a running server: the server publishes the new key within seconds", async () => {
+  test("`latchkey signing-keys rotate` beside a running server: it publishes the new key within seconds", async () => {
     const db = freshDatabasePath();
     const server = await startBinary(built.path, { args: ["--db", db] });
     try {

@@ -1,8 +1,9 @@
 /**
  * The compiled binary, driven over HTTP as a user would: nothing but the executable and a database path.
  */
-import { describe, expect, test } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, statSync } from "node:fs";
 import { EMBEDDED_MIGRATIONS } from "../../src/db/migrate.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
@@ -71,7 +72,7 @@ describe("the latchkey binary", () => {
     expect(second.stdout() + second.stderr()).not.toContain(impostor);
   });
 
-  test("eight processes started at once on a fresh file all come up, with one root key, one signing key, one set of migrations", async () => {
+  test("eight processes at once on a fresh file: one root key, one signing key, one set of migrations", async () => {
     const db = freshDatabasePath();
     const servers = await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -106,7 +107,7 @@ describe("the latchkey binary", () => {
     await first.stop();
   });
 
-  test("regression: a first start that cannot bind its port creates no root key, so the next start shows one", async () => {
+  test("regression: a start that cannot bind its port creates no root key; the next start shows one", async () => {
     const first = await startBinary(built.path, { args: ["--db", freshDatabasePath()] });
     const port = new URL(first.url).port;
     const db = freshDatabasePath();

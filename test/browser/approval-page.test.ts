@@ -64,7 +64,7 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
     return { page, requested, local };
   }
 
-  test("approve on the built-in page: the browser goes to the callback and the CLI collects a working key", async () => {
+  test("approve on the built-in page: the browser goes to the callback, the CLI collects a working key", async () => {
     const callbackUrl = `http://127.0.0.1:${callbackServer.port}/callback`;
     const { sessionId, userCode, verificationUrl } = await startCliLogin(
       world,
@@ -141,7 +141,7 @@ describe.skipIf(CHROMIUM === null)("in a real browser", () => {
       .waitFor({ timeout: 30_000 });
     expect(requested.every((url) => local.some((prefix) => url.startsWith(prefix)))).toBe(true);
     // Regression: an offline, self-hosted server offers none of the reader's hosted services.
-    const text = await page.locator("body").innerText();
+    const text = await page.locator("body").textContent();
     for (const label of [
       "Ask AI",
       "Generate MCP",

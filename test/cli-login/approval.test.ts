@@ -120,7 +120,7 @@ describe("approving CLI logins", () => {
     expect((await approve(userCode, otherApprover.secret)).status).toBe(200);
   });
 
-  test("regression: minting tokens for new users buys no more guesses: a token's wrong codes count against its parent key", async () => {
+  test("regression: a token's wrong codes count against its parent key (new users buy no guesses)", async () => {
     const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
     const approver = await createApprover(world);
     for (let user = 1; user <= 5; user++) {
@@ -224,7 +224,7 @@ describe("exactly one key per session", () => {
     return winners[0]!;
   }
 
-  test("many concurrent approvers and deniers: one wins, one key at most, and every poll sees the same key", async () => {
+  test("many concurrent approvers and deniers: one wins, one key at most, every poll sees the same key", async () => {
     const world = await createWorld();
     try {
       let approvals = 0;

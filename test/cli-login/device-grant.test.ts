@@ -6,6 +6,16 @@ import { createWorld, type World } from "../support/world.ts";
 
 const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
+/** What an RFC 8628 answer was, as the client saw it: its error, a token, a device code, or just its status. */
+function describeAnswer(
+  parsed: { error?: string; access_token?: string; device_code?: string },
+  status: number,
+): string {
+  if (parsed.error) return parsed.error;
+  if (parsed.access_token) return "token";
+  return parsed.device_code ? "device_code" : String(status);
+}
+
 describe("RFC 8628 endpoints", () => {
   let world: World;
   beforeEach(async () => {
@@ -167,9 +177,7 @@ describe("a real RFC 8628 client: openid-client", () => {
           return {};
         }
       })();
-      seen.push(
-        parsed.error ?? (parsed.access_token ? "token" : parsed.device_code ? "device_code" : String(response.status)),
-      );
+      seen.push(describeAnswer(parsed, response.status));
       return response;
     };
   });

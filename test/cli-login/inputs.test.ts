@@ -137,7 +137,7 @@ describe("polling", () => {
   });
 
   test("unknown, malformed and denied sessions are all 404", async () => {
-    for (const sessionId of ["cls_000000000000000000000000000000000", "nope", "cls_" + "x".repeat(40)]) {
+    for (const sessionId of ["cls_000000000000000000000000000000000", "nope", `cls_${"x".repeat(40)}`]) {
       const answer = await world.call("GET", `/v1/api/auth/sessions/${sessionId}`);
       expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 404, code: "NOT_FOUND" });
       expect((await world.call("DELETE", `/v1/api/auth/sessions/${sessionId}`)).status).toBe(404);

@@ -57,7 +57,7 @@ describe("CLI login states", () => {
     expect(await auditActions()).toEqual(["cli_session.created", "cli_session.expired"]);
   });
 
-  test("an unacknowledged key is handed over for 60 s after the first poll, then wiped and the session expired", async () => {
+  test("an unacknowledged key is handed over for 60 s after the first poll, then wiped; the login ends", async () => {
     const { sessionId } = await startCliLogin(world);
     await approveById(sessionId);
     const first = await poll(sessionId);

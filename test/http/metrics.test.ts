@@ -6,7 +6,7 @@ describe("/metrics", () => {
   let world: World;
   afterEach(() => world.close());
 
-  test("counts requests by route and status, verification outcomes, 429s and cache use, in Prometheus text", async () => {
+  test("counts requests by route and status, verifications, 429s and cache use, in Prometheus text", async () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["runs:read"] });
     await world.call("PATCH", `/v1/keys/${key.id}`, {

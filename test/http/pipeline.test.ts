@@ -75,7 +75,7 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       );
     });
 
-    test("regression: another method on a known path is 405 with Allow, not 404 or a complaint about an id", async () => {
+    test("regression: another method on a known path is 405 with Allow, not a 404 or an id complaint", async () => {
       world = await createWorld({ transport });
       const put = await world.call("PUT", "/v1/keys", { key: world.rootKey });
       expectError(put, 405, "METHOD_NOT_ALLOWED");
@@ -189,7 +189,7 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(logged).toContain("SQLITE_IOERR");
     });
 
-    test("regression: a failure while the response is built is the 500 envelope with X-Request-Id, not Bun's bare text", async () => {
+    test("regression: a failure while building the response is the 500 envelope, not Bun's bare text", async () => {
       world = await createWorld({ transport, extraRoutes: brokenRoutes });
       const answer = await world.call("GET", "/test/bad-header");
       expectError(answer, 500, "INTERNAL");

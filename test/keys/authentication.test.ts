@@ -50,7 +50,7 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       }
     });
 
-    test("regression: a session token sent as a bearer key is refused with a hint to send it as X-Session-Token", async () => {
+    test("regression: a session token sent as a bearer key is refused with a hint to use X-Session-Token", async () => {
       const key = await createKey(world, { scopes: ["keys:read"] });
       const token = await mintSession(world, key.secret);
       const answer = await world.call("GET", "/v1/keys", { key: token });

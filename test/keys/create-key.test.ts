@@ -89,7 +89,7 @@ describe("POST /v1/keys input rules", () => {
     });
   }
 
-  test("regression: messages speak of the field and name the documented bound, never the validator's internals", async () => {
+  test("regression: messages speak of the field and name its documented bound, not the validator's", async () => {
     const messages = async (body: unknown) => {
       const answer = await world.call("POST", "/v1/keys", { key: world.rootKey, body });
       expectError(answer, 400, "VALIDATION_FAILED");

@@ -7,7 +7,7 @@ import { createKey, createProject, createTenant, expectError } from "../support/
 import { forEachTransport } from "../support/transports.ts";
 
 forEachTransport("the root key", (context) => {
-  test("regression: with X-Project-Id the root key acts in that project instead of silently in the default one", async () => {
+  test("regression: with X-Project-Id the root key acts in that project, not silently in the default one", async () => {
     const world = context.world;
     const otherProject = await createProject(world, await createTenant(world));
     const inOther = await createKey(world, { scopes: ["runs:read"], project_id: otherProject, name: "in other" });

@@ -32,8 +32,8 @@ describe("secret format", () => {
       "",
       "sk_live_",
       "Bearer x",
-      "sk_live_" + "a".repeat(49),
-      "SK_LIVE_" + "a".repeat(49),
+      `sk_live_${"a".repeat(49)}`,
+      `SK_LIVE_${"a".repeat(49)}`,
       "é".repeat(57),
     ]) {
       expect(isWellFormedSecret(text)).toBe(false);

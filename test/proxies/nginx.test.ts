@@ -84,7 +84,7 @@ http {
     folder?.remove();
   });
 
-  test("an allowed request reaches the API with the identity headers; the client gets the rate-limit fields", async () => {
+  test("an allowed request reaches the API with the identity; the client gets the rate-limit fields", async () => {
     const key = await createKey(world, { scopes: ["runs:read"], owner: "user_3" });
     seenByApi.length = 0;
     const response = await fetch(`${base}/runs`, {

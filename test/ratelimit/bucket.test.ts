@@ -70,7 +70,10 @@ describe("exactness over any interval", () => {
 
   test("random arrivals never exceed burst + rate × time", () => {
     let seed = 42;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     for (const rule of [policy, { limit: 3, windowSeconds: 1 }, { limit: 50, windowSeconds: 60 }]) {
       for (let trial = 0; trial < 20; trial++) {
         let at = 0;

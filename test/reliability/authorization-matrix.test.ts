@@ -16,6 +16,7 @@ import {
   mintSession,
   startCliLogin,
 } from "../support/keys.ts";
+import { fillPath } from "../support/paths.ts";
 import { createWorld, type World } from "../support/world.ts";
 
 const APP_ORIGIN = "https://app.example.com";
@@ -42,18 +43,13 @@ function databaseFingerprint(): string {
 }
 
 function pathFor(route: AnyRoute): string {
-  return route.path
-    .replace(":sessionId", fixtures.sessionId!)
-    .replace(":userCode", fixtures.userCode!)
-    .replace(
-      ":id",
-      route.path.startsWith("/v1/tenants")
-        ? fixtures.tenantId!
-        : route.path.startsWith("/v1/projects")
-          ? fixtures.projectId!
-          : fixtures.targetKeyId!,
-    )
-    .replace("*", "runs/1");
+  return fillPath(route.path, {
+    sessionId: fixtures.sessionId!,
+    userCode: fixtures.userCode!,
+    tenantId: fixtures.tenantId!,
+    projectId: fixtures.projectId!,
+    keyId: fixtures.targetKeyId!,
+  });
 }
 
 const sessionAccepting = (route: AnyRoute) => route.credential !== "key";

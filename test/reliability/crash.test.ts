@@ -6,10 +6,11 @@ import { useBuiltBinary } from "../support/binary.ts";
 const built = useBuiltBinary("crash");
 const CYCLES = Number(Bun.env.LATCHKEY_CRASH_CYCLES ?? 50);
 
-test(`${CYCLES} kill -9 cycles: acknowledged writes survive, revocations hold, integrity ok, ready within 2 s`, async () => {
+test(`${CYCLES} kill -9 cycles: acknowledged writes survive, revocations hold, integrity ok, ready in 2s`, async () => {
   const report = await runCrashCycles({ binary: built.path, databasePath: built.freshDatabasePath(), cycles: CYCLES });
   console.log(
-    `crash: ${report.cycles} cycles, ${JSON.stringify(report.acknowledged)} acknowledged, ${report.checked} checks, ready max ${report.readyMillisecondsMax.toFixed(0)} ms`,
+    `crash: ${report.cycles} cycles, ${JSON.stringify(report.acknowledged)} acknowledged, ${report.checked} checks, ` +
+      `ready max ${report.readyMillisecondsMax.toFixed(0)} ms`,
   );
   expect(report.failures).toEqual([]);
   expect(report.acknowledged.created).toBeGreaterThan(CYCLES);

@@ -15,8 +15,10 @@ test(`a ${SECONDS}-second soak of mixed traffic: no unexpected answers, memory a
   });
   const bounds = boundedness(report);
   console.log(
-    `soak: ${report.requests} requests (${report.requestsPerSecond.toFixed(0)}/s), p99 ${report.p99Milliseconds.toFixed(1)} ms, ` +
-      `${report.rateLimited} 429s, RSS ${report.samples.map((sample) => sample.rssMegabytes.toFixed(0)).join(" → ")} MB`,
+    `soak: ${report.requests} requests (${report.requestsPerSecond.toFixed(0)}/s), p99 ` +
+      `${report.p99Milliseconds.toFixed(1)} ms, ` +
+      `${report.rateLimited} 429s, RSS ${report.samples.map((sample) => sample.rssMegabytes.toFixed(0)).join(" → ")} ` +
+      `MB`,
   );
   expect(report.unexpected).toEqual([]);
   expect(report.rateLimited).toBeGreaterThan(0);

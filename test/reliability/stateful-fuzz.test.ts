@@ -8,7 +8,7 @@ import { runStatefulFuzz } from "../support/stateful-fuzz.ts";
 
 const RUNS = Number(Bun.env.LATCHKEY_STATEFUL_FUZZ_RUNS ?? 100);
 
-test(`${RUNS} model-based sequences: no 5xx, every answer documented and valid, the server agrees with the model`, async () => {
+test(`${RUNS} model-based sequences: no 5xx, every answer documented and valid, agreeing with the model`, async () => {
   const report = await runStatefulFuzz({ runs: RUNS });
   console.log(`stateful fuzz: ${report.sequences} sequences, ${report.requests} requests, seed ${report.seed}`);
   expect(report.sequences).toBeGreaterThanOrEqual(RUNS);

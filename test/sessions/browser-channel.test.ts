@@ -18,7 +18,7 @@ for (const transport of ["in-process", "http"] as Transport[]) {
     });
     afterEach(() => world.close());
 
-    test("POST /api/v1/sessions answers 201 {data:{sessionToken, expiresAt}}: one hour, bound to key and origin", async () => {
+    test("POST /api/v1/sessions: 201 {data:{sessionToken, expiresAt}}, one hour, bound to key and origin", async () => {
       const answer = await world.call("POST", "/api/v1/sessions", { key: key.secret, headers: { origin: APP } });
       expect(answer.status).toBe(201);
       expect(answer.body).toEqual({

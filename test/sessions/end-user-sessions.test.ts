@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { secretVersionOf } from "../../src/auth/principal.ts";
 import { hashSecret } from "../../src/keys/secret.ts";
 import { signSessionToken } from "../../src/sessions/tokens.ts";
-import { secretVersionOf } from "../../src/auth/principal.ts";
 import { createKey, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
 import { createWorld, type Transport, type World } from "../support/world.ts";
 
@@ -210,7 +210,7 @@ describe("a token dies with its parent", () => {
     expectError(await use(token), 403, "MODULE_NOT_ENABLED");
   });
 
-  test("the parent's expiry ends its tokens too: their exp is capped to it, and the parent is checked anyway", async () => {
+  test("the parent's expiry ends its tokens: their exp is capped to it, and the parent is checked anyway", async () => {
     const key = await createKey(world, { scopes: ["keys:read"], expires_at: "2026-01-01T00:05:00Z" });
     const token = await mintSession(world, key.secret);
     // A token an earlier version minted past its parent's expiry: the parent check still ends it.

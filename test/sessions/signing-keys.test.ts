@@ -30,7 +30,7 @@ describe("signing keys", () => {
     expect(answer.text).not.toContain('"d"');
   });
 
-  test("a rotation publishes the new key first, signs with it from activation, and keeps the old one verifying", async () => {
+  test("a rotation publishes the new key first, signs with it once active, keeps the old one verifying", async () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["keys:read"] });
     const before = await mintSession(world, key.secret);
@@ -64,7 +64,7 @@ describe("signing keys", () => {
     expect(listed.body.data.map((signingKey: { status: string }) => signingKey.status)).toEqual(["retired", "active"]);
   });
 
-  test("a retired key leaves the JWKS once every token it could sign has expired, and verifies nothing after", async () => {
+  test("a retired key leaves the JWKS once every token it signed has expired, and verifies nothing after", async () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["keys:read"] });
     const oldToken = await mintSession(world, key.secret);

@@ -80,7 +80,7 @@ describe("session tokens an attacker made or changed are refused", () => {
       "../../../etc/passwd",
       "sig_../../x",
       "",
-      "sig_" + "A".repeat(5000),
+      `sig_${"A".repeat(5000)}`,
     ]) {
       await expectRefused(
         await new SignJWT(claims)

@@ -10,6 +10,7 @@
 import fc from "fast-check";
 import { checkAnswer, loadOperations, type Operation } from "./contract.ts";
 import { createApprover, createKey, createProject, createTenant, mintSession, startCliLogin } from "./keys.ts";
+import { idForPath } from "./paths.ts";
 import { createWorld, type World } from "./world.ts";
 
 export interface FuzzReport {
@@ -109,9 +110,11 @@ async function buildFixtures(): Promise<Fixtures> {
 function fixtureFor(path: string, parameter: string, fixtures: Fixtures): string {
   if (parameter === "sessionId") return fixtures.ids.sessionId!;
   if (parameter === "userCode") return fixtures.ids.userCode!;
-  if (path.startsWith("/v1/tenants")) return fixtures.ids.tenant!;
-  if (path.startsWith("/v1/projects")) return fixtures.ids.project!;
-  return fixtures.ids.key!;
+  return idForPath(path, {
+    tenantId: fixtures.ids.tenant!,
+    projectId: fixtures.ids.project!,
+    keyId: fixtures.ids.key!,
+  });
 }
 
 interface FuzzRequest {
@@ -214,25 +217,31 @@ function buildRequest(operation: Operation, request: FuzzRequest, fixtures: Fixt
         value,
       ]),
     );
-    const isForm = operation.bodyMediaType === "application/x-www-form-urlencoded";
-    body =
-      request.bodyKind === "object"
-        ? isForm
-          ? new URLSearchParams(
-              Object.entries(fields).map(([name, value]): [string, string] => [name, String(value)]),
-            ).toString()
-          : JSON.stringify(fields)
-        : request.bodyKind === "value"
-          ? (JSON.stringify(request.bodyValue) ?? "null")
-          : request.bodyKind === "nested"
-            ? deeplyNested(request.nesting)
-            : request.bodyKind === "huge"
-              ? JSON.stringify({ name: "x".repeat(70_000) })
-              : request.bodyText;
+    body = bodyText(request, fields, operation.bodyMediaType === "application/x-www-form-urlencoded");
   }
   const contentType = request.contentType === "__declared__" ? operation.bodyMediaType : request.contentType;
   if (body !== undefined && contentType) headers.set("content-type", contentType);
   return { method: operation.method, path: query ? `${path}?${query}` : path, headers, body };
+}
+
+/** The body a generated request sends, by kind: fields (as JSON or a form), any JSON value, or broken text. */
+function bodyText(request: FuzzRequest, fields: Record<string, unknown>, isForm: boolean): string {
+  switch (request.bodyKind) {
+    case "object":
+      return isForm
+        ? new URLSearchParams(
+            Object.entries(fields).map(([name, value]): [string, string] => [name, String(value)]),
+          ).toString()
+        : JSON.stringify(fields);
+    case "value":
+      return JSON.stringify(request.bodyValue) ?? "null";
+    case "nested":
+      return deeplyNested(request.nesting);
+    case "huge":
+      return JSON.stringify({ name: "x".repeat(70_000) });
+    default:
+      return request.bodyText;
+  }
 }
 
 export async function runFuzz(options: {

@@ -14,11 +14,12 @@
  */
 import fc from "fast-check";
 import { ALL_ROUTES } from "../../src/app.ts";
+import { secretVersionOf } from "../../src/auth/principal.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { hashSecret } from "../../src/keys/secret.ts";
-import { secretVersionOf } from "../../src/auth/principal.ts";
 import { checkAnswer, loadOperations, type Operation } from "./contract.ts";
 import { createProject, createTenant } from "./keys.ts";
+import { fillPath } from "./paths.ts";
 import { type Answer, createWorld, type World } from "./world.ts";
 
 interface ModelSecret {
@@ -226,7 +227,8 @@ function expectDecision(answer: Answer, decision: Decision, where: string): void
   const code = answer.body?.error?.code;
   if (code !== decision.code) {
     throw new Error(
-      `${where}: the model refuses with ${decision.code}, the server answered ${answer.status} ${code ?? answer.text.slice(0, 200)}`,
+      `${where}: the model refuses with ${decision.code}, the server answered ${answer.status} ` +
+        `${code ?? answer.text.slice(0, 200)}`,
     );
   }
 }
@@ -292,7 +294,8 @@ class MintToken implements Command {
       headers: headersFor({ kind: "key", key, secret }),
       body,
     });
-    const where = `minting for ${JSON.stringify(this.input.userId)} with ${describeCredential({ kind: "key", key, secret })}`;
+    const minter = describeCredential({ kind: "key", key, secret });
+    const where = `minting for ${JSON.stringify(this.input.userId)} with ${minter}`;
     const decision = decide(
       model,
       { kind: "key", key, secret },
@@ -312,7 +315,8 @@ class MintToken implements Command {
     const expiresAtSeconds = Math.min(...limits);
     if (answer.body.expires_at !== new Date(expiresAtSeconds * 1000).toISOString()) {
       throw new Error(
-        `${where}: expires_at ${answer.body.expires_at}, the model says ${new Date(expiresAtSeconds * 1000).toISOString()}`,
+        `${where}: expires_at ${answer.body.expires_at}, the model says ` +
+          `${new Date(expiresAtSeconds * 1000).toISOString()}`,
       );
     }
     model.tokens.push({
@@ -343,7 +347,8 @@ class ForwardAuth implements Command {
       scopes: this.input.scopes,
       dataPlane: true,
     });
-    const where = `forward-auth with ${describeCredential(credential)} for ${this.input.scopes.join(",") || "no scopes"}`;
+    const asked = this.input.scopes.join(",") || "no scopes";
+    const where = `forward-auth with ${describeCredential(credential)} for ${asked}`;
     expectDecision(answer, decision, where);
     if (!decision.ok) {
       if (answer.headers.get("x-latchkey-error") !== decision.code)
@@ -407,17 +412,13 @@ class UseOnRoute implements Command {
     const someKey = model.keys[0]?.id ?? "key_0000000000000000000000";
     const someTenant = model.tenants[this.input.routeIndex % model.tenants.length]!.id;
     const someProject = [...model.projects.keys()][this.input.routeIndex % model.projects.size]!;
-    const path = route.path
-      .replace(":sessionId", "cls_000000000000000000000000000000000")
-      .replace(":userCode", "BBBB-BBBB")
-      .replace(
-        ":id",
-        route.path.startsWith("/v1/tenants")
-          ? someTenant
-          : route.path.startsWith("/v1/projects")
-            ? someProject
-            : someKey,
-      );
+    const path = fillPath(route.path, {
+      sessionId: "cls_000000000000000000000000000000000",
+      userCode: "BBBB-BBBB",
+      tenantId: someTenant,
+      projectId: someProject,
+      keyId: someKey,
+    });
     const hasBody = route.method !== "GET" && route.method !== "DELETE";
     const answer = await send(
       real,

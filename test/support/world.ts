@@ -5,12 +5,12 @@
  */
 import { assertNoLeaks, readDatabaseFiles } from "../../scripts/lib/leaks.ts";
 import { ALL_ROUTES, createApp, handleInProcess, listenApp } from "../../src/app.ts";
-import type { AnyRoute } from "../../src/http/route.ts";
+import { DEFAULT_CONFIG, runtimeOf } from "../../src/config.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
-import { DEFAULT_CONFIG, runtimeOf } from "../../src/config.ts";
 import { type CacheSizes, createDeps } from "../../src/deps.ts";
 import type { AppDeps, AppSettings } from "../../src/http/app-deps.ts";
+import type { AnyRoute } from "../../src/http/route.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { createManualClock, type ManualClock } from "../../src/lib/clock.ts";
 import { createLogger } from "../../src/lib/logger.ts";

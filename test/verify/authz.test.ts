@@ -94,7 +94,7 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(withSession.status).toBe(200);
     });
 
-    test("regression: an end user's id outside Latin-1 reaches X-Latchkey-Subject percent-encoded, never a 500", async () => {
+    test("regression: a user id outside Latin-1 reaches X-Latchkey-Subject percent-encoded, never a 500", async () => {
       const key = await createKey(world, { scopes: ["runs:read"] });
       for (const userId of ["日本", "zoë", "🦊 fox", "line\u2028separator", "100%", "user_42"]) {
         const token = await mintSession(world, key.secret, { user_id: userId });
@@ -145,7 +145,7 @@ for (const transport of ["in-process", "http"] as Transport[]) {
       expect(agreeing.status).toBe(200);
     });
 
-    test("regression: the root key is refused by forward-auth, whatever it is asked (ROOT_KEY_NOT_ALLOWED)", async () => {
+    test("regression: forward-auth refuses the root key, whatever it is asked (ROOT_KEY_NOT_ALLOWED)", async () => {
       for (const path of ["/v1/authz", "/v1/authz?scopes=runs:read", "/v1/authz/anything"]) {
         const answer = await world.call("GET", path, { key: world.rootKey });
         expectError(answer, 403, "ROOT_KEY_NOT_ALLOWED");
@@ -182,7 +182,7 @@ describe("/v1/authz behind proxies that append the path or set headers", () => {
     expect(answer.headers.get("x-latchkey-key-id")).toBe(key.id);
   });
 
-  test("required scopes from the header and the query are united, so a client can only make itself stricter", async () => {
+  test("required scopes from header and query are united: a client can only make itself stricter", async () => {
     const key = await createKey(world, { scopes: ["runs:read"] });
     const fromHeader = await world.call("GET", "/v1/authz", {
       key: key.secret,

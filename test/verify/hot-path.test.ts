@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { createKey, mintSession } from "../support/keys.ts";
 import { makeTempDir } from "../support/binary.ts";
+import { createKey, mintSession } from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 
 /** Counts the statements the app prepares: drizzle prepares one per query it runs. */
