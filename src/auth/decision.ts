@@ -5,7 +5,8 @@
  *   → module → origin → scopes → rate limit
  *
  * Pure functions of (record, requirement, now): the same inputs always give the same answer, which is what the
- * timeline tests pin. The first failing step names the refusal; nothing after it is evaluated.
+ * table in test/auth/decision.test.ts pins, one row per step. The first failing step names the refusal; nothing
+ * after it is evaluated.
  */
 import type { ErrorCode, ErrorDetail } from "../errors.ts";
 import type { Module } from "../lib/modules.ts";

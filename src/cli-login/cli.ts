@@ -149,6 +149,8 @@ export async function pollCliLogin(
   if (status === "pending") return { status: "pending", deviceName: login.deviceName };
   if (status !== "approved" || login.sealedKey === null) return { status: "expired" };
   const apiKey = await open(login.sealedKey, loginId);
+  // A box this id cannot open (one sealed in an earlier format, during an upgrade) holds nothing to hand over.
+  if (apiKey === null) return { status: "expired" };
   store.markFirstDelivery(deps.db, login.idHash, nowMilliseconds);
   return { status: "completed", apiKey };
 }

@@ -37,6 +37,7 @@ export async function exchangeDeviceCode(
   }
   if (status === "pending" || login.sealedKey === null) return { ok: false, error: "authorization_pending" };
   const accessToken = await open(login.sealedKey, deviceCode);
+  if (accessToken === null) return { ok: false, error: "expired_token" };
   const project = findProject(deps.db, login.projectId)!;
   const delivered = writeTransaction(deps.db, (tx) => {
     if (!store.markDelivered(tx, login.idHash)) return false;

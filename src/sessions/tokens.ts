@@ -10,7 +10,7 @@
  * Keys are only ever taken from our own ring: a `jwk`, `jku` or `x5u` in the header is never consulted, and JWE
  * input is not a JWS at all. Anything wrong is SESSION_INVALID; only a genuine token past `exp` is SESSION_EXPIRED.
  */
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
+import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { idPattern, newId } from "../lib/ids.ts";
@@ -118,8 +118,10 @@ export async function checkSessionToken(
     const claims = SessionClaims.safeParse(payload);
     return claims.success ? { ok: true, claims: claims.data } : INVALID;
   } catch (error) {
-    // A token past `exp` is only "expired" once its signature has proved it genuine; jose checks that first.
-    if (error instanceof errors.JWTExpired && error.claim === "exp") return { ok: false, code: "SESSION_EXPIRED" };
+    // A token past `exp` is only "expired" once its signature has proved it genuine; jose checks that first. Its
+    // errors are told apart by their documented, stable `code`, not by class.
+    const { code, claim } = error as { code?: string; claim?: string };
+    if (code === "ERR_JWT_EXPIRED" && claim === "exp") return { ok: false, code: "SESSION_EXPIRED" };
     return INVALID;
   }
 }

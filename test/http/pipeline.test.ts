@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { z } from "zod";
 import { route } from "../../src/http/route.ts";
 import { createKey, expectError } from "../support/keys.ts";
-import { createWorld, type Transport, type World } from "../support/world.ts";
+import { forEachTransport } from "../support/transports.ts";
+import { createWorld, type World } from "../support/world.ts";
 
 const brokenRoutes = [
   route({
@@ -42,183 +43,178 @@ const brokenRoutes = [
   }),
 ];
 
-for (const transport of ["in-process", "http"] as Transport[]) {
-  describe(`the HTTP pipeline (${transport})`, () => {
-    let world: World;
-    afterEach(() => world.close());
+// Tests here build their own world with the options they need (extra routes, a small body limit).
+forEachTransport("the HTTP pipeline", (transport) => {
+  let world: World;
+  afterEach(() => world.close());
 
-    test("every response carries X-Request-Id, and error bodies repeat it", async () => {
-      world = await createWorld({ transport });
-      const ok = await world.call("GET", "/healthz");
-      expect(ok.headers.get("x-request-id")).toMatch(/^req_[0-9A-Za-z]{22}$/);
-      const refused = await world.call("GET", "/v1/keys");
-      expect(refused.body.error.request_id).toBe(refused.headers.get("x-request-id")!);
-      const unknown = await world.call("GET", "/nowhere");
-      expect(unknown.headers.get("x-request-id")).toMatch(/^req_/);
-    });
-
-    test("a plain caller-supplied X-Request-Id is kept; anything else is replaced", async () => {
-      world = await createWorld({ transport });
-      const kept = await world.call("GET", "/healthz", { headers: { "x-request-id": "trace-1234abcd" } });
-      expect(kept.headers.get("x-request-id")).toBe("trace-1234abcd");
-      const replaced = await world.call("GET", "/healthz", { headers: { "x-request-id": "a b<script>" } });
-      expect(replaced.headers.get("x-request-id")).toMatch(/^req_/);
-    });
-
-    test("unknown routes are 404 in the envelope", async () => {
-      world = await createWorld({ transport });
-      expectError(await world.call("GET", "/v2/anything"), 404, "NOT_FOUND");
-      expectError(
-        await world.call("PUT", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }),
-        404,
-        "NOT_FOUND",
-      );
-    });
-
-    test("regression: another method on a known path is 405 with Allow, not a 404 or an id complaint", async () => {
-      world = await createWorld({ transport });
-      const put = await world.call("PUT", "/v1/keys", { key: world.rootKey });
-      expectError(put, 405, "METHOD_NOT_ALLOWED");
-      expect(put.headers.get("allow")).toBe("POST, GET, HEAD");
-      const getVerify = await world.call("GET", "/v1/keys/verify", { key: world.rootKey });
-      expectError(getVerify, 405, "METHOD_NOT_ALLOWED");
-      expect(getVerify.headers.get("allow")).toBe("POST");
-      expect(getVerify.body.error.details).toEqual([{ path: "method", message: "must be one of POST" }]);
-      const propfind = await world.call("PROPFIND", "/healthz");
-      expectError(propfind, 405, "METHOD_NOT_ALLOWED");
-      expect((await world.call("HEAD", "/healthz")).status).toBe(200);
-    });
-
-    test("malformed JSON is 400 and changes nothing", async () => {
-      world = await createWorld({ transport });
-      const answer = await world.call("POST", "/v1/keys", {
-        key: world.rootKey,
-        rawBody: '{"name": "k", "scopes": ["a:b"',
-        headers: { "content-type": "application/json" },
-      });
-      expectError(answer, 400, "VALIDATION_FAILED");
-      expect(answer.body.error.details).toEqual([{ path: "body", message: "must be valid JSON" }]);
-      const listed = await world.call("GET", "/v1/keys", { key: world.rootKey });
-      expect(listed.body.data.length).toBe(1);
-    });
-
-    test("a body that is not JSON is 415", async () => {
-      world = await createWorld({ transport });
-      for (const contentType of [
-        "text/plain",
-        "application/x-www-form-urlencoded",
-        "multipart/form-data; boundary=x",
-      ]) {
-        const answer = await world.call("POST", "/v1/keys", {
-          key: world.rootKey,
-          rawBody: "name=k&scopes=a:b",
-          headers: { "content-type": contentType },
-        });
-        expectError(answer, 415, "UNSUPPORTED_MEDIA_TYPE");
-      }
-      const untyped = await world.call("POST", "/v1/keys", { key: world.rootKey, rawBody: '{"name":"k"}' });
-      expectError(untyped, 415, "UNSUPPORTED_MEDIA_TYPE");
-    });
-
-    test("JSON with a charset, or a +json type, is accepted", async () => {
-      world = await createWorld({ transport });
-      for (const contentType of ["application/json; charset=utf-8", "application/merge-patch+json"]) {
-        const answer = await world.call("POST", "/v1/keys", {
-          key: world.rootKey,
-          rawBody: JSON.stringify({ name: "k", scopes: ["a:b"] }),
-          headers: { "content-type": contentType },
-        });
-        expect(answer.status).toBe(200);
-      }
-    });
-
-    test("a body over the limit is 413, announced or streamed", async () => {
-      world = await createWorld({ transport, settings: { bodyLimitBytes: 2048 } });
-      const big = JSON.stringify({ name: "k".repeat(3000), scopes: ["a:b"] });
-      const announced = await world.call("POST", "/v1/keys", {
-        key: world.rootKey,
-        rawBody: big,
-        headers: { "content-type": "application/json" },
-      });
-      expectError(announced, 413, "PAYLOAD_TOO_LARGE");
-      const bytes = new TextEncoder().encode(big);
-      const streamed = await world.call("POST", "/v1/keys", {
-        key: world.rootKey,
-        rawBody: new ReadableStream({
-          start(controller) {
-            for (let offset = 0; offset < bytes.length; offset += 500)
-              controller.enqueue(bytes.slice(offset, offset + 500));
-            controller.close();
-          },
-        }),
-        headers: { "content-type": "application/json" },
-      });
-      expectError(streamed, 413, "PAYLOAD_TOO_LARGE");
-      const atLimit = await world.call("POST", "/v1/keys", {
-        key: world.rootKey,
-        body: { name: "k".repeat(150), scopes: ["a:b"] },
-      });
-      expect(atLimit.status).toBe(200);
-    });
-
-    test("invalid UTF-8 in a JSON body is 400", async () => {
-      world = await createWorld({ transport });
-      const answer = await world.call("POST", "/v1/keys", {
-        key: world.rootKey,
-        rawBody: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
-        headers: { "content-type": "application/json" },
-      });
-      expectError(answer, 400, "VALIDATION_FAILED");
-    });
-
-    test("credentials are checked before the body's shape: a stranger learns nothing of the schema", async () => {
-      world = await createWorld({ transport });
-      const answer = await world.call("POST", "/v1/keys", { body: { nonsense: true } });
-      expectError(answer, 401, "API_KEY_REQUIRED");
-    });
-
-    test("an infrastructure failure is a bare 500 with a request id; the cause is only logged", async () => {
-      world = await createWorld({ transport, extraRoutes: brokenRoutes });
-      const answer = await world.call("GET", "/test/throws");
-      expectError(answer, 500, "INTERNAL");
-      expect(answer.body.error.message).toBe("Internal error.");
-      expect(answer.text).not.toContain("SQLITE");
-      expect(answer.text).not.toContain("secret-path");
-      expect(answer.text).not.toContain("at ");
-      const logged = world.logLines.find((line) => line.includes(answer.body.error.request_id));
-      expect(logged).toContain("SQLITE_IOERR");
-    });
-
-    test("regression: a failure while building the response is the 500 envelope, not Bun's bare text", async () => {
-      world = await createWorld({ transport, extraRoutes: brokenRoutes });
-      const answer = await world.call("GET", "/test/bad-header");
-      expectError(answer, 500, "INTERNAL");
-      expect(answer.headers.get("content-type")).toContain("application/json");
-      expect(answer.text).not.toContain("Something went wrong");
-      const logged = world.logLines.find((line) => line.includes(answer.body.error.request_id));
-      expect(logged).toContain("TypeError");
-    });
-
-    test("a response that breaks its own schema is a 500, never sent as is", async () => {
-      world = await createWorld({ transport, extraRoutes: brokenRoutes });
-      const answer = await world.call("GET", "/test/wrong-shape");
-      expectError(answer, 500, "INTERNAL");
-      expect(answer.text).not.toContain("42");
-    });
-
-    test("a closed database is a 500, not a hang or a leak", async () => {
-      world = await createWorld({ transport });
-      const key = await createKey(world, { scopes: ["keys:read"] });
-      world.deps.sqlite.close();
-      const answer = await world.call("GET", "/v1/keys", { key: key.secret });
-      expectError(answer, 500, "INTERNAL");
-    });
-
-    test("API answers are not cacheable by shared caches", async () => {
-      world = await createWorld({ transport });
-      const answer = await world.call("POST", "/v1/keys", { key: world.rootKey, body: { name: "k", scopes: ["a:b"] } });
-      expect(answer.headers.get("cache-control")).toBe("no-store");
-      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
-    });
+  test("every response carries X-Request-Id, and error bodies repeat it", async () => {
+    world = await createWorld({ transport });
+    const ok = await world.call("GET", "/healthz");
+    expect(ok.headers.get("x-request-id")).toMatch(/^req_[0-9A-Za-z]{22}$/);
+    const refused = await world.call("GET", "/v1/keys");
+    expect(refused.body.error.request_id).toBe(refused.headers.get("x-request-id")!);
+    const unknown = await world.call("GET", "/nowhere");
+    expect(unknown.headers.get("x-request-id")).toMatch(/^req_/);
   });
-}
+
+  test("a plain caller-supplied X-Request-Id is kept; anything else is replaced", async () => {
+    world = await createWorld({ transport });
+    const kept = await world.call("GET", "/healthz", { headers: { "x-request-id": "trace-1234abcd" } });
+    expect(kept.headers.get("x-request-id")).toBe("trace-1234abcd");
+    const replaced = await world.call("GET", "/healthz", { headers: { "x-request-id": "a b<script>" } });
+    expect(replaced.headers.get("x-request-id")).toMatch(/^req_/);
+  });
+
+  test("unknown routes are 404 in the envelope", async () => {
+    world = await createWorld({ transport });
+    expectError(await world.call("GET", "/v2/anything"), 404, "NOT_FOUND");
+    expectError(
+      await world.call("PUT", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }),
+      404,
+      "NOT_FOUND",
+    );
+  });
+
+  test("regression: another method on a known path is 405 with Allow, not a 404 or an id complaint", async () => {
+    world = await createWorld({ transport });
+    const put = await world.call("PUT", "/v1/keys", { key: world.rootKey });
+    expectError(put, 405, "METHOD_NOT_ALLOWED");
+    expect(put.headers.get("allow")).toBe("POST, GET, HEAD");
+    const getVerify = await world.call("GET", "/v1/keys/verify", { key: world.rootKey });
+    expectError(getVerify, 405, "METHOD_NOT_ALLOWED");
+    expect(getVerify.headers.get("allow")).toBe("POST");
+    expect(getVerify.body.error.details).toEqual([{ path: "method", message: "must be one of POST" }]);
+    const propfind = await world.call("PROPFIND", "/healthz");
+    expectError(propfind, 405, "METHOD_NOT_ALLOWED");
+    expect((await world.call("HEAD", "/healthz")).status).toBe(200);
+  });
+
+  test("malformed JSON is 400 and changes nothing", async () => {
+    world = await createWorld({ transport });
+    const answer = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      rawBody: '{"name": "k", "scopes": ["a:b"',
+      headers: { "content-type": "application/json" },
+    });
+    expectError(answer, 400, "VALIDATION_FAILED");
+    expect(answer.body.error.details).toEqual([{ path: "body", message: "must be valid JSON" }]);
+    const listed = await world.call("GET", "/v1/keys", { key: world.rootKey });
+    expect(listed.body.data.length).toBe(1);
+  });
+
+  test("a body that is not JSON is 415", async () => {
+    world = await createWorld({ transport });
+    for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      const answer = await world.call("POST", "/v1/keys", {
+        key: world.rootKey,
+        rawBody: "name=k&scopes=a:b",
+        headers: { "content-type": contentType },
+      });
+      expectError(answer, 415, "UNSUPPORTED_MEDIA_TYPE");
+    }
+    const untyped = await world.call("POST", "/v1/keys", { key: world.rootKey, rawBody: '{"name":"k"}' });
+    expectError(untyped, 415, "UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  test("JSON with a charset, or a +json type, is accepted", async () => {
+    world = await createWorld({ transport });
+    for (const contentType of ["application/json; charset=utf-8", "application/merge-patch+json"]) {
+      const answer = await world.call("POST", "/v1/keys", {
+        key: world.rootKey,
+        rawBody: JSON.stringify({ name: "k", scopes: ["a:b"] }),
+        headers: { "content-type": contentType },
+      });
+      expect(answer.status).toBe(200);
+    }
+  });
+
+  test("a body over the limit is 413, announced or streamed", async () => {
+    world = await createWorld({ transport, settings: { bodyLimitBytes: 2048 } });
+    const big = JSON.stringify({ name: "k".repeat(3000), scopes: ["a:b"] });
+    const announced = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      rawBody: big,
+      headers: { "content-type": "application/json" },
+    });
+    expectError(announced, 413, "PAYLOAD_TOO_LARGE");
+    const bytes = new TextEncoder().encode(big);
+    const streamed = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      rawBody: new ReadableStream({
+        start(controller) {
+          for (let offset = 0; offset < bytes.length; offset += 500)
+            controller.enqueue(bytes.slice(offset, offset + 500));
+          controller.close();
+        },
+      }),
+      headers: { "content-type": "application/json" },
+    });
+    expectError(streamed, 413, "PAYLOAD_TOO_LARGE");
+    const atLimit = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      body: { name: "k".repeat(150), scopes: ["a:b"] },
+    });
+    expect(atLimit.status).toBe(200);
+  });
+
+  test("invalid UTF-8 in a JSON body is 400", async () => {
+    world = await createWorld({ transport });
+    const answer = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      rawBody: new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+      headers: { "content-type": "application/json" },
+    });
+    expectError(answer, 400, "VALIDATION_FAILED");
+  });
+
+  test("credentials are checked before the body's shape: a stranger learns nothing of the schema", async () => {
+    world = await createWorld({ transport });
+    const answer = await world.call("POST", "/v1/keys", { body: { nonsense: true } });
+    expectError(answer, 401, "API_KEY_REQUIRED");
+  });
+
+  test("an infrastructure failure is a bare 500 with a request id; the cause is only logged", async () => {
+    world = await createWorld({ transport, extraRoutes: brokenRoutes });
+    const answer = await world.call("GET", "/test/throws");
+    expectError(answer, 500, "INTERNAL");
+    expect(answer.body.error.message).toBe("Internal error.");
+    expect(answer.text).not.toContain("SQLITE");
+    expect(answer.text).not.toContain("secret-path");
+    expect(answer.text).not.toContain("at ");
+    const logged = world.logLines.find((line) => line.includes(answer.body.error.request_id));
+    expect(logged).toContain("SQLITE_IOERR");
+  });
+
+  test("regression: a failure while building the response is the 500 envelope, not Bun's bare text", async () => {
+    world = await createWorld({ transport, extraRoutes: brokenRoutes });
+    const answer = await world.call("GET", "/test/bad-header");
+    expectError(answer, 500, "INTERNAL");
+    expect(answer.headers.get("content-type")).toContain("application/json");
+    expect(answer.text).not.toContain("Something went wrong");
+    const logged = world.logLines.find((line) => line.includes(answer.body.error.request_id));
+    expect(logged).toContain("TypeError");
+  });
+
+  test("a response that breaks its own schema is a 500, never sent as is", async () => {
+    world = await createWorld({ transport, extraRoutes: brokenRoutes });
+    const answer = await world.call("GET", "/test/wrong-shape");
+    expectError(answer, 500, "INTERNAL");
+    expect(answer.text).not.toContain("42");
+  });
+
+  test("a closed database is a 500, not a hang or a leak", async () => {
+    world = await createWorld({ transport });
+    const key = await createKey(world, { scopes: ["keys:read"] });
+    world.deps.sqlite.close();
+    const answer = await world.call("GET", "/v1/keys", { key: key.secret });
+    expectError(answer, 500, "INTERNAL");
+  });
+
+  test("API answers are not cacheable by shared caches", async () => {
+    world = await createWorld({ transport });
+    const answer = await world.call("POST", "/v1/keys", { key: world.rootKey, body: { name: "k", scopes: ["a:b"] } });
+    expect(answer.headers.get("cache-control")).toBe("no-store");
+    expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});

@@ -1,55 +1,50 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { isWellFormedSecret } from "../../src/keys/secret.ts";
 import { createKey, createTenantWithKey, expectError } from "../support/keys.ts";
-import { createWorld, type Transport, type World } from "../support/world.ts";
+import { forEachTransport, useWorld } from "../support/transports.ts";
+import { createWorld, type World } from "../support/world.ts";
 
-for (const transport of ["in-process", "http"] as Transport[]) {
-  describe(`POST /v1/keys (${transport})`, () => {
-    let world: World;
-    beforeEach(async () => {
-      world = await createWorld({ transport });
+forEachTransport("POST /v1/keys", (transport) => {
+  const world = useWorld({ transport });
+
+  test("returns the key with its secret exactly once, with the contract's fields", async () => {
+    const answer = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      body: { name: "billing worker", scopes: ["runs:write", "runs:read"], expires_at: "2026-06-01T00:00:00Z" },
     });
-    afterEach(() => world.close());
-
-    test("returns the key with its secret exactly once, with the contract's fields", async () => {
-      const answer = await world.call("POST", "/v1/keys", {
-        key: world.rootKey,
-        body: { name: "billing worker", scopes: ["runs:write", "runs:read"], expires_at: "2026-06-01T00:00:00Z" },
-      });
-      expect(answer.status).toBe(200);
-      expect(answer.body).toMatchObject({
-        object: "api_key",
-        name: "billing worker",
-        scopes: ["runs:write", "runs:read"],
-        expires_at: "2026-06-01T00:00:00.000Z",
-        created_at: "2026-01-01T00:00:00.000Z",
-        revoked_at: null,
-        root: false,
-        project_id: world.defaultProjectId,
-      });
-      expect(answer.body.id).toMatch(/^key_[0-9A-Za-z]{22}$/);
-      expect(answer.body.secret).toStartWith("sk_live_");
-      expect(isWellFormedSecret(answer.body.secret)).toBe(true);
-      expect(answer.body.hint).toBe(`sk_live_...${answer.body.secret.slice(-4)}`);
-
-      const read = await world.call("GET", `/v1/keys/${answer.body.id}`, { key: world.rootKey });
-      expect(read.status).toBe(200);
-      expect(read.text).not.toContain(answer.body.secret);
-      expect(read.body.secret).toBeUndefined();
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      object: "api_key",
+      name: "billing worker",
+      scopes: ["runs:write", "runs:read"],
+      expires_at: "2026-06-01T00:00:00.000Z",
+      created_at: "2026-01-01T00:00:00.000Z",
+      revoked_at: null,
+      root: false,
+      project_id: world.defaultProjectId,
     });
+    expect(answer.body.id).toMatch(/^key_[0-9A-Za-z]{22}$/);
+    expect(answer.body.secret).toStartWith("sk_live_");
+    expect(isWellFormedSecret(answer.body.secret)).toBe(true);
+    expect(answer.body.hint).toBe(`sk_live_...${answer.body.secret.slice(-4)}`);
 
-    test("a key without expires_at never expires", async () => {
-      const key = await createKey(world, { scopes: ["runs:read"] });
-      expect(key.body.expires_at).toBeNull();
-    });
-
-    test("the new secret authenticates at once", async () => {
-      const key = await createKey(world, { scopes: ["keys:read"] });
-      const answer = await world.call("GET", "/v1/keys", { key: key.secret });
-      expect(answer.status).toBe(200);
-    });
+    const read = await world.call("GET", `/v1/keys/${answer.body.id}`, { key: world.rootKey });
+    expect(read.status).toBe(200);
+    expect(read.text).not.toContain(answer.body.secret);
+    expect(read.body.secret).toBeUndefined();
   });
-}
+
+  test("a key without expires_at never expires", async () => {
+    const key = await createKey(world, { scopes: ["runs:read"] });
+    expect(key.body.expires_at).toBeNull();
+  });
+
+  test("the new secret authenticates at once", async () => {
+    const key = await createKey(world, { scopes: ["keys:read"] });
+    const answer = await world.call("GET", "/v1/keys", { key: key.secret });
+    expect(answer.status).toBe(200);
+  });
+});
 
 describe("POST /v1/keys input rules", () => {
   let world: World;

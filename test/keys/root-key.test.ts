@@ -4,11 +4,12 @@
  */
 import { expect, test } from "bun:test";
 import { createKey, createProject, createTenant, expectError } from "../support/keys.ts";
-import { forEachTransport } from "../support/transports.ts";
+import { forEachTransport, useWorld } from "../support/transports.ts";
 
-forEachTransport("the root key", (context) => {
+forEachTransport("the root key", (transport) => {
+  const world = useWorld({ transport });
+
   test("regression: with X-Project-Id the root key acts in that project, not silently in the default one", async () => {
-    const world = context.world;
     const otherProject = await createProject(world, await createTenant(world));
     const inOther = await createKey(world, { scopes: ["runs:read"], project_id: otherProject, name: "in other" });
     await createKey(world, { scopes: ["runs:read"], name: "in default" });
@@ -47,7 +48,6 @@ forEachTransport("the root key", (context) => {
   });
 
   test("regression: X-Project-Id on a root-only route is refused (400), not ignored", async () => {
-    const world = context.world;
     const answer = await world.call("GET", "/v1/tenants", {
       key: world.rootKey,
       headers: { "x-project-id": world.defaultProjectId },
@@ -57,7 +57,6 @@ forEachTransport("the root key", (context) => {
   });
 
   test("regression: the root key's bucket cannot be set (409), and no project default locks it out", async () => {
-    const world = context.world;
     const rootId = (await world.call("GET", "/v1/keys", { key: world.rootKey })).body.data.find(
       (key: { root: boolean }) => key.root,
     ).id;
@@ -88,7 +87,6 @@ forEachTransport("the root key", (context) => {
   });
 
   test("a root key whose row was given a bucket by an earlier version is still usable", async () => {
-    const world = context.world;
     world.deps.sqlite.run(
       "UPDATE api_keys SET ratelimit_limit = 1, ratelimit_window_seconds = 86400 WHERE is_root = 1",
     );
@@ -98,7 +96,6 @@ forEachTransport("the root key", (context) => {
   });
 
   test("regression: session tokens are never minted from the root key", async () => {
-    const world = context.world;
     const endUser = await world.call("POST", "/v1/sessions", {
       key: world.rootKey,
       body: { user_id: "u", scopes: ["runs:write"] },

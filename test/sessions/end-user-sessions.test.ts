@@ -4,168 +4,163 @@ import { secretVersionOf } from "../../src/auth/principal.ts";
 import { hashSecret } from "../../src/keys/secret.ts";
 import { signSessionToken } from "../../src/sessions/tokens.ts";
 import { createKey, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
-import { createWorld, type Transport, type World } from "../support/world.ts";
+import { forEachTransport, useWorld } from "../support/transports.ts";
+import { createWorld, type World } from "../support/world.ts";
 
-for (const transport of ["in-process", "http"] as Transport[]) {
-  describe(`POST /v1/sessions (${transport})`, () => {
-    let world: World;
-    beforeEach(async () => {
-      world = await createWorld({ transport });
+forEachTransport("POST /v1/sessions", (transport) => {
+  const world = useWorld({ transport });
+
+  test("mints a 15-minute EdDSA token carrying the parent's read scopes by default", async () => {
+    const key = await createKey(world, { scopes: ["runs:read", "runs:write", "keys:read"] });
+    const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "user_42" } });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      object: "session",
+      token: expect.any(String),
+      expires_at: "2026-01-01T00:15:00.000Z",
+      scopes: ["runs:read", "keys:read"],
     });
-    afterEach(() => world.close());
-
-    test("mints a 15-minute EdDSA token carrying the parent's read scopes by default", async () => {
-      const key = await createKey(world, { scopes: ["runs:read", "runs:write", "keys:read"] });
-      const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "user_42" } });
-      expect(answer.status).toBe(200);
-      expect(answer.body).toEqual({
-        object: "session",
-        token: expect.any(String),
-        expires_at: "2026-01-01T00:15:00.000Z",
-        scopes: ["runs:read", "keys:read"],
-      });
-      const header = decodeProtectedHeader(answer.body.token);
-      expect(header).toEqual({ alg: "EdDSA", typ: "lk-session+jwt", kid: expect.stringMatching(/^sig_/) });
-      const claims = decodeJwt(answer.body.token);
-      expect(claims).toEqual({
-        iss: "http://localhost:8787",
-        aud: world.defaultProjectId,
-        sub: "user_42",
-        key: key.id,
-        kv: expect.stringMatching(/^[0-9a-f]{16}$/),
-        scp: ["runs:read", "keys:read"],
-        jti: expect.stringMatching(/^ses_/),
-        iat: Date.parse("2026-01-01T00:00:00Z") / 1000,
-        exp: Date.parse("2026-01-01T00:15:00Z") / 1000,
-      });
-    });
-
-    test("verifies offline against the published JWKS with everything pinned", async () => {
-      const key = await createKey(world, { scopes: ["runs:read"] });
-      const token = await mintSession(world, key.secret);
-      const jwks = (await world.call("GET", "/.well-known/jwks.json")).body;
-      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
-        algorithms: ["EdDSA"],
-        issuer: "http://localhost:8787",
-        audience: world.defaultProjectId,
-        typ: "lk-session+jwt",
-        maxTokenAge: "15m",
-        currentDate: new Date(world.clock.nowMilliseconds()),
-      });
-      expect(payload.sub).toBe("user_42");
-    });
-
-    test("asked scopes must be a subset of the parent's; the refusal names the others", async () => {
-      const key = await createKey(world, { scopes: ["runs:read", "runs:write"] });
-      const granted = await world.call("POST", "/v1/sessions", {
-        key: key.secret,
-        body: { user_id: "u", scopes: ["runs:write"] },
-      });
-      expect(granted.body.scopes).toEqual(["runs:write"]);
-      const refused = await world.call("POST", "/v1/sessions", {
-        key: key.secret,
-        body: { user_id: "u", scopes: ["runs:read", "billing:read", "keys:write"] },
-      });
-      expectError(refused, 403, "SCOPE_NOT_GRANTED");
-      expect(refused.body.error.details).toEqual([
-        { path: "scopes[1]", message: "billing:read" },
-        { path: "scopes[2]", message: "keys:write" },
-      ]);
-    });
-
-    test("the lifetime is the project's session_ttl_seconds", async () => {
-      const tenant = await world.call("POST", "/v1/tenants", { key: world.rootKey, body: { name: "t" } });
-      const project = await world.call("POST", "/v1/projects", {
-        key: world.rootKey,
-        body: { tenant_id: tenant.body.id, name: "p", session_ttl_seconds: 120 },
-      });
-      const key = await createKey(world, { scopes: ["a:read"], project_id: project.body.id });
-      const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "u" } });
-      expect(answer.body.expires_at).toBe("2026-01-01T00:02:00.000Z");
-    });
-
-    const badBodies: [string, unknown, string][] = [
-      ["no user_id", {}, "user_id"],
-      ["an empty user_id", { user_id: "" }, "user_id"],
-      ["a user_id over 256 characters", { user_id: "u".repeat(257) }, "user_id"],
-      ["a wildcard scope", { user_id: "u", scopes: ["runs:*"] }, "scopes[0]"],
-      ["an unknown field", { user_id: "u", ttl: 5 }, "ttl"],
-    ];
-    for (const [label, body, path] of badBodies) {
-      test(`refuses ${label} (400 at ${path})`, async () => {
-        const key = await createKey(world, { scopes: ["runs:read"] });
-        const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body });
-        expectError(answer, 400, "VALIDATION_FAILED");
-        expect(answer.body.error.details.map((detail: { path: string }) => detail.path)).toContain(path);
-      });
-    }
-
-    test("the token authenticates on routes that take sessions, with its own scopes", async () => {
-      const key = await createKey(world, { scopes: ["keys:read", "keys:write"] });
-      const reader = await mintSession(world, key.secret, { scopes: ["keys:read"] });
-      expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": reader } })).status).toBe(200);
-      const refused = await world.call("POST", "/v1/keys", {
-        headers: { "x-session-token": reader },
-        body: { name: "k", scopes: ["keys:read"] },
-      });
-      expectError(refused, 403, "SCOPE_NOT_GRANTED");
-    });
-
-    test("a token is SESSION_EXPIRED from exp on", async () => {
-      const key = await createKey(world, { scopes: ["keys:read"] });
-      const token = await mintSession(world, key.secret);
-      world.clock.advanceMilliseconds(15 * 60 * 1000 - 1);
-      expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } })).status).toBe(200);
-      world.clock.advanceMilliseconds(1);
-      const answer = await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } });
-      expectError(answer, 401, "SESSION_EXPIRED");
-      expect(answer.headers.get("www-authenticate")).toContain("Bearer");
-    });
-
-    test("minting needs the key itself, not a session token", async () => {
-      const key = await createKey(world, { scopes: ["keys:read"] });
-      const token = await mintSession(world, key.secret);
-      const answer = await world.call("POST", "/v1/sessions", {
-        headers: { "x-session-token": token },
-        body: { user_id: "u" },
-      });
-      expectError(answer, 401, "API_KEY_REQUIRED");
-    });
-
-    test("a session token never reaches root routes", async () => {
-      const key = await createKey(world, { scopes: ["keys:read", "keys:write"] });
-      const token = await mintSession(world, key.secret, { scopes: ["keys:read", "keys:write"] });
-      expectError(
-        await world.call("GET", "/v1/tenants", { headers: { "x-session-token": token } }),
-        403,
-        "SCOPE_NOT_GRANTED",
-      );
-    });
-
-    test("sent with a key, the token must have been minted from that key", async () => {
-      const first = await createKey(world, { scopes: ["keys:read"] });
-      const second = await createKey(world, { scopes: ["keys:read"] });
-      const token = await mintSession(world, first.secret);
-      expect(
-        (await world.call("GET", "/v1/keys", { key: first.secret, headers: { "x-session-token": token } })).status,
-      ).toBe(200);
-      expectError(
-        await world.call("GET", "/v1/keys", { key: second.secret, headers: { "x-session-token": token } }),
-        401,
-        "SESSION_INVALID",
-      );
-    });
-
-    test("a token of another project is refused when the caller names its project", async () => {
-      const other = await createTenantWithKey(world, ["keys:read"]);
-      const token = await mintSession(world, other.key.secret);
-      const answer = await world.call("GET", "/v1/keys", {
-        headers: { "x-session-token": token, "x-project-id": world.defaultProjectId },
-      });
-      expectError(answer, 401, "SESSION_INVALID");
+    const header = decodeProtectedHeader(answer.body.token);
+    expect(header).toEqual({ alg: "EdDSA", typ: "lk-session+jwt", kid: expect.stringMatching(/^sig_/) });
+    const claims = decodeJwt(answer.body.token);
+    expect(claims).toEqual({
+      iss: "http://localhost:8787",
+      aud: world.defaultProjectId,
+      sub: "user_42",
+      key: key.id,
+      kv: expect.stringMatching(/^[0-9a-f]{16}$/),
+      scp: ["runs:read", "keys:read"],
+      jti: expect.stringMatching(/^ses_/),
+      iat: Date.parse("2026-01-01T00:00:00Z") / 1000,
+      exp: Date.parse("2026-01-01T00:15:00Z") / 1000,
     });
   });
-}
+
+  test("verifies offline against the published JWKS with everything pinned", async () => {
+    const key = await createKey(world, { scopes: ["runs:read"] });
+    const token = await mintSession(world, key.secret);
+    const jwks = (await world.call("GET", "/.well-known/jwks.json")).body;
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
+      algorithms: ["EdDSA"],
+      issuer: "http://localhost:8787",
+      audience: world.defaultProjectId,
+      typ: "lk-session+jwt",
+      maxTokenAge: "15m",
+      currentDate: new Date(world.clock.nowMilliseconds()),
+    });
+    expect(payload.sub).toBe("user_42");
+  });
+
+  test("asked scopes must be a subset of the parent's; the refusal names the others", async () => {
+    const key = await createKey(world, { scopes: ["runs:read", "runs:write"] });
+    const granted = await world.call("POST", "/v1/sessions", {
+      key: key.secret,
+      body: { user_id: "u", scopes: ["runs:write"] },
+    });
+    expect(granted.body.scopes).toEqual(["runs:write"]);
+    const refused = await world.call("POST", "/v1/sessions", {
+      key: key.secret,
+      body: { user_id: "u", scopes: ["runs:read", "billing:read", "keys:write"] },
+    });
+    expectError(refused, 403, "SCOPE_NOT_GRANTED");
+    expect(refused.body.error.details).toEqual([
+      { path: "scopes[1]", message: "billing:read" },
+      { path: "scopes[2]", message: "keys:write" },
+    ]);
+  });
+
+  test("the lifetime is the project's session_ttl_seconds", async () => {
+    const tenant = await world.call("POST", "/v1/tenants", { key: world.rootKey, body: { name: "t" } });
+    const project = await world.call("POST", "/v1/projects", {
+      key: world.rootKey,
+      body: { tenant_id: tenant.body.id, name: "p", session_ttl_seconds: 120 },
+    });
+    const key = await createKey(world, { scopes: ["a:read"], project_id: project.body.id });
+    const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "u" } });
+    expect(answer.body.expires_at).toBe("2026-01-01T00:02:00.000Z");
+  });
+
+  const badBodies: [string, unknown, string][] = [
+    ["no user_id", {}, "user_id"],
+    ["an empty user_id", { user_id: "" }, "user_id"],
+    ["a user_id over 256 characters", { user_id: "u".repeat(257) }, "user_id"],
+    ["a wildcard scope", { user_id: "u", scopes: ["runs:*"] }, "scopes[0]"],
+    ["an unknown field", { user_id: "u", ttl: 5 }, "ttl"],
+  ];
+  for (const [label, body, path] of badBodies) {
+    test(`refuses ${label} (400 at ${path})`, async () => {
+      const key = await createKey(world, { scopes: ["runs:read"] });
+      const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body });
+      expectError(answer, 400, "VALIDATION_FAILED");
+      expect(answer.body.error.details.map((detail: { path: string }) => detail.path)).toContain(path);
+    });
+  }
+
+  test("the token authenticates on routes that take sessions, with its own scopes", async () => {
+    const key = await createKey(world, { scopes: ["keys:read", "keys:write"] });
+    const reader = await mintSession(world, key.secret, { scopes: ["keys:read"] });
+    expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": reader } })).status).toBe(200);
+    const refused = await world.call("POST", "/v1/keys", {
+      headers: { "x-session-token": reader },
+      body: { name: "k", scopes: ["keys:read"] },
+    });
+    expectError(refused, 403, "SCOPE_NOT_GRANTED");
+  });
+
+  test("a token is SESSION_EXPIRED from exp on", async () => {
+    const key = await createKey(world, { scopes: ["keys:read"] });
+    const token = await mintSession(world, key.secret);
+    world.clock.advanceMilliseconds(15 * 60 * 1000 - 1);
+    expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } })).status).toBe(200);
+    world.clock.advanceMilliseconds(1);
+    const answer = await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } });
+    expectError(answer, 401, "SESSION_EXPIRED");
+    expect(answer.headers.get("www-authenticate")).toContain("Bearer");
+  });
+
+  test("minting needs the key itself, not a session token", async () => {
+    const key = await createKey(world, { scopes: ["keys:read"] });
+    const token = await mintSession(world, key.secret);
+    const answer = await world.call("POST", "/v1/sessions", {
+      headers: { "x-session-token": token },
+      body: { user_id: "u" },
+    });
+    expectError(answer, 401, "API_KEY_REQUIRED");
+  });
+
+  test("a session token never reaches root routes", async () => {
+    const key = await createKey(world, { scopes: ["keys:read", "keys:write"] });
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read", "keys:write"] });
+    expectError(
+      await world.call("GET", "/v1/tenants", { headers: { "x-session-token": token } }),
+      403,
+      "SCOPE_NOT_GRANTED",
+    );
+  });
+
+  test("sent with a key, the token must have been minted from that key", async () => {
+    const first = await createKey(world, { scopes: ["keys:read"] });
+    const second = await createKey(world, { scopes: ["keys:read"] });
+    const token = await mintSession(world, first.secret);
+    expect(
+      (await world.call("GET", "/v1/keys", { key: first.secret, headers: { "x-session-token": token } })).status,
+    ).toBe(200);
+    expectError(
+      await world.call("GET", "/v1/keys", { key: second.secret, headers: { "x-session-token": token } }),
+      401,
+      "SESSION_INVALID",
+    );
+  });
+
+  test("a token of another project is refused when the caller names its project", async () => {
+    const other = await createTenantWithKey(world, ["keys:read"]);
+    const token = await mintSession(world, other.key.secret);
+    const answer = await world.call("GET", "/v1/keys", {
+      headers: { "x-session-token": token, "x-project-id": world.defaultProjectId },
+    });
+    expectError(answer, 401, "SESSION_INVALID");
+  });
+});
 
 describe("a token dies with its parent", () => {
   let world: World;

@@ -1,73 +1,68 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createKey, createTenantWithKey, expectError } from "../support/keys.ts";
-import { createWorld, type Transport, type World } from "../support/world.ts";
+import { forEachTransport, useWorld } from "../support/transports.ts";
+import { createWorld, type World } from "../support/world.ts";
 
-for (const transport of ["in-process", "http"] as Transport[]) {
-  describe(`tenants (${transport})`, () => {
-    let world: World;
-    beforeEach(async () => {
-      world = await createWorld({ transport });
-    });
-    afterEach(() => world.close());
+forEachTransport("tenants", (transport) => {
+  const world = useWorld({ transport });
 
-    test("create, read, list and update a tenant", async () => {
-      const created = await world.call("POST", "/v1/tenants", { key: world.rootKey, body: { name: "Acme" } });
-      expect(created.status).toBe(200);
-      expect(created.body).toMatchObject({
-        object: "tenant",
-        name: "Acme",
-        status: "active",
-        subscription: "active",
-        modules: ["keys", "sessions", "cli_login", "verify"],
-        is_default: false,
-      });
-      expect(created.body.id).toMatch(/^ten_/);
-      const read = await world.call("GET", `/v1/tenants/${created.body.id}`, { key: world.rootKey });
-      expect(read.body).toEqual(created.body);
-      world.clock.advanceSeconds(5);
-      const updated = await world.call("PATCH", `/v1/tenants/${created.body.id}`, {
-        key: world.rootKey,
-        body: { name: "Acme Inc", subscription: "past_due", modules: ["verify", "keys"] },
-      });
-      expect(updated.body).toMatchObject({
-        name: "Acme Inc",
-        subscription: "past_due",
-        modules: ["keys", "verify"],
-        updated_at: "2026-01-01T00:00:05.000Z",
-      });
-      const listed = await world.call("GET", "/v1/tenants?limit=1", { key: world.rootKey });
-      expect(listed.body.data.map((tenant: { id: string }) => tenant.id)).toEqual([created.body.id]);
-      const rest = await world.call("GET", `/v1/tenants?cursor=${listed.body.next_cursor}`, { key: world.rootKey });
-      expect(rest.body.data.map((tenant: { id: string }) => tenant.id)).toEqual([world.defaultTenantId]);
-      expect(rest.body.next_cursor).toBeNull();
+  test("create, read, list and update a tenant", async () => {
+    const created = await world.call("POST", "/v1/tenants", { key: world.rootKey, body: { name: "Acme" } });
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({
+      object: "tenant",
+      name: "Acme",
+      status: "active",
+      subscription: "active",
+      modules: ["keys", "sessions", "cli_login", "verify"],
+      is_default: false,
     });
-
-    test("bad tenant input is 400 and unknown tenants are 404", async () => {
-      for (const body of [
-        {},
-        { name: "" },
-        { name: "x", status: "paused" },
-        { name: "x", modules: ["billing"] },
-        { name: "x", id: "ten_x" },
-      ]) {
-        expectError(await world.call("POST", "/v1/tenants", { key: world.rootKey, body }), 400, "VALIDATION_FAILED");
-      }
-      expectError(
-        await world.call("PATCH", "/v1/tenants/ten_0000000000000000000000", {
-          key: world.rootKey,
-          body: { name: "x" },
-        }),
-        404,
-        "NOT_FOUND",
-      );
-      expectError(
-        await world.call("GET", "/v1/tenants/ten_0000000000000000000000", { key: world.rootKey }),
-        404,
-        "NOT_FOUND",
-      );
+    expect(created.body.id).toMatch(/^ten_/);
+    const read = await world.call("GET", `/v1/tenants/${created.body.id}`, { key: world.rootKey });
+    expect(read.body).toEqual(created.body);
+    world.clock.advanceSeconds(5);
+    const updated = await world.call("PATCH", `/v1/tenants/${created.body.id}`, {
+      key: world.rootKey,
+      body: { name: "Acme Inc", subscription: "past_due", modules: ["verify", "keys"] },
     });
+    expect(updated.body).toMatchObject({
+      name: "Acme Inc",
+      subscription: "past_due",
+      modules: ["keys", "verify"],
+      updated_at: "2026-01-01T00:00:05.000Z",
+    });
+    const listed = await world.call("GET", "/v1/tenants?limit=1", { key: world.rootKey });
+    expect(listed.body.data.map((tenant: { id: string }) => tenant.id)).toEqual([created.body.id]);
+    const rest = await world.call("GET", `/v1/tenants?cursor=${listed.body.next_cursor}`, { key: world.rootKey });
+    expect(rest.body.data.map((tenant: { id: string }) => tenant.id)).toEqual([world.defaultTenantId]);
+    expect(rest.body.next_cursor).toBeNull();
   });
-}
+
+  test("bad tenant input is 400 and unknown tenants are 404", async () => {
+    for (const body of [
+      {},
+      { name: "" },
+      { name: "x", status: "paused" },
+      { name: "x", modules: ["billing"] },
+      { name: "x", id: "ten_x" },
+    ]) {
+      expectError(await world.call("POST", "/v1/tenants", { key: world.rootKey, body }), 400, "VALIDATION_FAILED");
+    }
+    expectError(
+      await world.call("PATCH", "/v1/tenants/ten_0000000000000000000000", {
+        key: world.rootKey,
+        body: { name: "x" },
+      }),
+      404,
+      "NOT_FOUND",
+    );
+    expectError(
+      await world.call("GET", "/v1/tenants/ten_0000000000000000000000", { key: world.rootKey }),
+      404,
+      "NOT_FOUND",
+    );
+  });
+});
 
 describe("tenant state applies on the very next request of every key of the tenant", () => {
   let world: World;
