@@ -8,6 +8,11 @@
 import { AppError } from "../errors.ts";
 
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+/**
+ * No latchkey body nests deeper than a few levels. A limit well above that keeps a small body of `[[[[…` from costing
+ * far more than its size later (the validator's error message holds the value pretty-printed: quadratic in depth).
+ */
+export const MAX_JSON_DEPTH = 32;
 
 export function payloadTooLarge(limitBytes: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", {
@@ -29,6 +34,11 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
   const text = await readBodyText(request, limitBytes);
   if (text.trim() === "") return {};
   if (contentType === null || contentType.trim() === "") throw new AppError("UNSUPPORTED_MEDIA_TYPE");
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new AppError("VALIDATION_FAILED", {
+      details: [{ path: "body", message: `must nest at most ${MAX_JSON_DEPTH} levels` }],
+    });
+  }
   try {
     return JSON.parse(text);
   } catch {
@@ -37,6 +47,24 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
       details: [{ path: "body", message: "must be valid JSON" }],
     });
   }
+}
+
+/** Whether arrays and objects in `text` nest deeper than `limit` (brackets inside strings do not count). */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 0x5c)
+        index++; // backslash: the next character is escaped
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (code === 0x5d || code === 0x7d) depth--;
+  }
+  return false;
 }
 
 const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;

@@ -103,6 +103,29 @@ forEachTransport("the HTTP pipeline", (transport) => {
     expect(listed.body.data.length).toBe(1);
   });
 
+  test("regression: a body nested thousands deep is refused before validation; bracketed text is fine", async () => {
+    world = await createWorld({ transport });
+    const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const refused = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      rawBody: `{"name": "k", "scopes": ["a:b"], "extra": ${deep}}`,
+      headers: { "content-type": "application/json" },
+    });
+    expectError(refused, 400, "VALIDATION_FAILED");
+    expect(refused.body.error.details).toEqual([{ path: "body", message: "must nest at most 32 levels" }]);
+    // Thirty-two levels are fine (the unknown field is what is refused), and brackets inside a string are text.
+    const shallow = `${"[".repeat(31)}${"]".repeat(31)}`;
+    for (const extra of [shallow, JSON.stringify("[".repeat(500))]) {
+      const answer = await world.call("POST", "/v1/keys", {
+        key: world.rootKey,
+        rawBody: `{"name": "k", "scopes": ["a:b"], "extra": ${extra}}`,
+        headers: { "content-type": "application/json" },
+      });
+      expectError(answer, 400, "VALIDATION_FAILED");
+      expect(answer.body.error.details[0].path).toBe("extra");
+    }
+  });
+
   test("a body that is not JSON is 415", async () => {
     world = await createWorld({ transport });
     for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
