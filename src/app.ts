@@ -5,6 +5,7 @@
 import { Elysia } from "elysia";
 import { auditRoutes } from "./audit/routes.ts";
 import { cliLoginRoutes } from "./cli-login/routes.ts";
+import { isStorageUnavailable } from "./db/unavailable.ts";
 import { AppError } from "./errors.ts";
 import type { AppDeps } from "./http/app-deps.ts";
 import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
     .onError({ as: "global" }, ({ request, code, error, set, route }) => {
       const state = requestStateOf(request) ?? beginRequest(request, deps.clock.nowMilliseconds(), null);
       const failure = toAppError(code, error, deps.logger, state.requestId);
+      if (isStorageUnavailable(error)) deps.metrics.databaseErrors++;
       const answer = answerError(failure, state.requestId, formats.get(`${request.method} ${route}`));
       if (answer.status === 429) deps.metrics.rateLimited++;
       set.status = answer.status;
@@ -55,11 +57,12 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
       );
       const state = beginRequest(request, deps.clock.nowMilliseconds(), clientIp);
       set.headers["x-request-id"] = state.requestId;
+      if (!deps.status.ready) throw new AppError("UNAVAILABLE", { message: "Starting: not ready yet." });
       // Answers may carry secrets or per-key state: no shared cache should keep them unless a route says so.
       set.headers["cache-control"] = "no-store";
       set.headers["x-content-type-options"] = "nosniff";
       const origin = request.headers.get("origin");
-      const listed = origin !== null && deps.origins.isListed(origin, state.nowMilliseconds);
+      const listed = origin !== null && deps.origins.isListed(origin);
       if (request.method === "OPTIONS") {
         if (!listed) throw new AppError("ORIGIN_NOT_ALLOWED", { message: "No project allows this origin." });
         return new Response(null, {

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import type { StorageConfig } from "./db/open.ts";
 import type { CacheSizes } from "./deps.ts";
 import type { AppSettings } from "./http/app-deps.ts";
 import { NO_TRUSTED_PROXIES, parseTrustedProxies } from "./http/client-ip.ts";
@@ -41,8 +42,30 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     key: "db",
     env: "LATCHKEY_DB",
     flag: "--db",
-    description: "SQLite file (created if missing)",
+    description: "SQLite file (created if missing); not with LATCHKEY_DATABASE_URL",
     defaultText: "./latchkey.db",
+  },
+  {
+    key: "databaseUrl",
+    env: "LATCHKEY_DATABASE_URL",
+    flag: "--database-url",
+    description: "PostgreSQL URL (postgres://user:password@host:5432/db); every node given it shares its state",
+    defaultText: "not set: SQLite (LATCHKEY_DB)",
+  },
+  {
+    key: "redisUrl",
+    env: "LATCHKEY_REDIS_URL",
+    flag: "--redis-url",
+    description:
+      "Redis URL (redis://[:password@]host:6379[/db], rediss:// for TLS); rate-limit buckets shared by every node",
+    defaultText: "not set: buckets per process",
+  },
+  {
+    key: "redisKeyPrefix",
+    env: "LATCHKEY_REDIS_KEY_PREFIX",
+    flag: "--redis-key-prefix",
+    description: "Prefix of latchkey's Redis keys, so several installations can share one Redis",
+    defaultText: "latchkey",
   },
   {
     key: "publicUrl",
@@ -147,7 +170,23 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
 const ConfigSchema = z.object({
   port: integerTextFrom(0, 65535).default(8787),
   host: z.string().min(1).max(255).default("127.0.0.1"),
-  db: z.string().min(1).default("./latchkey.db"),
+  db: z.string().min(1).optional(),
+  databaseUrl: z
+    .string()
+    .refine((text) => URL.canParse(text) && /^postgres(ql)?:$/.test(new URL(text).protocol), {
+      message: "must be a postgres:// URL",
+    })
+    .optional(),
+  redisKeyPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must be 1 to 64 letters, digits, _, . or -" })
+    .default("latchkey"),
+  redisUrl: z
+    .string()
+    .refine((text) => URL.canParse(text) && /^rediss?:$/.test(new URL(text).protocol), {
+      message: "must be a redis:// or rediss:// URL",
+    })
+    .optional(),
   publicUrl: z
     .string()
     .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), "must be an http(s) URL")
@@ -199,8 +238,20 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
       problems.push(`${names}: ${issue.message}`);
     }
   }
+  if (parsed.success && parsed.data.db !== undefined && parsed.data.databaseUrl !== undefined) {
+    problems.push(
+      "LATCHKEY_DB / --db and LATCHKEY_DATABASE_URL / --database-url: give one, a SQLite file or a PostgreSQL URL",
+    );
+  }
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
   return { ok: true, config: parsed.data, warnings };
+}
+
+export const DEFAULT_SQLITE_PATH = "./latchkey.db";
+
+/** Where the state lives: the PostgreSQL URL when one is given, else the SQLite file. */
+export function storageConfigOf(config: ServerConfig): StorageConfig {
+  return { databaseUrl: config.databaseUrl, sqlitePath: config.db ?? DEFAULT_SQLITE_PATH };
 }
 
 /** The app's settings and cache sizes from a configuration (the defaults when nothing is set). */

@@ -6,9 +6,17 @@
 import { parseArgs } from "node:util";
 import { createApp } from "./app.ts";
 import { SYSTEM_ACTOR } from "./audit/service.ts";
-import { CONFIG_SETTINGS, DEFAULT_CONFIG, loadConfig, runtimeOf, type ServerConfig } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
-import { applyMigrations, MigrationError } from "./db/migrate.ts";
+import {
+  CONFIG_SETTINGS,
+  DEFAULT_CONFIG,
+  loadConfig,
+  runtimeOf,
+  type ServerConfig,
+  storageConfigOf,
+} from "./config.ts";
+import { MigrationError } from "./db/migrate.ts";
+import { openStorage } from "./db/open.ts";
+import { SqliteStorage } from "./db/sqlite.ts";
 import { createDeps } from "./deps.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "./keys/secret.ts";
 import { systemClock, toIsoString } from "./lib/clock.ts";
@@ -32,7 +40,8 @@ const HELP = `latchkey ${VERSION}: self-hosted auth for APIs (keys, session toke
 
 Usage:
   latchkey serve   [flags]   run the server (creates the database, default project and root key on first start)
-  latchkey migrate [--db F]  apply database migrations and exit
+  latchkey migrate [--db F | --database-url U]
+                             apply database migrations and exit
   latchkey openapi           print the OpenAPI document
   latchkey signing-keys list   [--db F]
   latchkey signing-keys rotate [--db F] [--activate-in-seconds N]
@@ -88,9 +97,9 @@ async function withConfig(flags: string[], run: (config: ServerConfig) => Promis
 }
 
 async function migrate(config: ServerConfig): Promise<number> {
-  const { sqlite } = openDatabase(config.db);
+  const storage = openStorage(storageConfigOf(config));
   try {
-    const result = applyMigrations(sqlite, systemClock.nowMilliseconds());
+    const result = await storage.migrate(systemClock.nowMilliseconds());
     process.stdout.write(
       result.applied.length > 0
         ? `applied ${result.applied.join(", ")}\n`
@@ -104,7 +113,7 @@ async function migrate(config: ServerConfig): Promise<number> {
     }
     throw error;
   } finally {
-    sqlite.close();
+    await storage.close();
   }
 }
 
@@ -162,14 +171,14 @@ async function signingKeys(argv: string[]): Promise<number> {
   }
   const settings = withoutOption(rest, tokens, "activate-in-seconds");
   return withConfig(settings, async (config) => {
-    const { db, sqlite } = openDatabase(config.db);
+    const storage = openStorage(storageConfigOf(config));
     try {
       const now = systemClock.nowMilliseconds();
-      applyMigrations(sqlite, now);
+      await storage.migrate(now);
       const masterKey = config.masterKey === undefined ? null : await deriveMasterKey(config.masterKey);
-      const ring = await prepareSigningKeys(db, masterKey, SYSTEM_ACTOR, now);
+      const ring = await prepareSigningKeys(storage, masterKey, SYSTEM_ACTOR, now);
       if (action === "rotate") {
-        const rotation = await rotateSigningKey(db, ring, masterKey, SYSTEM_ACTOR, activateInSeconds, now);
+        const rotation = await rotateSigningKey(storage, ring, masterKey, SYSTEM_ACTOR, activateInSeconds, now);
         process.stdout.write(`rotated: ${rotation!.kid} signs from ${toIsoString(rotation!.activatesAtMs)}\n`);
       }
       for (const key of await ring.schedule(systemClock.nowMilliseconds())) {
@@ -184,7 +193,7 @@ async function signingKeys(argv: string[]): Promise<number> {
       }
       throw error;
     } finally {
-      sqlite.close();
+      await storage.close();
     }
   });
 }
@@ -201,17 +210,16 @@ function withoutOption(args: string[], tokens: ReturnType<typeof parseArgs>["tok
 }
 
 async function printOpenApiDocument(): Promise<number> {
-  const { db, sqlite } = openDatabase(":memory:");
-  applyMigrations(sqlite, systemClock.nowMilliseconds());
-  const app = createApp(
-    await createDeps({
-      db,
-      sqlite,
-      clock: systemClock,
-      logger: createLogger("silent"),
-      ...runtimeOf(DEFAULT_CONFIG, "http://localhost:8787", VERSION),
-    }),
-  );
+  const storage = SqliteStorage.open(":memory:");
+  await storage.migrate(systemClock.nowMilliseconds());
+  const deps = await createDeps({
+    storage,
+    clock: systemClock,
+    logger: createLogger("silent"),
+    ...runtimeOf(DEFAULT_CONFIG, "http://localhost:8787", VERSION),
+  });
+  deps.status.ready = true;
+  const app = createApp(deps);
   const response = await app.handle(new Request("http://localhost/openapi.json"));
   process.stdout.write(`${JSON.stringify(await response.json(), null, 2)}\n`);
   return 0;

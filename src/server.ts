@@ -1,20 +1,23 @@
 /**
- * Starting and stopping a server: open the file, migrate under the lock, listen, then make sure the defaults exist
- * and print the root key if this start created it. Shared by `latchkey serve` and by tests that need a real port.
+ * Starting and stopping a server: open the storage (SQLite, or PostgreSQL with a database URL) and, with a Redis URL,
+ * the shared buckets; migrate under the lock; listen; then make sure the defaults exist and print the root key if
+ * this start created it. Shared by `latchkey serve` and by tests that need a real port.
  */
 
 import packageJson from "../package.json" with { type: "json" };
 import { createApp, listenApp } from "./app.ts";
+import { HEARTBEAT_INTERVAL_MILLISECONDS } from "./auth/change-log.ts";
 import { expireLapsedCliLogins } from "./cli-login/expiry.ts";
-import { defaultPublicUrl, runtimeOf, type ServerConfig } from "./config.ts";
-import { databaseFileWarnings, openDatabase } from "./db/client.ts";
-import { applyMigrations } from "./db/migrate.ts";
+import { defaultPublicUrl, runtimeOf, type ServerConfig, storageConfigOf } from "./config.ts";
+import { openStorage } from "./db/open.ts";
+import { databaseFileWarnings } from "./db/sqlite.ts";
 import { createDeps } from "./deps.ts";
 import type { AppDeps } from "./http/app-deps.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
+import { SharedRateLimiter } from "./ratelimit/shared.ts";
 import { rotateSigningKeyIfDue } from "./sessions/service.ts";
-import { ensureDefaults } from "./tenants/bootstrap.ts";
+import { type Bootstrap, ensureDefaults } from "./tenants/bootstrap.ts";
 
 export const VERSION: string = packageJson.version;
 
@@ -34,48 +37,73 @@ export async function startServer(
   clock: Clock,
   printOnce: (text: string) => void,
 ): Promise<RunningServer> {
-  const { db, sqlite } = openDatabase(config.db);
-  for (const warning of databaseFileWarnings(config.db)) logger.warn(warning);
+  const storageConfig = storageConfigOf(config);
+  if (storageConfig.databaseUrl === undefined) {
+    for (const warning of databaseFileWarnings(storageConfig.sqlitePath)) logger.warn(warning);
+  }
   if (config.masterKey === undefined) {
     logger.warn(
       "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; " +
         "set it in production",
     );
   }
-  const migrations = applyMigrations(sqlite, clock.nowMilliseconds());
-  if (migrations.applied.length > 0) logger.info("migrations applied", { applied: migrations.applied.join(",") });
-  const { settings, cacheSizes } = runtimeOf(
-    config,
-    config.publicUrl ?? defaultPublicUrl(config.host, config.port),
-    VERSION,
-  );
+  const storage = openStorage(storageConfig);
+  const rateLimiter =
+    config.redisUrl === undefined
+      ? undefined
+      : await SharedRateLimiter.connect(config.redisUrl, logger, {
+          keyPrefix: config.redisKeyPrefix,
+          maxBuckets: config.ratelimitBuckets,
+        });
   let deps: AppDeps;
   try {
-    deps = await createDeps({ db, sqlite, clock, logger, settings, cacheSizes, masterKeyText: config.masterKey });
+    const migrations = await storage.migrate(clock.nowMilliseconds());
+    if (migrations.applied.length > 0) logger.info("migrations applied", { applied: migrations.applied.join(",") });
+    const { settings, cacheSizes } = runtimeOf(
+      config,
+      config.publicUrl ?? defaultPublicUrl(config.host, config.port),
+      VERSION,
+    );
+    deps = await createDeps({
+      storage,
+      clock,
+      logger,
+      settings,
+      cacheSizes,
+      masterKeyText: config.masterKey,
+      rateLimiter,
+    });
   } catch (error) {
-    sqlite.close();
+    await rateLimiter?.close();
+    await storage.close();
     throw error;
   }
   const app = createApp(deps);
+  const release = async () => {
+    await deps.changeLog.stop();
+    await rateLimiter?.close();
+    await storage.close();
+  };
   try {
     listenApp(app, deps, { port: config.port, hostname: config.host });
   } catch (error) {
-    sqlite.close();
+    await release();
     if ((error as { code?: string }).code === "EADDRINUSE") {
       throw new PortInUseError(`port ${config.port} on ${config.host} is already in use; is latchkey already running?`);
     }
     throw error;
   }
   // Only once the port is ours: a start that cannot serve must not create (and show) a root key nobody can use yet.
-  // Nothing is answered in between, because this runs to completion before the event loop takes a request.
-  let boot: ReturnType<typeof ensureDefaults>;
+  // Until the defaults exist, every request is answered 503 (deps.status.ready).
+  let boot: Bootstrap;
   try {
-    boot = ensureDefaults(db, config.rootKey, clock.nowMilliseconds());
+    boot = await ensureDefaults(storage, config.rootKey, clock.nowMilliseconds());
   } catch (error) {
     await app.stop(true);
-    sqlite.close();
+    await release();
     throw error;
   }
+  deps.status.ready = true;
   if (boot.generatedRootSecret !== null) printOnce(rootKeyBanner(boot.generatedRootSecret, boot.projectId));
   if (boot.configuredRootKeyIgnored) {
     logger.warn("LATCHKEY_ROOT_KEY is not the root key of this database and was ignored; the existing root key stays", {
@@ -84,17 +112,23 @@ export async function startServer(
   }
   const port = app.server!.port!;
   const housekeeping = startHousekeeping(deps, config);
-  if (config.publicUrl === undefined) settings.publicUrl = defaultPublicUrl(config.host, port);
+  if (config.publicUrl === undefined) deps.settings.publicUrl = defaultPublicUrl(config.host, port);
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  logger.info("listening", { url, public_url: settings.publicUrl, db: config.db, version: VERSION });
+  logger.info("listening", {
+    url,
+    public_url: deps.settings.publicUrl,
+    storage: storage.location,
+    shared_buckets: rateLimiter !== undefined,
+    version: VERSION,
+  });
   return {
     url,
     port,
     stop: async () => {
-      for (const timer of housekeeping) clearInterval(timer);
+      housekeeping.stop();
       await app.stop();
-      flushUsage(deps);
-      sqlite.close();
+      await flushUsage(deps);
+      await release();
     },
   };
 }
@@ -105,46 +139,47 @@ const CLI_LOGIN_EXPIRY_INTERVAL_MILLISECONDS = 10_000;
 
 /**
  * Periodic work off the request path: following the change log (revocations and tenant changes from other
- * processes), writing usage in batches, expiring CLI login sessions (and wiping keys nobody collected), pruning the
- * change log and rotating the signing key once it is due.
+ * processes and nodes) and, on PostgreSQL, the heartbeat that confirms this node in sync; writing usage in batches;
+ * expiring CLI logins (and wiping keys nobody collected); pruning the change log and rotating the signing key once it
+ * is due. A task never overlaps itself: a run that is still going skips the next tick.
  */
-function startHousekeeping(deps: AppDeps, config: ServerConfig): ReturnType<typeof setInterval>[] {
-  const guarded = (label: string, work: () => unknown) => () => {
-    try {
-      const result = work();
-      if (result instanceof Promise) result.catch((error: unknown) => logFailure(deps, label, error));
-    } catch (error) {
-      logFailure(deps, label, error);
-    }
+function startHousekeeping(deps: AppDeps, config: ServerConfig): { stop(): void } {
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const every = (label: string, intervalMilliseconds: number, work: () => Promise<unknown>) => {
+    let running = false;
+    const run = () => {
+      if (running) return;
+      running = true;
+      work()
+        .catch((error: unknown) => logFailure(deps, label, error))
+        .finally(() => {
+          running = false;
+        });
+    };
+    const timer = setInterval(run, intervalMilliseconds);
+    timer.unref();
+    timers.push(timer);
+    return run;
   };
-  const timers = [
-    setInterval(
-      guarded("change log", () => deps.changeLog.poll()),
-      config.changePollMilliseconds,
-    ),
-    setInterval(
-      guarded("usage flush", () => flushUsage(deps)),
-      config.usageFlushSeconds * 1000,
-    ),
-    setInterval(
-      guarded("cli login expiry", () => expireLapsedCliLogins(deps, deps.clock.nowMilliseconds())),
-      CLI_LOGIN_EXPIRY_INTERVAL_MILLISECONDS,
-    ),
-    setInterval(
-      guarded("maintenance", () => {
-        deps.changeLog.prune(deps.clock.nowMilliseconds());
-        return rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds());
-      }),
-      SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS,
-    ),
-  ];
-  guarded("signing-key rotation", () => rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds()))();
-  for (const timer of timers) timer.unref();
-  return timers;
+  every("change log", config.changePollMilliseconds, () => deps.changeLog.poll());
+  every("sync heartbeat", HEARTBEAT_INTERVAL_MILLISECONDS, () => deps.changeLog.heartbeat())();
+  every("usage flush", config.usageFlushSeconds * 1000, () => flushUsage(deps));
+  every("cli login expiry", CLI_LOGIN_EXPIRY_INTERVAL_MILLISECONDS, () =>
+    expireLapsedCliLogins(deps, deps.clock.nowMilliseconds()),
+  );
+  every("maintenance", SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS, async () => {
+    await deps.changeLog.prune(deps.clock.nowMilliseconds());
+    await rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds());
+  })();
+  return {
+    stop: () => {
+      for (const timer of timers) clearInterval(timer);
+    },
+  };
 }
 
-function flushUsage(deps: AppDeps): void {
-  deps.usage.flush(deps.db);
+async function flushUsage(deps: AppDeps): Promise<void> {
+  await deps.usage.flush(deps.storage);
 }
 
 function logFailure(deps: AppDeps, label: string, error: unknown): void {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CONFIG_SETTINGS, loadConfig } from "../src/config.ts";
+import { CONFIG_SETTINGS, loadConfig, type ServerConfig, storageConfigOf } from "../src/config.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
 
 describe("configuration", () => {
@@ -11,7 +11,7 @@ describe("configuration", () => {
       config: {
         port: 8787,
         host: "127.0.0.1",
-        db: "./latchkey.db",
+        redisKeyPrefix: "latchkey",
         logLevel: "info",
         bodyLimitBytes: 65536,
         signingKeyRotationDays: 30,
@@ -25,6 +25,36 @@ describe("configuration", () => {
         changePollMilliseconds: 250,
       },
     });
+  });
+
+  test("PostgreSQL and Redis URLs are checked; a SQLite file and a database URL together are refused", () => {
+    const good = loadConfig(
+      ["--database-url", "postgres://u:p@db:5432/latchkey", "--redis-url", "rediss://r:6380"],
+      {},
+    );
+    expect(good.ok && good.config.databaseUrl).toBe("postgres://u:p@db:5432/latchkey");
+    expect(good.ok && storageConfigOf(good.config)).toEqual({
+      databaseUrl: "postgres://u:p@db:5432/latchkey",
+      sqlitePath: "./latchkey.db",
+    });
+    expect(loadConfig([], {}).ok && storageConfigOf((loadConfig([], {}) as { config: ServerConfig }).config)).toEqual({
+      databaseUrl: undefined,
+      sqlitePath: "./latchkey.db",
+    });
+    const problemsOf = (flags: string[], env: Record<string, string> = {}) => {
+      const result = loadConfig(flags, env);
+      return result.ok ? [] : result.problems;
+    };
+    expect(problemsOf(["--database-url", "mysql://db/x"])).toEqual([
+      "LATCHKEY_DATABASE_URL / --database-url: must be a postgres:// URL",
+    ]);
+    expect(problemsOf([], { LATCHKEY_REDIS_URL: "http://r" })).toEqual([
+      "LATCHKEY_REDIS_URL / --redis-url: must be a redis:// or rediss:// URL",
+    ]);
+    expect(problemsOf(["--redis-key-prefix", "a b"])).toHaveLength(1);
+    expect(problemsOf(["--db", "x.db"], { LATCHKEY_DATABASE_URL: "postgres://db/x" })).toEqual([
+      "LATCHKEY_DB / --db and LATCHKEY_DATABASE_URL / --database-url: give one, a SQLite file or a PostgreSQL URL",
+    ]);
   });
 
   test("every flag has an environment variable, and flags win over the environment", () => {

@@ -55,8 +55,8 @@ export const auditRoutes = [
     credential: "root",
     query: AuditQuery,
     responses: { 200: listOf(AuditEvent) },
-    handle: ({ deps, query }) => {
-      const page = readAuditEvents(deps.db, {
+    handle: async ({ deps, query }) => {
+      const page = await readAuditEvents(deps.storage.reader, {
         beforeId: query.cursor,
         limit: query.limit,
         tenantId: query.tenant_id,

@@ -4,8 +4,9 @@
  * written in the same transaction as the change they describe, so the trail never disagrees with the data.
  * Details never hold secrets: only names, scopes, times and the fields that changed.
  */
-import type { Executor } from "../db/executor.ts";
+
 import type { AuditEventRow } from "../db/schema.ts";
+import type { Executor } from "../db/storage.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, pageOf } from "../lib/pagination.ts";
 import { type AuditEventFilter, insertAuditEvent, listAuditEvents } from "./store.ts";
@@ -73,13 +74,13 @@ export interface AuditEntry {
   details: Record<string, unknown>;
 }
 
-export function recordAuditEvent(
+export async function recordAuditEvent(
   executor: Executor,
   actor: AuditActor,
   entry: AuditEntry,
   nowMilliseconds: number,
-): void {
-  insertAuditEvent(executor, {
+): Promise<void> {
+  await insertAuditEvent(executor, {
     id: newId("auditEvent", nowMilliseconds),
     occurredAtMs: nowMilliseconds,
     action: entry.action,
@@ -97,7 +98,7 @@ export function recordAuditEvent(
 }
 
 /** A change to something that belongs to a project (a key, a CLI login): the event names the project and tenant. */
-export function recordProjectEvent(
+export async function recordProjectEvent(
   executor: Executor,
   actor: AuditActor,
   action: AuditAction,
@@ -105,8 +106,8 @@ export function recordProjectEvent(
   project: { id: string; tenantId: string },
   nowMilliseconds: number,
   details: Record<string, unknown>,
-): void {
-  recordAuditEvent(
+): Promise<void> {
+  await recordAuditEvent(
     executor,
     actor,
     { action, target, tenantId: project.tenantId, projectId: project.id, details },
@@ -114,6 +115,6 @@ export function recordProjectEvent(
   );
 }
 
-export function readAuditEvents(executor: Executor, filter: AuditEventFilter): Page<AuditEventRow> {
-  return pageOf(listAuditEvents(executor, filter), filter.limit);
+export async function readAuditEvents(executor: Executor, filter: AuditEventFilter): Promise<Page<AuditEventRow>> {
+  return pageOf(await listAuditEvents(executor, filter), filter.limit);
 }

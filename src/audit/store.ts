@@ -1,10 +1,11 @@
+/** Audit events in the database (either engine: see src/db/storage.ts). */
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
-import type { Executor } from "../db/executor.ts";
-import { type AuditEventRow, auditEvents } from "../db/schema.ts";
+import type { AuditEventRow } from "../db/schema.ts";
+import type { Executor } from "../db/storage.ts";
 import type { PageRequest } from "../lib/pagination.ts";
 
-export function insertAuditEvent(executor: Executor, row: AuditEventRow): void {
-  executor.insert(auditEvents).values(row).run();
+export async function insertAuditEvent(x: Executor, row: AuditEventRow): Promise<void> {
+  await x.q.insert(x.t.auditEvents).values(row);
 }
 
 export interface AuditEventFilter extends PageRequest {
@@ -14,17 +15,17 @@ export interface AuditEventFilter extends PageRequest {
 }
 
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
-export function listAuditEvents(executor: Executor, filter: AuditEventFilter): AuditEventRow[] {
+export async function listAuditEvents(x: Executor, filter: AuditEventFilter): Promise<AuditEventRow[]> {
+  const { auditEvents } = x.t;
   const conditions: SQL[] = [];
   if (filter.tenantId !== undefined) conditions.push(eq(auditEvents.tenantId, filter.tenantId));
   if (filter.projectId !== undefined) conditions.push(eq(auditEvents.projectId, filter.projectId));
   if (filter.action !== undefined) conditions.push(eq(auditEvents.action, filter.action));
   if (filter.beforeId !== undefined) conditions.push(lt(auditEvents.id, filter.beforeId));
-  return executor
+  return x.q
     .select()
     .from(auditEvents)
     .where(and(...conditions))
     .orderBy(desc(auditEvents.id))
-    .limit(filter.limit + 1)
-    .all();
+    .limit(filter.limit + 1);
 }

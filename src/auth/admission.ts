@@ -13,7 +13,7 @@
 import { AppError } from "../errors.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
-import type { RateLimiter } from "../ratelimit/limiter.ts";
+import type { Limiter } from "../ratelimit/limiter.ts";
 import { type AccessSpec, authenticateRequest, CredentialRefusal, type PresentedCredentials } from "./authenticate.ts";
 import type { Principal } from "./principal.ts";
 import type { SessionTokenDeps } from "./session-tokens.ts";
@@ -21,7 +21,7 @@ import type { UsageRecorder } from "./usage.ts";
 
 export interface AdmissionDeps extends SessionTokenDeps {
   settings: SessionTokenDeps["settings"] & { authFailurePolicy: RateLimitPolicy };
-  rateLimiter: RateLimiter;
+  rateLimiter: Limiter;
   usage: UsageRecorder;
 }
 
@@ -55,8 +55,8 @@ export async function admitRequest(
 ): Promise<Principal> {
   const failureBucket = request.clientIp === null ? null : `auth-failures:${request.clientIp}`;
   const failurePolicy = deps.settings.authFailurePolicy;
-  if (failureBucket !== null && deps.rateLimiter.peek(failureBucket, failurePolicy, nowMilliseconds) < 1) {
-    const decision = deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
+  if (failureBucket !== null && (await deps.rateLimiter.peek(failureBucket, failurePolicy, nowMilliseconds)) < 1) {
+    const decision = await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
     Object.assign(responseHeaders, rateLimitHeaders("auth-failures", failurePolicy, decision, nowMilliseconds));
     throw rateLimited("Too many failed authentications from this address.");
   }
@@ -65,13 +65,13 @@ export async function admitRequest(
     principal = await authenticateRequest(deps, spec, request.method, request.presented, nowMilliseconds);
   } catch (error) {
     if (failureBucket !== null && error instanceof AppError && error.status === 401) {
-      deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
+      await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
     }
     if (error instanceof CredentialRefusal) outcome.principal = error.principal;
     throw error;
   }
   outcome.principal = principal;
-  const decision = deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
+  const decision = await deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
   outcome.rateLimit = { limit: principal.ratelimit.limit, remaining: decision.remaining, resetAtMs: decision.fullAtMs };
   Object.assign(responseHeaders, rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds));
   if (!decision.allowed) throw rateLimited("The key's rate limit is exhausted.");

@@ -14,22 +14,26 @@ export type KeyAuthentication =
   | { ok: true; principal: Principal; record: KeyCredentialRecord }
   | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord; principal?: Principal });
 
-export function lookupKeyCredential(credentials: CredentialCache, secret: string): KeyCredentialRecord | undefined {
+export async function lookupKeyCredential(
+  credentials: CredentialCache,
+  secret: string,
+): Promise<KeyCredentialRecord | undefined> {
   if (!isWellFormedSecret(secret)) return undefined;
   const secretHash = hashSecret(secret);
-  const record = credentials.bySecretHash(secretHash);
+  // Memory first; the database only when memory does not hold the whole record (or may not be trusted).
+  const record = credentials.cachedBySecretHash(secretHash) ?? (await credentials.bySecretHash(secretHash));
   // The index found the row by this hash; the constant-time check keeps the final comparison free of early exits.
   if (!record || !constantTimeEqual(record.secretHash, secretHash)) return undefined;
   return record;
 }
 
-export function authenticateKey(
+export async function authenticateKey(
   credentials: CredentialCache,
   secret: string,
   requirement: AccessRequirement,
   nowMilliseconds: number,
-): KeyAuthentication {
-  const record = lookupKeyCredential(credentials, secret);
+): Promise<KeyAuthentication> {
+  const record = await lookupKeyCredential(credentials, secret);
   const decision = decideKeyAccess(record, requirement, nowMilliseconds);
   if (!decision.ok) {
     // An unknown key, or one of a project the caller did not name, stays unknown: no identity goes with the refusal.

@@ -100,7 +100,7 @@ export async function authenticateRequest(
       nowMilliseconds,
     );
     if (secret !== null) {
-      const key = authenticateKey(deps.credentials, secret, { projectId }, nowMilliseconds);
+      const key = await authenticateKey(deps.credentials, secret, { projectId }, nowMilliseconds);
       if (!key.ok) throw new AppError(key.code, { details: key.details });
       if (key.principal.keyId !== session.keyId) {
         throw new AppError("SESSION_INVALID", { message: "The session token was not minted from this API key." });
@@ -113,7 +113,7 @@ export async function authenticateRequest(
   }
 
   if (secret === null) throw new AppError("API_KEY_REQUIRED");
-  const authentication = authenticateKey(
+  const authentication = await authenticateKey(
     deps.credentials,
     secret,
     { module: spec.module, scopes: spec.scopes, projectId, origin: foreignOrigin, refuseRootKey: spec.dataPlane },
@@ -138,8 +138,8 @@ export async function authenticateRequest(
 }
 
 /** The root key acting in the project X-Project-Id names: as if it were a key of that project, with root's powers. */
-function rootInProject(deps: SessionTokenDeps, root: Principal, projectId: string): Principal {
-  const project = deps.credentials.project(projectId);
+async function rootInProject(deps: SessionTokenDeps, root: Principal, projectId: string): Promise<Principal> {
+  const project = await deps.credentials.project(projectId);
   if (!project) {
     throw new AppError("NOT_FOUND", {
       message: "No such project.",

@@ -1,5 +1,5 @@
 /**
- * The hot path's memory: what a credential decision needs, so a warm verification touches no disk.
+ * The hot path's memory: what a credential decision needs, so a warm verification touches no database.
  *
  *   secret hash → key id      (never changes once written)
  *   key id      → key row and its secrets
@@ -7,12 +7,20 @@
  *   tenant id   → tenant row
  *
  * All four are bounded LRUs. Entries are dropped when the change log says their row changed (see change-log.ts), so a
- * revocation or a tenant change in any process sharing the file is seen within a poll interval, and at once in the
- * process that made it. Unknown hashes are not remembered: a well-formed but unknown key costs one indexed lookup.
+ * revocation or a tenant change made anywhere is seen within the change log's bound, and at once (after its commit)
+ * in the process that made it. Unknown hashes are not remembered: a well-formed but unknown key costs one lookup.
+ *
+ * Two rules keep it true under concurrency:
+ * - a row loaded while an eviction happened is used for its request but not kept (the load may have read the row
+ *   before the change committed): every eviction moves a generation counter a load compares;
+ * - while the change log cannot vouch for the cache (`trusted` false: a node out of sync), nothing is answered from it:
+ *   every lookup reads the database.
  */
 import { LRUCache } from "lru-cache";
-import type { Db } from "../db/client.ts";
-import type { ChangeRow, ProjectRow, TenantRow } from "../db/schema.ts";
+import type { ChangedEntity } from "../db/change-recorder.ts";
+import type { ProjectRow, TenantRow } from "../db/schema.ts";
+import type { Executor, Storage } from "../db/storage.ts";
+import { withDeadline } from "../lib/deadline.ts";
 import {
   findKeyIdBySecretHash,
   findKeyWithSecrets,
@@ -21,6 +29,12 @@ import {
   type KeyCredentialRecord,
   type KeyWithSecrets,
 } from "./credential-store.ts";
+
+/**
+ * A decision that must read the database (a cold key, or a node out of sync) gives up after this long: the request is
+ * answered 503 rather than held while the database is unreachable without saying so.
+ */
+export const CREDENTIAL_READ_DEADLINE_MILLISECONDS = 2_000;
 
 export interface CredentialCacheSizes {
   keys: number;
@@ -38,11 +52,13 @@ export class CredentialCache {
   private readonly keys: LRUCache<string, KeyWithSecrets>;
   private readonly projects: LRUCache<string, ProjectRow>;
   private readonly tenants: LRUCache<string, TenantRow>;
+  private generation = 0;
   readonly counters: CacheCounters = { hits: 0, misses: 0 };
 
   constructor(
-    private readonly db: Db,
+    private readonly storage: Storage,
     sizes: CredentialCacheSizes,
+    private readonly trusted: () => boolean = () => true,
   ) {
     this.keyIdBySecretHash = new LRUCache({ max: sizes.keys });
     this.keys = new LRUCache({ max: sizes.keys });
@@ -50,41 +66,52 @@ export class CredentialCache {
     this.tenants = new LRUCache({ max: sizes.tenants });
   }
 
+  /** The record for this secret hash if memory holds all of it (and may be trusted); no database, no waiting. */
+  cachedBySecretHash(secretHash: string): KeyCredentialRecord | undefined {
+    if (!this.trusted()) return undefined;
+    const keyId = this.keyIdBySecretHash.get(secretHash);
+    const key = keyId === undefined ? undefined : this.keys.get(keyId);
+    const secret = key?.secrets.find((candidate) => candidate.hash === secretHash);
+    const project = key && this.projects.get(key.key.projectId);
+    const tenant = project && this.tenants.get(project.tenantId);
+    if (!key || !secret || !project || !tenant) return undefined;
+    this.counters.hits++;
+    return { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };
+  }
+
   /** The record for the secret with this hash, or undefined when no key has such a secret. */
-  bySecretHash(secretHash: string): KeyCredentialRecord | undefined {
-    let keyId = this.keyIdBySecretHash.get(secretHash);
-    if (keyId === undefined) {
-      this.counters.misses++;
-      keyId = findKeyIdBySecretHash(this.db, secretHash);
-      if (keyId === undefined) return undefined;
-      this.keyIdBySecretHash.set(secretHash, keyId);
-    } else {
-      this.counters.hits++;
-    }
-    const key = this.keyWithSecrets(keyId);
+  async bySecretHash(secretHash: string): Promise<KeyCredentialRecord | undefined> {
+    const cached = this.cachedBySecretHash(secretHash);
+    if (cached) return cached;
+    this.counters.misses++;
+    const keyId = await this.cached(this.keyIdBySecretHash, secretHash, findKeyIdBySecretHash);
+    if (keyId === undefined) return undefined;
+    const key = await this.keyWithSecrets(keyId);
     const secret = key?.secrets.find((candidate) => candidate.hash === secretHash);
     return key && secret ? this.assemble(key, secret) : undefined;
   }
 
   /** The record for the key's secret whose hash satisfies `matches` (used for session tokens' parents). */
-  byKeyId(keyId: string, matches: (secretHash: string) => boolean): KeyCredentialRecord | undefined {
-    const key = this.keyWithSecrets(keyId);
+  async byKeyId(keyId: string, matches: (secretHash: string) => boolean): Promise<KeyCredentialRecord | undefined> {
+    const key = await this.keyWithSecrets(keyId);
     const secret = key?.secrets.find((candidate) => matches(candidate.hash));
     return key && secret ? this.assemble(key, secret) : undefined;
   }
 
   /** A project as credential decisions see it (the root key's X-Project-Id selects one). */
-  project(projectId: string): ProjectRow | undefined {
+  async project(projectId: string): Promise<ProjectRow | undefined> {
     return this.cached(this.projects, projectId, findProjectForCredential);
   }
 
-  evict(entity: ChangeRow["entity"], entityId: string): void {
+  evict(entity: ChangedEntity, entityId: string): void {
+    this.generation++;
     if (entity === "api_key") this.keys.delete(entityId);
     else if (entity === "project") this.projects.delete(entityId);
     else this.tenants.delete(entityId);
   }
 
   clear(): void {
+    this.generation++;
     this.keyIdBySecretHash.clear();
     this.keys.clear();
     this.projects.clear();
@@ -95,26 +122,36 @@ export class CredentialCache {
     return { keys: this.keys.size, projects: this.projects.size, tenants: this.tenants.size };
   }
 
-  private keyWithSecrets(keyId: string): KeyWithSecrets | undefined {
+  private async keyWithSecrets(keyId: string): Promise<KeyWithSecrets | undefined> {
     return this.cached(this.keys, keyId, findKeyWithSecrets);
   }
 
-  private assemble(key: KeyWithSecrets, secret: KeyWithSecrets["secrets"][number]): KeyCredentialRecord | undefined {
-    const project = this.project(key.key.projectId);
-    const tenant = project && this.cached(this.tenants, project.tenantId, findTenantForCredential);
+  private async assemble(
+    key: KeyWithSecrets,
+    secret: KeyWithSecrets["secrets"][number],
+  ): Promise<KeyCredentialRecord | undefined> {
+    const project = await this.project(key.key.projectId);
+    const tenant = project && (await this.cached(this.tenants, project.tenantId, findTenantForCredential));
     if (!project || !tenant) return undefined;
     return { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };
   }
 
-  private cached<Row extends object>(
-    cache: LRUCache<string, Row>,
+  private async cached<Value extends {}>(
+    cache: LRUCache<string, Value>,
     id: string,
-    load: (db: Db, id: string) => Row | undefined,
-  ): Row | undefined {
-    const hit = cache.get(id);
-    if (hit) return hit;
-    const loaded = load(this.db, id);
-    if (loaded) cache.set(id, loaded);
+    load: (x: Executor, id: string) => Promise<Value | undefined>,
+  ): Promise<Value | undefined> {
+    if (this.trusted()) {
+      const hit = cache.get(id);
+      if (hit !== undefined) return hit;
+    }
+    const generation = this.generation;
+    const loaded = await withDeadline(
+      load(this.storage.reader, id),
+      CREDENTIAL_READ_DEADLINE_MILLISECONDS,
+      "the database",
+    );
+    if (loaded !== undefined && generation === this.generation) cache.set(id, loaded);
     return loaded;
   }
 }

@@ -1,17 +1,10 @@
-import { asc, eq, gt, lt, max, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import type { Executor } from "../db/executor.ts";
-import {
-  type ApiKeyRow,
-  apiKeys,
-  type ChangeRow,
-  changes,
-  keySecrets,
-  type ProjectRow,
-  projects,
-  type TenantRow,
-  tenants,
-} from "../db/schema.ts";
+/**
+ * The cold path of a credential decision (a key not yet in memory) and the writes verification causes (usage, in
+ * batches). Lookups are by primary key or unique index, on either engine.
+ */
+import { eq, sql } from "drizzle-orm";
+import type { ApiKeyRow, ProjectRow, TenantRow } from "../db/schema.ts";
+import { type Executor, first } from "../db/storage.ts";
 
 /** Everything a credential decision needs about one secret: its key, retirement, project and tenant. */
 export interface KeyCredentialRecord {
@@ -27,107 +20,59 @@ export interface KeyWithSecrets {
   secrets: { hash: string; retiresAtMs: number | null }[];
 }
 
-/**
- * The cold path of a verification (a key not yet in memory) runs these, so they are prepared once per database
- * rather than built and compiled by drizzle and SQLite on every call.
+/*
+ * Defence in depth: each lookup checks that the row it got is the one it asked for (the same hash, the same id). A
+ * driver that ever handed back another query's rows must not turn them into another key's "allowed".
  */
-function prepareColdPathQueries(db: Db) {
+
+export async function findKeyIdBySecretHash(x: Executor, secretHash: string): Promise<string | undefined> {
+  const { keySecrets } = x.t;
+  const row = first(
+    await x.q
+      .select({ keyId: keySecrets.keyId, hash: keySecrets.hash })
+      .from(keySecrets)
+      .where(eq(keySecrets.hash, secretHash))
+      .limit(1),
+  );
+  return row?.hash === secretHash ? row.keyId : undefined;
+}
+
+export async function findKeyWithSecrets(x: Executor, keyId: string): Promise<KeyWithSecrets | undefined> {
+  const { apiKeys, keySecrets } = x.t;
+  const key = first(await x.q.select().from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1));
+  if (key?.id !== keyId) return undefined;
+  const secrets = await x.q
+    .select({ keyId: keySecrets.keyId, hash: keySecrets.hash, retiresAtMs: keySecrets.retiresAtMs })
+    .from(keySecrets)
+    .where(eq(keySecrets.keyId, keyId));
   return {
-    keyIdBySecretHash: db
-      .select({ keyId: keySecrets.keyId })
-      .from(keySecrets)
-      .where(eq(keySecrets.hash, sql.placeholder("hash")))
-      .prepare(),
-    keyById: db
-      .select()
-      .from(apiKeys)
-      .where(eq(apiKeys.id, sql.placeholder("id")))
-      .prepare(),
-    secretsOfKey: db
-      .select({ hash: keySecrets.hash, retiresAtMs: keySecrets.retiresAtMs })
-      .from(keySecrets)
-      .where(eq(keySecrets.keyId, sql.placeholder("id")))
-      .prepare(),
-    projectById: db
-      .select()
-      .from(projects)
-      .where(eq(projects.id, sql.placeholder("id")))
-      .prepare(),
-    tenantById: db
-      .select()
-      .from(tenants)
-      .where(eq(tenants.id, sql.placeholder("id")))
-      .prepare(),
+    key,
+    secrets: secrets
+      .filter((secret) => secret.keyId === keyId)
+      .map((secret) => ({ hash: secret.hash, retiresAtMs: secret.retiresAtMs })),
   };
 }
 
-export type ColdPathQueries = ReturnType<typeof prepareColdPathQueries>;
-
-const preparedByDb = new WeakMap<Db, ColdPathQueries>();
-
-export function coldPathQueries(db: Db): ColdPathQueries {
-  let queries = preparedByDb.get(db);
-  if (!queries) {
-    queries = prepareColdPathQueries(db);
-    preparedByDb.set(db, queries);
-  }
-  return queries;
+export async function findProjectForCredential(x: Executor, projectId: string): Promise<ProjectRow | undefined> {
+  const project = first(await x.q.select().from(x.t.projects).where(eq(x.t.projects.id, projectId)).limit(1));
+  return project?.id === projectId ? project : undefined;
 }
 
-export function findKeyIdBySecretHash(db: Db, secretHash: string): string | undefined {
-  return coldPathQueries(db).keyIdBySecretHash.get({ hash: secretHash })?.keyId;
+export async function findTenantForCredential(x: Executor, tenantId: string): Promise<TenantRow | undefined> {
+  const tenant = first(await x.q.select().from(x.t.tenants).where(eq(x.t.tenants.id, tenantId)).limit(1));
+  return tenant?.id === tenantId ? tenant : undefined;
 }
 
-export function findKeyWithSecrets(db: Db, keyId: string): KeyWithSecrets | undefined {
-  const queries = coldPathQueries(db);
-  const key = queries.keyById.get({ id: keyId });
-  if (!key) return undefined;
-  return { key, secrets: queries.secretsOfKey.all({ id: keyId }) };
-}
-
-export function findProjectForCredential(db: Db, projectId: string): ProjectRow | undefined {
-  return coldPathQueries(db).projectById.get({ id: projectId });
-}
-
-export function findTenantForCredential(db: Db, tenantId: string): TenantRow | undefined {
-  return coldPathQueries(db).tenantById.get({ id: tenantId });
-}
-
-export function insertChange(
-  executor: Executor,
-  entity: ChangeRow["entity"],
-  entityId: string,
-  nowMilliseconds: number,
-): void {
-  executor.insert(changes).values({ entity, entityId, changedAtMs: nowMilliseconds }).run();
-}
-
-export function listChangesAfter(executor: Executor, afterSeq: number, limit: number): ChangeRow[] {
-  return executor.select().from(changes).where(gt(changes.seq, afterSeq)).orderBy(asc(changes.seq)).limit(limit).all();
-}
-
-export function latestChangeSeq(executor: Executor): number {
-  return (
-    executor
-      .select({ seq: max(changes.seq) })
-      .from(changes)
-      .get()?.seq ?? 0
-  );
-}
-
-export function pruneChangesBefore(executor: Executor, beforeMilliseconds: number): number {
-  const result = executor.delete(changes).where(lt(changes.changedAtMs, beforeMilliseconds)).run();
-  return (result as { changes: number }).changes;
-}
-
-/** Adds batched usage to keys: the latest use wins, counts add up. */
-export function addKeyUsage(executor: Executor, keyId: string, lastUsedAtMs: number, requests: number): void {
-  executor
+/** Adds batched usage to a key: the latest use wins, counts add up. */
+export async function addKeyUsage(x: Executor, keyId: string, lastUsedAtMs: number, requests: number): Promise<void> {
+  const { apiKeys } = x.t;
+  const used = sql`CAST(${lastUsedAtMs} AS BIGINT)`;
+  await x.q
     .update(apiKeys)
     .set({
-      lastUsedAtMs: sql`max(coalesce(${apiKeys.lastUsedAtMs}, 0), ${lastUsedAtMs})`,
+      lastUsedAtMs: sql`CASE WHEN ${apiKeys.lastUsedAtMs} IS NULL OR ${apiKeys.lastUsedAtMs} < ${used}
+        THEN ${used} ELSE ${apiKeys.lastUsedAtMs} END`,
       usageCount: sql`${apiKeys.usageCount} + ${requests}`,
     })
-    .where(eq(apiKeys.id, keyId))
-    .run();
+    .where(eq(apiKeys.id, keyId));
 }

@@ -44,7 +44,7 @@ export async function authenticateSessionToken(
   if (expectations.projectId !== undefined && expectations.projectId !== claims.aud) {
     throw new AppError("SESSION_INVALID");
   }
-  const record = deps.credentials.byKeyId(claims.key, (secretHash) => secretVersionOf(secretHash) === claims.kv);
+  const record = await deps.credentials.byKeyId(claims.key, (secretHash) => secretVersionOf(secretHash) === claims.kv);
   // The root key mints no tokens; one that names it as its parent was not made by this server's rules.
   if (!record || record.key.projectId !== claims.aud || record.key.isRoot) throw new AppError("SESSION_INVALID");
   for (const module of new Set<Module>(["sessions", ...(expectations.module ? [expectations.module] : [])])) {

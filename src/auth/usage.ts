@@ -2,8 +2,7 @@
  * Key usage (`last_used_at`, `usage_count`) is gathered in memory and written in one transaction per flush (every
  * minute and at shutdown), so verifying a key never writes to disk on the request path.
  */
-import type { Db } from "../db/client.ts";
-import { writeTransaction } from "../db/transaction.ts";
+import type { Storage } from "../db/storage.ts";
 import { addKeyUsage } from "./credential-store.ts";
 
 interface PendingUsage {
@@ -36,13 +35,13 @@ export class UsageRecorder {
   }
 
   /** Writes everything gathered so far; on failure the usage is kept for the next flush. Returns keys written. */
-  flush(db: Db): number {
+  async flush(storage: Storage): Promise<number> {
     if (this.pending.size === 0) return 0;
     const batch = this.pending;
     this.pending = new Map();
     try {
-      writeTransaction(db, (tx) => {
-        for (const [keyId, usage] of batch) addKeyUsage(tx, keyId, usage.lastUsedAtMs, usage.requests);
+      await storage.writeTransaction(async (tx) => {
+        for (const [keyId, usage] of batch) await addKeyUsage(tx, keyId, usage.lastUsedAtMs, usage.requests);
       });
       return batch.size;
     } catch (error) {

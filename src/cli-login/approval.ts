@@ -9,9 +9,8 @@
  * project's CLI login lifetime) has refilled it.
  */
 import { type AuditActor, actorIdOf } from "../audit/service.ts";
-import type { Db } from "../db/client.ts";
 import type { CliLoginRow, ProjectRow } from "../db/schema.ts";
-import { writeTransaction } from "../db/transaction.ts";
+import type { Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
 import type { Caller } from "../keys/caller.ts";
 import { RESERVED_SCOPES, scopesBeyondGrantor } from "../keys/scopes.ts";
@@ -58,8 +57,8 @@ export async function approveCliLogin(
   approval: Approval,
   nowMilliseconds: number,
 ): Promise<ApprovedCliLogin> {
-  const login = loginForApprover(deps, approver, actor.ip, target, nowMilliseconds);
-  const project = findProject(deps.db, login.projectId)!;
+  const login = await loginForApprover(deps, approver, actor.ip, target, nowMilliseconds);
+  const project = (await findProject(deps.storage.reader, login.projectId))!;
   const owner = approvingUser(approver, approval.userId);
   const scopes = grantedScopes(approver, project, login, approval.scopes);
   if (approval.expiresAtMs !== undefined && approval.expiresAtMs <= nowMilliseconds) {
@@ -69,11 +68,11 @@ export async function approveCliLogin(
   const status = effectiveStatus(login, nowMilliseconds);
   if (status !== "pending") throw conflict(status);
   const secret = generateSecret(project.keyPrefix);
-  // Sealing is asynchronous and a SQLite transaction must not wait, so the box is made first; if another approver
-  // wins the race, the transaction below refuses and the secret is simply never used.
+  // Sealed before the transaction, which should hold the write lock only as long as its statements take; if another
+  // approver wins the race, the transaction below refuses and the secret is simply never used.
   const sealedKey = await seal(secret, login.sealingPublicKey);
-  return writeTransaction(deps.db, (tx) => {
-    const key = insertNewKey(
+  return deps.storage.writeTransaction(async (tx) => {
+    const key = await insertNewKey(
       tx,
       actor,
       {
@@ -89,7 +88,7 @@ export async function approveCliLogin(
       secret,
       nowMilliseconds,
     );
-    const approved = store.markApproved(
+    const approved = await store.markApproved(
       tx,
       login.idHash,
       { approvedBy: actorIdOf(approver), keyId: key.id, sealedKey },
@@ -97,9 +96,9 @@ export async function approveCliLogin(
     );
     if (!approved) {
       // Another approver or a denial won the race: the key inserted above rolls back with this refusal.
-      throw conflict(effectiveStatus(store.findCliLogin(tx, login.idHash)!, nowMilliseconds));
+      throw conflict(effectiveStatus((await store.findCliLogin(tx, login.idHash))!, nowMilliseconds));
     }
-    recordLoginEvent(tx, actor, "cli_session.approved", project, login.idHash, nowMilliseconds, {
+    await recordLoginEvent(tx, actor, "cli_session.approved", project, login.idHash, nowMilliseconds, {
       key_id: key.id,
       owner,
       scopes,
@@ -108,22 +107,22 @@ export async function approveCliLogin(
   });
 }
 
-export function denyCliLogin(
+export async function denyCliLogin(
   deps: CliLoginDeps,
   approver: Caller,
   actor: AuditActor,
   target: LoginTarget,
   nowMilliseconds: number,
-): { callbackUrl: string | null } {
-  const login = loginForApprover(deps, approver, actor.ip, target, nowMilliseconds);
+): Promise<{ callbackUrl: string | null }> {
+  const login = await loginForApprover(deps, approver, actor.ip, target, nowMilliseconds);
   const status = effectiveStatus(login, nowMilliseconds);
   if (status !== "pending") throw conflict(status);
-  const project = findProject(deps.db, login.projectId)!;
-  writeTransaction(deps.db, (tx) => {
-    if (!store.markDenied(tx, login.idHash, actorIdOf(approver), nowMilliseconds)) {
-      throw conflict(effectiveStatus(store.findCliLogin(tx, login.idHash)!, nowMilliseconds));
+  await deps.storage.writeTransaction(async (tx) => {
+    if (!(await store.markDenied(tx, login.idHash, actorIdOf(approver), nowMilliseconds))) {
+      throw conflict(effectiveStatus((await store.findCliLogin(tx, login.idHash))!, nowMilliseconds));
     }
-    recordLoginEvent(tx, actor, "cli_session.denied", project, login.idHash, nowMilliseconds, {
+    const project = (await findProject(tx, login.projectId))!;
+    await recordLoginEvent(tx, actor, "cli_session.denied", project, login.idHash, nowMilliseconds, {
       by: actorIdOf(approver),
     });
   });
@@ -145,15 +144,15 @@ export interface CliLoginForApproval {
 }
 
 /** What the approval page shows: the project, who asked, from where, when, for which scopes, where to next. */
-export function describeCliLoginForApproval(
+export async function describeCliLoginForApproval(
   deps: CliLoginDeps,
   approver: Caller,
   requesterIp: string | null,
   userCode: string,
   nowMilliseconds: number,
-): CliLoginForApproval {
-  const login = loginForApprover(deps, approver, requesterIp, { userCode }, nowMilliseconds);
-  const project = findProject(deps.db, login.projectId)!;
+): Promise<CliLoginForApproval> {
+  const login = await loginForApprover(deps, approver, requesterIp, { userCode }, nowMilliseconds);
+  const project = (await findProject(deps.storage.reader, login.projectId))!;
   return {
     deviceName: login.deviceName,
     userCode: displayUserCode(login.userCode),
@@ -172,35 +171,38 @@ export function describeCliLoginForApproval(
  * The login an approver acts on: by id, or by user code (counting wrong codes, see above), within the approver's
  * project (the root key without X-Project-Id: any).
  */
-function loginForApprover(
+async function loginForApprover(
   deps: CliLoginDeps,
   approver: Caller,
   requesterIp: string | null,
   target: LoginTarget,
   nowMilliseconds: number,
-): CliLoginRow {
+): Promise<CliLoginRow> {
+  const reader = deps.storage.reader;
   const inReach = (login: CliLoginRow | undefined): login is CliLoginRow =>
     login !== undefined && (approver.crossProject || login.projectId === approver.projectId);
   let login: CliLoginRow | undefined;
   if ("loginId" in target) {
-    login = isLoginIdShaped(target.loginId) ? store.findCliLogin(deps.db, hashLoginId(target.loginId)) : undefined;
+    login = isLoginIdShaped(target.loginId) ? await store.findCliLogin(reader, hashLoginId(target.loginId)) : undefined;
   } else {
-    const buckets = userCodeGuessBuckets(deps.db, approver, requesterIp);
-    if (buckets.some(({ name, policy }) => deps.rateLimiter.peek(name, policy, nowMilliseconds) < 1)) {
-      throw new AppError("RATE_LIMITED", { message: "Too many wrong user codes; wait before trying again." });
+    const buckets = await userCodeGuessBuckets(deps.storage, approver, requesterIp);
+    for (const { name, policy } of buckets) {
+      if ((await deps.rateLimiter.peek(name, policy, nowMilliseconds)) < 1) {
+        throw new AppError("RATE_LIMITED", { message: "Too many wrong user codes; wait before trying again." });
+      }
     }
     const code = normaliseUserCode(target.userCode);
-    login = code === null ? undefined : store.findPendingCliLoginByUserCode(deps.db, code);
+    login = code === null ? undefined : await store.findPendingCliLoginByUserCode(reader, code);
     if (!inReach(login)) {
-      for (const { name, policy } of buckets) deps.rateLimiter.take(name, policy, nowMilliseconds);
+      for (const { name, policy } of buckets) await deps.rateLimiter.take(name, policy, nowMilliseconds);
     }
   }
   if (!inReach(login)) throw new AppError("NOT_FOUND", { message: "No such login session." });
   return login;
 }
 
-function userCodeGuessBuckets(db: Db, approver: Caller, requesterIp: string | null) {
-  const windowSeconds = findProject(db, approver.projectId)?.cliSessionTtlSeconds ?? 600;
+async function userCodeGuessBuckets(storage: Storage, approver: Caller, requesterIp: string | null) {
+  const windowSeconds = (await findProject(storage.reader, approver.projectId))?.cliSessionTtlSeconds ?? 600;
   const perKey = { limit: WRONG_USER_CODE_ATTEMPTS, windowSeconds };
   const buckets = [
     { name: `user-code-guesses:key:${approver.keyId}`, policy: perKey },

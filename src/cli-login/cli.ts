@@ -4,9 +4,8 @@
  * needs the verifier.
  */
 import { auditActorOf, type RequestContext } from "../audit/service.ts";
-import type { Db } from "../db/client.ts";
 import type { CliLoginRow } from "../db/schema.ts";
-import { writeTransaction } from "../db/transaction.ts";
+import type { Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
 import { decideTenantAccess } from "../tenants/model.ts";
 import { findDefaultProject, findProject, findTenant } from "../tenants/store.ts";
@@ -49,20 +48,22 @@ export interface StartedCliLogin {
 /** Fresh user codes tried before giving up (a clash among pending logins is already unlikely at 20^8 codes). */
 const USER_CODE_ATTEMPTS = 5;
 
-export function startCliLogin(
+export async function startCliLogin(
   deps: CliLoginDeps,
   input: NewCliLogin,
   context: RequestContext,
   nowMilliseconds: number,
-): StartedCliLogin {
-  const project = input.projectId === undefined ? findDefaultProject(deps.db) : findProject(deps.db, input.projectId);
+): Promise<StartedCliLogin> {
+  const reader = deps.storage.reader;
+  const project =
+    input.projectId === undefined ? await findDefaultProject(reader) : await findProject(reader, input.projectId);
   if (!project) {
     throw new AppError("NOT_FOUND", {
       message: "No such project.",
       details: [{ path: input.projectNamedBy, message: "no project has this id" }],
     });
   }
-  const tenantRefusal = decideTenantAccess(findTenant(deps.db, project.tenantId)!, "cli_login");
+  const tenantRefusal = decideTenantAccess((await findTenant(reader, project.tenantId))!, "cli_login");
   if (tenantRefusal) throw new AppError(tenantRefusal.code, { details: tenantRefusal.details });
   if (input.callbackUrl !== undefined) {
     const check = checkCallbackUrl(input.callbackUrl, project);
@@ -73,13 +74,13 @@ export function startCliLogin(
   const loginId = newLoginId();
   const idHash = hashLoginId(loginId);
   const expiresAtMs = nowMilliseconds + project.cliSessionTtlSeconds * 1000;
-  const userCode = writeTransaction(deps.db, (tx) => {
+  const userCode = await deps.storage.writeTransaction(async (tx) => {
     let code = newUserCode();
-    for (let attempt = 1; store.isPendingUserCodeTaken(tx, code); attempt++) {
+    for (let attempt = 1; await store.isPendingUserCodeTaken(tx, code); attempt++) {
       if (attempt >= USER_CODE_ATTEMPTS) throw new Error("could not find a free user code");
       code = newUserCode();
     }
-    store.insertCliLogin(tx, {
+    await store.insertCliLogin(tx, {
       idHash,
       projectId: project.id,
       status: "pending",
@@ -101,7 +102,7 @@ export function startCliLogin(
       sealedKey: null,
       firstDeliveredAtMs: null,
     });
-    recordLoginEvent(tx, auditActorOf(null, context), "cli_session.created", project, idHash, nowMilliseconds, {
+    await recordLoginEvent(tx, auditActorOf(null, context), "cli_session.created", project, idHash, nowMilliseconds, {
       device_name: input.deviceName ?? null,
       callback_url: input.callbackUrl ?? null,
       pkce: input.codeChallenge !== undefined,
@@ -140,9 +141,9 @@ export async function pollCliLogin(
   context: RequestContext,
   nowMilliseconds: number,
 ): Promise<PollOutcome> {
-  const login = loginHeldBy(deps.db, loginId, codeVerifier);
-  const status = expireIfLapsed(deps, login, context, nowMilliseconds);
-  if (!store.recordPoll(deps.db, login.idHash, nowMilliseconds)) {
+  const login = await loginHeldBy(deps.storage, loginId, codeVerifier);
+  const status = await expireIfLapsed(deps, login, context, nowMilliseconds);
+  if (!(await deps.storage.writeTransaction((tx) => store.recordPoll(tx, login.idHash, nowMilliseconds)))) {
     const pace = pollPace(login.lastPolledAtMs, login.pollIntervalSeconds, nowMilliseconds);
     return { status: "too_fast", retryAfterSeconds: pace.ok ? 1 : pace.retryAfterSeconds };
   }
@@ -151,27 +152,27 @@ export async function pollCliLogin(
   const apiKey = await open(login.sealedKey, loginId);
   // A box this id cannot open (one sealed in an earlier format, during an upgrade) holds nothing to hand over.
   if (apiKey === null) return { status: "expired" };
-  store.markFirstDelivery(deps.db, login.idHash, nowMilliseconds);
+  await deps.storage.writeTransaction((tx) => store.markFirstDelivery(tx, login.idHash, nowMilliseconds));
   return { status: "completed", apiKey };
 }
 
 /** DELETE from the CLI: cancels a pending login, or acknowledges a delivered key (which is then wiped). */
-export function closeCliLogin(
+export async function closeCliLogin(
   deps: CliLoginDeps,
   loginId: string,
   codeVerifier: string | null,
   context: RequestContext,
   nowMilliseconds: number,
-): void {
-  const login = loginHeldBy(deps.db, loginId, codeVerifier);
-  const status = expireIfLapsed(deps, login, context, nowMilliseconds);
-  const project = findProject(deps.db, login.projectId)!;
+): Promise<void> {
+  const login = await loginHeldBy(deps.storage, loginId, codeVerifier);
+  const status = await expireIfLapsed(deps, login, context, nowMilliseconds);
+  const project = (await findProject(deps.storage.reader, login.projectId))!;
   const actor = auditActorOf(null, context);
-  writeTransaction(deps.db, (tx) => {
-    if (status === "pending" && store.markDenied(tx, login.idHash, "cli", nowMilliseconds)) {
-      recordLoginEvent(tx, actor, "cli_session.denied", project, login.idHash, nowMilliseconds, { by: "cli" });
-    } else if (status === "approved" && store.markDelivered(tx, login.idHash)) {
-      recordLoginEvent(tx, actor, "cli_session.delivered", project, login.idHash, nowMilliseconds, {
+  await deps.storage.writeTransaction(async (tx) => {
+    if (status === "pending" && (await store.markDenied(tx, login.idHash, "cli", nowMilliseconds))) {
+      await recordLoginEvent(tx, actor, "cli_session.denied", project, login.idHash, nowMilliseconds, { by: "cli" });
+    } else if (status === "approved" && (await store.markDelivered(tx, login.idHash))) {
+      await recordLoginEvent(tx, actor, "cli_session.delivered", project, login.idHash, nowMilliseconds, {
         key_id: login.keyId,
       });
     }
@@ -179,8 +180,8 @@ export function closeCliLogin(
 }
 
 /** The login the CLI's id opens; with PKCE, only together with the verifier. Denied logins are gone for the CLI. */
-function loginHeldBy(db: Db, loginId: string, codeVerifier: string | null): CliLoginRow {
-  const login = isLoginIdShaped(loginId) ? store.findCliLogin(db, hashLoginId(loginId)) : undefined;
+async function loginHeldBy(storage: Storage, loginId: string, codeVerifier: string | null): Promise<CliLoginRow> {
+  const login = isLoginIdShaped(loginId) ? await store.findCliLogin(storage.reader, hashLoginId(loginId)) : undefined;
   if (!login || login.status === "denied") throw new AppError("NOT_FOUND", { message: "No such login session." });
   if (login.codeChallenge !== null) {
     if (codeVerifier === null) {

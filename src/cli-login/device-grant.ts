@@ -4,7 +4,6 @@
  * login started with PKCE is not redeemable here (RFC 8628 has no verifier to send).
  */
 import { auditActorOf, type RequestContext } from "../audit/service.ts";
-import { writeTransaction } from "../db/transaction.ts";
 import { findKey } from "../keys/store.ts";
 import { findProject } from "../tenants/store.ts";
 import { type CliLoginDeps, expireIfLapsed, recordLoginEvent } from "./expiry.ts";
@@ -24,30 +23,43 @@ export async function exchangeDeviceCode(
   context: RequestContext,
   nowMilliseconds: number,
 ): Promise<DeviceTokenOutcome> {
-  const login = isLoginIdShaped(deviceCode) ? store.findCliLogin(deps.db, hashLoginId(deviceCode)) : undefined;
+  const { storage } = deps;
+  const login = isLoginIdShaped(deviceCode)
+    ? await store.findCliLogin(storage.reader, hashLoginId(deviceCode))
+    : undefined;
   if (!login || login.projectId !== clientId || login.codeChallenge !== null)
     return { ok: false, error: "invalid_grant" };
-  const status = expireIfLapsed(deps, login, context, nowMilliseconds);
+  const status = await expireIfLapsed(deps, login, context, nowMilliseconds);
   if (status === "denied") return { ok: false, error: "access_denied" };
   if (status === "expired") return { ok: false, error: "expired_token" };
   if (status === "delivered") return { ok: false, error: "invalid_grant" };
-  if (!store.recordPoll(deps.db, login.idHash, nowMilliseconds)) {
-    store.slowDown(deps.db, login.idHash, nowMilliseconds);
-    return { ok: false, error: "slow_down" };
-  }
+  const paced = await storage.writeTransaction(async (tx) => {
+    if (await store.recordPoll(tx, login.idHash, nowMilliseconds)) return true;
+    await store.slowDown(tx, login.idHash, nowMilliseconds);
+    return false;
+  });
+  if (!paced) return { ok: false, error: "slow_down" };
   if (status === "pending" || login.sealedKey === null) return { ok: false, error: "authorization_pending" };
   const accessToken = await open(login.sealedKey, deviceCode);
   if (accessToken === null) return { ok: false, error: "expired_token" };
-  const project = findProject(deps.db, login.projectId)!;
-  const delivered = writeTransaction(deps.db, (tx) => {
-    if (!store.markDelivered(tx, login.idHash)) return false;
-    recordLoginEvent(tx, auditActorOf(null, context), "cli_session.delivered", project, login.idHash, nowMilliseconds, {
-      key_id: login.keyId,
-      grant: "device_code",
-    });
+  const delivered = await storage.writeTransaction(async (tx) => {
+    if (!(await store.markDelivered(tx, login.idHash))) return false;
+    const project = (await findProject(tx, login.projectId))!;
+    await recordLoginEvent(
+      tx,
+      auditActorOf(null, context),
+      "cli_session.delivered",
+      project,
+      login.idHash,
+      nowMilliseconds,
+      {
+        key_id: login.keyId,
+        grant: "device_code",
+      },
+    );
     return true;
   });
   if (!delivered) return { ok: false, error: "invalid_grant" };
-  const scopes = login.keyId === null ? [] : (findKey(deps.db, login.keyId)?.scopes ?? []);
+  const scopes = login.keyId === null ? [] : ((await findKey(storage.reader, login.keyId))?.scopes ?? []);
   return { ok: true, accessToken, scopes };
 }

@@ -11,18 +11,16 @@ import {
   type RequestContext,
   recordProjectEvent,
 } from "../audit/service.ts";
-import type { Db } from "../db/client.ts";
-import type { Executor } from "../db/executor.ts";
 import type { CliLoginRow } from "../db/schema.ts";
-import { writeTransaction } from "../db/transaction.ts";
-import type { RateLimiter } from "../ratelimit/limiter.ts";
+import type { Executor, Storage } from "../db/storage.ts";
+import type { Limiter } from "../ratelimit/limiter.ts";
 import { findProject } from "../tenants/store.ts";
 import { type CliLoginStatus, DELIVERY_WINDOW_MILLISECONDS, effectiveStatus } from "./model.ts";
 import * as store from "./store.ts";
 
 export interface CliLoginDeps {
-  db: Db;
-  rateLimiter: RateLimiter;
+  storage: Storage;
+  rateLimiter: Limiter;
   settings: { publicUrl: string };
 }
 
@@ -31,7 +29,7 @@ function loginTarget(idHash: string) {
   return { type: "cli_session" as const, id: `cls_${idHash.slice(0, 24)}` };
 }
 
-export function recordLoginEvent(
+export async function recordLoginEvent(
   executor: Executor,
   actor: AuditActor,
   action: AuditAction,
@@ -39,35 +37,34 @@ export function recordLoginEvent(
   idHash: string,
   nowMilliseconds: number,
   details: Record<string, unknown>,
-): void {
-  recordProjectEvent(executor, actor, action, loginTarget(idHash), project, nowMilliseconds, details);
+): Promise<void> {
+  await recordProjectEvent(executor, actor, action, loginTarget(idHash), project, nowMilliseconds, details);
 }
 
 /** The login's status now; a login whose time ran out is marked expired (and its key wiped) on the way. */
-export function expireIfLapsed(
+export async function expireIfLapsed(
   deps: CliLoginDeps,
   login: CliLoginRow,
   context: RequestContext,
   nowMilliseconds: number,
-): CliLoginStatus {
+): Promise<CliLoginStatus> {
   const status = effectiveStatus(login, nowMilliseconds);
   if (status === "expired" && login.status !== "expired") {
-    const project = findProject(deps.db, login.projectId)!;
-    writeTransaction(deps.db, (tx) => {
-      if (store.markExpired(tx, login.idHash)) {
-        recordLoginEvent(
-          tx,
-          auditActorOf(null, context),
-          "cli_session.expired",
-          project,
-          login.idHash,
-          nowMilliseconds,
-          {
-            key_id: login.keyId,
-            was: login.status,
-          },
-        );
-      }
+    await deps.storage.writeTransaction(async (tx) => {
+      if (!(await store.markExpired(tx, login.idHash))) return;
+      const project = (await findProject(tx, login.projectId))!;
+      await recordLoginEvent(
+        tx,
+        auditActorOf(null, context),
+        "cli_session.expired",
+        project,
+        login.idHash,
+        nowMilliseconds,
+        {
+          key_id: login.keyId,
+          was: login.status,
+        },
+      );
     });
   }
   return status;
@@ -76,10 +73,11 @@ export function expireIfLapsed(
 const HOUSEKEEPING: RequestContext = { requestId: null, ip: null, userAgent: null };
 
 /** Housekeeping: logins whose time ran out are marked expired and any key waiting in them is wiped. */
-export function expireLapsedCliLogins(deps: CliLoginDeps, nowMilliseconds: number): number {
+export async function expireLapsedCliLogins(deps: CliLoginDeps, nowMilliseconds: number): Promise<number> {
+  const lapsed = await store.listLapsedCliLogins(deps.storage.reader, nowMilliseconds, DELIVERY_WINDOW_MILLISECONDS);
   let expired = 0;
-  for (const login of store.listLapsedCliLogins(deps.db, nowMilliseconds, DELIVERY_WINDOW_MILLISECONDS)) {
-    if (expireIfLapsed(deps, login, HOUSEKEEPING, nowMilliseconds) === "expired") expired++;
+  for (const login of lapsed) {
+    if ((await expireIfLapsed(deps, login, HOUSEKEEPING, nowMilliseconds)) === "expired") expired++;
   }
   return expired;
 }

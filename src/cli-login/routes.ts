@@ -36,7 +36,7 @@ import {
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
 /** Starting a login is unauthenticated, so each client address may start only so many a minute. */
-function limitStarts(
+async function limitStarts(
   deps: AppDeps,
   request: HandlerRequest,
   nowMilliseconds: number,
@@ -44,7 +44,7 @@ function limitStarts(
 ) {
   if (request.ip === null) return;
   const policy = deps.settings.cliStartPolicy;
-  const decision = deps.rateLimiter.take(`cli-starts:${request.ip}`, policy, nowMilliseconds);
+  const decision = await deps.rateLimiter.take(`cli-starts:${request.ip}`, policy, nowMilliseconds);
   Object.assign(responseHeaders, rateLimitHeaders("cli-starts", policy, decision, nowMilliseconds));
   if (!decision.allowed)
     throw new AppError("RATE_LIMITED", { message: "Too many login sessions started from this address." });
@@ -118,8 +118,8 @@ const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
       module: "cli_login",
       params,
       responses: { 200: DeniedCliSession, 404: ErrorResponse, 409: ErrorResponse },
-      handle: ({ deps, principal, actor, params: target, nowMilliseconds }) => {
-        const denied = denyCliLogin(deps, principal, actor, targetOf(target), nowMilliseconds);
+      handle: async ({ deps, principal, actor, params: target, nowMilliseconds }) => {
+        const denied = await denyCliLogin(deps, principal, actor, targetOf(target), nowMilliseconds);
         return { object: "cli_session" as const, status: "denied" as const, callback_url: denied.callbackUrl };
       },
     }),
@@ -141,9 +141,9 @@ export const cliLoginRoutes = [
     headers: ["X-Project-Id"],
     body: CreateCliSessionBody,
     responses: { 201: CreatedCliSession, 403: CliErrorResponse, 404: CliErrorResponse, 429: CliErrorResponse },
-    handle: ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
-      limitStarts(deps, request, nowMilliseconds, responseHeaders);
-      const created = startCliLogin(
+    handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
+      await limitStarts(deps, request, nowMilliseconds, responseHeaders);
+      const created = await startCliLogin(
         deps,
         {
           projectId: request.headers.get("x-project-id") ?? undefined,
@@ -207,8 +207,8 @@ export const cliLoginRoutes = [
     headers: ["X-Code-Verifier"],
     params: CliSessionParams,
     responses: { 200: CliSuccess, 404: CliErrorResponse },
-    handle: ({ deps, params, request, nowMilliseconds }) => {
-      closeCliLogin(deps, params.sessionId, request.headers.get("x-code-verifier"), request, nowMilliseconds);
+    handle: async ({ deps, params, request, nowMilliseconds }) => {
+      await closeCliLogin(deps, params.sessionId, request.headers.get("x-code-verifier"), request, nowMilliseconds);
       return { success: true as const };
     },
   }),
@@ -226,8 +226,8 @@ export const cliLoginRoutes = [
     module: "cli_login",
     params: UserCodeParams,
     responses: { 200: CliSessionForApproval, 404: ErrorResponse },
-    handle: ({ deps, principal, params, request, nowMilliseconds }) => {
-      const session = describeCliLoginForApproval(deps, principal, request.ip, params.userCode, nowMilliseconds);
+    handle: async ({ deps, principal, params, request, nowMilliseconds }) => {
+      const session = await describeCliLoginForApproval(deps, principal, request.ip, params.userCode, nowMilliseconds);
       return {
         object: "cli_session" as const,
         status: session.status,
@@ -252,7 +252,7 @@ export const cliLoginRoutes = [
     tags: ["cli-login"],
     credential: "none",
     responses: { 200: z.string().describe("An HTML page.") },
-    handle: ({ responseHeaders }) => {
+    handle: async ({ responseHeaders }) => {
       Object.assign(responseHeaders, APPROVAL_PAGE_HEADERS);
       return APPROVAL_PAGE;
     },
@@ -268,14 +268,14 @@ export const cliLoginRoutes = [
     bodyFormat: "form",
     body: DeviceCodeForm,
     responses: { 200: DeviceCodeResponse, 401: OAuthErrorResponse, 403: OAuthErrorResponse, 429: OAuthErrorResponse },
-    handle: ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
+    handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
       const scopes = body.scope === undefined ? undefined : body.scope.split(" ").filter((scope) => scope !== "");
       if (scopes?.some((scope) => !SCOPE_PATTERN.test(scope)) || (scopes?.length ?? 0) > MAX_SCOPES_PER_KEY) {
         throw new OAuthError("invalid_scope", `Scopes are lower-case resource:action, at most ${MAX_SCOPES_PER_KEY}.`);
       }
       if (!idPattern("project").test(body.client_id)) throw new OAuthError("invalid_client", "Unknown client_id.", 401);
-      limitStarts(deps, request, nowMilliseconds, responseHeaders);
-      const created = startCliLogin(
+      await limitStarts(deps, request, nowMilliseconds, responseHeaders);
+      const created = await startCliLogin(
         deps,
         { projectId: body.client_id, projectNamedBy: "client_id", scopes: scopes?.length ? scopes : undefined },
         request,

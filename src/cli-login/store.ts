@@ -1,129 +1,132 @@
 /**
- * CLI logins in the database. Every transition is one guarded UPDATE (`WHERE status = …`), so of any number
- * of concurrent attempts exactly one changes the row; callers learn whether theirs did from the count of changed rows.
+ * CLI logins in the database (either engine: see src/db/storage.ts). Every transition is one guarded UPDATE
+ * (`WHERE status = …`), so of any number of concurrent attempts exactly one changes the row; callers learn whether
+ * theirs did from the rows it returns.
  */
-import { and, eq, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
-import type { Executor } from "../db/executor.ts";
-import { type CliLoginRow, cliLogins } from "../db/schema.ts";
+import { and, eq, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import type { CliLoginRow } from "../db/schema.ts";
+import { type Executor, first } from "../db/storage.ts";
 
-function changedRows(result: unknown): number {
-  return (result as { changes: number }).changes;
+/** A number bound as a 64-bit integer: PostgreSQL would otherwise guess 32 bits for a bare parameter in arithmetic. */
+function bigint(value: number): SQL {
+  return sql`CAST(${value} AS BIGINT)`;
 }
 
-export function insertCliLogin(executor: Executor, row: CliLoginRow): void {
-  executor.insert(cliLogins).values(row).run();
+export async function insertCliLogin(x: Executor, row: CliLoginRow): Promise<void> {
+  await x.q.insert(x.t.cliLogins).values(row);
 }
 
-export function findCliLogin(executor: Executor, idHash: string): CliLoginRow | undefined {
-  return executor.select().from(cliLogins).where(eq(cliLogins.idHash, idHash)).get();
+export async function findCliLogin(x: Executor, idHash: string): Promise<CliLoginRow | undefined> {
+  return first(await x.q.select().from(x.t.cliLogins).where(eq(x.t.cliLogins.idHash, idHash)).limit(1));
 }
 
-export function findPendingCliLoginByUserCode(executor: Executor, userCode: string): CliLoginRow | undefined {
-  return executor
-    .select()
-    .from(cliLogins)
-    .where(and(eq(cliLogins.userCode, userCode), eq(cliLogins.status, "pending")))
-    .get();
-}
-
-export function isPendingUserCodeTaken(executor: Executor, userCode: string): boolean {
-  return findPendingCliLoginByUserCode(executor, userCode) !== undefined;
-}
-
-/** Records a poll unless the previous one was less than the session's interval ago. */
-export function recordPoll(executor: Executor, idHash: string, nowMilliseconds: number): boolean {
-  const result = executor
-    .update(cliLogins)
-    .set({ lastPolledAtMs: nowMilliseconds })
-    .where(
-      and(
-        eq(cliLogins.idHash, idHash),
-        or(
-          isNull(cliLogins.lastPolledAtMs),
-          lte(cliLogins.lastPolledAtMs, sql`${nowMilliseconds} - ${cliLogins.pollIntervalSeconds} * 1000`),
-        ),
-      ),
-    )
-    .run();
-  return changedRows(result) === 1;
-}
-
-/** RFC 8628 slow_down: the client must wait five more seconds from now on. */
-export function slowDown(executor: Executor, idHash: string, nowMilliseconds: number): void {
-  executor
-    .update(cliLogins)
-    .set({ pollIntervalSeconds: sql`${cliLogins.pollIntervalSeconds} + 5`, lastPolledAtMs: nowMilliseconds })
-    .where(eq(cliLogins.idHash, idHash))
-    .run();
-}
-
-/** The guard of every decision: the session is still pending and its time has not run out. */
-function stillPending(idHash: string, nowMilliseconds: number) {
-  return and(
-    eq(cliLogins.idHash, idHash),
-    eq(cliLogins.status, "pending"),
-    sql`${cliLogins.expiresAtMs} > ${nowMilliseconds}`,
+export async function findPendingCliLoginByUserCode(x: Executor, userCode: string): Promise<CliLoginRow | undefined> {
+  const { cliLogins } = x.t;
+  return first(
+    await x.q
+      .select()
+      .from(cliLogins)
+      .where(and(eq(cliLogins.userCode, userCode), eq(cliLogins.status, "pending")))
+      .limit(1),
   );
 }
 
-export function markApproved(
-  executor: Executor,
+export async function isPendingUserCodeTaken(x: Executor, userCode: string): Promise<boolean> {
+  return (await findPendingCliLoginByUserCode(x, userCode)) !== undefined;
+}
+
+/** Changes the login's row where `guard` holds; true when it did. */
+async function changed(
+  x: Executor,
+  idHash: string,
+  guard: SQL | undefined,
+  values: Partial<CliLoginRow>,
+): Promise<boolean> {
+  const { cliLogins } = x.t;
+  const rows = await x.q
+    .update(cliLogins)
+    .set(values)
+    .where(and(eq(cliLogins.idHash, idHash), guard))
+    .returning({ idHash: cliLogins.idHash });
+  return rows.length === 1;
+}
+
+/** Records a poll unless the previous one was less than the login's interval ago. */
+export async function recordPoll(x: Executor, idHash: string, nowMilliseconds: number): Promise<boolean> {
+  const { cliLogins } = x.t;
+  const paced = or(
+    isNull(cliLogins.lastPolledAtMs),
+    lte(cliLogins.lastPolledAtMs, sql`${bigint(nowMilliseconds)} - ${cliLogins.pollIntervalSeconds} * 1000`),
+  );
+  return changed(x, idHash, paced, { lastPolledAtMs: nowMilliseconds });
+}
+
+/** RFC 8628 slow_down: the client must wait five more seconds from now on. */
+export async function slowDown(x: Executor, idHash: string, nowMilliseconds: number): Promise<void> {
+  const { cliLogins } = x.t;
+  await x.q
+    .update(cliLogins)
+    .set({ pollIntervalSeconds: sql`${cliLogins.pollIntervalSeconds} + 5`, lastPolledAtMs: nowMilliseconds })
+    .where(eq(cliLogins.idHash, idHash));
+}
+
+/** The guard of every decision: the login is still pending and its time has not run out. */
+function stillPending(x: Executor, nowMilliseconds: number): SQL | undefined {
+  const { cliLogins } = x.t;
+  return and(eq(cliLogins.status, "pending"), sql`${cliLogins.expiresAtMs} > ${bigint(nowMilliseconds)}`);
+}
+
+export async function markApproved(
+  x: Executor,
   idHash: string,
   approval: { approvedBy: string; keyId: string; sealedKey: string },
   nowMilliseconds: number,
-): boolean {
-  const result = executor
-    .update(cliLogins)
-    .set({ status: "approved", decidedAtMs: nowMilliseconds, ...approval })
-    .where(stillPending(idHash, nowMilliseconds))
-    .run();
-  return changedRows(result) === 1;
+): Promise<boolean> {
+  return changed(x, idHash, stillPending(x, nowMilliseconds), {
+    status: "approved",
+    decidedAtMs: nowMilliseconds,
+    ...approval,
+  });
 }
 
-export function markDenied(executor: Executor, idHash: string, deniedBy: string, nowMilliseconds: number): boolean {
-  const result = executor
-    .update(cliLogins)
-    .set({ status: "denied", decidedAtMs: nowMilliseconds, approvedBy: deniedBy })
-    .where(stillPending(idHash, nowMilliseconds))
-    .run();
-  return changedRows(result) === 1;
+export async function markDenied(
+  x: Executor,
+  idHash: string,
+  deniedBy: string,
+  nowMilliseconds: number,
+): Promise<boolean> {
+  return changed(x, idHash, stillPending(x, nowMilliseconds), {
+    status: "denied",
+    decidedAtMs: nowMilliseconds,
+    approvedBy: deniedBy,
+  });
 }
 
-export function markFirstDelivery(executor: Executor, idHash: string, nowMilliseconds: number): boolean {
-  const result = executor
-    .update(cliLogins)
-    .set({ firstDeliveredAtMs: nowMilliseconds })
-    .where(and(eq(cliLogins.idHash, idHash), eq(cliLogins.status, "approved"), isNull(cliLogins.firstDeliveredAtMs)))
-    .run();
-  return changedRows(result) === 1;
+export async function markFirstDelivery(x: Executor, idHash: string, nowMilliseconds: number): Promise<boolean> {
+  const { cliLogins } = x.t;
+  const undelivered = and(eq(cliLogins.status, "approved"), isNull(cliLogins.firstDeliveredAtMs));
+  return changed(x, idHash, undelivered, { firstDeliveredAtMs: nowMilliseconds });
 }
 
 /** Acknowledged: the CLI has the key; the sealed copy is wiped. */
-export function markDelivered(executor: Executor, idHash: string): boolean {
-  const result = executor
-    .update(cliLogins)
-    .set({ status: "delivered", sealedKey: null })
-    .where(and(eq(cliLogins.idHash, idHash), eq(cliLogins.status, "approved")))
-    .run();
-  return changedRows(result) === 1;
+export async function markDelivered(x: Executor, idHash: string): Promise<boolean> {
+  return changed(x, idHash, eq(x.t.cliLogins.status, "approved"), { status: "delivered", sealedKey: null });
 }
 
-export function markExpired(executor: Executor, idHash: string): boolean {
-  const result = executor
-    .update(cliLogins)
-    .set({ status: "expired", sealedKey: null })
-    .where(and(eq(cliLogins.idHash, idHash), or(eq(cliLogins.status, "pending"), eq(cliLogins.status, "approved"))))
-    .run();
-  return changedRows(result) === 1;
+export async function markExpired(x: Executor, idHash: string): Promise<boolean> {
+  const { cliLogins } = x.t;
+  const live = or(eq(cliLogins.status, "pending"), eq(cliLogins.status, "approved"));
+  return changed(x, idHash, live, { status: "expired", sealedKey: null });
 }
 
-/** Sessions whose time ran out but whose row does not say so yet: pending past expiry, keys past their window. */
-export function listLapsedCliLogins(
-  executor: Executor,
+/** Logins whose time ran out but whose row does not say so yet: pending past expiry, keys past their window. */
+export async function listLapsedCliLogins(
+  x: Executor,
   nowMilliseconds: number,
   deliveryWindowMs: number,
-): CliLoginRow[] {
-  return executor
+): Promise<CliLoginRow[]> {
+  const { cliLogins } = x.t;
+  return x.q
     .select()
     .from(cliLogins)
     .where(
@@ -136,6 +139,5 @@ export function listLapsedCliLogins(
         ),
       ),
     )
-    .limit(1000)
-    .all();
+    .limit(1000);
 }

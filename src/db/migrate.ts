@@ -1,68 +1,47 @@
 /**
- * Applies the embedded migrations. Many processes may start at once on a fresh file, so the whole check-and-apply
- * runs inside BEGIN IMMEDIATE (one writer at a time) and re-reads what is applied after taking the lock. A migration
- * whose text changed after it was applied, or a database migrated by a newer latchkey, stops the start with a clear
- * message rather than guessing.
+ * The embedded migrations of each dialect, and the rule every driver applies them by. Many processes (or nodes) may
+ * start at once on a fresh database, so each driver runs the whole check-and-apply under one lock and re-reads what is
+ * applied after taking it. A migration whose text changed after it was applied, or a database migrated by a newer
+ * latchkey, stops the start with a clear message rather than guessing.
  */
-import type { Database } from "bun:sqlite";
 import { sha256Hex } from "../lib/crypto.ts";
 import { readMigrationsAtBuildTime } from "./embedded-migrations.ts" with { type: "macro" };
 import type { EmbeddedMigration } from "./embedded-migrations.ts";
 
-export const EMBEDDED_MIGRATIONS: EmbeddedMigration[] = readMigrationsAtBuildTime();
+export const SQLITE_MIGRATIONS: EmbeddedMigration[] = readMigrationsAtBuildTime("sqlite");
+export const POSTGRES_MIGRATIONS: EmbeddedMigration[] = readMigrationsAtBuildTime("pg");
 
-const STATEMENT_BREAKPOINT = "--> statement-breakpoint";
+export const STATEMENT_BREAKPOINT = "--> statement-breakpoint";
 
 export class MigrationError extends Error {
   override name = "MigrationError";
 }
 
-export interface MigrationResult {
-  applied: string[];
-  alreadyApplied: number;
+export interface AppliedMigration {
+  tag: string;
+  sha256: string;
 }
 
-export function applyMigrations(
-  sqlite: Database,
-  nowMilliseconds: number,
-  migrations: EmbeddedMigration[] = EMBEDDED_MIGRATIONS,
-): MigrationResult {
-  const known = new Map(migrations.map((migration) => [migration.tag, sha256Hex(migration.sql)]));
-  const run = sqlite.transaction(() => {
-    sqlite.run(
-      "CREATE TABLE IF NOT EXISTS latchkey_migrations " +
-        "(tag TEXT PRIMARY KEY NOT NULL, sha256 TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
-    );
-    const appliedRows = sqlite.query("SELECT tag, sha256 FROM latchkey_migrations").all() as {
-      tag: string;
-      sha256: string;
-    }[];
-    for (const row of appliedRows) {
-      const expected = known.get(row.tag);
-      if (expected === undefined) {
-        throw new MigrationError(
-          `the database was migrated by a newer latchkey (unknown migration ${row.tag}); upgrade this binary`,
-        );
-      }
-      if (expected !== row.sha256) {
-        throw new MigrationError(`migration ${row.tag} changed after it was applied; restore the original file`);
-      }
+/** The migrations still to apply, in order, after checking those already applied against the embedded ones. */
+export function pendingMigrations(applied: readonly AppliedMigration[], embedded: readonly EmbeddedMigration[]) {
+  const known = new Map(embedded.map((migration) => [migration.tag, sha256Hex(migration.sql)]));
+  for (const row of applied) {
+    const expected = known.get(row.tag);
+    if (expected === undefined) {
+      throw new MigrationError(
+        `the database was migrated by a newer latchkey (unknown migration ${row.tag}); upgrade this binary`,
+      );
     }
-    const appliedTags = new Set(appliedRows.map((row) => row.tag));
-    const applied: string[] = [];
-    for (const migration of migrations) {
-      if (appliedTags.has(migration.tag)) continue;
-      for (const statement of migration.sql.split(STATEMENT_BREAKPOINT)) {
-        if (statement.trim() !== "") sqlite.run(statement);
-      }
-      sqlite.run("INSERT INTO latchkey_migrations (tag, sha256, applied_at_ms) VALUES (?, ?, ?)", [
-        migration.tag,
-        known.get(migration.tag)!,
-        nowMilliseconds,
-      ]);
-      applied.push(migration.tag);
+    if (expected !== row.sha256) {
+      throw new MigrationError(`migration ${row.tag} changed after it was applied; restore the original file`);
     }
-    return { applied, alreadyApplied: appliedRows.length };
-  });
-  return run.immediate();
+  }
+  const appliedTags = new Set(applied.map((row) => row.tag));
+  return embedded
+    .filter((migration) => !appliedTags.has(migration.tag))
+    .map((migration) => ({
+      tag: migration.tag,
+      sha256: known.get(migration.tag)!,
+      statements: migration.sql.split(STATEMENT_BREAKPOINT).filter((statement) => statement.trim() !== ""),
+    }));
 }

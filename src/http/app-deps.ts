@@ -3,17 +3,16 @@
  * built by src/deps.ts; this layer only names it, so that routes and the pipeline depend on the shape, not on how
  * it is put together.
  */
-import type { Database } from "bun:sqlite";
 import type { LRUCache } from "lru-cache";
 import type { ChangeLog } from "../auth/change-log.ts";
 import type { CredentialCache } from "../auth/credential-cache.ts";
 import type { UsageRecorder } from "../auth/usage.ts";
-import type { Db } from "../db/client.ts";
+import type { Storage } from "../db/storage.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
-import type { RateLimiter } from "../ratelimit/limiter.ts";
+import type { Limiter } from "../ratelimit/limiter.ts";
 import type { SigningKeyRing } from "../sessions/signing-keys.ts";
 import type { SessionClaims } from "../sessions/tokens.ts";
 import type { TrustedProxies } from "./client-ip.ts";
@@ -43,8 +42,9 @@ export interface SessionsRuntime {
 }
 
 export interface AppDeps {
-  db: Db;
-  sqlite: Database;
+  storage: Storage;
+  /** `ready` turns true once the first-start defaults exist; until then every request is answered 503. */
+  status: { ready: boolean };
   clock: Clock;
   logger: Logger;
   settings: AppSettings;
@@ -52,7 +52,7 @@ export interface AppDeps {
   origins: OriginRegistry;
   credentials: CredentialCache;
   changeLog: ChangeLog;
-  rateLimiter: RateLimiter;
+  rateLimiter: Limiter;
   usage: UsageRecorder;
   metrics: Metrics;
 }

@@ -5,10 +5,9 @@
  * mode is never allowed. Whether a given key or token may be used from that origin is decided by the credential
  * check, against its own project's list.
  */
-import type { Db } from "../db/client.ts";
-import { listAllowedOriginsOfAllProjects } from "../tenants/store.ts";
+import type { Storage } from "../db/storage.ts";
+import { findProject, listAllowedOriginsByProject } from "../tenants/store.ts";
 
-const REFRESH_INTERVAL_MILLISECONDS = 1_000;
 const ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS = "Authorization, Content-Type, X-Session-Token, X-Project-Id, X-Request-Id, X-Code-Verifier";
 const EXPOSED_HEADERS =
@@ -16,24 +15,36 @@ const EXPOSED_HEADERS =
   "RateLimit, RateLimit-Policy";
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
-/** The union of all projects' allowed origins, re-read at most once a second (other processes may change it). */
+/**
+ * Every project's allowed origins, held in memory so a preflight is answered without the database. Read in full at
+ * start and every minute, and one project again whenever the change log says it changed (in this process, before the
+ * change is acknowledged; from other processes or nodes, within the change log's bound).
+ */
 export class OriginRegistry {
-  private origins = new Set<string>();
-  private loadedAtMs = Number.NEGATIVE_INFINITY;
+  private byProject = new Map<string, readonly string[]>();
+  private listed = new Set<string>();
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly storage: Storage) {}
 
-  isListed(origin: string, nowMilliseconds: number): boolean {
-    if (nowMilliseconds - this.loadedAtMs >= REFRESH_INTERVAL_MILLISECONDS || nowMilliseconds < this.loadedAtMs) {
-      this.origins = new Set(listAllowedOriginsOfAllProjects(this.db));
-      this.loadedAtMs = nowMilliseconds;
-    }
-    return this.origins.has(origin);
+  async load(): Promise<void> {
+    this.byProject = new Map(await listAllowedOriginsByProject(this.storage.reader));
+    this.rebuild();
   }
 
-  /** A project in this process changed its origins: the next check re-reads them. */
-  invalidate(): void {
-    this.loadedAtMs = Number.NEGATIVE_INFINITY;
+  /** A project changed: its origins are read again. */
+  async refreshProject(projectId: string): Promise<void> {
+    const project = await findProject(this.storage.reader, projectId);
+    if (project) this.byProject.set(projectId, project.allowedOrigins);
+    else this.byProject.delete(projectId);
+    this.rebuild();
+  }
+
+  isListed(origin: string): boolean {
+    return this.listed.has(origin);
+  }
+
+  private rebuild(): void {
+    this.listed = new Set([...this.byProject.values()].flat());
   }
 }
 

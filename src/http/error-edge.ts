@@ -3,6 +3,7 @@
  * Elysia's own failures are translated (malformed input → 400, unknown route → 404); everything else is an internal
  * error: logged with the request id, answered 500 with no stack, no message and no internals.
  */
+import { isStorageUnavailable } from "../db/unavailable.ts";
 import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../errors.ts";
 import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -66,6 +67,10 @@ export function toAppError(
     return new AppError("VALIDATION_FAILED", { details: describeIssues(validation) });
   }
   if (code === "NOT_FOUND") return new AppError("NOT_FOUND", { message: "No such route." });
+  if (isStorageUnavailable(error)) {
+    logger.warn("database unavailable", { request_id: requestId, error: describe(error) });
+    return new AppError("UNAVAILABLE");
+  }
   logUnhandled(logger, requestId, error);
   return new AppError("INTERNAL");
 }
@@ -73,9 +78,13 @@ export function toAppError(
 function logUnhandled(logger: Logger, requestId: string, error: unknown): void {
   logger.error("unhandled error", {
     request_id: requestId,
-    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    error: describe(error),
     stack: error instanceof Error ? error.stack : undefined,
   });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**

@@ -30,8 +30,8 @@ export const keyRoutes = [
     module: "keys",
     body: CreateKeyBody,
     responses: { 200: CreatedKey, 404: ErrorResponse },
-    handle: ({ deps, principal, actor, body, nowMilliseconds }) => {
-      const issued = keys.createKey(
+    handle: async ({ deps, principal, actor, body, nowMilliseconds }) => {
+      const issued = await keys.createKey(
         deps,
         principal,
         actor,
@@ -59,8 +59,8 @@ export const keyRoutes = [
     module: "keys",
     query: KeyListQuery,
     responses: { 200: listOf(ApiKey), 404: ErrorResponse },
-    handle: ({ deps, principal, query }) => {
-      const page = keys.listKeys(deps, principal, {
+    handle: async ({ deps, principal, query }) => {
+      const page = await keys.listKeys(deps, principal, {
         beforeId: query.cursor,
         limit: query.limit,
         projectId: query.project_id,
@@ -80,7 +80,7 @@ export const keyRoutes = [
     module: "keys",
     params: KeyParams,
     responses: { 200: ApiKey, 404: ErrorResponse },
-    handle: ({ deps, principal, params }) => presentKey(keys.getKey(deps, principal, params.id)),
+    handle: async ({ deps, principal, params }) => presentKey(await keys.getKey(deps, principal, params.id)),
   }),
   route({
     method: "PATCH",
@@ -96,9 +96,9 @@ export const keyRoutes = [
     params: KeyParams,
     body: UpdateKeyBody,
     responses: { 200: ApiKey, 404: ErrorResponse, 409: ErrorResponse },
-    handle: ({ deps, principal, actor, params, body, nowMilliseconds }) =>
+    handle: async ({ deps, principal, actor, params, body, nowMilliseconds }) =>
       presentKey(
-        keys.updateKey(
+        await keys.updateKey(
           deps,
           principal,
           actor,
@@ -122,8 +122,8 @@ export const keyRoutes = [
     module: "keys",
     params: KeyParams,
     responses: { 200: RevokedKey, 404: ErrorResponse, 409: ErrorResponse },
-    handle: ({ deps, principal, actor, params, nowMilliseconds }) => {
-      const revoked = keys.revokeKey(deps, principal, actor, params.id, nowMilliseconds);
+    handle: async ({ deps, principal, actor, params, nowMilliseconds }) => {
+      const revoked = await keys.revokeKey(deps, principal, actor, params.id, nowMilliseconds);
       return { id: revoked.id, object: "api_key" as const, revoked: true as const };
     },
   }),
@@ -140,8 +140,8 @@ export const keyRoutes = [
     params: KeyParams,
     body: RotateKeyBody,
     responses: { 200: RotatedKey, 404: ErrorResponse, 409: ErrorResponse },
-    handle: ({ deps, principal, actor, params, body, nowMilliseconds }) => {
-      const rotated = keys.rotateKey(deps, principal, actor, params.id, body.grace_seconds, nowMilliseconds);
+    handle: async ({ deps, principal, actor, params, body, nowMilliseconds }) => {
+      const rotated = await keys.rotateKey(deps, principal, actor, params.id, body.grace_seconds, nowMilliseconds);
       return {
         ...presentKey(rotated.key),
         secret: rotated.secret,

@@ -10,10 +10,8 @@
  */
 import { type AuditActor, recordProjectEvent } from "../audit/service.ts";
 import type { ChangeRecorder } from "../db/change-recorder.ts";
-import type { Db } from "../db/client.ts";
-import type { Executor } from "../db/executor.ts";
 import type { ApiKeyRow } from "../db/schema.ts";
-import { writeTransaction } from "../db/transaction.ts";
+import type { Executor, Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
@@ -24,7 +22,7 @@ import { generateSecret, hashSecret, secretHint } from "./secret.ts";
 import * as store from "./store.ts";
 
 export interface KeysDeps {
-  db: Db;
+  storage: Storage;
   changeLog: ChangeRecorder;
 }
 
@@ -44,13 +42,13 @@ export interface IssuedKey {
 
 export const ROTATION_GRACE_SECONDS_MAX = 30 * 24 * 60 * 60;
 
-export function createKey(
+export async function createKey(
   deps: KeysDeps,
   caller: Caller,
   actor: AuditActor,
   input: NewKey,
   nowMilliseconds: number,
-): IssuedKey {
+): Promise<IssuedKey> {
   const projectId = input.projectId ?? caller.projectId;
   if (projectId !== caller.projectId && !caller.crossProject) throw projectNotFound();
   if (input.expiresAtMs !== undefined && input.expiresAtMs <= nowMilliseconds) {
@@ -64,11 +62,11 @@ export function createKey(
       details: beyond.map((scope) => ({ path: `scopes[${input.scopes.indexOf(scope)}]`, message: scope })),
     });
   }
-  return writeTransaction(deps.db, (tx) => {
-    const project = store.findKeyProject(tx, projectId);
+  return deps.storage.writeTransaction(async (tx) => {
+    const project = await store.findKeyProject(tx, projectId);
     if (!project) throw projectNotFound();
     const secret = generateSecret(project.keyPrefix);
-    const key = insertNewKey(
+    const key = await insertNewKey(
       tx,
       actor,
       {
@@ -103,13 +101,13 @@ export interface KeyFields {
  * Stores a new key under `secret` (only its hash) with its audit event, inside the caller's transaction. Every key
  * comes into being here: through the API, at first start (the root key), and on CLI-login approval.
  */
-export function insertNewKey(
+export async function insertNewKey(
   executor: Executor,
   actor: AuditActor,
   fields: KeyFields,
   secret: string,
   nowMilliseconds: number,
-): ApiKeyRow {
+): Promise<ApiKeyRow> {
   const key: ApiKeyRow = {
     id: newId("apiKey", nowMilliseconds),
     projectId: fields.projectId,
@@ -127,13 +125,13 @@ export function insertNewKey(
     createdAtMs: nowMilliseconds,
     updatedAtMs: nowMilliseconds,
   };
-  store.insertKey(executor, key, {
+  await store.insertKey(executor, key, {
     hash: hashSecret(secret),
     keyId: key.id,
     createdAtMs: nowMilliseconds,
     retiresAtMs: null,
   });
-  recordProjectEvent(
+  await recordProjectEvent(
     executor,
     actor,
     "key.created",
@@ -151,38 +149,38 @@ export function insertNewKey(
   return key;
 }
 
-export function listKeys(
+export async function listKeys(
   deps: KeysDeps,
   caller: Caller,
   filter: PageRequest & { projectId?: string; owner?: string },
-): Page<ApiKeyRow> {
+): Promise<Page<ApiKeyRow>> {
   const projectId = filter.projectId ?? caller.projectId;
   if (projectId !== caller.projectId && !caller.crossProject) throw projectNotFound();
-  if (caller.crossProject && !store.findKeyProject(deps.db, projectId)) throw projectNotFound();
-  const rows = store.listKeys(deps.db, { ...filter, projectId, includeRoot: caller.isRoot });
+  if (caller.crossProject && !(await store.findKeyProject(deps.storage.reader, projectId))) throw projectNotFound();
+  const rows = await store.listKeys(deps.storage.reader, { ...filter, projectId, includeRoot: caller.isRoot });
   return pageOf(rows, filter.limit);
 }
 
-export function getKey(deps: KeysDeps, caller: Caller, keyId: string): ApiKeyRow {
-  return visibleKeyOrThrow(store.findKey(deps.db, keyId), caller);
+export async function getKey(deps: KeysDeps, caller: Caller, keyId: string): Promise<ApiKeyRow> {
+  return visibleKeyOrThrow(await store.findKey(deps.storage.reader, keyId), caller);
 }
 
-export function revokeKey(
+export async function revokeKey(
   deps: KeysDeps,
   caller: Caller,
   actor: AuditActor,
   keyId: string,
   nowMilliseconds: number,
-): ApiKeyRow {
-  return writeTransaction(deps.db, (tx) => {
-    const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+): Promise<ApiKeyRow> {
+  return deps.storage.writeTransaction(async (tx) => {
+    const key = visibleKeyOrThrow(await store.findKey(tx, keyId), caller);
     if (key.isRoot) {
       throw new AppError("CONFLICT", { message: "The root key cannot be revoked; rotate it instead." });
     }
     if (key.revokedAtMs !== null) return key;
-    const revoked = store.markKeyRevoked(tx, keyId, nowMilliseconds)!;
-    deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-    recordProjectEvent(tx, actor, "key.revoked", keyTarget(key), projectOf(tx, key), nowMilliseconds, {
+    const revoked = (await store.markKeyRevoked(tx, keyId, nowMilliseconds))!;
+    await deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
+    await recordProjectEvent(tx, actor, "key.revoked", keyTarget(key), await projectOf(tx, key), nowMilliseconds, {
       name: key.name,
     });
     return revoked;
@@ -195,16 +193,16 @@ export interface KeyUpdate {
   ratelimit?: RateLimitPolicy | null;
 }
 
-export function updateKey(
+export async function updateKey(
   deps: KeysDeps,
   caller: Caller,
   actor: AuditActor,
   keyId: string,
   update: KeyUpdate,
   nowMilliseconds: number,
-): ApiKeyRow {
-  return writeTransaction(deps.db, (tx) => {
-    const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+): Promise<ApiKeyRow> {
+  return deps.storage.writeTransaction(async (tx) => {
+    const key = visibleKeyOrThrow(await store.findKey(tx, keyId), caller);
     requireEveryScopeOf(caller, key, "Changing a key needs every scope the key holds.");
     if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be changed." });
     if (key.isRoot && update.ratelimit !== undefined) {
@@ -219,9 +217,9 @@ export function updateKey(
       changes.ratelimitLimit = update.ratelimit?.limit ?? null;
       changes.ratelimitWindowSeconds = update.ratelimit?.windowSeconds ?? null;
     }
-    const updated = store.updateKey(tx, keyId, changes, nowMilliseconds);
-    deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-    recordProjectEvent(tx, actor, "key.updated", keyTarget(key), projectOf(tx, key), nowMilliseconds, {
+    const updated = await store.updateKey(tx, keyId, changes, nowMilliseconds);
+    await deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
+    await recordProjectEvent(tx, actor, "key.updated", keyTarget(key), await projectOf(tx, key), nowMilliseconds, {
       before: {
         name: key.name,
         ratelimit_limit: key.ratelimitLimit,
@@ -241,16 +239,16 @@ export interface RotatedKey extends IssuedKey {
   previousSecretRetiresAtMs: number;
 }
 
-export function rotateKey(
+export async function rotateKey(
   deps: KeysDeps,
   caller: Caller,
   actor: AuditActor,
   keyId: string,
   graceSeconds: number,
   nowMilliseconds: number,
-): RotatedKey {
-  return writeTransaction(deps.db, (tx) => {
-    const key = visibleKeyOrThrow(store.findKey(tx, keyId), caller);
+): Promise<RotatedKey> {
+  return deps.storage.writeTransaction(async (tx) => {
+    const key = visibleKeyOrThrow(await store.findKey(tx, keyId), caller);
     requireEveryScopeOf(
       caller,
       key,
@@ -262,14 +260,14 @@ export function rotateKey(
     }
     const secret = generateSecret(secretPrefixOf(key.hint));
     const previousSecretRetiresAtMs = nowMilliseconds + graceSeconds * 1000;
-    store.retireLiveSecrets(tx, keyId, previousSecretRetiresAtMs, nowMilliseconds);
-    deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-    const rotated = store.addSecretAndHint(
+    await store.retireLiveSecrets(tx, keyId, previousSecretRetiresAtMs, nowMilliseconds);
+    await deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
+    const rotated = await store.addSecretAndHint(
       tx,
       { hash: hashSecret(secret), keyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
       secretHint(secret),
     );
-    recordProjectEvent(tx, actor, "key.rotated", keyTarget(key), projectOf(tx, key), nowMilliseconds, {
+    await recordProjectEvent(tx, actor, "key.rotated", keyTarget(key), await projectOf(tx, key), nowMilliseconds, {
       grace_seconds: graceSeconds,
       previous_secret_retires_at_ms: previousSecretRetiresAtMs,
     });
@@ -281,8 +279,8 @@ function keyTarget(key: ApiKeyRow) {
   return { type: "api_key" as const, id: key.id };
 }
 
-function projectOf(executor: Executor, key: ApiKeyRow): { id: string; tenantId: string } {
-  return store.findKeyProject(executor, key.projectId)!;
+async function projectOf(executor: Executor, key: ApiKeyRow): Promise<{ id: string; tenantId: string }> {
+  return (await store.findKeyProject(executor, key.projectId))!;
 }
 
 /** Rotating or changing a key acts on all it can do, so the caller must be able to grant all of it. */

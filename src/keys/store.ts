@@ -1,31 +1,35 @@
+/** API keys and their secrets in the database (either engine: see src/db/storage.ts). */
 import { and, desc, eq, gt, isNull, lt, or, type SQL, sql } from "drizzle-orm";
-import type { Executor } from "../db/executor.ts";
-import { type ApiKeyRow, apiKeys, type KeySecretRow, keySecrets, projects } from "../db/schema.ts";
+import type { ApiKeyRow, KeySecretRow } from "../db/schema.ts";
+import { type Executor, first } from "../db/storage.ts";
 import type { PageRequest } from "../lib/pagination.ts";
 
-export function insertKey(executor: Executor, key: ApiKeyRow, secret: KeySecretRow): void {
-  executor.insert(apiKeys).values(key).run();
-  executor.insert(keySecrets).values(secret).run();
+export async function insertKey(x: Executor, key: ApiKeyRow, secret: KeySecretRow): Promise<void> {
+  await x.q.insert(x.t.apiKeys).values(key);
+  await x.q.insert(x.t.keySecrets).values(secret);
 }
 
-export function findKey(executor: Executor, keyId: string): ApiKeyRow | undefined {
-  return executor.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get();
+export async function findKey(x: Executor, keyId: string): Promise<ApiKeyRow | undefined> {
+  return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.id, keyId)).limit(1));
 }
 
 /** What a key needs of its project: the tenant it belongs to and the prefix its secrets take. */
-export function findKeyProject(
-  executor: Executor,
+export async function findKeyProject(
+  x: Executor,
   projectId: string,
-): { id: string; tenantId: string; keyPrefix: string } | undefined {
-  return executor
-    .select({ id: projects.id, tenantId: projects.tenantId, keyPrefix: projects.keyPrefix })
-    .from(projects)
-    .where(eq(projects.id, projectId))
-    .get();
+): Promise<{ id: string; tenantId: string; keyPrefix: string } | undefined> {
+  const { projects } = x.t;
+  return first(
+    await x.q
+      .select({ id: projects.id, tenantId: projects.tenantId, keyPrefix: projects.keyPrefix })
+      .from(projects)
+      .where(eq(projects.id, projectId))
+      .limit(1),
+  );
 }
 
-export function findRootKey(executor: Executor): ApiKeyRow | undefined {
-  return executor.select().from(apiKeys).where(eq(apiKeys.isRoot, true)).get();
+export async function findRootKey(x: Executor): Promise<ApiKeyRow | undefined> {
+  return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.isRoot, true)).limit(1));
 }
 
 export interface KeyListFilter extends PageRequest {
@@ -35,78 +39,98 @@ export interface KeyListFilter extends PageRequest {
 }
 
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
-export function listKeys(executor: Executor, filter: KeyListFilter): ApiKeyRow[] {
+export async function listKeys(x: Executor, filter: KeyListFilter): Promise<ApiKeyRow[]> {
+  const { apiKeys } = x.t;
   const conditions: SQL[] = [eq(apiKeys.projectId, filter.projectId)];
   if (!filter.includeRoot) conditions.push(eq(apiKeys.isRoot, false));
   if (filter.owner !== undefined) conditions.push(eq(apiKeys.owner, filter.owner));
   if (filter.beforeId !== undefined) conditions.push(lt(apiKeys.id, filter.beforeId));
-  return executor
+  return x.q
     .select()
     .from(apiKeys)
     .where(and(...conditions))
     .orderBy(desc(apiKeys.id))
-    .limit(filter.limit + 1)
-    .all();
+    .limit(filter.limit + 1);
 }
 
 /** Guarded: only a live key changes, so a repeated revoke leaves the first revocation time in place. */
-export function markKeyRevoked(executor: Executor, keyId: string, nowMilliseconds: number): ApiKeyRow | undefined {
-  return executor
-    .update(apiKeys)
-    .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
-    .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAtMs)))
-    .returning()
-    .get();
+export async function markKeyRevoked(
+  x: Executor,
+  keyId: string,
+  nowMilliseconds: number,
+): Promise<ApiKeyRow | undefined> {
+  const { apiKeys } = x.t;
+  return first(
+    await x.q
+      .update(apiKeys)
+      .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+      .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAtMs)))
+      .returning(),
+  );
+}
+
+/** Secrets of the key that still work at `nowMilliseconds`. */
+function liveSecretsOf(x: Executor, keyId: string, nowMilliseconds: number): SQL {
+  const { keySecrets } = x.t;
+  return and(
+    eq(keySecrets.keyId, keyId),
+    or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds)),
+  ) as SQL;
 }
 
 /**
  * Gives every secret of the key that still works a retirement time no later than `retiresAtMs`; a secret already
  * retiring sooner keeps its earlier time, so a second rotation never extends the first one's grace.
  */
-export function retireLiveSecrets(
-  executor: Executor,
+export async function retireLiveSecrets(
+  x: Executor,
   keyId: string,
   retiresAtMs: number,
   nowMilliseconds: number,
-): void {
-  executor
+): Promise<void> {
+  const { keySecrets } = x.t;
+  const retires = sql`CAST(${retiresAtMs} AS BIGINT)`;
+  await x.q
     .update(keySecrets)
-    .set({ retiresAtMs: sql`min(coalesce(${keySecrets.retiresAtMs}, ${retiresAtMs}), ${retiresAtMs})` })
-    .where(
-      and(eq(keySecrets.keyId, keyId), or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds))),
-    )
-    .run();
+    .set({
+      // The earlier of the two (LEAST in PostgreSQL, min() in SQLite: CASE is both).
+      retiresAtMs: sql`CASE WHEN ${keySecrets.retiresAtMs} IS NULL OR ${keySecrets.retiresAtMs} > ${retires}
+        THEN ${retires} ELSE ${keySecrets.retiresAtMs} END`,
+    })
+    .where(liveSecretsOf(x, keyId, nowMilliseconds));
 }
 
-export function addSecretAndHint(executor: Executor, secret: KeySecretRow, hint: string): ApiKeyRow {
-  executor.insert(keySecrets).values(secret).run();
-  return executor
-    .update(apiKeys)
+export async function addSecretAndHint(x: Executor, secret: KeySecretRow, hint: string): Promise<ApiKeyRow> {
+  await x.q.insert(x.t.keySecrets).values(secret);
+  const [updated] = await x.q
+    .update(x.t.apiKeys)
     .set({ hint, updatedAtMs: secret.createdAtMs })
-    .where(eq(apiKeys.id, secret.keyId))
-    .returning()
-    .get()!;
+    .where(eq(x.t.apiKeys.id, secret.keyId))
+    .returning();
+  return updated!;
 }
 
 /** Hashes of the key's secrets that still work at `nowMilliseconds` (more than one only during a rotation's grace). */
-export function listLiveSecretHashes(executor: Executor, keyId: string, nowMilliseconds: number): string[] {
-  return executor
-    .select({ hash: keySecrets.hash })
-    .from(keySecrets)
-    .where(
-      and(eq(keySecrets.keyId, keyId), or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds))),
-    )
-    .all()
-    .map((row) => row.hash);
+export async function listLiveSecretHashes(x: Executor, keyId: string, nowMilliseconds: number): Promise<string[]> {
+  const rows = await x.q
+    .select({ hash: x.t.keySecrets.hash })
+    .from(x.t.keySecrets)
+    .where(liveSecretsOf(x, keyId, nowMilliseconds));
+  return rows.map((row) => row.hash);
 }
 
 export type KeyChanges = Partial<Pick<ApiKeyRow, "name" | "ratelimitLimit" | "ratelimitWindowSeconds">>;
 
-export function updateKey(executor: Executor, keyId: string, changes: KeyChanges, nowMilliseconds: number): ApiKeyRow {
-  return executor
-    .update(apiKeys)
+export async function updateKey(
+  x: Executor,
+  keyId: string,
+  changes: KeyChanges,
+  nowMilliseconds: number,
+): Promise<ApiKeyRow> {
+  const [updated] = await x.q
+    .update(x.t.apiKeys)
     .set({ ...changes, updatedAtMs: nowMilliseconds })
-    .where(eq(apiKeys.id, keyId))
-    .returning()
-    .get()!;
+    .where(eq(x.t.apiKeys.id, keyId))
+    .returning();
+  return updated!;
 }

@@ -4,6 +4,16 @@
  */
 const DURATION_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+export interface SharedBucketStats {
+  leases: number;
+  leasedTokens: number;
+  localHits: number;
+  redisErrors: number;
+  fallbackDecisions: number;
+  reachable: boolean;
+  nodes: number;
+}
+
 export class Metrics {
   private readonly requests = new Map<string, number>();
   private readonly verifications = new Map<string, number>();
@@ -11,6 +21,8 @@ export class Metrics {
   private durationSumSeconds = 0;
   private durationCount = 0;
   rateLimited = 0;
+  /** Requests answered 503 because the database could not be reached. */
+  databaseErrors = 0;
   tokenCacheHits = 0;
   tokenCacheMisses = 0;
 
@@ -34,6 +46,11 @@ export class Metrics {
     keyCacheEntries: number;
     buckets: number;
     pendingUsage: number;
+    /** Seconds since this node was last confirmed in sync with the change log, and whether it is now. */
+    syncLagSeconds: number;
+    inSync: boolean;
+    /** Present when buckets are shared through Redis. */
+    sharedBuckets?: SharedBucketStats;
   }): string {
     const lines: string[] = [];
     const family = (name: string, type: string, help: string) =>
@@ -72,6 +89,36 @@ export class Metrics {
     lines.push(`latchkey_ratelimit_buckets ${gauges.buckets}`);
     family("latchkey_usage_pending_keys", "gauge", "Keys whose usage waits for the next flush.");
     lines.push(`latchkey_usage_pending_keys ${gauges.pendingUsage}`);
+    family(
+      "latchkey_sync_lag_seconds",
+      "gauge",
+      "Time since this node was last confirmed in sync with the change log.",
+    );
+    lines.push(`latchkey_sync_lag_seconds ${gauges.syncLagSeconds.toFixed(3)}`);
+    family("latchkey_in_sync", "gauge", "1 while caches may answer; 0 while every decision reads the database.");
+    lines.push(`latchkey_in_sync ${gauges.inSync ? 1 : 0}`);
+    family("latchkey_database_errors_total", "counter", "Requests answered 503 because the database was unreachable.");
+    lines.push(`latchkey_database_errors_total ${this.databaseErrors}`);
+    const shared = gauges.sharedBuckets;
+    if (shared) {
+      const counter = (name: string, help: string, value: number) => {
+        family(name, "counter", help);
+        lines.push(`${name} ${value}`);
+      };
+      counter("latchkey_redis_errors_total", "Redis calls that failed or missed their deadline.", shared.redisErrors);
+      counter("latchkey_redis_leases_total", "Token leases taken from shared buckets.", shared.leases);
+      counter("latchkey_redis_leased_tokens_total", "Tokens those leases took.", shared.leasedTokens);
+      counter("latchkey_ratelimit_lease_hits_total", "Rate-limit decisions answered from a lease.", shared.localHits);
+      counter(
+        "latchkey_ratelimit_fallback_decisions_total",
+        "Rate-limit decisions made locally while Redis was unreachable.",
+        shared.fallbackDecisions,
+      );
+      family("latchkey_redis_reachable", "gauge", "1 while Redis answers; 0 while buckets fall back to local shares.");
+      lines.push(`latchkey_redis_reachable ${shared.reachable ? 1 : 0}`);
+      family("latchkey_nodes", "gauge", "Nodes seen sharing the buckets in the last seconds.");
+      lines.push(`latchkey_nodes ${shared.nodes}`);
+    }
     return `${lines.join("\n")}\n`;
   }
 }

@@ -1,9 +1,11 @@
 /** Liveness and readiness for process supervisors and orchestrators. */
 import { z } from "zod";
-import { EMBEDDED_MIGRATIONS } from "../db/migrate.ts";
+import { CREDENTIAL_READ_DEADLINE_MILLISECONDS } from "../auth/credential-cache.ts";
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../db/migrate.ts";
 import { AppError } from "../errors.ts";
 import { route } from "../http/route.ts";
 import { ErrorResponse } from "../http/wire.ts";
+import { withDeadline } from "../lib/deadline.ts";
 
 const Health = z.object({ status: z.literal("ok"), version: z.string() });
 const Readiness = z.object({ status: z.literal("ready"), migrations: z.number().int() });
@@ -23,17 +25,28 @@ export const operationRoutes = [
     method: "GET",
     path: "/readyz",
     operationId: "readiness",
-    summary: "The database answers and carries every migration this binary knows.",
-    description: "503 UNAVAILABLE (with Retry-After) while it does not: an orchestrator sends no traffic then.",
+    summary: "The database answers, carries every migration this binary knows, and this node is in sync.",
+    description:
+      "503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable or not fully migrated, or " +
+      "(PostgreSQL) this node has not been confirmed in sync with the change log within the last second. An " +
+      "orchestrator sends no traffic then.",
     tags: ["operations"],
     credential: "none",
     responses: { 200: Readiness, 503: ErrorResponse },
-    handle: ({ deps }) => {
-      const row = deps.sqlite.query("SELECT count(*) AS applied FROM latchkey_migrations").get() as { applied: number };
-      if (row.applied !== EMBEDDED_MIGRATIONS.length) {
+    handle: async ({ deps }) => {
+      const applied = await withDeadline(
+        deps.storage.appliedMigrationCount(),
+        CREDENTIAL_READ_DEADLINE_MILLISECONDS,
+        "the database",
+      );
+      const known = deps.storage.dialect === "postgres" ? POSTGRES_MIGRATIONS.length : SQLITE_MIGRATIONS.length;
+      if (applied !== known) {
         throw new AppError("UNAVAILABLE", { message: "Not ready: the database is not fully migrated." });
       }
-      return { status: "ready" as const, migrations: row.applied };
+      if (!deps.changeLog.inSync()) {
+        throw new AppError("UNAVAILABLE", { message: "Not ready: this node is not in sync with the change log." });
+      }
+      return { status: "ready" as const, migrations: applied };
     },
   }),
 ];
@@ -55,6 +68,9 @@ export const metricsRoutes = [
         keyCacheEntries: deps.credentials.sizes.keys,
         buckets: deps.rateLimiter.size,
         pendingUsage: deps.usage.pendingKeys,
+        syncLagSeconds: deps.changeLog.syncLagMilliseconds() / 1000,
+        inSync: deps.changeLog.inSync(),
+        sharedBuckets: deps.rateLimiter.stats?.(),
       });
     },
   }),

@@ -7,6 +7,7 @@
  * evicted one would be. Collisions only ever make a new bucket emptier, never fuller.
  */
 import { LRUCache } from "lru-cache";
+import type { SharedBucketStats } from "../lib/metrics.ts";
 import {
   type Bucket,
   type BucketDecision,
@@ -20,13 +21,28 @@ interface StoredBucket extends Bucket {
   fullAtMs: number;
 }
 
+/**
+ * Where buckets live: this process's memory (RateLimiter, below), or one shared bucket per name that every node draws
+ * leases from (src/ratelimit/shared.ts). Either may answer at once or after a round trip.
+ */
+export interface Limiter {
+  /** Takes one token, or refuses. */
+  take(name: string, policy: RateLimitPolicy, nowMilliseconds: number): BucketDecision | Promise<BucketDecision>;
+  /** Whole tokens available now, without taking one. */
+  peek(name: string, policy: RateLimitPolicy, nowMilliseconds: number): number | Promise<number>;
+  /** Buckets held in this process's memory. */
+  readonly size: number;
+  /** How sharing goes (buckets shared through Redis only). */
+  stats?(): SharedBucketStats;
+}
+
 export interface RateLimiterOptions {
   maxBuckets: number;
   /** Slots remembering evicted buckets; a power of two. */
   evictedSlots?: number;
 }
 
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly buckets: LRUCache<string, StoredBucket>;
   private readonly evictedFullAtMs: Float64Array;
   private readonly slotMask: number;

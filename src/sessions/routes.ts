@@ -129,7 +129,7 @@ export const sessionRoutes = [
     responses: { 200: SigningKey },
     handle: async ({ deps, actor, body, nowMilliseconds }) => {
       const rotation = await rotateSigningKey(
-        deps.db,
+        deps.storage,
         deps.sessions.ring,
         deps.sessions.masterKey,
         actor,

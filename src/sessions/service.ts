@@ -9,7 +9,7 @@
  * A token never outlives its parent: its `exp` is at most the parent's expiry and its secret's retirement.
  */
 import { SYSTEM_ACTOR } from "../audit/service.ts";
-import type { Db } from "../db/client.ts";
+import type { Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
 import type { Caller } from "../keys/caller.ts";
 import { scopesBeyondGrantor } from "../keys/scopes.ts";
@@ -24,7 +24,7 @@ import {
 import { signSessionToken } from "./tokens.ts";
 
 export interface SessionsDeps {
-  db: Db;
+  storage: Storage;
   sessions: { ring: SigningKeyRing };
   settings: { publicUrl: string };
 }
@@ -43,7 +43,7 @@ export async function mintEndUserSession(
 ): Promise<MintedSession> {
   refuseRootKey(caller);
   const scopes = grantableScopes(caller, input.scopes, (scope) => scope.endsWith(":read"));
-  const project = findProject(deps.db, caller.projectId)!;
+  const project = (await findProject(deps.storage.reader, caller.projectId))!;
   const minted = await signSessionToken(
     deps.sessions.ring,
     deps.settings.publicUrl,
@@ -124,7 +124,7 @@ export async function rotateSigningKeyIfDue(
 ): Promise<Rotation | null> {
   if (deps.settings.signingKeyRotationDays <= 0) return null;
   return rotateSigningKey(
-    deps.db,
+    deps.storage,
     deps.sessions.ring,
     deps.sessions.masterKey,
     SYSTEM_ACTOR,

@@ -13,9 +13,8 @@
  */
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
-import type { Db } from "../db/client.ts";
 import type { SigningKeyRow } from "../db/schema.ts";
-import { writeTransaction } from "../db/transaction.ts";
+import type { Storage } from "../db/storage.ts";
 import { newId } from "../lib/ids.ts";
 import { SESSION_TTL_SECONDS_MAX } from "../tenants/model.ts";
 import { isEncrypted, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
@@ -100,12 +99,12 @@ export class SigningKeyRing {
   private lastUnknownKidReloadAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly db: Db,
+    private readonly storage: Storage,
     private readonly masterKey: CryptoKey | null,
   ) {}
 
   async reload(nowMilliseconds: number): Promise<void> {
-    const rows = listSigningKeys(this.db);
+    const rows = await listSigningKeys(this.storage.reader);
     for (const row of rows) {
       if (!this.verificationKeys.has(row.kid)) {
         this.verificationKeys.set(row.kid, (await importJWK(row.publicJwk as JWK, SIGNING_ALGORITHM)) as CryptoKey);
@@ -165,16 +164,16 @@ export class SigningKeyRing {
  * the clear when a master key is now configured, and prove the master key opens the current signer.
  */
 export async function prepareSigningKeys(
-  db: Db,
+  storage: Storage,
   masterKey: CryptoKey | null,
   actor: AuditActor,
   nowMilliseconds: number,
 ): Promise<SigningKeyRing> {
   const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
-  writeTransaction(db, (tx) => {
-    if (listSigningKeys(tx).length > 0) return;
-    insertSigningKey(tx, candidate);
-    recordAuditEvent(
+  await storage.writeTransaction(async (tx) => {
+    if ((await listSigningKeys(tx)).length > 0) return;
+    await insertSigningKey(tx, candidate);
+    await recordAuditEvent(
       tx,
       actor,
       {
@@ -188,11 +187,13 @@ export async function prepareSigningKeys(
     );
   });
   if (masterKey !== null) {
-    for (const row of listSigningKeys(db)) {
-      if (!isEncrypted(row.privateKey)) replacePrivateKey(db, row.kid, await sealPrivateKey(row.privateKey, masterKey));
+    for (const row of await listSigningKeys(storage.reader)) {
+      if (isEncrypted(row.privateKey)) continue;
+      const sealed = await sealPrivateKey(row.privateKey, masterKey);
+      await storage.writeTransaction((tx) => replacePrivateKey(tx, row.kid, sealed));
     }
   }
-  const ring = new SigningKeyRing(db, masterKey);
+  const ring = new SigningKeyRing(storage, masterKey);
   await ring.reload(nowMilliseconds);
   await ring.signer(nowMilliseconds);
   return ring;
@@ -205,7 +206,7 @@ export interface Rotation {
 
 /** Adds a new key that signs from `now + activationLeadSeconds`; the current one keeps signing until then. */
 export async function rotateSigningKey(
-  db: Db,
+  storage: Storage,
   ring: SigningKeyRing | null,
   masterKey: CryptoKey | null,
   actor: AuditActor,
@@ -214,13 +215,16 @@ export async function rotateSigningKey(
   onlyIfDueAfterDays?: number,
 ): Promise<Rotation | null> {
   const row = await newSigningKeyRow(masterKey, nowMilliseconds + activationLeadSeconds * 1000, nowMilliseconds);
-  const rotated = writeTransaction(db, (tx) => {
+  const rotated = await storage.writeTransaction(async (tx) => {
     // Re-read inside the lock: another process may have rotated since this one decided to.
-    if (onlyIfDueAfterDays !== undefined && !rotationIsDue(listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)) {
+    if (
+      onlyIfDueAfterDays !== undefined &&
+      !rotationIsDue(await listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)
+    ) {
       return false;
     }
-    insertSigningKey(tx, row);
-    recordAuditEvent(
+    await insertSigningKey(tx, row);
+    await recordAuditEvent(
       tx,
       actor,
       {

@@ -1,15 +1,16 @@
+/** Token-signing keys in the database (either engine: see src/db/storage.ts). */
 import { asc, eq } from "drizzle-orm";
-import type { Executor } from "../db/executor.ts";
-import { type SigningKeyRow, signingKeys } from "../db/schema.ts";
+import type { SigningKeyRow } from "../db/schema.ts";
+import type { Executor } from "../db/storage.ts";
 
-export function listSigningKeys(executor: Executor): SigningKeyRow[] {
-  return executor.select().from(signingKeys).orderBy(asc(signingKeys.activatesAtMs), asc(signingKeys.kid)).all();
+export async function listSigningKeys(x: Executor): Promise<SigningKeyRow[]> {
+  return x.q.select().from(x.t.signingKeys).orderBy(asc(x.t.signingKeys.activatesAtMs), asc(x.t.signingKeys.kid));
 }
 
-export function insertSigningKey(executor: Executor, row: SigningKeyRow): void {
-  executor.insert(signingKeys).values(row).run();
+export async function insertSigningKey(x: Executor, row: SigningKeyRow): Promise<void> {
+  await x.q.insert(x.t.signingKeys).values(row);
 }
 
-export function replacePrivateKey(executor: Executor, kid: string, privateKey: string): void {
-  executor.update(signingKeys).set({ privateKey }).where(eq(signingKeys.kid, kid)).run();
+export async function replacePrivateKey(x: Executor, kid: string, privateKey: string): Promise<void> {
+  await x.q.update(x.t.signingKeys).set({ privateKey }).where(eq(x.t.signingKeys.kid, kid));
 }

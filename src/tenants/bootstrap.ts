@@ -1,6 +1,6 @@
 /**
  * First start: the default tenant, the default project and the root key, created once no matter how many processes
- * start together on a fresh file (the check and the inserts share one BEGIN IMMEDIATE transaction, and unique
+ * or nodes start together on a fresh database (the check and the inserts share one write transaction, and unique
  * indexes allow a single default tenant, default project and root key).
  *
  * The root key is LATCHKEY_ROOT_KEY when that is set on first start (automation knows it in advance), otherwise a
@@ -8,8 +8,7 @@
  * later start is reported, not adopted, because replacing the operator's key silently would be worse.
  */
 import { SYSTEM_ACTOR } from "../audit/service.ts";
-import type { Db } from "../db/client.ts";
-import { writeTransaction } from "../db/transaction.ts";
+import type { Storage } from "../db/storage.ts";
 import { generateSecret, hashSecret, ROOT_KEY_PREFIX } from "../keys/secret.ts";
 import { insertNewKey } from "../keys/service.ts";
 import { findRootKey, listLiveSecretHashes } from "../keys/store.ts";
@@ -29,9 +28,13 @@ export interface Bootstrap {
   configuredRootKeyIgnored: boolean;
 }
 
-export function ensureDefaults(db: Db, configuredRootSecret: string | undefined, nowMilliseconds: number): Bootstrap {
-  return writeTransaction(db, (tx) => {
-    let tenant = findDefaultTenant(tx);
+export async function ensureDefaults(
+  storage: Storage,
+  configuredRootSecret: string | undefined,
+  nowMilliseconds: number,
+): Promise<Bootstrap> {
+  return storage.writeTransaction(async (tx) => {
+    let tenant = await findDefaultTenant(tx);
     if (!tenant) {
       tenant = {
         id: newId("tenant", nowMilliseconds),
@@ -43,18 +46,18 @@ export function ensureDefaults(db: Db, configuredRootSecret: string | undefined,
         createdAtMs: nowMilliseconds,
         updatedAtMs: nowMilliseconds,
       };
-      insertTenant(tx, tenant);
+      await insertTenant(tx, tenant);
     }
-    let project = findDefaultProject(tx);
+    let project = await findDefaultProject(tx);
     if (!project) {
       project = newProjectRow({ tenantId: tenant.id, name: "default" }, true, nowMilliseconds);
-      insertProject(tx, project);
+      await insertProject(tx, project);
     }
-    const existingRoot = findRootKey(tx);
+    const existingRoot = await findRootKey(tx);
     if (existingRoot) {
       const configuredRootKeyIgnored =
         configuredRootSecret !== undefined &&
-        !listLiveSecretHashes(tx, existingRoot.id, nowMilliseconds).some((hash) =>
+        !(await listLiveSecretHashes(tx, existingRoot.id, nowMilliseconds)).some((hash) =>
           constantTimeEqual(hash, hashSecret(configuredRootSecret)),
         );
       return {
@@ -66,7 +69,7 @@ export function ensureDefaults(db: Db, configuredRootSecret: string | undefined,
       };
     }
     const secret = configuredRootSecret ?? generateSecret(ROOT_KEY_PREFIX);
-    const rootKey = insertNewKey(
+    const rootKey = await insertNewKey(
       tx,
       SYSTEM_ACTOR,
       {

@@ -28,8 +28,8 @@ export const tenantRoutes = [
     credential: "root",
     body: CreateTenantBody,
     responses: { 200: Tenant },
-    handle: ({ deps, actor, body, nowMilliseconds }) =>
-      presentTenant(tenancy.createTenant(deps, actor, body, nowMilliseconds)),
+    handle: async ({ deps, actor, body, nowMilliseconds }) =>
+      presentTenant(await tenancy.createTenant(deps, actor, body, nowMilliseconds)),
   }),
   route({
     method: "GET",
@@ -40,8 +40,8 @@ export const tenantRoutes = [
     credential: "root",
     query: TenantListQuery,
     responses: { 200: listOf(Tenant) },
-    handle: ({ deps, query }) => {
-      const page = tenancy.listTenants(deps, { beforeId: query.cursor, limit: query.limit });
+    handle: async ({ deps, query }) => {
+      const page = await tenancy.listTenants(deps, { beforeId: query.cursor, limit: query.limit });
       return listResponse(page.items.map(presentTenant), page.nextCursor);
     },
   }),
@@ -54,7 +54,7 @@ export const tenantRoutes = [
     credential: "root",
     params: TenantParams,
     responses: { 200: Tenant, 404: ErrorResponse },
-    handle: ({ deps, params }) => presentTenant(tenancy.getTenant(deps, params.id)),
+    handle: async ({ deps, params }) => presentTenant(await tenancy.getTenant(deps, params.id)),
   }),
   route({
     method: "PATCH",
@@ -70,8 +70,8 @@ export const tenantRoutes = [
     params: TenantParams,
     body: UpdateTenantBody,
     responses: { 200: Tenant, 404: ErrorResponse },
-    handle: ({ deps, actor, params, body, nowMilliseconds }) =>
-      presentTenant(tenancy.updateTenant(deps, actor, params.id, body, nowMilliseconds)),
+    handle: async ({ deps, actor, params, body, nowMilliseconds }) =>
+      presentTenant(await tenancy.updateTenant(deps, actor, params.id, body, nowMilliseconds)),
   }),
   route({
     method: "POST",
@@ -82,9 +82,9 @@ export const tenantRoutes = [
     credential: "root",
     body: CreateProjectBody,
     responses: { 200: Project, 404: ErrorResponse },
-    handle: ({ deps, actor, body, nowMilliseconds }) =>
+    handle: async ({ deps, actor, body, nowMilliseconds }) =>
       presentProject(
-        tenancy.createProject(
+        await tenancy.createProject(
           deps,
           actor,
           { ...projectSettingsFromWire(body), tenantId: body.tenant_id, name: body.name },
@@ -101,8 +101,8 @@ export const tenantRoutes = [
     credential: "root",
     query: ProjectListQuery,
     responses: { 200: listOf(Project) },
-    handle: ({ deps, query }) => {
-      const page = tenancy.listProjects(deps, {
+    handle: async ({ deps, query }) => {
+      const page = await tenancy.listProjects(deps, {
         beforeId: query.cursor,
         limit: query.limit,
         tenantId: query.tenant_id,
@@ -119,7 +119,7 @@ export const tenantRoutes = [
     credential: "root",
     params: ProjectParams,
     responses: { 200: Project, 404: ErrorResponse },
-    handle: ({ deps, params }) => presentProject(tenancy.getProject(deps, params.id)),
+    handle: async ({ deps, params }) => presentProject(await tenancy.getProject(deps, params.id)),
   }),
   route({
     method: "PATCH",
@@ -131,7 +131,9 @@ export const tenantRoutes = [
     params: ProjectParams,
     body: UpdateProjectBody,
     responses: { 200: Project, 404: ErrorResponse },
-    handle: ({ deps, actor, params, body, nowMilliseconds }) =>
-      presentProject(tenancy.updateProject(deps, actor, params.id, projectSettingsFromWire(body), nowMilliseconds)),
+    handle: async ({ deps, actor, params, body, nowMilliseconds }) =>
+      presentProject(
+        await tenancy.updateProject(deps, actor, params.id, projectSettingsFromWire(body), nowMilliseconds),
+      ),
   }),
 ];

@@ -5,9 +5,8 @@
  */
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
 import type { ChangeRecorder } from "../db/change-recorder.ts";
-import type { Db } from "../db/client.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
-import { writeTransaction } from "../db/transaction.ts";
+import type { Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../lib/ids.ts";
 import { MODULES, type Module } from "../lib/modules.ts";
@@ -16,7 +15,7 @@ import { PROJECT_DEFAULTS, type Subscription, type TenantStatus } from "./model.
 import * as store from "./store.ts";
 
 export interface TenancyDeps {
-  db: Db;
+  storage: Storage;
   changeLog: ChangeRecorder;
 }
 
@@ -27,12 +26,12 @@ export interface NewTenant {
   modules?: Module[];
 }
 
-export function createTenant(
+export async function createTenant(
   deps: TenancyDeps,
   actor: AuditActor,
   input: NewTenant,
   nowMilliseconds: number,
-): TenantRow {
+): Promise<TenantRow> {
   const tenant: TenantRow = {
     id: newId("tenant", nowMilliseconds),
     name: input.name,
@@ -43,9 +42,9 @@ export function createTenant(
     createdAtMs: nowMilliseconds,
     updatedAtMs: nowMilliseconds,
   };
-  writeTransaction(deps.db, (tx) => {
-    store.insertTenant(tx, tenant);
-    recordAuditEvent(
+  await deps.storage.writeTransaction(async (tx) => {
+    await store.insertTenant(tx, tenant);
+    await recordAuditEvent(
       tx,
       actor,
       {
@@ -66,32 +65,32 @@ export function createTenant(
   return tenant;
 }
 
-export function getTenant(deps: TenancyDeps, tenantId: string): TenantRow {
-  const tenant = store.findTenant(deps.db, tenantId);
+export async function getTenant(deps: TenancyDeps, tenantId: string): Promise<TenantRow> {
+  const tenant = await store.findTenant(deps.storage.reader, tenantId);
   if (!tenant) throw new AppError("NOT_FOUND", { message: "No such tenant." });
   return tenant;
 }
 
-export function listTenants(deps: TenancyDeps, page: PageRequest): Page<TenantRow> {
-  return pageOf(store.listTenants(deps.db, page), page.limit);
+export async function listTenants(deps: TenancyDeps, page: PageRequest): Promise<Page<TenantRow>> {
+  return pageOf(await store.listTenants(deps.storage.reader, page), page.limit);
 }
 
-export function updateTenant(
+export async function updateTenant(
   deps: TenancyDeps,
   actor: AuditActor,
   tenantId: string,
   changes: store.TenantChanges,
   nowMilliseconds: number,
-): TenantRow {
+): Promise<TenantRow> {
   const normalised = changes.modules ? { ...changes, modules: normaliseModules(changes.modules) } : changes;
-  return writeTransaction(deps.db, (tx) => {
-    const before = store.findTenant(tx, tenantId);
+  return deps.storage.writeTransaction(async (tx) => {
+    const before = await store.findTenant(tx, tenantId);
     if (!before) throw new AppError("NOT_FOUND", { message: "No such tenant." });
     const changed = changedFields(before, normalised);
     if (changed.length === 0) return before;
-    const after = store.updateTenant(tx, tenantId, normalised, nowMilliseconds)!;
-    deps.changeLog.record(tx, "tenant", tenantId, nowMilliseconds);
-    recordAuditEvent(
+    const after = (await store.updateTenant(tx, tenantId, normalised, nowMilliseconds))!;
+    await deps.changeLog.record(tx, "tenant", tenantId, nowMilliseconds);
+    await recordAuditEvent(
       tx,
       actor,
       {
@@ -133,22 +132,24 @@ export function newProjectRow(input: NewProject, isDefault: boolean, nowMillisec
   };
 }
 
-export function createProject(
+export async function createProject(
   deps: TenancyDeps,
   actor: AuditActor,
   input: NewProject,
   nowMilliseconds: number,
-): ProjectRow {
+): Promise<ProjectRow> {
   const project = newProjectRow(input, false, nowMilliseconds);
-  writeTransaction(deps.db, (tx) => {
-    if (!store.findTenant(tx, input.tenantId)) {
+  await deps.storage.writeTransaction(async (tx) => {
+    if (!(await store.findTenant(tx, input.tenantId))) {
       throw new AppError("NOT_FOUND", {
         message: "No such tenant.",
         details: [{ path: "tenant_id", message: "no tenant has this id" }],
       });
     }
-    store.insertProject(tx, project);
-    recordAuditEvent(
+    await store.insertProject(tx, project);
+    // Every node reads the new project's allowed origins (CORS) when this commits.
+    await deps.changeLog.record(tx, "project", project.id, nowMilliseconds);
+    await recordAuditEvent(
       tx,
       actor,
       {
@@ -164,31 +165,34 @@ export function createProject(
   return project;
 }
 
-export function getProject(deps: TenancyDeps, projectId: string): ProjectRow {
-  const project = store.findProject(deps.db, projectId);
+export async function getProject(deps: TenancyDeps, projectId: string): Promise<ProjectRow> {
+  const project = await store.findProject(deps.storage.reader, projectId);
   if (!project) throw new AppError("NOT_FOUND", { message: "No such project." });
   return project;
 }
 
-export function listProjects(deps: TenancyDeps, page: PageRequest & { tenantId?: string }): Page<ProjectRow> {
-  return pageOf(store.listProjects(deps.db, page), page.limit);
+export async function listProjects(
+  deps: TenancyDeps,
+  page: PageRequest & { tenantId?: string },
+): Promise<Page<ProjectRow>> {
+  return pageOf(await store.listProjects(deps.storage.reader, page), page.limit);
 }
 
-export function updateProject(
+export async function updateProject(
   deps: TenancyDeps,
   actor: AuditActor,
   projectId: string,
   changes: store.ProjectChanges,
   nowMilliseconds: number,
-): ProjectRow {
-  return writeTransaction(deps.db, (tx) => {
-    const before = store.findProject(tx, projectId);
+): Promise<ProjectRow> {
+  return deps.storage.writeTransaction(async (tx) => {
+    const before = await store.findProject(tx, projectId);
     if (!before) throw new AppError("NOT_FOUND", { message: "No such project." });
     const changed = changedFields(before, changes);
     if (changed.length === 0) return before;
-    const after = store.updateProject(tx, projectId, changes, nowMilliseconds)!;
-    deps.changeLog.record(tx, "project", projectId, nowMilliseconds);
-    recordAuditEvent(
+    const after = (await store.updateProject(tx, projectId, changes, nowMilliseconds))!;
+    await deps.changeLog.record(tx, "project", projectId, nowMilliseconds);
+    await recordAuditEvent(
       tx,
       actor,
       {

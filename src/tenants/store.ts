@@ -1,70 +1,72 @@
-import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
-import type { Executor } from "../db/executor.ts";
-import { type ProjectRow, projects, type TenantRow, tenants } from "../db/schema.ts";
+/** Tenants and projects in the database (either engine: see src/db/storage.ts). */
+import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import type { ProjectRow, TenantRow } from "../db/schema.ts";
+import { type Executor, first } from "../db/storage.ts";
 import type { PageRequest } from "../lib/pagination.ts";
 
-export function insertTenant(executor: Executor, row: TenantRow): void {
-  executor.insert(tenants).values(row).run();
+export async function insertTenant(x: Executor, row: TenantRow): Promise<void> {
+  await x.q.insert(x.t.tenants).values(row);
 }
 
-export function findTenant(executor: Executor, tenantId: string): TenantRow | undefined {
-  return executor.select().from(tenants).where(eq(tenants.id, tenantId)).get();
+export async function findTenant(x: Executor, tenantId: string): Promise<TenantRow | undefined> {
+  return first(await x.q.select().from(x.t.tenants).where(eq(x.t.tenants.id, tenantId)).limit(1));
 }
 
-export function findDefaultTenant(executor: Executor): TenantRow | undefined {
-  return executor.select().from(tenants).where(eq(tenants.isDefault, true)).get();
+export async function findDefaultTenant(x: Executor): Promise<TenantRow | undefined> {
+  return first(await x.q.select().from(x.t.tenants).where(eq(x.t.tenants.isDefault, true)).limit(1));
 }
 
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
-export function listTenants(executor: Executor, page: PageRequest): TenantRow[] {
-  return executor
+export async function listTenants(x: Executor, page: PageRequest): Promise<TenantRow[]> {
+  const { tenants } = x.t;
+  return x.q
     .select()
     .from(tenants)
     .where(page.beforeId === undefined ? undefined : lt(tenants.id, page.beforeId))
     .orderBy(desc(tenants.id))
-    .limit(page.limit + 1)
-    .all();
+    .limit(page.limit + 1);
 }
 
 export type TenantChanges = Partial<Pick<TenantRow, "name" | "status" | "subscription" | "modules">>;
 
-export function updateTenant(
-  executor: Executor,
+export async function updateTenant(
+  x: Executor,
   tenantId: string,
   changes: TenantChanges,
   nowMilliseconds: number,
-): TenantRow | undefined {
-  return executor
-    .update(tenants)
-    .set({ ...changes, updatedAtMs: nowMilliseconds })
-    .where(eq(tenants.id, tenantId))
-    .returning()
-    .get();
+): Promise<TenantRow | undefined> {
+  return first(
+    await x.q
+      .update(x.t.tenants)
+      .set({ ...changes, updatedAtMs: nowMilliseconds })
+      .where(eq(x.t.tenants.id, tenantId))
+      .returning(),
+  );
 }
 
-export function insertProject(executor: Executor, row: ProjectRow): void {
-  executor.insert(projects).values(row).run();
+export async function insertProject(x: Executor, row: ProjectRow): Promise<void> {
+  await x.q.insert(x.t.projects).values(row);
 }
 
-export function findProject(executor: Executor, projectId: string): ProjectRow | undefined {
-  return executor.select().from(projects).where(eq(projects.id, projectId)).get();
+export async function findProject(x: Executor, projectId: string): Promise<ProjectRow | undefined> {
+  return first(await x.q.select().from(x.t.projects).where(eq(x.t.projects.id, projectId)).limit(1));
 }
 
-export function findDefaultProject(executor: Executor): ProjectRow | undefined {
-  return executor.select().from(projects).where(eq(projects.isDefault, true)).get();
+export async function findDefaultProject(x: Executor): Promise<ProjectRow | undefined> {
+  return first(await x.q.select().from(x.t.projects).where(eq(x.t.projects.isDefault, true)).limit(1));
 }
 
-export function listProjects(executor: Executor, page: PageRequest & { tenantId?: string }): ProjectRow[] {
+export async function listProjects(x: Executor, page: PageRequest & { tenantId?: string }): Promise<ProjectRow[]> {
+  const { projects } = x.t;
   const conditions: SQL[] = [];
   if (page.tenantId !== undefined) conditions.push(eq(projects.tenantId, page.tenantId));
   if (page.beforeId !== undefined) conditions.push(lt(projects.id, page.beforeId));
-  return executor
+  return x.q
     .select()
     .from(projects)
     .where(and(...conditions))
     .orderBy(desc(projects.id))
-    .limit(page.limit + 1)
-    .all();
+    .limit(page.limit + 1);
 }
 
 export type ProjectChanges = Partial<
@@ -86,24 +88,24 @@ export type ProjectChanges = Partial<
   >
 >;
 
-export function updateProject(
-  executor: Executor,
+export async function updateProject(
+  x: Executor,
   projectId: string,
   changes: ProjectChanges,
   nowMilliseconds: number,
-): ProjectRow | undefined {
-  return executor
-    .update(projects)
-    .set({ ...changes, updatedAtMs: nowMilliseconds })
-    .where(eq(projects.id, projectId))
-    .returning()
-    .get();
+): Promise<ProjectRow | undefined> {
+  return first(
+    await x.q
+      .update(x.t.projects)
+      .set({ ...changes, updatedAtMs: nowMilliseconds })
+      .where(eq(x.t.projects.id, projectId))
+      .returning(),
+  );
 }
 
-/** Every origin some project allows, for answering CORS preflights. */
-export function listAllowedOriginsOfAllProjects(executor: Executor): string[] {
-  const rows = executor.all<{ origin: string }>(
-    sql`SELECT DISTINCT json_each.value AS origin FROM ${projects}, json_each(${projects.allowedOrigins})`,
-  );
-  return rows.map((row) => row.origin);
+/** Each project's allowed origins, for answering CORS preflights from memory. */
+export async function listAllowedOriginsByProject(x: Executor): Promise<[string, string[]][]> {
+  const { projects } = x.t;
+  const rows = await x.q.select({ id: projects.id, origins: projects.allowedOrigins }).from(projects);
+  return rows.map((row) => [row.id, row.origins]);
 }

@@ -5,7 +5,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { chmodSync, statSync } from "node:fs";
-import { EMBEDDED_MIGRATIONS } from "../../src/db/migrate.ts";
+import { SQLITE_MIGRATIONS } from "../../src/db/migrate.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { callJson, runBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
 
@@ -92,7 +92,7 @@ describe("the latchkey binary", () => {
     expect(sqlite.query("SELECT count(*) AS n FROM tenants").get()).toEqual({ n: 1 });
     expect(sqlite.query("SELECT count(*) AS n FROM signing_keys").get()).toEqual({ n: 1 });
     expect(sqlite.query("SELECT count(*) AS n FROM latchkey_migrations").get()).toEqual({
-      n: EMBEDDED_MIGRATIONS.length,
+      n: SQLITE_MIGRATIONS.length,
     });
     sqlite.close();
   }, 60_000);

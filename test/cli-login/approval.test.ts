@@ -1,7 +1,5 @@
 /** Who may approve what, with which scopes; the user-code guessing limit; the details an approver sees. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { makeTempDir } from "../support/binary.ts";
 import {
   createApprover,
   createKey,
@@ -200,8 +198,8 @@ describe("approving CLI logins", () => {
 });
 
 describe("exactly one key per session", () => {
-  const mintedKeys = (world: World) =>
-    (world.deps.sqlite.query("SELECT count(*) AS n FROM api_keys WHERE name = 'CLI: laptop'").get() as { n: number }).n;
+  const mintedKeys = async (world: World) =>
+    (await world.query("SELECT CAST(count(*) AS INTEGER) AS n FROM api_keys WHERE name = 'CLI: laptop'"))[0]!.n;
 
   /** Fires approvals and denials at once; returns the winner's answer and checks every other one was refused. */
   async function race(worlds: World[], sessionId: string, userCode: string, approverSecrets: string[], deniers = 4) {
@@ -241,7 +239,7 @@ describe("exactly one key per session", () => {
           deniers,
         );
         if (winner.body.status === "approved") approvals++;
-        expect(mintedKeys(world)).toBe(approvals);
+        expect(await mintedKeys(world)).toBe(approvals);
         world.clock.advanceSeconds(5);
         const polls = await Promise.all(
           Array.from({ length: 8 }, () => world.call("GET", `/v1/api/auth/sessions/${sessionId}`)),
@@ -257,21 +255,22 @@ describe("exactly one key per session", () => {
   });
 
   test("two processes sharing the database approving at once still mint one key", async () => {
-    const folder = makeTempDir("cli-race");
-    const first = await createWorld({ databasePath: join(folder.path, "shared.db") });
-    const second = await createWorld({ databasePath: join(folder.path, "shared.db"), rootKey: first.rootKey });
+    const first = await createWorld({ shareable: true });
+    const second = await createWorld({ joining: first });
     try {
       for (let trial = 0; trial < 5; trial++) {
         const { sessionId, userCode } = await startCliLogin(first, { scopes: ["runs:read"] });
         const approver = await createApprover(first);
         await race([first, second], sessionId, userCode, [approver.secret]);
       }
-      const statuses = first.deps.sqlite.query("SELECT status, count(*) AS n FROM cli_sessions GROUP BY status").all();
+      const statuses = await first.query(
+        "SELECT status, CAST(count(*) AS INTEGER) AS n FROM cli_sessions GROUP BY status",
+      );
       const approved = (statuses as { status: string; n: number }[]).find((row) => row.status === "approved")?.n ?? 0;
-      expect(mintedKeys(first)).toBe(approved);
+      expect(await mintedKeys(first)).toBe(approved);
     } finally {
-      await Promise.all([first.close(), second.close()]);
-      folder.remove();
+      await second.close();
+      await first.close();
     }
   });
 });

@@ -75,7 +75,7 @@ describe("RFC 8628 endpoints", () => {
     );
     world.clock.advanceSeconds(15);
     expect((await token(deviceCode)).body.error).toBe("invalid_grant");
-    expect(world.deps.sqlite.query("SELECT status, sealed_key FROM cli_sessions").get()).toEqual({
+    expect((await world.query("SELECT status, sealed_key FROM cli_sessions"))[0]).toEqual({
       status: "delivered",
       sealed_key: null,
     });

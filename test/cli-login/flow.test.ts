@@ -58,7 +58,7 @@ forEachTransport("CLI login", (transport) => {
     expect((await world.call("DELETE", `/v1/api/auth/sessions/${sessionId}`)).body).toEqual({ success: true });
     world.clock.advanceSeconds(5);
     expect((await poll(sessionId)).body).toEqual({ status: "expired" });
-    const stored = world.deps.sqlite.query("SELECT status, sealed_key FROM cli_sessions").get();
+    const stored = (await world.query("SELECT status, sealed_key FROM cli_sessions"))[0];
     expect(stored).toEqual({ status: "delivered", sealed_key: null });
   });
 

@@ -10,8 +10,7 @@ describe("starting a CLI login: bad input", () => {
   });
   afterEach(() => world.close());
 
-  const sessionCount = () =>
-    (world.deps.sqlite.query("SELECT count(*) AS n FROM cli_sessions").get() as { n: number }).n;
+  const sessionCount = async () => (await world.query("SELECT CAST(count(*) AS INTEGER) AS n FROM cli_sessions"))[0]!.n;
 
   async function expectRefused(
     body: unknown,
@@ -19,13 +18,13 @@ describe("starting a CLI login: bad input", () => {
     status = 400,
     code = "VALIDATION_FAILED",
   ) {
-    const before = sessionCount();
+    const before = await sessionCount();
     const answer = await world.call("POST", "/v1/api/auth/sessions", { body, headers });
     expect({ status: answer.status, body: answer.body }).toEqual({
       status,
       body: { success: false, msg: expect.any(String), code },
     });
-    expect(sessionCount()).toBe(before);
+    expect(await sessionCount()).toBe(before);
     return answer;
   }
 

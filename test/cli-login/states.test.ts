@@ -67,7 +67,7 @@ describe("CLI login states", () => {
     expect(again.body).toEqual(first.body);
     world.clock.advanceSeconds(30);
     expect((await poll(sessionId)).body).toEqual({ status: "expired" });
-    const stored = world.deps.sqlite.query("SELECT status, sealed_key FROM cli_sessions").get();
+    const stored = (await world.query("SELECT status, sealed_key FROM cli_sessions"))[0];
     expect(stored).toEqual({ status: "expired", sealed_key: null });
     expect((await world.call("DELETE", `/v1/api/auth/sessions/${sessionId}`)).body).toEqual({ success: true });
   });
@@ -78,10 +78,10 @@ describe("CLI login states", () => {
     await approveById(collectedOnce.sessionId);
     await poll(collectedOnce.sessionId);
     world.clock.advanceSeconds(60);
-    expect(expireLapsedCliLogins(world.deps, world.clock.nowMilliseconds())).toBe(1);
+    expect(await expireLapsedCliLogins(world.deps, world.clock.nowMilliseconds())).toBe(1);
     world.clock.advanceSeconds(600);
-    expect(expireLapsedCliLogins(world.deps, world.clock.nowMilliseconds())).toBe(1);
-    const rows = world.deps.sqlite.query("SELECT status, sealed_key FROM cli_sessions ORDER BY created_at_ms").all();
+    expect(await expireLapsedCliLogins(world.deps, world.clock.nowMilliseconds())).toBe(1);
+    const rows = await world.query("SELECT status, sealed_key FROM cli_sessions ORDER BY created_at_ms");
     expect(rows).toEqual([
       { status: "expired", sealed_key: null },
       { status: "expired", sealed_key: null },
@@ -111,7 +111,7 @@ describe("CLI login states", () => {
     const { sessionId } = await startCliLogin(world);
     await approveById(sessionId);
     const { apiKey } = (await poll(sessionId)).body;
-    const dump = JSON.stringify(world.deps.sqlite.query("SELECT * FROM cli_sessions").all());
+    const dump = JSON.stringify(await world.query("SELECT * FROM cli_sessions"));
     expect(dump).not.toContain(sessionId);
     expect(dump).not.toContain(apiKey);
     expect(dump).not.toContain(apiKey.slice(8, 40));

@@ -28,7 +28,24 @@ describe("/metrics", () => {
     expect(text).toContain("latchkey_rate_limited_total 1");
     expect(text).toMatch(/latchkey_cache_hits_total\{cache="keys"\} [1-9]/);
     expect(text).toMatch(/latchkey_http_request_duration_seconds_count [1-9]/);
+    expect(text).toContain("latchkey_in_sync 1");
+    expect(text).toMatch(/latchkey_sync_lag_seconds \d+\.\d{3}/);
+    expect(text).toContain("latchkey_database_errors_total 0");
+    // Lease counts only where buckets are shared through Redis.
+    if (world.deps.rateLimiter.stats) {
+      expect(text).toMatch(/latchkey_redis_leases_total [1-9]/);
+      expect(text).toContain("latchkey_redis_reachable 1");
+      expect(text).toContain("latchkey_redis_errors_total 0");
+    } else expect(text).not.toContain("latchkey_redis_");
     expect(text).not.toContain(key.secret);
     expect(text).not.toContain(key.id);
+  });
+
+  test("a request the database could not answer is counted", async () => {
+    world = await createWorld();
+    const key = await createKey(world, { scopes: ["runs:read"] });
+    await world.closeStorage();
+    expect((await world.call("GET", "/v1/authz", { key: key.secret })).status).toBe(503);
+    expect((await world.call("GET", "/metrics")).text).toContain("latchkey_database_errors_total 1");
   });
 });

@@ -226,12 +226,14 @@ forEachTransport("the HTTP pipeline", (transport) => {
     expect(answer.text).not.toContain("42");
   });
 
-  test("a closed database is a 500, not a hang or a leak", async () => {
+  test("a database that cannot answer is a 503 with Retry-After, not a 500, a hang or a leak", async () => {
     world = await createWorld({ transport });
     const key = await createKey(world, { scopes: ["keys:read"] });
-    world.deps.sqlite.close();
+    await world.closeStorage();
     const answer = await world.call("GET", "/v1/keys", { key: key.secret });
-    expectError(answer, 500, "INTERNAL");
+    expectError(answer, 503, "UNAVAILABLE");
+    expect(answer.headers.get("retry-after")).toBe("1");
+    expect(world.logLines.some((line) => line.includes("database unavailable"))).toBe(true);
   });
 
   test("API answers are not cacheable by shared caches", async () => {

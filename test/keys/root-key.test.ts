@@ -87,9 +87,9 @@ forEachTransport("the root key", (transport) => {
   });
 
   test("a root key whose row was given a bucket by an earlier version is still usable", async () => {
-    world.deps.sqlite.run(
-      "UPDATE api_keys SET ratelimit_limit = 1, ratelimit_window_seconds = 86400 WHERE is_root = 1",
-    );
+    await world.query("UPDATE api_keys SET ratelimit_limit = 1, ratelimit_window_seconds = 86400 WHERE is_root = ?", [
+      true,
+    ]);
     world.deps.credentials.clear();
     for (let call = 0; call < 5; call++)
       expect((await world.call("GET", "/v1/tenants", { key: world.rootKey })).status).toBe(200);

@@ -8,6 +8,7 @@ import { ALL_ROUTES } from "../../src/app.ts";
 import { documentedResponses } from "../../src/http/mount.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { generateSecret } from "../../src/keys/secret.ts";
+import { fingerprintPlace } from "../support/engines.ts";
 import {
   createKey,
   createProject,
@@ -32,15 +33,7 @@ interface Credential {
 let world: World;
 const fixtures: Record<string, string> = {};
 
-function databaseFingerprint(): string {
-  const tables = world.deps.sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
-    name: string;
-  }[];
-  const hasher = new Bun.CryptoHasher("sha256");
-  for (const { name } of tables)
-    hasher.update(`${name}:${JSON.stringify(world.deps.sqlite.query(`SELECT * FROM "${name}" ORDER BY rowid`).all())}`);
-  return hasher.digest("hex");
-}
+const databaseFingerprint = () => fingerprintPlace(world.storage);
 
 function pathFor(route: AnyRoute): string {
   return fillPath(route.path, {
@@ -147,7 +140,7 @@ describe("the authorization matrix", () => {
       const expected = credential.expect(route);
       if (expected === undefined) continue;
       test(`${route.method} ${route.path} × ${credential.name} → ${expected.status} ${expected.code}`, async () => {
-        const before = databaseFingerprint();
+        const before = await databaseFingerprint();
         const answer = await world.call(route.method, pathFor(route), {
           headers: credential.headers(world),
           body: route.body ? {} : undefined,
@@ -155,7 +148,7 @@ describe("the authorization matrix", () => {
         const code = answer.body?.error?.code ?? answer.body?.code ?? answer.body?.error;
         expect({ status: answer.status, code }).toEqual(expected);
         expect(Object.keys(documentedResponses(route)).map(Number)).toContain(answer.status);
-        expect(databaseFingerprint()).toBe(before);
+        expect(await databaseFingerprint()).toBe(before);
       });
     }
   }

@@ -20,7 +20,7 @@ test("the timing-oracle script runs and reports both comparisons against the con
   expect(output).toMatch(/control \(unknown against unknown\): D = 0\.\d{4}/);
   expect(output).toMatch(/unknown vs real prefix: D = 0\.\d{4}, difference of medians -?\d+ to -?\d+ ns/);
   expect(output).toMatch(/decoy prefix vs real prefix: D = 0\.\d{4}, difference of medians -?\d+ to -?\d+ ns/);
-});
+}, 60_000);
 
 test("the timing-oracle script refuses a sample count that is not a positive integer", () => {
   const run = Bun.spawnSync(

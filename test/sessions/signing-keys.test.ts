@@ -117,7 +117,7 @@ describe("private signing keys at rest", () => {
   test("with LATCHKEY_MASTER_KEY they are sealed; the database alone holds no private key", async () => {
     const world = await createWorld({ masterKeyText: "correct horse battery staple 0123456789" });
     try {
-      const rows = world.deps.sqlite.query("SELECT private_key FROM signing_keys").all() as { private_key: string }[];
+      const rows = await world.query<{ private_key: string }>("SELECT private_key FROM signing_keys");
       expect(rows.length).toBe(1);
       for (const row of rows) {
         expect(row.private_key).toStartWith("enc:v1:");
@@ -134,7 +134,7 @@ describe("private signing keys at rest", () => {
   test("without a master key they are stored as JWKs", async () => {
     const world = await createWorld();
     try {
-      const row = world.deps.sqlite.query("SELECT private_key FROM signing_keys").get() as { private_key: string };
+      const row = (await world.query<{ private_key: string }>("SELECT private_key FROM signing_keys"))[0]!;
       expect(JSON.parse(row.private_key)).toMatchObject({ kty: "OKP", crv: "Ed25519", d: expect.any(String) });
     } finally {
       await world.close();

@@ -1,20 +1,27 @@
 /**
- * A test's whole world: a fresh in-memory database, a manual clock, captured logs, a known root key, and the app
- * built by createApp from those alone. `transport: "http"` puts the same app on a real listening port so a suite can
- * run over both. Every secret the world hands out is remembered, so leak checks can look for it afterwards.
+ * A test's whole world: a fresh database (SQLite in memory, or a fresh schema of the run's PostgreSQL database, see
+ * engines.ts), a manual clock, captured logs, a known root key, and the app built by createApp from those alone.
+ * `transport: "http"` puts the same app on a real listening port so a suite can run over both. Every secret the world
+ * hands out is remembered, so leak checks can look for it afterwards. A second world can join the first one's database
+ * (`joining`), as a second process or node would.
  */
+import { join } from "node:path";
+import { makeTempDir } from "../../scripts/lib/binary.ts";
 import { assertNoLeaks, readDatabaseFiles } from "../../scripts/lib/leaks.ts";
 import { ALL_ROUTES, createApp, handleInProcess, listenApp } from "../../src/app.ts";
+import { HEARTBEAT_INTERVAL_MILLISECONDS } from "../../src/auth/change-log.ts";
 import { DEFAULT_CONFIG, runtimeOf } from "../../src/config.ts";
-import { openDatabase } from "../../src/db/client.ts";
-import { applyMigrations } from "../../src/db/migrate.ts";
+import type { Storage } from "../../src/db/storage.ts";
 import { type CacheSizes, createDeps } from "../../src/deps.ts";
 import type { AppDeps, AppSettings } from "../../src/http/app-deps.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { createManualClock, type ManualClock } from "../../src/lib/clock.ts";
-import { createLogger } from "../../src/lib/logger.ts";
+import { createLogger, type Logger } from "../../src/lib/logger.ts";
+import type { Limiter } from "../../src/ratelimit/limiter.ts";
+import { SharedRateLimiter } from "../../src/ratelimit/shared.ts";
 import { ensureDefaults } from "../../src/tenants/bootstrap.ts";
+import { type DatabasePlace, dropPlace, dumpPlace, freshPlace, openPlace, rawQuery, testRedisUrl } from "./engines.ts";
 
 export { assertNoLeaks };
 
@@ -40,6 +47,9 @@ export interface World {
   /** Where the app answers: a real address with transport "http", a placeholder otherwise. */
   baseUrl: string;
   deps: AppDeps;
+  storage: Storage;
+  /** Where the database is: another world may join it. */
+  place: DatabasePlace;
   clock: ManualClock;
   rootKey: string;
   defaultTenantId: string;
@@ -50,6 +60,10 @@ export interface World {
   /** The text of every error answer, scanned for secrets at close(). */
   errorBodies: string[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+  /** SQL with `?` placeholders on this world's database, whichever the engine. */
+  query<Row = Record<string, any>>(text: string, params?: unknown[]): Promise<Row[]>;
+  /** Closes the database under the running app (to see how it fails); close() then skips what needs it. */
+  closeStorage(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,10 +71,16 @@ export interface WorldOptions {
   transport?: Transport;
   /** Run on the real clock, for peers that wait in real time (an OAuth client polling); advancing it then throws. */
   realTime?: boolean;
-  /** A database file shared with other worlds (another "process"); in memory when omitted. */
-  databasePath?: string;
-  /** The root key to create on first start (a second world on the same file passes the first one's). */
+  /** Keep the database where other worlds can join it: a SQLite file (PostgreSQL schemas always can be). */
+  shareable?: boolean;
+  /** Open another world's database, as a second process or node would, with its root key; it stays the owner. */
+  joining?: World;
+  /** The root key to create on first start. */
   rootKey?: string;
+  /** SQLite whatever the run's engine: for tests of SQLite's own behaviour (polling the log, its file). */
+  engine?: "sqlite";
+  /** Buckets in this world's memory even when the run shares them through Redis. */
+  localBuckets?: boolean;
   masterKeyText?: string;
   cacheSizes?: Partial<CacheSizes>;
   /** Extra route rows mounted after the real ones (for exercising the pipeline itself). */
@@ -73,27 +93,45 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   const clock = options.realTime
     ? realTimeClock()
     : createManualClock(options.startMilliseconds ?? FIXED_START_MILLISECONDS);
-  const { db, sqlite } = openDatabase(options.databasePath ?? ":memory:");
-  applyMigrations(sqlite, clock.nowMilliseconds());
-  const rootKey = options.rootKey ?? generateSecret(ROOT_KEY_PREFIX);
-  const boot = ensureDefaults(db, rootKey, clock.nowMilliseconds());
+  let folder: ReturnType<typeof makeTempDir> | undefined;
+  let place: DatabasePlace;
+  if (options.joining) place = options.joining.place;
+  else {
+    if (options.shareable) folder = makeTempDir("world");
+    place = freshPlace(folder && join(folder.path, "shared.db"), options.engine);
+  }
+  const storage = openPlace(place);
+  await storage.migrate(clock.nowMilliseconds());
+  const rootKey = options.rootKey ?? options.joining?.rootKey ?? generateSecret(ROOT_KEY_PREFIX);
+  const boot = await ensureDefaults(storage, rootKey, clock.nowMilliseconds());
   const logLines: string[] = [];
+  const logger = createLogger("debug", (line) => logLines.push(line));
   const runtime = runtimeOf(DEFAULT_CONFIG, "http://localhost:8787", "test");
+  const sizes = { ...runtime.cacheSizes, ...options.cacheSizes };
+  const redisUrl = options.localBuckets ? undefined : testRedisUrl();
+  const redisPrefix = `latchkey_test:${crypto.randomUUID()}`;
+  const rateLimiter: (Limiter & { close(): Promise<void> }) | undefined =
+    redisUrl === undefined
+      ? undefined
+      : await SharedRateLimiter.connect(redisUrl, logger, { keyPrefix: redisPrefix, maxBuckets: sizes.buckets });
   const deps: AppDeps = await createDeps({
-    db,
-    sqlite,
+    storage,
     clock,
-    logger: createLogger("debug", (line) => logLines.push(line)),
+    logger,
     settings: { ...runtime.settings, ...options.settings },
-    cacheSizes: { ...runtime.cacheSizes, ...options.cacheSizes },
+    cacheSizes: sizes,
     masterKeyText: options.masterKeyText,
+    rateLimiter,
   });
+  deps.status.ready = true;
+  const heartbeat = await keepInSync(deps, logger);
   const app = createApp(deps, [...ALL_ROUTES, ...(options.extraRoutes ?? [])]);
   let baseUrl = "http://localhost";
   if (options.transport === "http") {
     listenApp(app, deps, { port: 0, hostname: "127.0.0.1" });
     baseUrl = `http://127.0.0.1:${app.server!.port}`;
   }
+  let storageOpen = true;
   const handedSecrets = new Set<string>([rootKey]);
   const errorBodies: string[] = [];
 
@@ -106,6 +144,9 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
       headers["content-type"] ??= "application/json";
     }
     const request = new Request(`${baseUrl}${path}`, { method, headers, body });
+    // A server's requests arrive through its sockets, so its event loop turns between them (and its heartbeat runs);
+    // in-process requests that touch no I/O would otherwise run back to back in one turn.
+    if (options.transport !== "http") await new Promise((resolve) => setImmediate(resolve));
     const response = options.transport === "http" ? await fetch(request) : await handleInProcess(app, deps, request);
     const text = await response.text();
     let parsed: unknown = text;
@@ -120,6 +161,8 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   return {
     baseUrl,
     deps,
+    storage,
+    place,
     clock,
     rootKey,
     defaultTenantId: boot.tenantId,
@@ -128,23 +171,55 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     handedSecrets,
     errorBodies,
     call,
+    query: (text, params) => rawQuery(storage, text, params),
+    closeStorage: async () => {
+      storageOpen = false;
+      await storage.close();
+    },
     close: async () => {
+      clearInterval(heartbeat);
       if (options.transport === "http") await app.stop();
       const places: Record<string, string | Buffer> = {
         logs: logLines.join("\n"),
         "error bodies": errorBodies.join("\n"),
       };
       // A test that closed the database itself (to see the server fail) leaves nothing to flush or read.
-      if (databaseStillOpen(sqlite)) {
-        deps.usage.flush(deps.db);
-        places.database = options.databasePath
-          ? readDatabaseFiles(options.databasePath)
-          : Buffer.from(sqlite.serialize());
-        sqlite.close();
+      if (storageOpen) {
+        await deps.usage.flush(storage);
+        places.database =
+          place.engine === "sqlite" && place.path !== ":memory:"
+            ? readDatabaseFiles(place.path)
+            : await dumpPlace(storage);
+        await deps.changeLog.stop();
+        await storage.close();
+      }
+      await rateLimiter?.close();
+      if (!options.joining) {
+        await dropPlace(place);
+        folder?.remove();
       }
       assertNoLeaks(handedSecrets, places);
     },
   };
+}
+
+/**
+ * On PostgreSQL a node trusts its caches only while its heartbeats come back (src/auth/change-log.ts): the world
+ * beats as a server does, and starts once the first one is back.
+ */
+async function keepInSync(deps: AppDeps, logger: Logger): Promise<ReturnType<typeof setInterval>> {
+  const beat = () =>
+    deps.changeLog.heartbeat().catch((error: unknown) => logger.error("heartbeat failed", { error: String(error) }));
+  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MILLISECONDS);
+  timer.unref();
+  if (deps.storage.notify) {
+    for (let waited = 0; !deps.changeLog.inSync(); waited += 10) {
+      if (waited > 5_000) throw new Error("the world's node never came in sync");
+      if (waited % 200 === 0) await beat();
+      await Bun.sleep(10);
+    }
+  }
+  return timer;
 }
 
 /** Fields whose values are secrets or bearer tokens in latchkey's answers. */
@@ -164,16 +239,6 @@ function rememberSecrets(body: unknown, into: Set<string>): void {
       if (SECRET_FIELDS.has(field) && typeof value === "string" && value.length >= 16) into.add(value);
       else rememberSecrets(value, into);
     }
-  }
-}
-
-function databaseStillOpen(sqlite: { query(sql: string): { get(): unknown } }): boolean {
-  try {
-    sqlite.query("SELECT 1").get();
-    return true;
-  } catch (error) {
-    if (error instanceof RangeError) return false;
-    throw error;
   }
 }
 
