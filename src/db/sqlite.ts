@@ -12,9 +12,8 @@
  * returns its promise, so the statements after the first `await` would run outside it. Instead the transaction is
  * opened and closed by hand around the awaited work, and an async lock lets one write transaction at a time run in
  * this process (other processes wait at BEGIN IMMEDIATE, up to busy_timeout). Every write of latchkey goes through
- * a write transaction, so no statement of another request can land inside one; reads run at once and may, while a
- * transaction is open, see its uncommitted rows (one connection): the only rows a transaction writes and then rolls
- * back are ones no other request can name (a CLI login's key that lost the approval race).
+ * a write transaction, so no statement of another request can land inside one; reads go to a second connection and
+ * see only what is committed.
  */
 import { Database } from "bun:sqlite";
 import { closeSync, existsSync, openSync, realpathSync, statSync } from "node:fs";
@@ -94,16 +93,22 @@ export class SqliteStorage implements Storage {
   private readonly db: QueryDb;
   private readonly lock: AsyncLock;
 
+  /**
+   * `sqlite` writes; `readSqlite` (a second connection to the same file, query-only) reads, so a request never sees
+   * rows of a write transaction that is still open (WAL gives it the last committed state, without waiting). An
+   * in-memory database has one connection, so there reads may see an open transaction's rows.
+   */
   constructor(
     readonly sqlite: Database,
     location: string,
+    readonly readSqlite: Database = sqlite,
   ) {
     this.location = location;
     this.lock = lockFor(location);
     // Typed as PostgreSQL's query builder (see Tables); at run time it is drizzle's SQLite one.
     this.db = drizzle({ client: sqlite, schema }) as unknown as QueryDb;
     this.reader = {
-      q: this.db,
+      q: readSqlite === sqlite ? this.db : (drizzle({ client: readSqlite, schema }) as unknown as QueryDb),
       t: schema as unknown as Tables,
       dialect: this.dialect,
       afterCommit: (action) => action(),
@@ -111,13 +116,17 @@ export class SqliteStorage implements Storage {
   }
 
   static open(path: string): SqliteStorage {
-    return new SqliteStorage(openSqlite(path), path);
+    const sqlite = openSqlite(path);
+    if (path === ":memory:") return new SqliteStorage(sqlite, path);
+    const readSqlite = openSqlite(path);
+    readSqlite.run("PRAGMA query_only = ON");
+    return new SqliteStorage(sqlite, path, readSqlite);
   }
 
   async writeTransaction<Result>(work: (tx: Executor) => Promise<Result>): Promise<Result> {
     return this.lock.hold(async () => {
       const committed: (() => void | Promise<void>)[] = [];
-      const tx: Executor = { ...this.reader, afterCommit: (action) => committed.push(action) };
+      const tx: Executor = { ...this.reader, q: this.db, afterCommit: (action) => committed.push(action) };
       this.sqlite.run("BEGIN IMMEDIATE");
       let result: Result;
       try {
@@ -182,7 +191,10 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.lock.hold(async () => this.sqlite.close());
+    await this.lock.hold(async () => {
+      if (this.readSqlite !== this.sqlite) this.readSqlite.close();
+      this.sqlite.close();
+    });
   }
 }
 

@@ -3,12 +3,14 @@
  * behave as if they ran one at a time, and a database that cannot answer is told apart from a query that is wrong.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { PostgresStorage } from "../../src/db/postgres.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import { isStorageUnavailable } from "../../src/db/unavailable.ts";
 import { DeadlineExceeded } from "../../src/lib/deadline.ts";
 import { ensureDefaults } from "../../src/tenants/bootstrap.ts";
+import { makeTempDir } from "../support/binary.ts";
 import {
   type DatabasePlace,
   dropPlace,
@@ -28,8 +30,8 @@ afterEach(async () => {
   }
 });
 
-async function freshStorage(): Promise<{ storage: Storage; tenantId: string }> {
-  const place = freshPlace();
+async function freshStorage(sqliteFile?: string): Promise<{ storage: Storage; tenantId: string }> {
+  const place = freshPlace(sqliteFile);
   const storage = openPlace(place);
   opened.push({ place, storage });
   await storage.migrate(1);
@@ -70,6 +72,37 @@ describe("write transactions", () => {
     );
     const [tenant] = await storage.reader.q.select().from(tenants).where(eq(tenants.id, tenantId));
     expect(tenant!.name).toBe(`default${"+".repeat(writers)}`);
+  });
+
+  test("reads see only what is committed, never the rows of a transaction still open", async () => {
+    const folder = makeTempDir("dirty-read");
+    try {
+      const { storage, tenantId } = await freshStorage(join(folder.path, "file.db"));
+      const { tenants } = storage.reader.t;
+      const nameNow = async () =>
+        (await storage.reader.q.select().from(tenants).where(eq(tenants.id, tenantId)))[0]!.name;
+      let finish!: () => void;
+      const held = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      let written!: () => void;
+      const wrote = new Promise<void>((resolve) => {
+        written = resolve;
+      });
+      const transaction = storage.writeTransaction(async (tx) => {
+        await tx.q.update(tenants).set({ name: "uncommitted" }).where(eq(tenants.id, tenantId));
+        written();
+        await held;
+      });
+      await wrote;
+      expect(await nameNow()).toBe("default");
+      finish();
+      await transaction;
+      expect(await nameNow()).toBe("uncommitted");
+    } finally {
+      for (const { storage } of opened) await storage.close().catch(() => {});
+      folder.remove();
+    }
   });
 
   test("after-commit work runs once the transaction committed, and never after a rollback", async () => {

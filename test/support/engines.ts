@@ -5,6 +5,9 @@
  * every world shares buckets through Redis under its own key prefix. Nothing outside the run's database and prefixes
  * is touched.
  */
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { PostgresStorage } from "../../src/db/postgres.ts";
 import { SqliteStorage } from "../../src/db/sqlite.ts";
@@ -36,18 +39,24 @@ export function freshPlace(sqliteFile?: string, engine = testEngine()): Database
   const url = testPostgresUrl();
   if (engine === "postgres" && url !== undefined)
     return { engine: "postgres", url, schema: `w_${crypto.randomUUID().replaceAll("-", "")}` };
-  return { engine: "sqlite", path: sqliteFile ?? ":memory:" };
+  // LATCHKEY_TEST_SQLITE_FILES=1 puts every world in a file (two connections, as a server has) instead of memory.
+  const inFile = process.env.LATCHKEY_TEST_SQLITE_FILES
+    ? join(tmpdir(), `latchkey-world-${crypto.randomUUID()}.db`)
+    : undefined;
+  return { engine: "sqlite", path: sqliteFile ?? inFile ?? ":memory:" };
 }
 
 export function openPlace(place: DatabasePlace): Storage {
   if (place.engine === "sqlite") {
     const storage = SqliteStorage.open(place.path);
-    // drizzle prepares one statement per query it runs.
-    const prepare = storage.sqlite.prepare.bind(storage.sqlite);
-    storage.sqlite.prepare = ((...args: Parameters<typeof prepare>) => {
-      count(storage);
-      return prepare(...args);
-    }) as typeof prepare;
+    // drizzle prepares one statement per query it runs, on the writing or the reading connection.
+    for (const connection of new Set([storage.sqlite, storage.readSqlite])) {
+      const prepare = connection.prepare.bind(connection);
+      connection.prepare = ((...args: Parameters<typeof prepare>) => {
+        count(storage);
+        return prepare(...args);
+      }) as typeof prepare;
+    }
     return storage;
   }
   const storage: Storage = new PostgresStorage(place.url, {
@@ -78,9 +87,13 @@ export function placeUrl(place: DatabasePlace & { engine: "postgres" }): string 
   return url.toString();
 }
 
-/** Drops a PostgreSQL place (SQLite files go with their folder). */
+/** Drops a PostgreSQL place, or a SQLite file this module made (other files go with their folder). */
 export async function dropPlace(place: DatabasePlace): Promise<void> {
-  if (place.engine !== "postgres") return;
+  if (place.engine === "sqlite") {
+    if (place.path.includes("latchkey-world-"))
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${place.path}${suffix}`, { force: true });
+    return;
+  }
   await withAdmin(place.url, (admin) => admin.query(`DROP SCHEMA IF EXISTS "${place.schema}" CASCADE`));
 }
 
