@@ -27,6 +27,7 @@ import { MigrationError, POSTGRES_MIGRATIONS, pendingMigrations } from "./migrat
 import { PgListener } from "./pg-listener.ts";
 import * as schema from "./schema.pg.ts";
 import type { ChangedEntity, ChangePage, Executor, MigrationResult, QueryDb, Storage } from "./storage.ts";
+import { isStorageUnavailable } from "./unavailable.ts";
 
 export const CHANGES_CHANNEL = "latchkey_changes";
 /** Any 64-bit number that other applications sharing the database are unlikely to use for their own locks. */
@@ -77,8 +78,11 @@ export class PostgresStorage implements Storage {
       ...(this.schema === undefined ? {} : { options: `-c search_path=${quoteIdentifier(this.schema)}` }),
     };
     this.pool = new pg.Pool({ ...this.connection, max: options.poolSize ?? 10, idleTimeoutMillis: 60_000 });
-    // An idle connection the server closed is dropped from the pool; the next query opens another.
+    // A connection the server closed or the network lost is dropped from the pool, and the next query opens another.
+    // The pool listens for that on idle connections; a lent one (inside a transaction) needs its own listener, or the
+    // loss is an unhandled 'error' event. Its query has failed already, which is what its request answers (503).
     this.pool.on("error", () => {});
+    this.pool.on("connect", (client) => client.on("error", () => {}));
     if (options.onQuery) countQueries(this.pool, options.onQuery);
     this.db = drizzle({ client: this.pool, schema }) as unknown as QueryDb;
     this.reader = { q: this.db, t: schema, dialect: this.dialect, afterCommit: (action) => action() };
@@ -88,26 +92,51 @@ export class PostgresStorage implements Storage {
 
   async writeTransaction<Result>(work: (tx: Executor) => Promise<Result>): Promise<Result> {
     for (let attempt = 1; ; attempt++) {
-      const committed: (() => void | Promise<void>)[] = [];
       try {
-        const result = await this.db.transaction(
-          (db) =>
-            work({
-              q: db as unknown as QueryDb,
-              t: schema,
-              dialect: this.dialect,
-              afterCommit: (action) => committed.push(action),
-            }),
-          { isolationLevel: "serializable" },
-        );
-        for (const action of committed) await action();
-        return result;
+        return await this.transactionOnce(work);
       } catch (error) {
         if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE.has(sqlStateOf(error))) throw error;
         // Concurrent writers met; a short, growing, jittered pause keeps them from meeting again at once.
         await Bun.sleep(Math.random() * 5 * attempt);
       }
     }
+  }
+
+  /**
+   * One attempt, on a connection of its own. By hand rather than drizzle's transaction(), which does not give the
+   * connection back when BEGIN itself fails (a connection lost at that moment would leave the pool a slot short for
+   * good).
+   */
+  private async transactionOnce<Result>(work: (tx: Executor) => Promise<Result>): Promise<Result> {
+    const committed: (() => void | Promise<void>)[] = [];
+    const client = await this.pool.connect();
+    let broken = false;
+    let result: Result;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      try {
+        result = await work({
+          q: drizzle({ client, schema }) as unknown as QueryDb,
+          t: schema,
+          dialect: this.dialect,
+          afterCommit: (action) => committed.push(action),
+        });
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
+        throw error;
+      }
+    } catch (error) {
+      if (isStorageUnavailable(error)) broken = true;
+      throw error;
+    } finally {
+      // A connection that failed mid-transaction is closed rather than lent again.
+      client.release(broken);
+    }
+    for (const action of committed) await action();
+    return result;
   }
 
   async migrate(

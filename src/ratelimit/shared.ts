@@ -34,6 +34,11 @@ export const LEASE_TTL_MILLISECONDS = 2_000;
 /** Every Redis call gives up after this long, and the node decides alone. */
 export const REDIS_DEADLINE_MILLISECONDS = 50;
 const NODE_HEARTBEAT_MILLISECONDS = 1_000;
+const REDIS_CONNECT_MILLISECONDS = 3_000;
+
+export class RedisUnreachableError extends Error {
+  override name = "RedisUnreachableError";
+}
 const LEASE_ROUNDS = 4;
 /** A node not seen for this long is no longer counted among the live ones. */
 const NODE_LIVENESS_MILLISECONDS = 5_000;
@@ -121,14 +126,24 @@ export class SharedRateLimiter implements Limiter {
   }
 
   /** Connects (failing the start if Redis cannot be reached now) and starts the node heartbeat. */
+  /**
+   * Connects, or fails the start when Redis cannot be reached within a few seconds: a node that never saw Redis does
+   * not know how many nodes share each limit, so it could only guess its share. (Losing Redis later is survived.)
+   */
   static async connect(url: string, logger: Logger, options: { keyPrefix?: string; maxBuckets?: number } = {}) {
     const client = new RedisClient(url, {
       enableOfflineQueue: false,
-      connectionTimeout: 2_000,
+      connectionTimeout: REDIS_CONNECT_MILLISECONDS,
       autoReconnect: true,
       maxRetries: 1_000_000,
     });
-    await client.connect();
+    try {
+      await withDeadline(client.connect(), REDIS_CONNECT_MILLISECONDS, "redis");
+    } catch {
+      client.close();
+      const where = new URL(url);
+      throw new RedisUnreachableError(`cannot reach Redis at ${where.host} (LATCHKEY_REDIS_URL)`);
+    }
     const limiter = new SharedRateLimiter(
       client,
       options.keyPrefix ?? "latchkey",
@@ -171,7 +186,7 @@ export class SharedRateLimiter implements Limiter {
       await this.refill(name, policy, MAX_LEASE, nowMilliseconds);
       if (!this.leases.has(name)) return this.fallbackTake(name, policy, nowMilliseconds);
     }
-    return decision(false, this.leases.get(name)!, policy, nowMilliseconds);
+    return this.takeOwn(name, policy, nowMilliseconds);
   }
 
   async peek(name: string, policy: RateLimitPolicy, nowMilliseconds: number): Promise<number> {
@@ -205,6 +220,28 @@ export class SharedRateLimiter implements Limiter {
   }
 
   private async lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): Promise<void> {
+    const result = await this.leaseFromRedis(name, policy, want, nowMilliseconds);
+    if (result === null) {
+      this.leases.delete(name);
+      return;
+    }
+    const held = this.leases.get(name);
+    const stillHeld = held && nowMilliseconds - held.leasedAtMs <= LEASE_TTL_MILLISECONDS ? held.tokens : 0;
+    this.leases.set(name, leaseOf(result, stillHeld, nowMilliseconds));
+  }
+
+  /**
+   * For a caller that lost every round to others spending the shared lease first (many concurrent requests for one
+   * bucket): one token for it alone, straight from Redis, so it is refused only when the bucket itself is empty.
+   */
+  private async takeOwn(name: string, policy: RateLimitPolicy, nowMilliseconds: number): Promise<BucketDecision> {
+    const result = await this.leaseFromRedis(name, policy, 1, nowMilliseconds);
+    if (result === null) return this.fallbackTake(name, policy, nowMilliseconds);
+    return decision(result.granted === 1, leaseOf(result, 0, nowMilliseconds), policy, nowMilliseconds);
+  }
+
+  /** Runs the lease script; null when Redis could not answer in time. */
+  private async leaseFromRedis(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number) {
     const key = `${this.keyPrefix}:bucket:${name}`;
     const args = [String(policy.limit), String(policy.windowSeconds * 1000), String(want), String(nowMilliseconds)];
     let result: [number, string, number, number];
@@ -212,22 +249,13 @@ export class SharedRateLimiter implements Limiter {
       result = (await this.evaluate(LEASE_SCRIPT, "leaseSha", [key], args)) as [number, string, number, number];
     } catch (error) {
       this.failed(error);
-      this.leases.delete(name);
-      return;
+      return null;
     }
     this.redisReachable = true;
     const [granted, left, untilFullMs, untilNextMs] = result;
-    const held = this.leases.get(name);
-    const stillHeld = held && nowMilliseconds - held.leasedAtMs <= LEASE_TTL_MILLISECONDS ? held.tokens : 0;
     this.counters.leases++;
     this.counters.leasedTokens += granted;
-    this.leases.set(name, {
-      tokens: stillHeld + granted,
-      leasedAtMs: nowMilliseconds,
-      remoteTokens: Number(left),
-      fullAtMs: nowMilliseconds + untilFullMs,
-      emptyUntilMs: granted === 0 ? nowMilliseconds + untilNextMs : nowMilliseconds,
-    });
+    return { granted, left: Number(left), untilFullMs, untilNextMs } satisfies LeaseResult;
   }
 
   /** Redis unreachable: this node's own bucket, a share of the limit by the live nodes it last saw. */
@@ -288,6 +316,24 @@ export class SharedRateLimiter implements Limiter {
     };
     return withDeadline(run(), REDIS_DEADLINE_MILLISECONDS, "redis");
   }
+}
+
+interface LeaseResult {
+  granted: number;
+  left: number;
+  untilFullMs: number;
+  untilNextMs: number;
+}
+
+/** What a node holds after a lease: what it already held plus what was granted, and what the bucket said. */
+function leaseOf(result: LeaseResult, stillHeld: number, nowMilliseconds: number): Lease {
+  return {
+    tokens: stillHeld + result.granted,
+    leasedAtMs: nowMilliseconds,
+    remoteTokens: result.left,
+    fullAtMs: nowMilliseconds + result.untilFullMs,
+    emptyUntilMs: result.granted === 0 ? nowMilliseconds + result.untilNextMs : nowMilliseconds,
+  };
 }
 
 function decision(allowed: boolean, lease: Lease, policy: RateLimitPolicy, nowMilliseconds: number): BucketDecision {
