@@ -52,9 +52,10 @@ export async function createDeps(input: DepsInput): Promise<AppDeps> {
   );
   const origins = new OriginRegistry(storage);
   await origins.load();
-  changeLog = new ChangeLog(storage, credentials, (entity, entityId) =>
-    entity === "project" ? origins.refreshProject(entityId) : undefined,
-  );
+  changeLog = new ChangeLog(storage, credentials, (entity, entityId) => {
+    if (entity === "project") return origins.refreshProject(entityId);
+    if (entity === "signing_key") return ring.reload(clock.nowMilliseconds());
+  });
   await changeLog.start();
   const usage: UsageRecorder = new UsageRecorder(() => {
     // A full batch is written on a later turn of the event loop, never inside the request that filled it.

@@ -30,6 +30,12 @@ export const SYNC_BOUND_MILLISECONDS = 1000;
 export const HEARTBEAT_INTERVAL_MILLISECONDS = 200;
 const HEARTBEAT = "heartbeat";
 
+const CHANGED_ENTITIES: readonly string[] = ["api_key", "project", "tenant", "signing_key"] satisfies ChangedEntity[];
+
+function isChangedEntity(kind: string | undefined): kind is ChangedEntity {
+  return kind !== undefined && CHANGED_ENTITIES.includes(kind);
+}
+
 /** Wall time that only moves forward, for measuring how long ago something happened (not the injected clock). */
 const elapsedNow = () => performance.now();
 
@@ -76,7 +82,7 @@ export class ChangeLog implements ChangeRecorder {
       for (;;) {
         const page = await this.storage.readChanges(this.position, READ_BATCH);
         if (page.gap) this.cache.clear();
-        for (const row of page.rows) this.apply(row.entity, row.entityId);
+        for (const row of page.rows) this.applyInBackground(row.entity, row.entityId);
         this.position = page.position;
         applied += page.rows.length;
         if (page.rows.length < READ_BATCH || page.gap) break;
@@ -148,13 +154,21 @@ export class ChangeLog implements ChangeRecorder {
       if (sentAt !== undefined) this.confirmedAt = Math.max(this.confirmedAt, sentAt);
       return;
     }
-    if ((kind === "api_key" || kind === "project" || kind === "tenant") && first !== undefined) this.apply(kind, first);
+    if (isChangedEntity(kind) && first !== undefined) this.applyInBackground(kind, first);
   }
 
   private listening(): void {
     // The first time is the start; any later one follows a lost connection, whose notifications are gone.
     if (this.listenings++ > 0) this.cache.clear();
     this.heartbeatSentAt.clear();
+  }
+
+  /**
+   * For changes heard or read (not made here): the caches are dropped at once; what follows (re-reading a project's
+   * origins, the signing keys) may fail while the database is away, and is then left to the periodic reloads.
+   */
+  private applyInBackground(entity: ChangedEntity, entityId: string): void {
+    Promise.resolve(this.apply(entity, entityId)).catch(() => {});
   }
 
   /** Drops what changed; whatever else follows a change (re-reading a project's origins) is returned to wait on. */

@@ -107,7 +107,7 @@ export class CredentialCache {
     this.generation++;
     if (entity === "api_key") this.keys.delete(entityId);
     else if (entity === "project") this.projects.delete(entityId);
-    else this.tenants.delete(entityId);
+    else if (entity === "tenant") this.tenants.delete(entityId);
   }
 
   clear(): void {

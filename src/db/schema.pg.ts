@@ -158,7 +158,7 @@ export const changes = pgTable(
   "changes",
   {
     seq: bigserial("seq", { mode: "number" }).primaryKey(),
-    entity: bytewise("entity").$type<"api_key" | "project" | "tenant">().notNull(),
+    entity: bytewise("entity").$type<"api_key" | "project" | "tenant" | "signing_key">().notNull(),
     entityId: bytewise("entity_id").notNull(),
     changedAtMs: millis("changed_at_ms").notNull(),
     xid: xid8("xid").notNull().default(sql`pg_current_xact_id()`),

@@ -141,7 +141,7 @@ export const signingKeys = sqliteTable(
  */
 export const changes = sqliteTable("changes", {
   seq: integer("seq").primaryKey({ autoIncrement: true }),
-  entity: text("entity", { enum: ["api_key", "project", "tenant"] }).notNull(),
+  entity: text("entity", { enum: ["api_key", "project", "tenant", "signing_key"] }).notNull(),
   entityId: text("entity_id").notNull(),
   changedAtMs: integer("changed_at_ms").notNull(),
 });

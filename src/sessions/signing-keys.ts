@@ -224,6 +224,8 @@ export async function rotateSigningKey(
       return false;
     }
     await insertSigningKey(tx, row);
+    // Every other process and node reloads its ring when this commits (not at its next periodic reload).
+    await storage.recordChange(tx, "signing_key", row.kid, nowMilliseconds);
     await recordAuditEvent(
       tx,
       actor,
