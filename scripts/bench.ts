@@ -1,8 +1,8 @@
 /**
  * Throughput and latency of latchkey's hot path, as ratios to a bare Bun.serve JSON baseline measured in the same run.
  *
- *   bun run bench [--seconds 5] [--connections 50]
- *   bun run bench --scale [--keys 1000000] [--samples 5000]
+ *   bun run bench [--seconds 5] [--connections 50] [--database-url postgres://… [--redis-url redis://…]]
+ *   bun run bench --scale [--keys 1000000] [--samples 5000] [--database-url postgres://…]
  *
  * The binary is built, started on a fresh database and pinned to the first core; the baseline is pinned to the same
  * core; the load generator (wrk, or autocannon when wrk is missing) runs on the second. Every scenario runs right
@@ -11,11 +11,16 @@
  *
  * --scale seeds a database with --keys keys, then measures verifications of keys never seen before (cold cache:
  * every one goes to the database), one at a time, and the server's resident memory after filling its caches.
+ *
+ * With --database-url the server keeps its state in PostgreSQL (in a schema of its own, dropped afterwards); with
+ * --redis-url its buckets are shared through Redis, and the run reports how many rate-limit decisions were answered
+ * from a lease held in memory rather than a round trip.
  */
 import { Database } from "bun:sqlite";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/keys/secret.ts";
 import { encodeBase62 } from "../src/lib/base62.ts";
 import { newId } from "../src/lib/ids.ts";
@@ -30,8 +35,14 @@ const { values: options } = parseArgs({
     scale: { type: "boolean", default: false },
     keys: { type: "string", default: "1000000" },
     samples: { type: "string", default: "5000" },
+    "database-url": { type: "string" },
+    "redis-url": { type: "string" },
   },
 });
+const schema = `latchkey_bench_${crypto.randomUUID().slice(0, 8)}`;
+const databaseUrl = options["database-url"] ? withSearchPath(options["database-url"], schema) : undefined;
+const redisArgs = options["redis-url"] ? ["--redis-url", options["redis-url"]] : [];
+const engine = `${databaseUrl ? "PostgreSQL" : "SQLite"}${options["redis-url"] ? " + Redis" : ""}`;
 const seconds = positiveNumberFlag("seconds", options.seconds, { integer: false });
 const connections = positiveNumberFlag("connections", options.connections);
 
@@ -47,7 +58,29 @@ const serverEnv: Record<string, string> = {
 };
 
 function startLatchkey(db: string, env: Record<string, string> = {}): Promise<RunningBinary> {
-  return startBinary(binary, { args: ["--db", db], env: { ...serverEnv, ...env }, wrapper: onCore(0, []) });
+  const storage = databaseUrl ? ["--database-url", databaseUrl] : ["--db", db];
+  return startBinary(binary, {
+    args: [...storage, ...redisArgs],
+    env: { ...serverEnv, ...env },
+    wrapper: onCore(0, []),
+    readyTimeoutMilliseconds: 30_000,
+  });
+}
+
+function withSearchPath(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set("search_path", name);
+  return parsed.toString();
+}
+
+async function withPostgres<Result>(work: (client: pg.Client) => Promise<Result>): Promise<Result> {
+  const client = new pg.Client({ connectionString: options["database-url"], options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
 }
 
 function format(value: number, digits = 2): string {
@@ -59,6 +92,7 @@ try {
   else await throughputBench();
 } finally {
   workspace.remove();
+  if (databaseUrl) await withPostgres((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
 }
 
 async function throughputBench(): Promise<void> {
@@ -175,8 +209,8 @@ async function throughputBench(): Promise<void> {
     }
 
     console.log(
-      `\nlatchkey bench: ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and baseline on ` +
-        `core 0`,
+      `\nlatchkey bench (${engine}): ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and ` +
+        `baseline on core 0`,
     );
     console.log("| scenario | req/s | p50 ms | p99 ms | baseline req/s | ratio | target |");
     console.log("|---|---:|---:|---:|---:|---:|---|");
@@ -185,6 +219,18 @@ async function throughputBench(): Promise<void> {
       console.log(
         `| ${row.name} | ${format(row.requestsPerSecond, 0)} | ${format(row.p50Ms)} | ${format(row.p99Ms)} | ` +
           `${format(row.baseline.requestsPerSecond, 0)} | ${format(row.ratio)} | ${target} |`,
+      );
+    }
+    if (options["redis-url"]) {
+      const metrics = (await (await fetch(`${server.url}/metrics`)).text()).split("\n");
+      const read = (name: string) => Number(metrics.find((line) => line.startsWith(`${name} `))?.split(" ")[1] ?? 0);
+      const hits = read("latchkey_ratelimit_lease_hits_total");
+      const leases = read("latchkey_redis_leases_total");
+      console.log(
+        `\nshared buckets: ${format(hits, 0)} decisions from a lease in memory, ` +
+          `${format(leases, 0)} leases from Redis ` +
+          `(lease hit rate ${format((100 * hits) / Math.max(1, hits + leases), 1)}%), ` +
+          `${format(read("latchkey_redis_errors_total"), 0)} Redis errors`,
       );
     }
   } finally {
@@ -229,7 +275,9 @@ async function scaleBench(): Promise<void> {
   const first = await startLatchkey(db);
   await first.stop();
   const seedStarted = performance.now();
-  const samples = seedKeys(db, keyCount, sampleCount * 21);
+  const samples = databaseUrl
+    ? await seedKeysPostgres(keyCount, sampleCount * 21)
+    : seedKeys(db, keyCount, sampleCount * 21);
   const seedSeconds = (performance.now() - seedStarted) / 1000;
 
   const server = await startLatchkey(db);
@@ -256,7 +304,8 @@ async function scaleBench(): Promise<void> {
     );
     const rssAfterMb = residentMegabytes(server.process.pid);
     console.log(
-      `\nlatchkey scale bench: ${keyCount.toLocaleString("en-US")} keys seeded in ${format(seedSeconds, 1)} s`,
+      `\nlatchkey scale bench (${engine}): ${keyCount.toLocaleString("en-US")} keys seeded in ` +
+        `${format(seedSeconds, 1)} s`,
     );
     console.log("| measure | figure | target |");
     console.log("|---|---:|---|");
@@ -277,6 +326,47 @@ async function scaleBench(): Promise<void> {
   }
 }
 
+/** One seeded key: its id and the hash and hint of its secret. */
+function seedRow(index: number, withSecrets: number, now: number, secrets: string[]) {
+  const id = newId("apiKey", now);
+  if (index < withSecrets) {
+    const secret = generateSecret("sk_live_");
+    secrets.push(secret);
+    return { id, hash: hashSecret(secret), hint: secretHint(secret) };
+  }
+  const hash = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
+  return { id, hash, hint: `sk_live_...${encodeBase62(crypto.getRandomValues(new Uint8Array(3)), 5).slice(1)}` };
+}
+
+/** seedKeys for PostgreSQL: batches of 10,000 rows through unnest. */
+async function seedKeysPostgres(count: number, withSecrets: number): Promise<string[]> {
+  const secrets: string[] = [];
+  const now = Date.now();
+  await withPostgres(async (client) => {
+    const { rows } = await client.query<{ id: string }>("SELECT id FROM projects WHERE is_default");
+    const projectId = rows[0]!.id;
+    for (let from = 0; from < count; from += 10_000) {
+      const batch = Array.from({ length: Math.min(10_000, count - from) }, (_, offset) =>
+        seedRow(from + offset, withSecrets, now, secrets),
+      );
+      const ids = batch.map((row) => row.id);
+      await client.query("BEGIN");
+      await client.query(
+        `INSERT INTO api_keys (id, project_id, name, scopes, hint, created_at_ms, updated_at_ms)
+         SELECT id, $2, 'seed', '["runs:read"]', hint, $4, $4 FROM unnest($1::text[], $3::text[]) AS t(id, hint)`,
+        [ids, projectId, batch.map((row) => row.hint), now],
+      );
+      await client.query(
+        `INSERT INTO key_secrets (hash, key_id, created_at_ms)
+         SELECT hash, id, $3 FROM unnest($1::text[], $2::text[]) AS t(hash, id)`,
+        [batch.map((row) => row.hash), ids, now],
+      );
+      await client.query("COMMIT");
+    }
+  });
+  return secrets;
+}
+
 /**
  * Writes `count` keys into the default project. The secrets of the first `withSecrets` are generated and returned
  * (those are the ones verified); the rest get random secret hashes, which is all a lookup ever sees of them.
@@ -295,20 +385,9 @@ function seedKeys(path: string, count: number, withSecrets: number): string[] {
   const scopes = JSON.stringify(["runs:read"]);
   const batch = sqlite.transaction((from: number, to: number) => {
     for (let index = from; index < to; index++) {
-      const id = newId("apiKey", now);
-      let hash: string;
-      let hint: string;
-      if (index < withSecrets) {
-        const secret = generateSecret("sk_live_");
-        secrets.push(secret);
-        hash = hashSecret(secret);
-        hint = secretHint(secret);
-      } else {
-        hash = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
-        hint = `sk_live_...${encodeBase62(crypto.getRandomValues(new Uint8Array(3)), 5).slice(1)}`;
-      }
-      insertKey.run(id, project.id, `seed ${index}`, scopes, hint, now, now);
-      insertSecret.run(hash, id, now);
+      const row = seedRow(index, withSecrets, now, secrets);
+      insertKey.run(row.id, project.id, `seed ${index}`, scopes, row.hint, now, now);
+      insertSecret.run(row.hash, row.id, now);
     }
   });
   for (let from = 0; from < count; from += 50_000) batch(from, Math.min(count, from + 50_000));

@@ -1,7 +1,7 @@
 /**
  * kill -9 at random moments under concurrent writes, then checks on restart (see scripts/lib/crash.ts).
  *
- *   bun run crash-test -- --cycles 1000
+ *   bun run crash-test -- --cycles 1000 [--database-url postgres://…/db?search_path=crash]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -9,21 +9,26 @@ import { positiveNumberFlag } from "./lib/args.ts";
 import { buildBinary, makeTempDir } from "./lib/binary.ts";
 import { runCrashCycles } from "./lib/crash.ts";
 
-const { values } = parseArgs({ options: { cycles: { type: "string", default: "50" } } });
+const { values } = parseArgs({
+  options: { cycles: { type: "string", default: "50" }, "database-url": { type: "string" } },
+});
 const workspace = makeTempDir("crash");
 try {
   const binary = buildBinary(join(workspace.path, "latchkey"));
   const started = performance.now();
   const report = await runCrashCycles({
     binary,
-    databasePath: join(workspace.path, "crash.db"),
+    database: values["database-url"]
+      ? { postgresUrl: values["database-url"] }
+      : { sqlitePath: join(workspace.path, "crash.db") },
     cycles: positiveNumberFlag("cycles", values.cycles),
     onCycle: (cycle, progress) => {
       if ((cycle + 1) % 50 === 0) console.log(`${cycle + 1} cycles, ${progress.failures.length} failures`);
     },
   });
   console.log(
-    `\nlatchkey crash test: ${report.cycles} kill -9 cycles in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    `\nlatchkey crash test (${values["database-url"] ? "PostgreSQL" : "SQLite"}): ${report.cycles} kill -9 cycles ` +
+      `in ${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
   console.log(
     `acknowledged writes: ${report.acknowledged.created} creations, ${report.acknowledged.revoked} revocations, ` +

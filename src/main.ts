@@ -1,27 +1,33 @@
 #!/usr/bin/env bun
 /**
- * The command line, and the only file that reads the environment: `latchkey serve | migrate | openapi | keygen |
- * version | --help`. Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
+ * The command line, and the only file that reads the environment: `latchkey serve | migrate | migrate-to | openapi |
+ * signing-keys | keygen | version | --help`. Exit codes: 0 success, 1 failure at run time, 2 bad usage or
+ * configuration.
  */
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.ts";
 import { SYSTEM_ACTOR } from "./audit/service.ts";
 import {
   CONFIG_SETTINGS,
   DEFAULT_CONFIG,
+  DEFAULT_SQLITE_PATH,
   loadConfig,
   runtimeOf,
   type ServerConfig,
   storageConfigOf,
 } from "./config.ts";
+import { CopyError, copyDatabase } from "./db/copy.ts";
 import { MigrationError } from "./db/migrate.ts";
 import { openStorage } from "./db/open.ts";
+import { PostgresStorage } from "./db/postgres.ts";
 import { SqliteStorage } from "./db/sqlite.ts";
 import { createDeps } from "./deps.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "./keys/secret.ts";
 import { systemClock, toIsoString } from "./lib/clock.ts";
 import { createLogger } from "./lib/logger.ts";
-import { PortInUseError, startServer, VERSION } from "./server.ts";
+import { RedisUnreachableError } from "./ratelimit/shared.ts";
+import { DatabaseUnreachableError, PortInUseError, startServer, VERSION } from "./server.ts";
 import { deriveMasterKey, MasterKeyError } from "./sessions/key-encryption.ts";
 import {
   DEFAULT_ACTIVATION_LEAD_SECONDS,
@@ -42,6 +48,9 @@ Usage:
   latchkey serve   [flags]   run the server (creates the database, default project and root key on first start)
   latchkey migrate [--db F | --database-url U]
                              apply database migrations and exit
+  latchkey migrate-to --database-url U [--from F]
+                             copy everything in the SQLite file into an empty PostgreSQL database (servers
+                             stopped); then start every node with --database-url U
   latchkey openapi           print the OpenAPI document
   latchkey signing-keys list   [--db F]
   latchkey signing-keys rotate [--db F] [--activate-in-seconds N]
@@ -74,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
       return printOpenApiDocument();
     case "migrate":
       return withConfig(flags, migrate);
+    case "migrate-to":
+      return migrateTo(flags);
     case "serve":
       return withConfig(flags, serve);
     case "signing-keys":
@@ -117,6 +128,47 @@ async function migrate(config: ServerConfig): Promise<number> {
   }
 }
 
+/** The SQLite file (--from, or the default file) copied into the PostgreSQL database of --database-url. */
+async function migrateTo(argv: string[]): Promise<number> {
+  const { values, tokens } = parseArgs({
+    args: argv,
+    options: { from: { type: "string" } },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const sqlitePath = typeof values.from === "string" ? values.from : DEFAULT_SQLITE_PATH;
+  return withConfig(withoutOption(argv, tokens, "from"), (config) => copyInto(config, sqlitePath));
+}
+
+async function copyInto(config: ServerConfig, sqlitePath: string): Promise<number> {
+  if (config.databaseUrl === undefined) {
+    process.stderr.write("latchkey: migrate-to needs --database-url (or LATCHKEY_DATABASE_URL): where to copy to\n");
+    return 2;
+  }
+  if (!existsSync(sqlitePath)) {
+    process.stderr.write(`latchkey: no SQLite database at ${sqlitePath} (give it with --from)\n`);
+    return 2;
+  }
+  const source = SqliteStorage.open(sqlitePath);
+  const target = new PostgresStorage(config.databaseUrl);
+  try {
+    const report = await copyDatabase(source, target, systemClock.nowMilliseconds());
+    const copied = Object.entries(report).map(([table, rows]) => `${rows} ${table}`);
+    process.stdout.write(`copied ${sqlitePath} to ${target.location}: ${copied.join(", ")}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof CopyError || error instanceof MigrationError) {
+      process.stderr.write(`latchkey: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await source.close();
+    await target.close();
+  }
+}
+
 async function serve(config: ServerConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -125,7 +177,11 @@ async function serve(config: ServerConfig): Promise<number> {
   } catch (error) {
     // Expected start-up failures are one clear line; anything else also names itself, without a source dump.
     const expected =
-      error instanceof PortInUseError || error instanceof MigrationError || error instanceof MasterKeyError;
+      error instanceof PortInUseError ||
+      error instanceof DatabaseUnreachableError ||
+      error instanceof MigrationError ||
+      error instanceof MasterKeyError ||
+      error instanceof RedisUnreachableError;
     process.stderr.write(
       `latchkey: ${expected ? "" : "failed to start: "}${error instanceof Error ? error.message : String(error)}\n`,
     );

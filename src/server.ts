@@ -11,6 +11,7 @@ import { expireLapsedCliLogins } from "./cli-login/expiry.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig, storageConfigOf } from "./config.ts";
 import { openStorage } from "./db/open.ts";
 import { databaseFileWarnings } from "./db/sqlite.ts";
+import { isStorageUnavailable } from "./db/unavailable.ts";
 import { createDeps } from "./deps.ts";
 import type { AppDeps } from "./http/app-deps.ts";
 import type { Clock } from "./lib/clock.ts";
@@ -29,6 +30,14 @@ export interface RunningServer {
 
 export class PortInUseError extends Error {
   override name = "PortInUseError";
+}
+
+export class DatabaseUnreachableError extends Error {
+  override name = "DatabaseUnreachableError";
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 export async function startServer(
@@ -76,6 +85,9 @@ export async function startServer(
   } catch (error) {
     await rateLimiter?.close();
     await storage.close();
+    if (isStorageUnavailable(error)) {
+      throw new DatabaseUnreachableError(`cannot reach the database at ${storage.location}: ${describe(error)}`);
+    }
     throw error;
   }
   const app = createApp(deps);
@@ -140,8 +152,9 @@ const CLI_LOGIN_EXPIRY_INTERVAL_MILLISECONDS = 10_000;
 /**
  * Periodic work off the request path: following the change log (revocations and tenant changes from other
  * processes and nodes) and, on PostgreSQL, the heartbeat that confirms this node in sync; writing usage in batches;
- * expiring CLI logins (and wiping keys nobody collected); pruning the change log and rotating the signing key once it
- * is due. A task never overlaps itself: a run that is still going skips the next tick.
+ * expiring CLI logins (and wiping keys nobody collected); pruning the change log, rotating the signing key once it
+ * is due and re-reading every project's CORS origins. A task never overlaps itself: a run that is still going skips
+ * the next tick.
  */
 function startHousekeeping(deps: AppDeps, config: ServerConfig): { stop(): void } {
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -170,6 +183,8 @@ function startHousekeeping(deps: AppDeps, config: ServerConfig): { stop(): void 
   every("maintenance", SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS, async () => {
     await deps.changeLog.prune(deps.clock.nowMilliseconds());
     await rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds());
+    // A backstop for a project change whose origins could not be re-read when it was heard.
+    await deps.origins.load();
   })();
   return {
     stop: () => {

@@ -1,16 +1,18 @@
 /**
- * Crash cycles: start the binary on one database file, drive concurrent key creations, revocations, rotations and
- * CLI approvals, kill -9 it at a random moment, start it again, and check that
+ * Crash cycles: start the binary on one database (a SQLite file, or PostgreSQL with a database URL), drive
+ * concurrent key creations, revocations, rotations and CLI approvals, kill -9 it at a random moment, start it again,
+ * and check that
  *
  *   - it is ready again within the limit (2 s),
- *   - `PRAGMA integrity_check` is ok,
+ *   - the database is sound (SQLite: `PRAGMA integrity_check` is ok; PostgreSQL: every table reads),
  *   - every acknowledged creation and approval is there, every acknowledged revocation holds (the key is refused),
  *     and every acknowledged rotation holds (the old secret is refused, the new one works),
- *   - and, at the end, no secret handed out appears in any server's output or in the database file.
+ *   - and, at the end, no secret handed out appears in any server's output or in the database.
  *
  * A write whose answer never arrived may or may not have happened; its key is no longer checked either way.
  */
 import { Database } from "bun:sqlite";
+import pg from "pg";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { callJson, type RunningBinary, startBinary } from "./binary.ts";
 import { assertNoLeaks, readDatabaseFiles } from "./leaks.ts";
@@ -33,9 +35,12 @@ interface TrackedKey {
   uncertain: boolean;
 }
 
+/** Where the binary keeps its state: a SQLite file, or a PostgreSQL URL (`?search_path=` for a schema of its own). */
+export type CrashDatabase = { sqlitePath: string } | { postgresUrl: string };
+
 export async function runCrashCycles(options: {
   binary: string;
-  databasePath: string;
+  database: CrashDatabase;
   cycles: number;
   readyLimitMilliseconds?: number;
   onCycle?: (cycle: number, report: CrashReport) => void;
@@ -62,7 +67,11 @@ export async function runCrashCycles(options: {
 
   for (let cycle = 0; cycle < options.cycles; cycle++) {
     const startedAt = performance.now();
-    const server = await startBinary(options.binary, { args: ["--db", options.databasePath], env });
+    const args =
+      "sqlitePath" in options.database
+        ? ["--db", options.database.sqlitePath]
+        : ["--database-url", options.database.postgresUrl];
+    const server = await startBinary(options.binary, { args, env });
     await waitReady(server);
     const readyMs = performance.now() - startedAt;
     readyTimes.push(readyMs);
@@ -75,7 +84,7 @@ export async function runCrashCycles(options: {
         rootKey,
         keys,
         approvedKeyIds,
-        options.databasePath,
+        options.database,
         cycle,
         report.failures,
       );
@@ -90,7 +99,7 @@ export async function runCrashCycles(options: {
   try {
     assertNoLeaks([rootKey, ...keys.flatMap((key) => [key.secret, ...key.retiredSecrets])], {
       "server output": output.join("\n"),
-      database: readDatabaseFiles(options.databasePath),
+      database: await readDatabase(options.database),
     });
   } catch (error) {
     report.failures.push(error instanceof Error ? error.message : String(error));
@@ -219,15 +228,23 @@ async function checkAcknowledged(
   rootKey: string,
   keys: TrackedKey[],
   approvedKeyIds: string[],
-  databasePath: string,
+  place: CrashDatabase,
   cycle: number,
   failures: string[],
 ): Promise<number> {
-  const database = new Database(databasePath, { readonly: true });
-  const integrity = database.query("PRAGMA integrity_check").get() as { integrity_check: string };
-  database.close();
-  if (integrity.integrity_check !== "ok")
-    failures.push(`cycle ${cycle}: integrity_check said ${integrity.integrity_check}`);
+  if ("sqlitePath" in place) {
+    const database = new Database(place.sqlitePath, { readonly: true });
+    const integrity = database.query("PRAGMA integrity_check").get() as { integrity_check: string };
+    database.close();
+    if (integrity.integrity_check !== "ok")
+      failures.push(`cycle ${cycle}: integrity_check said ${integrity.integrity_check}`);
+  } else {
+    try {
+      await readDatabase(place);
+    } catch (error) {
+      failures.push(`cycle ${cycle}: reading every table failed: ${error instanceof Error ? error.message : error}`);
+    }
+  }
   // Every key written in the last cycle, and a sample of the older ones.
   const sample = [...keys.slice(-60), ...keys.slice(0, -60).filter(() => Math.random() < 0.1)].filter(
     (key) => !key.uncertain,
@@ -250,4 +267,28 @@ async function checkAcknowledged(
     checked++;
   }
   return checked;
+}
+
+/** Everything in the database: SQLite's files as bytes (deleted rows too), or every row of every PostgreSQL table. */
+async function readDatabase(place: CrashDatabase): Promise<string | Buffer> {
+  if ("sqlitePath" in place) return readDatabaseFiles(place.sqlitePath);
+  const url = new URL(place.postgresUrl);
+  const schema = url.searchParams.get("search_path");
+  url.searchParams.delete("search_path");
+  const client = new pg.Client({
+    connectionString: url.toString(),
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  await client.connect();
+  try {
+    const tables = await client.query<{ name: string }>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()",
+    );
+    const parts: string[] = [];
+    for (const { name } of tables.rows)
+      parts.push(JSON.stringify((await client.query(`SELECT * FROM "${name}"`)).rows));
+    return parts.join("\n");
+  } finally {
+    await client.end();
+  }
 }

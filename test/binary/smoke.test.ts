@@ -107,6 +107,32 @@ describe("the latchkey binary", () => {
     await first.stop();
   });
 
+  test("a database or Redis that cannot be reached fails the start in one line, before any root key", () => {
+    const noRedis = runBinary(built.path, [
+      "serve",
+      "--port",
+      "0",
+      "--db",
+      freshDatabasePath(),
+      "--redis-url",
+      "redis://127.0.0.1:1",
+    ]);
+    expect(noRedis.exitCode).toBe(1);
+    expect(noRedis.stderr).toContain("latchkey: cannot reach Redis at 127.0.0.1:1 (LATCHKEY_REDIS_URL)");
+    expect(noRedis.stdout).not.toContain("lk_root_");
+    const noDatabase = runBinary(built.path, [
+      "serve",
+      "--port",
+      "0",
+      "--database-url",
+      "postgres://u:secret@127.0.0.1:1/db",
+    ]);
+    expect(noDatabase.exitCode).toBe(1);
+    expect(noDatabase.stderr).toContain("latchkey: cannot reach the database at postgres://127.0.0.1:1/db");
+    expect(noDatabase.stderr).not.toContain("secret");
+    expect(noDatabase.stdout).not.toContain("lk_root_");
+  });
+
   test("regression: a start that cannot bind its port creates no root key; the next start shows one", async () => {
     const first = await startBinary(built.path, { args: ["--db", freshDatabasePath()] });
     const port = new URL(first.url).port;
