@@ -2,7 +2,7 @@
  * createApp(deps): wiring only. Global hooks first (so they apply to every route, including unknown ones), then the
  * document and docs reader, then every feature's route rows.
  */
-import { Elysia } from "elysia";
+import { Elysia, type ElysiaConfig } from "elysia";
 import { auditRoutes } from "./audit/routes.ts";
 import { cliLoginRoutes } from "./cli-login/routes.ts";
 import { isStorageUnavailable } from "./db/unavailable.ts";
@@ -14,12 +14,19 @@ import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
 import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from "./http/error-edge.ts";
 import { errorFormats, mountRoutes } from "./http/mount.ts";
 import { openapiPlugin } from "./http/openapi.ts";
-import { beginRequest, recordRequest, requestStateOf, socketAddressOf } from "./http/request-state.ts";
+import {
+  beginRequest,
+  recordRequest,
+  requestStateOf,
+  type SocketServer,
+  socketAddressOf,
+} from "./http/request-state.ts";
 import type { AnyRoute } from "./http/route.ts";
 import { keyRoutes } from "./keys/routes.ts";
 import { metricsRoutes, operationRoutes } from "./ops/routes.ts";
 import { sessionRoutes } from "./sessions/routes.ts";
 import { tenantRoutes } from "./tenants/routes.ts";
+import { AUTHZ_PATH, VERIFY_PATH, warmAuthorization, warmVerification } from "./verify/fast-lane.ts";
 import { verifyRoutes } from "./verify/routes.ts";
 
 export const ALL_ROUTES: readonly AnyRoute[] = [
@@ -36,7 +43,15 @@ export const ALL_ROUTES: readonly AnyRoute[] = [
 export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTES) {
   const formats = errorFormats(routes);
   const methodsByPath = methodsOfFixedPaths(routes);
-  const app = new Elysia()
+  // Bun's own router sends the hot routes to their fast lanes, which hand what they do not answer to the app.
+  const fastRoutes = {
+    [AUTHZ_PATH]: { GET: (request: Request, server: SocketServer | null) => authzLane(app, deps, request, server) },
+    [VERIFY_PATH]: {
+      POST: (request: Request, server: SocketServer | null) =>
+        warmVerification(deps, request, server, (pipelined) => app.fetch(pipelined)),
+    },
+  };
+  const app = new Elysia({ serve: { routes: fastRoutes } } as ElysiaConfig<"">)
     // Every hook names the context fields it reads (see request-state.ts for why).
     .onError({ as: "global" }, ({ request, code, error, set, route }) => {
       const state = requestStateOf(request) ?? beginRequest(request, deps.clock.nowMilliseconds(), null);
@@ -108,6 +123,12 @@ function pathOf(url: string): string {
 
 export type App = ReturnType<typeof createApp>;
 
+function authzLane(app: App, deps: AppDeps, request: Request, server: SocketServer | null) {
+  const fast = warmAuthorization(deps, request, server);
+  if (fast instanceof Promise) return fast.then((answer) => answer ?? app.fetch(request));
+  return fast ?? app.fetch(request);
+}
+
 /** Puts the app on a port: `reusePort: false`, so a second server on a taken port fails instead of sharing it. */
 export function listenApp(app: App, deps: AppDeps, address: { port: number; hostname: string }): void {
   app.listen({
@@ -121,6 +142,11 @@ export function listenApp(app: App, deps: AppDeps, address: { port: number; host
 /** The app answering one request in-process (tests, `latchkey openapi`), with the same last resort as on a port. */
 export async function handleInProcess(app: App, deps: AppDeps, request: Request): Promise<Response> {
   try {
+    const path = pathOf(request.url);
+    if (path === AUTHZ_PATH && request.method === "GET") return await authzLane(app, deps, request, null);
+    if (path === VERIFY_PATH && request.method === "POST") {
+      return await warmVerification(deps, request, null, (pipelined) => app.handle(pipelined));
+    }
     return await app.handle(request);
   } catch (error) {
     return lastResortResponse(error, deps.logger);

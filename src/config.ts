@@ -270,6 +270,7 @@ export function runtimeOf(
       trustedProxies: trusted.ok ? trusted.proxies : NO_TRUSTED_PROXIES,
       authFailurePolicy: { limit: config.authFailuresPerMinute, windowSeconds: 60 },
       cliStartPolicy: { limit: config.cliStartsPerMinute, windowSeconds: 60 },
+      fastLane: true,
     },
     cacheSizes: { keys: config.keyCacheEntries, tokens: config.tokenCacheEntries, buckets: config.ratelimitBuckets },
   };

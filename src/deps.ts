@@ -5,6 +5,7 @@
  */
 import { LRUCache } from "lru-cache";
 import { SYSTEM_ACTOR } from "./audit/service.ts";
+import { FailureWatch } from "./auth/admission.ts";
 import { ChangeLog } from "./auth/change-log.ts";
 import { CredentialCache } from "./auth/credential-cache.ts";
 import { UsageRecorder } from "./auth/usage.ts";
@@ -77,6 +78,7 @@ export async function createDeps(input: DepsInput): Promise<AppDeps> {
     changeLog,
     rateLimiter: input.rateLimiter ?? new RateLimiter({ maxBuckets: sizes.buckets }),
     usage,
+    authFailures: new FailureWatch(() => input.settings.authFailurePolicy),
     metrics: new Metrics(),
   };
 }

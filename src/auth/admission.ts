@@ -23,6 +23,27 @@ export interface AdmissionDeps extends SessionTokenDeps {
   settings: SessionTokenDeps["settings"] & { authFailurePolicy: RateLimitPolicy };
   rateLimiter: Limiter;
   usage: UsageRecorder;
+  authFailures: FailureWatch;
+}
+
+/**
+ * When a failed authentication was last counted, from any address. Each address's failure bucket is full again one
+ * window after its last failure, so while none is that recent no address can be throttled, and a request need not
+ * work out its client's address to be admitted (the warm paths skip it).
+ */
+export class FailureWatch {
+  private lastFailureAtMs = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly policy: () => RateLimitPolicy) {}
+
+  noteFailure(nowMilliseconds: number): void {
+    this.lastFailureAtMs = Math.max(this.lastFailureAtMs, nowMilliseconds);
+  }
+
+  /** True when some address may have an emptied failure bucket at `nowMilliseconds`. */
+  mayThrottle(nowMilliseconds: number): boolean {
+    return nowMilliseconds - this.lastFailureAtMs < this.policy().windowSeconds * 1000;
+  }
 }
 
 /**
@@ -65,6 +86,7 @@ export async function admitRequest(
     principal = await authenticateRequest(deps, spec, request.method, request.presented, nowMilliseconds);
   } catch (error) {
     if (failureBucket !== null && error instanceof AppError && error.status === 401) {
+      deps.authFailures.noteFailure(nowMilliseconds);
       await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
     }
     if (error instanceof CredentialRefusal) outcome.principal = error.principal;
@@ -74,11 +96,16 @@ export async function admitRequest(
   const decision = await deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
   outcome.rateLimit = { limit: principal.ratelimit.limit, remaining: decision.remaining, resetAtMs: decision.fullAtMs };
   Object.assign(responseHeaders, rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds));
-  if (!decision.allowed) throw rateLimited("The key's rate limit is exhausted.");
+  if (!decision.allowed) throw keyRateLimited();
   deps.usage.record(principal.keyId, nowMilliseconds);
   return principal;
 }
 
 function rateLimited(message: string): AppError {
   return new AppError("RATE_LIMITED", { message });
+}
+
+/** The refusal of a request whose key's bucket is empty. */
+export function keyRateLimited(): AppError {
+  return rateLimited("The key's rate limit is exhausted.");
 }

@@ -3,7 +3,7 @@
  * never reaches the database; the lookup is by sha256(secret), and the stored hash is compared in constant time.
  */
 
-import { hashSecret, isWellFormedSecret } from "../keys/secret.ts";
+import { hashSecret, isWellFormedSecret, MAX_SECRET_LENGTH } from "../keys/secret.ts";
 import { constantTimeEqual } from "../lib/crypto.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
@@ -22,9 +22,23 @@ export async function lookupKeyCredential(
   const secretHash = hashSecret(secret);
   // Memory first; the database only when memory does not hold the whole record (or may not be trusted).
   const record = credentials.cachedBySecretHash(secretHash) ?? (await credentials.bySecretHash(secretHash));
-  // The index found the row by this hash; the constant-time check keeps the final comparison free of early exits.
-  if (!record || !constantTimeEqual(record.secretHash, secretHash)) return undefined;
-  return record;
+  return matching(record, secretHash);
+}
+
+/**
+ * The record for this secret if memory holds all of it and may be trusted; undefined otherwise (ask the slow way).
+ * No format gate first: a secret whose SHA-256 is a stored key's hash is that key's secret, and anything longer than
+ * a secret can be is left to the slow way, which refuses garbage before hashing it.
+ */
+export function cachedKeyCredential(credentials: CredentialCache, secret: string): KeyCredentialRecord | undefined {
+  if (secret.length > MAX_SECRET_LENGTH) return undefined;
+  const secretHash = hashSecret(secret);
+  return matching(credentials.cachedBySecretHash(secretHash), secretHash);
+}
+
+/** The index found the row by this hash; the constant-time check keeps the final comparison free of early exits. */
+function matching(record: KeyCredentialRecord | undefined, secretHash: string): KeyCredentialRecord | undefined {
+  return record && constantTimeEqual(record.secretHash, secretHash) ? record : undefined;
 }
 
 export async function authenticateKey(
@@ -43,7 +57,19 @@ export async function authenticateKey(
   return { ok: true, record: record!, principal: keyPrincipalOf(record!) };
 }
 
+/** Records are replaced, never changed, when their rows change: each one's principal is worked out once. */
+const principals = new WeakMap<KeyCredentialRecord, Principal>();
+
 export function keyPrincipalOf(record: KeyCredentialRecord): Principal {
+  let principal = principals.get(record);
+  if (principal === undefined) {
+    principal = Object.freeze(principalOf(record));
+    principals.set(record, principal);
+  }
+  return principal;
+}
+
+function principalOf(record: KeyCredentialRecord): Principal {
   const { key, project } = record;
   return {
     kind: "api_key",

@@ -52,6 +52,8 @@ export class CredentialCache {
   private readonly keys: LRUCache<string, KeyWithSecrets>;
   private readonly projects: LRUCache<string, ProjectRow>;
   private readonly tenants: LRUCache<string, TenantRow>;
+  /** A secret hash's whole record in one entry, good while nothing was evicted since (the generation is unchanged). */
+  private readonly warm: LRUCache<string, { record: KeyCredentialRecord; generation: number }>;
   private generation = 0;
   readonly counters: CacheCounters = { hits: 0, misses: 0 };
 
@@ -64,14 +66,44 @@ export class CredentialCache {
     this.keys = new LRUCache({ max: sizes.keys });
     this.projects = new LRUCache({ max: sizes.projects });
     this.tenants = new LRUCache({ max: sizes.tenants });
+    this.warm = new LRUCache({ max: sizes.keys });
+  }
+
+  /** Moves whenever anything is dropped: what was worked out from cached rows at an earlier value may be stale. */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /** Whether anything may be answered from memory now (not while the node is out of sync). */
+  mayAnswerFromMemory(): boolean {
+    return this.trusted();
   }
 
   /** The record for this secret hash if memory holds all of it (and may be trusted); no database, no waiting. */
   cachedBySecretHash(secretHash: string): KeyCredentialRecord | undefined {
     if (!this.trusted()) return undefined;
+    const warm = this.warm.get(secretHash);
+    if (warm !== undefined && warm.generation === this.generation) {
+      this.counters.hits++;
+      return warm.record;
+    }
     const keyId = this.keyIdBySecretHash.get(secretHash);
     const key = keyId === undefined ? undefined : this.keys.get(keyId);
     const secret = key?.secrets.find((candidate) => candidate.hash === secretHash);
+    const project = key && this.projects.get(key.key.projectId);
+    const tenant = project && this.tenants.get(project.tenantId);
+    if (!key || !secret || !project || !tenant) return undefined;
+    this.counters.hits++;
+    const record = { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };
+    this.warm.set(secretHash, { record, generation: this.generation });
+    return record;
+  }
+
+  /** cachedBySecretHash for a session token's parent: the key's secret whose hash satisfies `matches`. */
+  cachedByKeyId(keyId: string, matches: (secretHash: string) => boolean): KeyCredentialRecord | undefined {
+    if (!this.trusted()) return undefined;
+    const key = this.keys.get(keyId);
+    const secret = key?.secrets.find((candidate) => matches(candidate.hash));
     const project = key && this.projects.get(key.key.projectId);
     const tenant = project && this.tenants.get(project.tenantId);
     if (!key || !secret || !project || !tenant) return undefined;
@@ -112,6 +144,7 @@ export class CredentialCache {
 
   clear(): void {
     this.generation++;
+    this.warm.clear();
     this.keyIdBySecretHash.clear();
     this.keys.clear();
     this.projects.clear();

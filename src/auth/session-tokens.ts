@@ -14,6 +14,7 @@ import type { Module } from "../lib/modules.ts";
 import type { SigningKeyRing } from "../sessions/signing-keys.ts";
 import { checkSessionToken, type SessionClaims } from "../sessions/tokens.ts";
 import type { CredentialCache } from "./credential-cache.ts";
+import type { KeyCredentialRecord } from "./credential-store.ts";
 import { decideKeyAccess, decideOrigin } from "./decision.ts";
 import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
 
@@ -45,6 +46,60 @@ export async function authenticateSessionToken(
     throw new AppError("SESSION_INVALID");
   }
   const record = await deps.credentials.byKeyId(claims.key, (secretHash) => secretVersionOf(secretHash) === claims.kv);
+  return sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
+}
+
+/**
+ * authenticateSessionToken when memory holds everything (the token checked before and unexpired, its parent key,
+ * project and tenant) and the token is accepted; undefined otherwise, for the full check to decide and say why.
+ */
+export function warmSessionPrincipal(
+  deps: SessionTokenDeps,
+  token: string,
+  expectations: SessionExpectations,
+  nowMilliseconds: number,
+): Principal | undefined {
+  const claims = deps.sessions.verifiedTokens.get(sha256Hex(token));
+  if (claims === undefined || claims.exp * 1000 <= nowMilliseconds) return undefined;
+  if (expectations.projectId !== undefined || expectations.origin !== null) return undefined;
+  // The same token, asked again with nothing dropped from the caches since: the same principal, if still unexpired
+  // (its expiry is the earliest of the token's, the parent key's and the parent secret's retirement).
+  const generation = deps.credentials.currentGeneration;
+  const known = warmSessions.get(claims);
+  if (
+    known?.generation === generation &&
+    known.module === expectations.module &&
+    deps.credentials.mayAnswerFromMemory()
+  ) {
+    if (nowMilliseconds >= (known.principal.expiresAtMs ?? Number.POSITIVE_INFINITY)) return undefined;
+    deps.metrics.tokenCacheHits++;
+    return known.principal;
+  }
+  const record = deps.credentials.cachedByKeyId(claims.key, (hash) => secretVersionOf(hash) === claims.kv);
+  if (record === undefined) return undefined;
+  try {
+    const principal = sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
+    warmSessions.set(claims, { generation, module: expectations.module, principal });
+    deps.metrics.tokenCacheHits++;
+    return principal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The principal last worked out for a token's claims (kept as long as its claims are), and from what. */
+const warmSessions = new WeakMap<
+  SessionClaims,
+  { generation: number; module: Module | undefined; principal: Principal }
+>();
+
+/** The parent's checks, in the documented order, and the principal they leave. */
+function sessionPrincipalOf(
+  record: KeyCredentialRecord | undefined,
+  claims: SessionClaims,
+  expectations: SessionExpectations,
+  nowMilliseconds: number,
+): Principal {
   // The root key mints no tokens; one that names it as its parent was not made by this server's rules.
   if (!record || record.key.projectId !== claims.aud || record.key.isRoot) throw new AppError("SESSION_INVALID");
   for (const module of new Set<Module>(["sessions", ...(expectations.module ? [expectations.module] : [])])) {

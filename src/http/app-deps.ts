@@ -4,6 +4,7 @@
  * it is put together.
  */
 import type { LRUCache } from "lru-cache";
+import type { FailureWatch } from "../auth/admission.ts";
 import type { ChangeLog } from "../auth/change-log.ts";
 import type { CredentialCache } from "../auth/credential-cache.ts";
 import type { UsageRecorder } from "../auth/usage.ts";
@@ -32,6 +33,11 @@ export interface AppSettings {
   authFailurePolicy: RateLimitPolicy;
   /** CLI login sessions a client address may start (the start is unauthenticated). */
   cliStartPolicy: RateLimitPolicy;
+  /**
+   * Answer warm, allowed checks on the hot routes (src/verify/fast-lane.ts) without the full pipeline. On by
+   * default; off, every request takes the full pipeline (a test compares the two answers).
+   */
+  fastLane: boolean;
 }
 
 export interface SessionsRuntime {
@@ -54,5 +60,6 @@ export interface AppDeps {
   changeLog: ChangeLog;
   rateLimiter: Limiter;
   usage: UsageRecorder;
+  authFailures: FailureWatch;
   metrics: Metrics;
 }

@@ -27,10 +27,15 @@ const states = new WeakMap<Request, RequestState>();
 /** A caller-supplied id is kept only when it is short and plain, so it cannot smuggle anything into logs. */
 const FORWARDED_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
-export function beginRequest(request: Request, nowMilliseconds: number, clientIp: string | null): RequestState {
+/** The caller's X-Request-Id when it is plain, else a new id. */
+export function requestIdOf(request: Request): string {
   const forwarded = request.headers.get("x-request-id");
+  return forwarded !== null && FORWARDED_REQUEST_ID.test(forwarded) ? forwarded : newRequestId();
+}
+
+export function beginRequest(request: Request, nowMilliseconds: number, clientIp: string | null): RequestState {
   const state: RequestState = {
-    requestId: forwarded !== null && FORWARDED_REQUEST_ID.test(forwarded) ? forwarded : newRequestId(),
+    requestId: requestIdOf(request),
     nowMilliseconds,
     startedAt: performance.now(),
     clientIp,
@@ -48,7 +53,16 @@ export interface SocketServer {
   requestIP(request: Request): { address: string } | null;
 }
 
+/** Requests re-made from another (a fast lane read the body), with the socket address of the one they came from. */
+const carriedAddresses = new WeakMap<Request, string | null>();
+
+export function carrySocketAddress(copy: Request, address: string | null): void {
+  carriedAddresses.set(copy, address);
+}
+
 export function socketAddressOf(server: SocketServer | null | undefined, request: Request): string | null {
+  const carried = carriedAddresses.get(request);
+  if (carried !== undefined) return carried;
   return server?.requestIP(request)?.address ?? null;
 }
 
@@ -60,9 +74,18 @@ export function recordRequest(
   status: number,
 ): void {
   const state = states.get(request);
-  if (!state) return;
-  deps.metrics.recordRequest(route, request.method, status, (performance.now() - state.startedAt) / 1000);
-  if (deps.logger.debugEnabled) {
-    deps.logger.debug("request", { request_id: state.requestId, method: request.method, route, status });
-  }
+  if (state) recordFinished(deps, request.method, route, status, state.startedAt, state.requestId);
+}
+
+/** recordRequest for a request answered outside the pipeline's state (the fast lane). */
+export function recordFinished(
+  deps: { metrics: Metrics; logger: Logger },
+  method: string,
+  route: string,
+  status: number,
+  startedAt: number,
+  requestId: string,
+): void {
+  deps.metrics.recordRequest(route, method, status, (performance.now() - startedAt) / 1000);
+  if (deps.logger.debugEnabled) deps.logger.debug("request", { request_id: requestId, method, route, status });
 }

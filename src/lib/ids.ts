@@ -50,9 +50,16 @@ export function newId(kind: IdKind, nowMilliseconds: number): string {
 const requestIdPrefix = `${ID_PREFIXES.request}_${encodeBase62(randomBytes(8), 11)}`;
 let requestCounter = 0;
 
+/** The counter's digits but the last, encoded again only when the last one wraps (once every 62 ids). */
+let requestCounterHead = "";
+
 export function newRequestId(): string {
   requestCounter = (requestCounter + 1) % 62 ** 8;
-  return requestIdPrefix + encodeUint32Base62Padded(requestCounter);
+  const last = requestCounter % 62;
+  if (last === 0 || requestCounterHead === "") {
+    requestCounterHead = encodeUint32Base62Padded(Math.floor(requestCounter / 62)).slice(1);
+  }
+  return requestIdPrefix + requestCounterHead + BASE62_ALPHABET[last]!;
 }
 
 function encodeUint32Base62Padded(value: number): string {

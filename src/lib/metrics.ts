@@ -23,6 +23,8 @@ export class Metrics {
   rateLimited = 0;
   /** Requests answered 503 because the database could not be reached. */
   databaseErrors = 0;
+  /** Requests answered by a fast lane (src/verify/fast-lane.ts) rather than the full pipeline. */
+  fastLaneAnswers = 0;
   tokenCacheHits = 0;
   tokenCacheMisses = 0;
 
@@ -99,6 +101,8 @@ export class Metrics {
     lines.push(`latchkey_in_sync ${gauges.inSync ? 1 : 0}`);
     family("latchkey_database_errors_total", "counter", "Requests answered 503 because the database was unreachable.");
     lines.push(`latchkey_database_errors_total ${this.databaseErrors}`);
+    family("latchkey_fast_lane_answers_total", "counter", "Warm, allowed checks answered without the full pipeline.");
+    lines.push(`latchkey_fast_lane_answers_total ${this.fastLaneAnswers}`);
     const shared = gauges.sharedBuckets;
     if (shared) {
       const counter = (name: string, help: string, value: number) => {

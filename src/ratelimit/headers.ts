@@ -6,20 +6,20 @@
  */
 import type { BucketDecision, RateLimitPolicy } from "./bucket.ts";
 
+/** The fields, written into `headers` (a new object when none is given, which is returned either way). */
 export function rateLimitHeaders(
   policyName: string,
   policy: RateLimitPolicy,
   decision: BucketDecision,
   nowMilliseconds: number,
+  headers: Record<string, string> = {},
 ): Record<string, string> {
   const secondsUntilFull = Math.max(0, Math.ceil((decision.fullAtMs - nowMilliseconds) / 1000));
-  const headers: Record<string, string> = {
-    "x-ratelimit-limit": String(policy.limit),
-    "x-ratelimit-remaining": String(decision.remaining),
-    "x-ratelimit-reset": String(Math.ceil(decision.fullAtMs / 1000)),
-    "ratelimit-policy": `"${policyName}";q=${policy.limit};w=${policy.windowSeconds}`,
-    ratelimit: `"${policyName}";r=${decision.remaining};t=${secondsUntilFull}`,
-  };
+  headers["x-ratelimit-limit"] = String(policy.limit);
+  headers["x-ratelimit-remaining"] = String(decision.remaining);
+  headers["x-ratelimit-reset"] = String(Math.ceil(decision.fullAtMs / 1000));
+  headers["ratelimit-policy"] = `"${policyName}";q=${policy.limit};w=${policy.windowSeconds}`;
+  headers.ratelimit = `"${policyName}";r=${decision.remaining};t=${secondsUntilFull}`;
   if (!decision.allowed) headers["retry-after"] = String(decision.retryAfterSeconds);
   return headers;
 }

@@ -16,17 +16,29 @@ import { Authorization, AuthzQuery } from "./schemas.ts";
  * The identity a proxy copies onto the request it forwards. Every value goes through the header encoder: an end
  * user's id is whatever the host app chose (日本, zoë, an emoji) and must arrive as valid ASCII, percent-encoded.
  */
-function identityHeaders(principal: Principal): Record<string, string> {
+export function identityHeaders(principal: Principal, headers: Record<string, string> = {}): Record<string, string> {
+  headers["x-latchkey-key-id"] = toHeaderValue(principal.keyId);
+  headers["x-latchkey-project-id"] = toHeaderValue(principal.projectId);
+  headers["x-latchkey-tenant-id"] = toHeaderValue(principal.tenantId);
+  headers["x-latchkey-subject"] = toHeaderValue(principal.subject);
+  headers["x-latchkey-scopes"] = toHeaderValue(principal.scopes.join(","));
+  return headers;
+}
+
+/** The body of an allowed forward-auth answer. */
+export function authorizationOf(principal: Principal) {
   return {
-    "x-latchkey-key-id": toHeaderValue(principal.keyId),
-    "x-latchkey-project-id": toHeaderValue(principal.projectId),
-    "x-latchkey-tenant-id": toHeaderValue(principal.tenantId),
-    "x-latchkey-subject": toHeaderValue(principal.subject),
-    "x-latchkey-scopes": toHeaderValue(principal.scopes.join(",")),
+    object: "authorization" as const,
+    allowed: true as const,
+    key_id: principal.keyId,
+    project_id: principal.projectId,
+    tenant_id: principal.tenantId,
+    subject: principal.subject,
+    scopes: [...principal.scopes],
   };
 }
 
-const METHOD_HEADERS = ["x-forwarded-method", "x-original-method"] as const;
+export const METHOD_HEADERS = ["x-forwarded-method", "x-original-method"] as const;
 const METHOD_TOKEN = /^[A-Za-z]{1,20}$/;
 
 /**
@@ -58,7 +70,7 @@ function originalMethodOf(headers: Headers, ownMethod: string): string {
 const FORWARD_AUTH_METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 // Envoy's HTTP ext_authz appends the original path to its path prefix, so forward-auth also answers below it.
 const FORWARD_AUTH_PATHS = ["/v1/authz", "/v1/authz/*"];
-const REQUIRED_SCOPES_HEADER = "x-latchkey-required-scopes";
+export const REQUIRED_SCOPES_HEADER = "x-latchkey-required-scopes";
 
 /**
  * Required scopes from `?scopes=` and from the X-Latchkey-Required-Scopes header a proxy can set, united: a client
@@ -134,15 +146,7 @@ export const forwardAuthRoutes = [
           }
           deps.metrics.recordVerification("VALID");
           Object.assign(responseHeaders, identityHeaders(principal));
-          return {
-            object: "authorization" as const,
-            allowed: true as const,
-            key_id: principal.keyId,
-            project_id: principal.projectId,
-            tenant_id: principal.tenantId,
-            subject: principal.subject,
-            scopes: [...principal.scopes],
-          };
+          return authorizationOf(principal);
         },
       }),
     ),

@@ -11,14 +11,27 @@ import { toIsoStringOrNull } from "../lib/clock.ts";
 import { forwardAuthRoutes } from "./forward-auth.ts";
 import { VerifyBody, VerifyResult } from "./schemas.ts";
 
-function identityOf(principal: Principal | null) {
+/** The answer of POST /v1/keys/verify. */
+export function verificationOf(
+  code: string,
+  principal: Principal | null,
+  rateLimit: AdmissionOutcome["rateLimit"],
+  details: ErrorDetail[],
+) {
   return {
+    valid: code === "VALID",
+    code,
     key_id: principal?.keyId ?? null,
     project_id: principal?.projectId ?? null,
     tenant_id: principal?.tenantId ?? null,
     owner: principal === null ? null : ownerOf(principal),
     scopes: principal ? [...principal.scopes] : [],
     expires_at: toIsoStringOrNull(principal?.expiresAtMs ?? null),
+    ratelimit:
+      rateLimit === null
+        ? null
+        : { limit: rateLimit.limit, remaining: rateLimit.remaining, reset: rateLimit.resetAtMs },
+    details,
   };
 }
 
@@ -72,17 +85,7 @@ export const verifyRoutes = [
         details = error.details;
       }
       deps.metrics.recordVerification(code);
-      const rateLimit = outcome.rateLimit;
-      return {
-        valid: code === "VALID",
-        code,
-        ...identityOf(outcome.principal),
-        ratelimit:
-          rateLimit === null
-            ? null
-            : { limit: rateLimit.limit, remaining: rateLimit.remaining, reset: rateLimit.resetAtMs },
-        details,
-      };
+      return verificationOf(code, outcome.principal, outcome.rateLimit, details);
     },
   }),
   ...forwardAuthRoutes,

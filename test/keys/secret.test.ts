@@ -6,7 +6,7 @@ import {
   isWellFormedSecret,
   secretHint,
 } from "../../src/keys/secret.ts";
-import { newId } from "../../src/lib/ids.ts";
+import { newId, newRequestId } from "../../src/lib/ids.ts";
 
 describe("secret format", () => {
   test("prefix + 43 base62 characters of 32 random bytes + 6-character checksum", () => {
@@ -60,6 +60,13 @@ describe("ids", () => {
   test("carry their prefix and sort by creation time, even within one millisecond", () => {
     const ids = [newId("apiKey", 1000), newId("apiKey", 1000), newId("apiKey", 1001), newId("apiKey", 999)];
     for (const id of ids) expect(id).toMatch(/^key_[0-9A-Za-z]{22}$/);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  test("request ids are well-formed, unique and increasing across many wraps of their last digit", () => {
+    const ids = Array.from({ length: 62 * 40 + 7 }, () => newRequestId());
+    for (const id of ids) expect(id).toMatch(/^req_[0-9A-Za-z]{22}$/);
+    expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual(ids);
   });
 });

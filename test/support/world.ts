@@ -142,6 +142,8 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     if (callOptions.body !== undefined) {
       body = JSON.stringify(callOptions.body);
       headers["content-type"] ??= "application/json";
+      // As an HTTP client would send it (a Request made in-process carries none of its own).
+      headers["content-length"] ??= String(Buffer.byteLength(body));
     }
     const request = new Request(`${baseUrl}${path}`, { method, headers, body });
     // A server's requests arrive through its sockets, so its event loop turns between them (and its heartbeat runs);

@@ -1,0 +1,266 @@
+/**
+ * The fast lane of the two hot routes, GET /v1/authz and POST /v1/keys/verify: the common case (a credential memory
+ * holds, allowed or out of tokens) answered without the framework's per-request lifecycle, with exactly the answer the
+ * full pipeline gives (test/verify/fast-lane.test.ts compares the two). It accelerates those route rows; it is not a
+ * second route: anything it does not recognise at once (another header that matters, an unusual query or body, a
+ * credential memory does not hold, any other refusal) is handed to the full pipeline, which then decides everything
+ * from the start. It decides with the functions the pipeline uses (the credential cache, the decision, the bucket,
+ * the answer and error builders), so the two cannot drift apart.
+ *
+ * What the full pipeline does per request and this lane skips: the framework's context, routing and hooks; zod
+ * validation of the input and of the response (the contract tests and fuzzers check every answer against the
+ * document); working out the client's address unless some address may be throttled (see FailureWatch).
+ */
+import { keyRateLimited } from "../auth/admission.ts";
+import { cachedKeyCredential, keyPrincipalOf } from "../auth/api-keys.ts";
+import { decideKeyAccess, decideScopes } from "../auth/decision.ts";
+import type { Principal } from "../auth/principal.ts";
+import { warmSessionPrincipal } from "../auth/session-tokens.ts";
+import type { AppDeps } from "../http/app-deps.ts";
+import { clientAddress } from "../http/client-ip.ts";
+import { answerError } from "../http/error-edge.ts";
+import {
+  carrySocketAddress,
+  recordFinished,
+  requestIdOf,
+  type SocketServer,
+  socketAddressOf,
+} from "../http/request-state.ts";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
+import type { BucketDecision } from "../ratelimit/bucket.ts";
+import { rateLimitHeaders } from "../ratelimit/headers.ts";
+import { authorizationOf, identityHeaders, METHOD_HEADERS, REQUIRED_SCOPES_HEADER } from "./forward-auth.ts";
+import { verificationOf } from "./routes.ts";
+
+export const AUTHZ_PATH = "/v1/authz";
+export const VERIFY_PATH = "/v1/keys/verify";
+
+/** Request headers that change the decision or the answer: when one is present, the full pipeline decides. */
+const AUTHZ_HEADERS_FOR_THE_PIPELINE = [
+  "x-project-id",
+  "origin",
+  REQUIRED_SCOPES_HEADER,
+  ...METHOD_HEADERS,
+  "content-length",
+  "transfer-encoding",
+] as const;
+/** A verification body larger than this is the pipeline's (it has its own limit and error). */
+const FAST_VERIFY_BODY_BYTES = 4096;
+const JSON_MEDIA_TYPE = /^application\/json\s*(?:;\s*charset=utf-8\s*)?$/i;
+
+type Lane = Response | null | Promise<Response | null>;
+
+/** The answer to a warm, allowed GET /v1/authz; null when the full pipeline must answer (or a promise of either). */
+export function warmAuthorization(deps: AppDeps, request: Request, server: SocketServer | null): Lane {
+  if (!deps.settings.fastLane || !deps.status.ready || request.method !== "GET") return null;
+  const startedAt = performance.now();
+  const headers = request.headers;
+  for (const name of AUTHZ_HEADERS_FOR_THE_PIPELINE) if (headers.has(name)) return null;
+  const token = headers.get("x-session-token");
+  const secret = bearerSecretOf(headers.get("authorization"));
+  // A token with a key too must have been minted from that key: the pipeline checks that pairing.
+  if ((token === null) === (secret === null)) return null;
+  const scopes = requiredScopesOf(request.url);
+  if (scopes === null) return null;
+  const nowMilliseconds = deps.clock.nowMilliseconds();
+  const principal = warmPrincipal(deps, secret, token, scopes, nowMilliseconds);
+  if (!principal || mayBeThrottled(deps, request, server, nowMilliseconds)) return null;
+  return withToken(deps, principal, nowMilliseconds, (decision) => {
+    const requestId = requestIdOf(request);
+    const responseHeaders = baseHeaders(requestId);
+    rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds, responseHeaders);
+    if (!decision.allowed) {
+      // As forward-auth refuses: the error envelope, and X-Latchkey-Error for a proxy that drops the body.
+      const refusal = answerError(keyRateLimited(), requestId);
+      deps.metrics.recordVerification("RATE_LIMITED");
+      deps.metrics.rateLimited++;
+      Object.assign(responseHeaders, refusal.headers, { "x-latchkey-error": "RATE_LIMITED" });
+      recordFinished(deps, "GET", AUTHZ_PATH, refusal.status, startedAt, requestId);
+      return new Response(JSON.stringify(refusal.body), { status: refusal.status, headers: responseHeaders });
+    }
+    deps.metrics.recordVerification("VALID");
+    const fixed = authorizationAnswerOf(principal);
+    Object.assign(responseHeaders, fixed.headers);
+    recordFinished(deps, "GET", AUTHZ_PATH, 200, startedAt, requestId);
+    return new Response(fixed.body, { headers: responseHeaders });
+  });
+}
+
+/**
+ * The answer to a warm, valid POST /v1/keys/verify ({key} or {token}, optional scopes); otherwise the request handed
+ * to the pipeline (the body is read here, so the pipeline gets a copy carrying it and the client's socket address).
+ */
+export async function warmVerification(
+  deps: AppDeps,
+  request: Request,
+  server: SocketServer | null,
+  pipeline: (request: Request) => Response | Promise<Response>,
+): Promise<Response> {
+  const headers = request.headers;
+  const length = Number(headers.get("content-length") ?? Number.NaN);
+  if (
+    !deps.settings.fastLane ||
+    !deps.status.ready ||
+    request.method !== "POST" ||
+    !(length > 0 && length <= FAST_VERIFY_BODY_BYTES) ||
+    !JSON_MEDIA_TYPE.test(headers.get("content-type") ?? "") ||
+    headers.has("x-project-id")
+  ) {
+    return pipeline(request);
+  }
+  const startedAt = performance.now();
+  const text = await request.text();
+  const body = verifyBodyOf(text);
+  const nowMilliseconds = deps.clock.nowMilliseconds();
+  const principal = body && warmPrincipal(deps, body.key, body.token, body.scopes, nowMilliseconds);
+  const answered =
+    principal &&
+    (await withToken(deps, principal, nowMilliseconds, (decision) => {
+      // A verification is always 200; a spent bucket is its code, RATE_LIMITED, as the pipeline answers it.
+      const code = decision.allowed ? "VALID" : "RATE_LIMITED";
+      deps.metrics.recordVerification(code);
+      const requestId = requestIdOf(request);
+      const rateLimit = {
+        limit: principal.ratelimit.limit,
+        remaining: decision.remaining,
+        resetAtMs: decision.fullAtMs,
+      };
+      const responseHeaders = baseHeaders(requestId);
+      rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds, responseHeaders);
+      recordFinished(deps, "POST", VERIFY_PATH, 200, startedAt, requestId);
+      return new Response(JSON.stringify(verificationOf(code, principal, rateLimit, [])), { headers: responseHeaders });
+    }));
+  if (answered) return answered;
+  const copy = new Request(request.url, { method: "POST", headers, body: text });
+  carrySocketAddress(copy, socketAddressOf(server, request));
+  return pipeline(copy);
+}
+
+/** The principal for a credential memory holds and the decision allows; undefined for the pipeline to decide. */
+function warmPrincipal(
+  deps: AppDeps,
+  secret: string | null,
+  token: string | null,
+  scopes: readonly string[],
+  nowMilliseconds: number,
+): Principal | undefined {
+  if (token !== null) {
+    const session = warmSessionPrincipal(deps, token, { origin: null, module: "verify" }, nowMilliseconds);
+    return session && decideScopes(session.scopes, scopes).ok ? session : undefined;
+  }
+  const record = secret === null ? undefined : cachedKeyCredential(deps.credentials, secret);
+  if (!record) return undefined;
+  const decision = decideKeyAccess(record, { module: "verify", scopes, refuseRootKey: true }, nowMilliseconds);
+  return decision.ok ? keyPrincipalOf(record) : undefined;
+}
+
+/** Asks the principal's bucket for a token and answers with its decision (usage is noted only when allowed). */
+function withToken(
+  deps: AppDeps,
+  principal: Principal,
+  nowMilliseconds: number,
+  answer: (decision: BucketDecision) => Response,
+): Response | Promise<Response> {
+  const respond = (decision: BucketDecision): Response => {
+    if (decision.allowed) deps.usage.record(principal.keyId, nowMilliseconds);
+    deps.metrics.fastLaneAnswers++;
+    return answer(decision);
+  };
+  const decision = deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
+  return decision instanceof Promise ? decision.then(respond) : respond(decision);
+}
+
+function baseHeaders(requestId: string): Record<string, string> {
+  return {
+    "cache-control": "no-store",
+    "content-type": "application/json;charset=utf-8",
+    "x-content-type-options": "nosniff",
+    "x-request-id": requestId,
+  };
+}
+
+/** What an allowed authorization says about a principal never changes: worked out once per kept principal. */
+const authorizationAnswers = new WeakMap<Principal, { body: string; headers: Record<string, string> }>();
+
+function authorizationAnswerOf(principal: Principal): { body: string; headers: Record<string, string> } {
+  let fixed = authorizationAnswers.get(principal);
+  if (fixed === undefined) {
+    fixed = { body: JSON.stringify(authorizationOf(principal)), headers: identityHeaders(principal) };
+    authorizationAnswers.set(principal, fixed);
+  }
+  return fixed;
+}
+
+/** `Bearer <secret>` in its plain form; anything else (other spacing, schemes, empty) is the pipeline's to judge. */
+function bearerSecretOf(authorization: string | null): string | null {
+  if (authorization === null || !authorization.startsWith("Bearer ")) return null;
+  const secret = authorization.slice(7);
+  return secret.length > 0 && !/\s/.test(secret) ? secret : null;
+}
+
+/** The scopes of `?scopes=a:b,c:d`, or none; null for any other query (the pipeline parses and judges it). */
+function requiredScopesOf(url: string): string[] | null {
+  const queryStart = url.indexOf("?");
+  if (queryStart < 0) return [];
+  const query = url.slice(queryStart + 1);
+  if (query === "") return [];
+  if (!query.startsWith("scopes=") || query.includes("&") || query.includes("%") || query.includes("+")) return null;
+  const known = parsedScopeLists.get(query);
+  if (known !== undefined) return known;
+  const scopes = scopeListOf(query.slice(7).split(","));
+  if (scopes === null) return null;
+  // A proxy asks with the same few queries again and again; remembering them is bounded by a plain reset.
+  if (parsedScopeLists.size >= PARSED_SCOPE_LISTS) parsedScopeLists.clear();
+  parsedScopeLists.set(query, scopes);
+  return scopes;
+}
+
+const PARSED_SCOPE_LISTS = 1024;
+const parsedScopeLists = new Map<string, string[]>();
+
+/** Scopes as the pipeline's schema would accept them, or null for it to judge (and name what is wrong). */
+function scopeListOf(items: readonly unknown[]): string[] | null {
+  const scopes: string[] = [];
+  for (const item of items) {
+    if (item === "") continue;
+    if (typeof item !== "string" || item.length > MAX_SCOPE_LENGTH || !SCOPE_PATTERN.test(item)) return null;
+    scopes.push(item);
+  }
+  return scopes.length > MAX_SCOPES_PER_KEY ? null : scopes;
+}
+
+/** `{"key": …}` or `{"token": …}`, with optional scopes and nothing else; null for the pipeline to judge. */
+function verifyBodyOf(text: string): { key: string | null; token: string | null; scopes: string[] } | null {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const { key, token, scopes, ...rest } = body as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || (key === undefined) === (token === undefined)) return null;
+  const credential = key ?? token;
+  if (typeof credential !== "string" || credential.length === 0 || credential.length > 4096) return null;
+  let required: string[] | null = [];
+  if (scopes !== undefined) required = Array.isArray(scopes) && !scopes.includes("") ? scopeListOf(scopes) : null;
+  if (required === null) return null;
+  return {
+    key: typeof key === "string" ? key : null,
+    token: typeof token === "string" ? token : null,
+    scopes: required,
+  };
+}
+
+/** Whether this client's failed authentications have emptied its failure bucket (then the pipeline answers 429). */
+function mayBeThrottled(deps: AppDeps, request: Request, server: SocketServer | null, nowMilliseconds: number) {
+  if (!deps.authFailures.mayThrottle(nowMilliseconds)) return false;
+  const clientIp = clientAddress(
+    socketAddressOf(server, request),
+    request.headers.get("x-forwarded-for"),
+    deps.settings.trustedProxies,
+  );
+  if (clientIp === null) return false;
+  const tokens = deps.rateLimiter.peek(`auth-failures:${clientIp}`, deps.settings.authFailurePolicy, nowMilliseconds);
+  return tokens instanceof Promise || tokens < 1;
+}
