@@ -129,11 +129,18 @@ function authzLane(app: App, deps: AppDeps, request: Request, server: SocketServ
   return fast ?? app.fetch(request);
 }
 
-/** Puts the app on a port: `reusePort: false`, so a second server on a taken port fails instead of sharing it. */
-export function listenApp(app: App, deps: AppDeps, address: { port: number; hostname: string }): void {
+/**
+ * Puts the app on a port: `reusePort: false` unless several workers share it, so a second server on a taken port
+ * fails instead of sharing it.
+ */
+export function listenApp(
+  app: App,
+  deps: AppDeps,
+  address: { port: number; hostname: string; reusePort?: boolean },
+): void {
   app.listen({
     ...address,
-    reusePort: false,
+    reusePort: address.reusePort ?? false,
     development: false,
     error: (error: Error) => lastResortResponse(error, deps.logger),
   });

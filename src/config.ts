@@ -4,6 +4,8 @@
  *
  * The root key and the master key have no flags on purpose: command lines are visible to every user of the machine.
  */
+
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { StorageConfig } from "./db/open.ts";
@@ -80,6 +82,13 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
     flag: null,
     description: "Root key to create on first start (from `latchkey keygen`); env only",
     defaultText: "generated and printed once",
+  },
+  {
+    key: "workers",
+    env: "LATCHKEY_WORKERS",
+    flag: "--workers",
+    description: "Processes serving the port (Linux, SO_REUSEPORT), buckets exact across them; auto: one per CPU",
+    defaultText: "1",
   },
   {
     key: "logLevel",
@@ -167,6 +176,11 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
   },
 ];
 
+export const MAX_WORKERS = 256;
+/** Set by a primary process for the workers it starts (src/workers.ts); not a setting. */
+export const WORKER_INDEX_ENV = "LATCHKEY_WORKER_INDEX";
+const INTERNAL_ENV = [WORKER_INDEX_ENV];
+
 const ConfigSchema = z.object({
   port: integerTextFrom(0, 65535).default(8787),
   host: z.string().min(1).max(255).default("127.0.0.1"),
@@ -196,6 +210,13 @@ const ConfigSchema = z.object({
     .string()
     .refine(isWellFormedSecret, "must be a latchkey secret; generate one with `latchkey keygen`")
     .optional(),
+  workers: z
+    .union([z.literal("auto"), integerTextFrom(1, MAX_WORKERS)])
+    .default(1)
+    .transform((workers) => (workers === "auto" ? Math.min(MAX_WORKERS, availableParallelism()) : workers))
+    .refine((workers) => workers === 1 || process.platform === "linux", {
+      message: "more than one worker needs Linux (SO_REUSEPORT spreads connections over processes there only)",
+    }),
   logLevel: z.enum(LOG_LEVELS).default("info"),
   bodyLimitBytes: integerTextFrom(1024, 16 * 1024 * 1024).default(65536),
   masterKey: z.string().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
@@ -226,7 +247,7 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
     if (value !== undefined && value !== "") raw[setting.key] = value;
   }
   for (const problem of readFlags(flags, raw)) problems.push(problem);
-  const known = new Set(CONFIG_SETTINGS.map((setting) => setting.env));
+  const known = new Set([...CONFIG_SETTINGS.map((setting) => setting.env), ...INTERNAL_ENV]);
   for (const name of Object.keys(env)) {
     if (name.startsWith("LATCHKEY_") && !known.has(name)) warnings.push(`${name} is not a latchkey setting; ignored`);
   }

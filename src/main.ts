@@ -16,6 +16,7 @@ import {
   runtimeOf,
   type ServerConfig,
   storageConfigOf,
+  WORKER_INDEX_ENV,
 } from "./config.ts";
 import { CopyError, copyDatabase } from "./db/copy.ts";
 import { MigrationError } from "./db/migrate.ts";
@@ -27,7 +28,7 @@ import { generateSecret, ROOT_KEY_PREFIX } from "./keys/secret.ts";
 import { systemClock, toIsoString } from "./lib/clock.ts";
 import { createLogger } from "./lib/logger.ts";
 import { RedisUnreachableError } from "./ratelimit/shared.ts";
-import { DatabaseUnreachableError, PortInUseError, startServer, VERSION } from "./server.ts";
+import { DatabaseUnreachableError, PortInUseError, type RunningServer, startServer, VERSION } from "./server.ts";
 import { deriveMasterKey, MasterKeyError } from "./sessions/key-encryption.ts";
 import {
   DEFAULT_ACTIVATION_LEAD_SECONDS,
@@ -36,6 +37,7 @@ import {
   rotateSigningKey,
   signingKeyStatus,
 } from "./sessions/signing-keys.ts";
+import { servePrimary, serveWorker } from "./workers.ts";
 
 function describeSetting(setting: (typeof CONFIG_SETTINGS)[number]): string {
   const names = `${(setting.flag ?? "(env only)").padEnd(20)} ${setting.env.padEnd(26)}`;
@@ -86,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
     case "migrate-to":
       return migrateTo(flags);
     case "serve":
-      return withConfig(flags, serve);
+      return withConfig(flags, (config) => serve(config, flags));
     case "signing-keys":
       return signingKeys(flags);
     default:
@@ -169,11 +171,25 @@ async function copyInto(config: ServerConfig, sqlitePath: string): Promise<numbe
   }
 }
 
-async function serve(config: ServerConfig): Promise<number> {
+async function serve(config: ServerConfig, flags: readonly string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
-  let server: Awaited<ReturnType<typeof startServer>>;
+  const printOnce = (text: string) => process.stdout.write(`${text}\n`);
+  const workerIndex = Bun.env[WORKER_INDEX_ENV];
+  let stopped: () => void = () => {};
+  let server: RunningServer;
   try {
-    server = await startServer(config, logger, systemClock, (text) => process.stdout.write(`${text}\n`));
+    if (workerIndex !== undefined) {
+      // The primary that started this worker is gone: nobody would restart or stop it, so it stops.
+      const gone = () => {
+        logger.warn("the primary process is gone; stopping");
+        server.stop().finally(stopped);
+      };
+      server = await serveWorker(config, Number(workerIndex), logger, systemClock, gone);
+    } else if (config.workers > 1) {
+      server = await servePrimary(config, flags, logger, systemClock, printOnce);
+    } else {
+      server = await startServer(config, logger, systemClock, printOnce);
+    }
   } catch (error) {
     // Expected start-up failures are one clear line; anything else also names itself, without a source dump.
     const expected =
@@ -189,6 +205,7 @@ async function serve(config: ServerConfig): Promise<number> {
   }
   const running = server;
   await new Promise<void>((resolve) => {
+    stopped = resolve;
     const shutdown = (signal: string) => {
       logger.info("shutting down", { signal });
       running.stop().finally(resolve);

@@ -16,6 +16,7 @@ import { createDeps } from "./deps.ts";
 import type { AppDeps } from "./http/app-deps.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { Limiter } from "./ratelimit/limiter.ts";
 import { SharedRateLimiter } from "./ratelimit/shared.ts";
 import { rotateSigningKeyIfDue } from "./sessions/service.ts";
 import { type Bootstrap, ensureDefaults } from "./tenants/bootstrap.ts";
@@ -25,6 +26,8 @@ export const VERSION: string = packageJson.version;
 export interface RunningServer {
   url: string;
   port: number;
+  /** What the server is made of (a primary wires its workers' change relays and failure notes into it). */
+  deps: AppDeps;
   stop(): Promise<void>;
 }
 
@@ -40,11 +43,22 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** How a process of several serving one port starts (src/workers.ts); a lone server needs none of it. */
+export interface ServerOptions {
+  /** Share the port with the other workers (SO_REUSEPORT). */
+  reusePort?: boolean;
+  /** Buckets shared with the other workers, when there is no Redis. */
+  rateLimiter?: Limiter & { close(): Promise<void> };
+  /** 0 for the primary; shown in /metrics. */
+  workerIndex?: number;
+}
+
 export async function startServer(
   config: ServerConfig,
   logger: Logger,
   clock: Clock,
   printOnce: (text: string) => void,
+  options: ServerOptions = {},
 ): Promise<RunningServer> {
   const storageConfig = storageConfigOf(config);
   if (storageConfig.databaseUrl === undefined) {
@@ -59,7 +73,7 @@ export async function startServer(
   const storage = openStorage(storageConfig);
   const rateLimiter =
     config.redisUrl === undefined
-      ? undefined
+      ? options.rateLimiter
       : await SharedRateLimiter.connect(config.redisUrl, logger, {
           keyPrefix: config.redisKeyPrefix,
           maxBuckets: config.ratelimitBuckets,
@@ -97,7 +111,7 @@ export async function startServer(
     await storage.close();
   };
   try {
-    listenApp(app, deps, { port: config.port, hostname: config.host });
+    listenApp(app, deps, { port: config.port, hostname: config.host, reusePort: options.reusePort ?? false });
   } catch (error) {
     await release();
     if ((error as { code?: string }).code === "EADDRINUSE") {
@@ -116,6 +130,7 @@ export async function startServer(
     throw error;
   }
   deps.status.ready = true;
+  deps.metrics.workerIndex = options.workerIndex ?? 0;
   if (boot.generatedRootSecret !== null) printOnce(rootKeyBanner(boot.generatedRootSecret, boot.projectId));
   if (boot.configuredRootKeyIgnored) {
     logger.warn("LATCHKEY_ROOT_KEY is not the root key of this database and was ignored; the existing root key stays", {
@@ -136,6 +151,7 @@ export async function startServer(
   return {
     url,
     port,
+    deps,
     stop: async () => {
       housekeeping.stop();
       await app.stop();

@@ -12,6 +12,7 @@ describe("configuration", () => {
         port: 8787,
         host: "127.0.0.1",
         redisKeyPrefix: "latchkey",
+        workers: 1,
         logLevel: "info",
         bodyLimitBytes: 65536,
         signingKeyRotationDays: 30,
@@ -55,6 +56,19 @@ describe("configuration", () => {
     expect(problemsOf(["--db", "x.db"], { LATCHKEY_DATABASE_URL: "postgres://db/x" })).toEqual([
       "LATCHKEY_DB / --db and LATCHKEY_DATABASE_URL / --database-url: give one, a SQLite file or a PostgreSQL URL",
     ]);
+  });
+
+  test("workers: a count, or auto for one per CPU; anything else is refused", () => {
+    const workersOf = (value: string) => {
+      const result = loadConfig(["--workers", value], {});
+      return result.ok ? result.config.workers : result.problems;
+    };
+    expect(workersOf("4")).toBe(4);
+    expect(workersOf("auto")).toBeGreaterThanOrEqual(1);
+    expect(workersOf("0")).toEqual(["LATCHKEY_WORKERS / --workers: must be an integer from 1 to 256"]);
+    expect(workersOf("lots")).toHaveLength(1);
+    // Set by a primary for its workers: not a setting, and not warned about.
+    expect(loadConfig([], { LATCHKEY_WORKER_INDEX: "2" })).toMatchObject({ ok: true, warnings: [] });
   });
 
   test("every flag has an environment variable, and flags win over the environment", () => {

@@ -15,6 +15,10 @@ export interface LoadSpec {
   tokensFile?: string;
   connections: number;
   seconds: number;
+  /** Load-generator threads (wrk); 1 unless the server has more cores than one thread can keep busy. */
+  threads?: number;
+  /** The cores the load generator runs on (taskset list); core 1 unless given. */
+  cores?: string;
 }
 
 export interface LoadResult {
@@ -32,7 +36,7 @@ const MILLISECONDS_PER_UNIT = { us: 0.001, ms: 1, s: 1000 };
 export const LOAD_GENERATOR = WRK ? "wrk" : "autocannon";
 
 /** Pins a command to one core when taskset exists, so server and load generator do not share a core. */
-export function onCore(core: number, command: string[]): string[] {
+export function onCore(core: number | string, command: string[]): string[] {
   return TASKSET ? [TASKSET, "-c", String(core), ...command] : command;
 }
 
@@ -66,7 +70,16 @@ end`
 `,
   );
   const child = Bun.spawn(
-    onCore(1, [WRK!, "-t1", `-c${spec.connections}`, `-d${spec.seconds}s`, "--latency", "-s", script, spec.url]),
+    onCore(spec.cores ?? 1, [
+      WRK!,
+      `-t${spec.threads ?? 1}`,
+      `-c${spec.connections}`,
+      `-d${spec.seconds}s`,
+      "--latency",
+      "-s",
+      script,
+      spec.url,
+    ]),
     { stdout: "pipe", stderr: "pipe" },
   );
   const output = await new Response(child.stdout).text();

@@ -33,11 +33,14 @@ export interface AdmissionDeps extends SessionTokenDeps {
  */
 export class FailureWatch {
   private lastFailureAtMs = Number.NEGATIVE_INFINITY;
+  /** Told of each failure noted here (a worker tells its siblings, which note it too through `noteFailure`). */
+  onNoted: (nowMilliseconds: number) => void = () => {};
 
   constructor(private readonly policy: () => RateLimitPolicy) {}
 
-  noteFailure(nowMilliseconds: number): void {
+  noteFailure(nowMilliseconds: number, relayed = false): void {
     this.lastFailureAtMs = Math.max(this.lastFailureAtMs, nowMilliseconds);
+    if (!relayed) this.onNoted(nowMilliseconds);
   }
 
   /** True when some address may have an emptied failure bucket at `nowMilliseconds`. */

@@ -69,9 +69,20 @@ export class ChangeLog implements ChangeRecorder {
     }
   }
 
+  /** Told of every change this process commits (a primary relays them to its sibling workers at once). */
+  onCommitted: (entity: ChangedEntity, entityId: string) => void = () => {};
+
   async record(tx: Executor, entity: ChangedEntity, entityId: string, nowMilliseconds: number): Promise<void> {
     await this.storage.recordChange(tx, entity, entityId, nowMilliseconds);
-    tx.afterCommit(() => this.apply(entity, entityId));
+    tx.afterCommit(() => {
+      this.onCommitted(entity, entityId);
+      return this.apply(entity, entityId);
+    });
+  }
+
+  /** A change a sibling worker committed, relayed by the primary: dropped from the caches at once. */
+  applyRelayed(entity: ChangedEntity, entityId: string): void {
+    this.applyInBackground(entity, entityId);
   }
 
   /** Reads what was committed since the last read and applies it; returns how many changes. */

@@ -25,6 +25,8 @@ export class Metrics {
   databaseErrors = 0;
   /** Requests answered by a fast lane (src/verify/fast-lane.ts) rather than the full pipeline. */
   fastLaneAnswers = 0;
+  /** Which of the processes serving the port this is (0: the primary, or the only one). */
+  workerIndex = 0;
   tokenCacheHits = 0;
   tokenCacheMisses = 0;
 
@@ -103,6 +105,8 @@ export class Metrics {
     lines.push(`latchkey_database_errors_total ${this.databaseErrors}`);
     family("latchkey_fast_lane_answers_total", "counter", "Warm, allowed checks answered without the full pipeline.");
     lines.push(`latchkey_fast_lane_answers_total ${this.fastLaneAnswers}`);
+    family("latchkey_worker_index", "gauge", "Which of the processes serving the port answered (0: the primary).");
+    lines.push(`latchkey_worker_index ${this.workerIndex}`);
     const shared = gauges.sharedBuckets;
     if (shared) {
       const counter = (name: string, help: string, value: number) => {

@@ -51,6 +51,44 @@ export function takeToken(
   };
 }
 
+export interface LeaseGrant {
+  /** Tokens taken out of the bucket for the caller to spend. */
+  granted: number;
+  bucket: Bucket;
+  /** Tokens left in the bucket after the grant (fractional). */
+  left: number;
+  untilFullMs: number;
+  /** Until the next whole token, when less than one is left; 0 otherwise. */
+  untilNextMs: number;
+}
+
+/**
+ * A lease: up to `want` tokens at once, for a node (or worker) to spend from memory. At most an eighth of what the
+ * bucket holds (at least one while a whole token is there), so leases shrink toward one token as the bucket empties.
+ * Refill only moves forward: a caller whose clock is behind the bucket's adds nothing. The same rule as the Lua
+ * script of src/ratelimit/redis-source.ts, for buckets shared within one host.
+ */
+export function leaseTokens(
+  bucket: Bucket | undefined,
+  policy: RateLimitPolicy,
+  want: number,
+  nowMilliseconds: number,
+): LeaseGrant {
+  const rate = refillRatePerMillisecond(policy);
+  const at = bucket === undefined ? nowMilliseconds : Math.max(bucket.updatedAtMs, nowMilliseconds);
+  const available =
+    bucket === undefined ? policy.limit : Math.min(policy.limit, bucket.tokens + (at - bucket.updatedAtMs) * rate);
+  const granted = Math.max(0, Math.min(want, Math.floor(available), Math.max(1, Math.floor(available / 8))));
+  const left = available - granted;
+  return {
+    granted,
+    bucket: { tokens: left, updatedAtMs: at },
+    left,
+    untilFullMs: Math.ceil((policy.limit - left) / rate),
+    untilNextMs: left < 1 ? Math.ceil((1 - left) / rate) : 0,
+  };
+}
+
 /** The bucket as it stands at `nowMilliseconds` without taking anything (for a check before work is done). */
 export function tokensAt(bucket: Bucket | undefined, policy: RateLimitPolicy, nowMilliseconds: number): number {
   if (bucket === undefined) return policy.limit;

@@ -12,6 +12,8 @@ import {
   type Bucket,
   type BucketDecision,
   bucketRememberedFullAt,
+  type LeaseGrant,
+  leaseTokens,
   type RateLimitPolicy,
   takeToken,
   tokensAt,
@@ -73,6 +75,14 @@ export class RateLimiter implements Limiter {
     const decision = takeToken(this.current(name, policy, nowMilliseconds), policy, nowMilliseconds);
     this.buckets.set(name, { ...decision.bucket, fullAtMs: decision.fullAtMs });
     return decision;
+  }
+
+  /** Takes a lease of up to `want` tokens (see leaseTokens): the authority of buckets shared by workers. */
+  lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): LeaseGrant {
+    this.nowMilliseconds = nowMilliseconds;
+    const grant = leaseTokens(this.current(name, policy, nowMilliseconds), policy, want, nowMilliseconds);
+    this.buckets.set(name, { ...grant.bucket, fullAtMs: grant.bucket.updatedAtMs + grant.untilFullMs });
+    return grant;
   }
 
   /** Whole tokens available now, without taking one. */

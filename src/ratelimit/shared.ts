@@ -18,66 +18,27 @@
  * When Redis cannot be reached (every call has a deadline; nothing waits in an offline queue) the node spends what
  * it holds, then falls back to a bucket of its own of `limit / live nodes` (the count of nodes seen in Redis in the
  * last seconds, kept from before the outage): the total stays near the limit, never a 5xx. Once Redis answers again,
- * leasing resumes and the buckets are shared and exact again.
+ * leasing resumes and the buckets are shared and exact again. (That is Redis's choice, LeaseSource.whenUnanswered;
+ * the workers of one host, leasing from their primary, refuse instead: exact whatever happens.)
  */
-import { RedisClient } from "bun";
 import { withDeadline } from "../lib/deadline.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { SharedBucketStats } from "../lib/metrics.ts";
 import type { BucketDecision, RateLimitPolicy } from "./bucket.ts";
+import type { LeaseResult, LeaseSource } from "./lease-source.ts";
 import { type Limiter, RateLimiter } from "./limiter.ts";
+import { RedisLeaseSource } from "./redis-source.ts";
+
+export { RedisUnreachableError } from "./redis-source.ts";
 
 /** The most tokens one lease takes. */
 export const MAX_LEASE = 64;
 /** A lease not spent within this long is dropped (its tokens are lost, never returned: sharing stays exact). */
 export const LEASE_TTL_MILLISECONDS = 2_000;
-/** Every Redis call gives up after this long, and the node decides alone. */
-export const REDIS_DEADLINE_MILLISECONDS = 50;
 const NODE_HEARTBEAT_MILLISECONDS = 1_000;
-const REDIS_CONNECT_MILLISECONDS = 3_000;
-
-export class RedisUnreachableError extends Error {
-  override name = "RedisUnreachableError";
-}
+const FIRST_BEAT_DEADLINE_MILLISECONDS = 200;
+const FIRST_BEAT_ATTEMPTS = 10;
 const LEASE_ROUNDS = 4;
-/** A node not seen for this long is no longer counted among the live ones. */
-const NODE_LIVENESS_MILLISECONDS = 5_000;
-
-/**
- * KEYS[1] the bucket; ARGV limit, window (ms), tokens wanted, the node's time (ms). Returns {granted, tokens left, ms
- * until full, ms until the next whole token}. Refill and the grant happen in one atomic step.
- */
-const LEASE_SCRIPT = `
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local want = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-local rate = limit / window
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil or at == nil then tokens = limit; at = now end
-if now > at then tokens = math.min(limit, tokens + (now - at) * rate); at = now end
-local grant = math.min(want, math.floor(tokens), math.max(1, math.floor(tokens / 8)))
-if grant < 0 then grant = 0 end
-tokens = tokens - grant
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
-redis.call('PEXPIRE', KEYS[1], window * 2 + 1000)
-local untilFull = math.ceil((limit - tokens) / rate)
-local untilNext = 0
-if tokens < 1 then untilNext = math.ceil((1 - tokens) / rate) end
-return {grant, tostring(tokens), untilFull, untilNext}
-`;
-
-/** KEYS[1] the live-node set; ARGV node id, liveness (ms). Registers the node and returns how many are live. */
-const NODES_SCRIPT = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
-return redis.call('ZCARD', KEYS[1])
-`;
 
 interface Lease {
   /** Leased tokens not yet spent. */
@@ -106,7 +67,6 @@ export class SharedRateLimiter implements Limiter {
   private readonly nodeId = crypto.randomUUID();
   private liveNodes = 1;
   private redisReachable = true;
-  private leaseSha: string | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   readonly counters: SharedLimiterCounters = {
     leases: 0,
@@ -117,40 +77,28 @@ export class SharedRateLimiter implements Limiter {
   };
 
   private constructor(
-    private readonly client: RedisClient,
-    private readonly keyPrefix: string,
+    private readonly source: LeaseSource,
     private readonly logger: Logger,
     maxBuckets: number,
   ) {
     this.fallback = new RateLimiter({ maxBuckets });
   }
 
-  /** Connects (failing the start if Redis cannot be reached now) and starts the node heartbeat. */
-  /**
-   * Connects, or fails the start when Redis cannot be reached within a few seconds: a node that never saw Redis does
-   * not know how many nodes share each limit, so it could only guess its share. (Losing Redis later is survived.)
-   */
+  /** Buckets shared through Redis (failing the start when it cannot be reached: see RedisLeaseSource.connect). */
   static async connect(url: string, logger: Logger, options: { keyPrefix?: string; maxBuckets?: number } = {}) {
-    const client = new RedisClient(url, {
-      enableOfflineQueue: false,
-      connectionTimeout: REDIS_CONNECT_MILLISECONDS,
-      autoReconnect: true,
-      maxRetries: 1_000_000,
-    });
-    try {
-      await withDeadline(client.connect(), REDIS_CONNECT_MILLISECONDS, "redis");
-    } catch {
-      client.close();
-      const where = new URL(url);
-      throw new RedisUnreachableError(`cannot reach Redis at ${where.host} (LATCHKEY_REDIS_URL)`);
-    }
-    const limiter = new SharedRateLimiter(
-      client,
-      options.keyPrefix ?? "latchkey",
-      logger,
-      options.maxBuckets ?? 50_000,
+    const source = await RedisLeaseSource.connect(url, options.keyPrefix ?? "latchkey");
+    return SharedRateLimiter.start(source, logger, options.maxBuckets ?? 50_000);
+  }
+
+  /** A limiter leasing from `source`, with the node heartbeat that counts live nodes started. */
+  static async start(source: LeaseSource, logger: Logger, maxBuckets = 50_000): Promise<SharedRateLimiter> {
+    const limiter = new SharedRateLimiter(source, logger, maxBuckets);
+    // A worker's first messages may be lost while its IPC channel opens: ask again, briefly, before going on.
+    for (
+      let attempt = 0;
+      attempt < FIRST_BEAT_ATTEMPTS && !(await limiter.beat(FIRST_BEAT_DEADLINE_MILLISECONDS));
+      attempt++
     );
-    await limiter.beat();
     limiter.heartbeat = setInterval(() => void limiter.beat(), NODE_HEARTBEAT_MILLISECONDS);
     limiter.heartbeat.unref();
     return limiter;
@@ -194,14 +142,17 @@ export class SharedRateLimiter implements Limiter {
       const lease = this.leases.get(name);
       if (this.usable(lease, nowMilliseconds)) return Math.floor(lease.tokens);
       await this.refill(name, policy, 1, nowMilliseconds);
-      if (!this.leases.has(name)) return this.fallback.peek(name, this.fallbackPolicy(policy), nowMilliseconds);
+      if (!this.leases.has(name)) {
+        if (this.source.whenUnanswered === "refuse") return 0;
+        return this.fallback.peek(name, this.fallbackPolicy(policy), nowMilliseconds);
+      }
     }
     return 0;
   }
 
   async close(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    this.client.close();
+    await this.source.close();
   }
 
   /** A lease that can answer now: tokens in hand, or a recent "empty until" that still holds. */
@@ -220,7 +171,7 @@ export class SharedRateLimiter implements Limiter {
   }
 
   private async lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): Promise<void> {
-    const result = await this.leaseFromRedis(name, policy, want, nowMilliseconds);
+    const result = await this.leaseFromSource(name, policy, want, nowMilliseconds);
     if (result === null) {
       this.leases.delete(name);
       return;
@@ -235,32 +186,45 @@ export class SharedRateLimiter implements Limiter {
    * bucket): one token for it alone, straight from Redis, so it is refused only when the bucket itself is empty.
    */
   private async takeOwn(name: string, policy: RateLimitPolicy, nowMilliseconds: number): Promise<BucketDecision> {
-    const result = await this.leaseFromRedis(name, policy, 1, nowMilliseconds);
+    const result = await this.leaseFromSource(name, policy, 1, nowMilliseconds);
     if (result === null) return this.fallbackTake(name, policy, nowMilliseconds);
     return decision(result.granted === 1, leaseOf(result, 0, nowMilliseconds), policy, nowMilliseconds);
   }
 
-  /** Runs the lease script; null when Redis could not answer in time. */
-  private async leaseFromRedis(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number) {
-    const key = `${this.keyPrefix}:bucket:${name}`;
-    const args = [String(policy.limit), String(policy.windowSeconds * 1000), String(want), String(nowMilliseconds)];
-    let result: [number, string, number, number];
+  /** A lease from the source; null when it could not answer in time. */
+  private async leaseFromSource(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number) {
+    let result: LeaseResult;
     try {
-      result = (await this.evaluate(LEASE_SCRIPT, "leaseSha", [key], args)) as [number, string, number, number];
+      result = await withDeadline(
+        this.source.lease(name, policy, want, nowMilliseconds),
+        this.source.deadlineMilliseconds,
+        this.source.name,
+      );
     } catch (error) {
       this.failed(error);
       return null;
     }
     this.redisReachable = true;
-    const [granted, left, untilFullMs, untilNextMs] = result;
     this.counters.leases++;
-    this.counters.leasedTokens += granted;
-    return { granted, left: Number(left), untilFullMs, untilNextMs } satisfies LeaseResult;
+    this.counters.leasedTokens += result.granted;
+    return result;
   }
 
-  /** Redis unreachable: this node's own bucket, a share of the limit by the live nodes it last saw. */
+  /**
+   * No lease in time: this node's own bucket, a share of the limit by the live nodes it last saw, or a refusal for a
+   * source that must stay exact (LeaseSource.whenUnanswered).
+   */
   private fallbackTake(name: string, policy: RateLimitPolicy, nowMilliseconds: number): BucketDecision {
     this.counters.fallbackDecisions++;
+    if (this.source.whenUnanswered === "refuse") {
+      return {
+        allowed: false,
+        bucket: { tokens: 0, updatedAtMs: nowMilliseconds },
+        remaining: 0,
+        fullAtMs: nowMilliseconds + policy.windowSeconds * 1000,
+        retryAfterSeconds: 1,
+      };
+    }
     return this.fallback.take(name, this.fallbackPolicy(policy), nowMilliseconds);
   }
 
@@ -271,58 +235,33 @@ export class SharedRateLimiter implements Limiter {
     };
   }
 
-  private async beat(): Promise<void> {
+  /** Registers this node and learns how many are live; false when the source did not answer in time. */
+  private async beat(deadlineMilliseconds = this.source.deadlineMilliseconds): Promise<boolean> {
     try {
-      const live = await this.evaluate(
-        NODES_SCRIPT,
-        null,
-        [`${this.keyPrefix}:nodes`],
-        [this.nodeId, String(NODE_LIVENESS_MILLISECONDS)],
-      );
-      this.liveNodes = Math.max(1, Number(live));
-      if (!this.redisReachable) this.logger.info("redis reachable again: buckets shared", { nodes: this.liveNodes });
+      const live = await withDeadline(this.source.beat(this.nodeId), deadlineMilliseconds, this.source.name);
+      this.liveNodes = Math.max(1, live);
+      if (!this.redisReachable) {
+        this.logger.info(`${this.source.name} reachable again: buckets shared`, { nodes: this.liveNodes });
+      }
       this.redisReachable = true;
+      return true;
     } catch (error) {
       this.failed(error);
-      // Bun's client gives up reconnecting after an idle close or its retries; ask it again, once a beat.
-      if (!this.client.connected) this.client.connect().catch(() => {});
+      this.source.reconnect();
+      return false;
     }
   }
 
   private failed(error: unknown): void {
     this.counters.redisErrors++;
     if (this.redisReachable) {
-      this.logger.warn("redis unreachable: deciding locally with a share of each limit", {
+      this.logger.warn(`${this.source.name} unreachable: deciding locally with a share of each limit`, {
         nodes: this.liveNodes,
         error: error instanceof Error ? error.message : String(error),
       });
     }
     this.redisReachable = false;
   }
-
-  /** EVALSHA (loading the script on NOSCRIPT), within the deadline. */
-  private async evaluate(script: string, cached: "leaseSha" | null, keys: string[], args: string[]): Promise<unknown> {
-    const sha = cached === null ? null : this.leaseSha;
-    const run = async () => {
-      if (sha !== null) {
-        try {
-          return await this.client.send("EVALSHA", [sha, String(keys.length), ...keys, ...args]);
-        } catch (error) {
-          if (!String((error as Error).message).includes("NOSCRIPT")) throw error;
-        }
-      }
-      if (cached !== null) this.leaseSha = (await this.client.send("SCRIPT", ["LOAD", script])) as string;
-      return this.client.send("EVAL", [script, String(keys.length), ...keys, ...args]);
-    };
-    return withDeadline(run(), REDIS_DEADLINE_MILLISECONDS, "redis");
-  }
-}
-
-interface LeaseResult {
-  granted: number;
-  left: number;
-  untilFullMs: number;
-  untilNextMs: number;
 }
 
 /** What a node holds after a lease: what it already held plus what was granted, and what the bucket said. */

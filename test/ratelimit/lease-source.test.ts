@@ -1,0 +1,98 @@
+/**
+ * Leasing from one authority in memory (src/ratelimit/lease-source.ts), the design the workers of one host use
+ * (src/workers.ts carries the same calls over IPC): several limiters, one bucket, never more than it holds — even
+ * when the authority answers late.
+ */
+import { describe, expect, test } from "bun:test";
+import { createLogger } from "../../src/lib/logger.ts";
+import type { RateLimitPolicy } from "../../src/ratelimit/bucket.ts";
+import { type LeaseResult, type LeaseSource, LiveNodes, LocalLeaseSource } from "../../src/ratelimit/lease-source.ts";
+import { RateLimiter } from "../../src/ratelimit/limiter.ts";
+import { SharedRateLimiter } from "../../src/ratelimit/shared.ts";
+
+const admitted = (decisions: { allowed: boolean }[]) => decisions.filter((decision) => decision.allowed).length;
+
+/** The authority, answering every lease and heartbeat `delayMs` late, deciding as `whenUnanswered` says. */
+class LateSource implements LeaseSource {
+  readonly name = "a late authority";
+  readonly deadlineMilliseconds = 20;
+  delayMs = 0;
+
+  constructor(
+    private readonly inner: LocalLeaseSource,
+    readonly whenUnanswered: "share" | "refuse",
+  ) {}
+
+  async lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): Promise<LeaseResult> {
+    await Bun.sleep(this.delayMs);
+    return this.inner.lease(name, policy, want, nowMilliseconds);
+  }
+
+  async beat(nodeId: string): Promise<number> {
+    await Bun.sleep(this.delayMs);
+    return this.inner.beat(nodeId);
+  }
+
+  reconnect(): void {}
+
+  async close(): Promise<void> {}
+}
+
+describe("leases from one authority in memory", () => {
+  const policy: RateLimitPolicy = { limit: 100, windowSeconds: 3600 };
+
+  test("four limiters on one bucket admit exactly its size between them, concurrently", async () => {
+    const source = new LocalLeaseSource(new RateLimiter({ maxBuckets: 1000 }), new LiveNodes());
+    const limiters = await Promise.all(
+      Array.from({ length: 4 }, () => SharedRateLimiter.start(source, createLogger("silent"))),
+    );
+    const burst = await Promise.all(
+      Array.from({ length: 400 }, (_, index) => limiters[index % 4]!.take("shared", policy, 1_000)),
+    );
+    const after = [];
+    for (let index = 0; index < 200; index++) after.push(await limiters[index % 4]!.take("shared", policy, 1_000));
+    expect(admitted(burst)).toBeLessThanOrEqual(100);
+    expect(admitted(burst) + admitted(after)).toBe(100);
+    for (const limiter of limiters) await limiter.close();
+  });
+
+  test("regression: an authority that answers late makes a worker refuse, never admit a share of its own", async () => {
+    const source = new LateSource(
+      new LocalLeaseSource(new RateLimiter({ maxBuckets: 1000 }), new LiveNodes()),
+      "refuse",
+    );
+    const [first, second] = [
+      await SharedRateLimiter.start(source, createLogger("silent")),
+      await SharedRateLimiter.start(source, createLogger("silent")),
+    ];
+    // Half the bucket spent while the authority answers in time.
+    for (let index = 0; index < 50; index++) expect((await first.take("late", policy, 1_000)).allowed).toBe(true);
+    source.delayMs = 60;
+    const late = await Promise.all(Array.from({ length: 100 }, () => second.take("late", policy, 1_000)));
+    expect(admitted(late)).toBe(0);
+    expect(late[0]!.retryAfterSeconds).toBe(1);
+    source.delayMs = 0;
+    await Bun.sleep(80);
+    // On time again: what is left of the bucket, the tokens that late leases took included, and no more.
+    const after = [];
+    for (let index = 0; index < 200; index++)
+      after.push(await (index % 2 ? first : second).take("late", policy, 1_000));
+    expect(50 + admitted(after)).toBeLessThanOrEqual(100);
+    expect(admitted(after)).toBeGreaterThan(0);
+    await first.close();
+    await second.close();
+  });
+
+  test("a source that shares (Redis) admits a share of the limit alone when its answers are late", async () => {
+    const source = new LateSource(
+      new LocalLeaseSource(new RateLimiter({ maxBuckets: 1000 }), new LiveNodes()),
+      "share",
+    );
+    const limiter = await SharedRateLimiter.start(source, createLogger("silent"));
+    source.delayMs = 60;
+    const late = await Promise.all(Array.from({ length: 150 }, () => limiter.take("shared-late", policy, 1_000)));
+    // One live node: its share is the whole limit.
+    expect(admitted(late)).toBe(100);
+    await limiter.close();
+  });
+});
