@@ -11,6 +11,8 @@ const MAX_LINE_LENGTH = 120;
 const problems: string[] = [];
 for (const folder of ["src", "test", "scripts", "sdk/src", "sdk/test"]) {
   for await (const path of new Glob(`${folder}/**/*.ts`).scan({ dot: false })) {
+    // Written by openapi-typescript from the server's document (sdk/scripts/generate.ts), never by hand.
+    if (path.startsWith("sdk/src/generated/")) continue;
     const lines = (await Bun.file(path).text()).split("\n");
     if (folder === "src" && lines.length > MAX_FILE_LINES) {
       problems.push(`${path}: ${lines.length} lines (at most ${MAX_FILE_LINES} in src/)`);

@@ -1,0 +1,190 @@
+/**
+ * The typed client: `new Latchkey({ baseUrl, key })`. Resources mirror latchkey's HTTP API and take and return its
+ * own JSON (snake_case), typed from the OpenAPI document the server serves (src/generated/api.ts). Failures throw
+ * LatchkeyError; `verify` never throws for a refusal, which is an answer like any other.
+ */
+import type { operations } from "./generated/api.ts";
+import { type CallOptions, Transport, type TransportOptions } from "./transport.ts";
+
+type Operation = keyof operations;
+type JsonOf<Content> = Content extends { content: { "application/json": infer Body } } ? Body : never;
+/** The JSON body an operation takes. */
+export type RequestBody<Name extends Operation> = operations[Name] extends { requestBody?: infer Body }
+  ? JsonOf<NonNullable<Body>>
+  : never;
+/** The JSON of an operation's successful answer. */
+export type ResponseBody<Name extends Operation> = operations[Name]["responses"] extends infer Responses
+  ? Responses extends { 200: infer Ok }
+    ? JsonOf<Ok>
+    : Responses extends { 201: infer Created }
+      ? JsonOf<Created>
+      : never
+  : never;
+/** The query parameters an operation takes. */
+export type QueryOf<Name extends Operation> = operations[Name]["parameters"] extends { query?: infer Query }
+  ? NonNullable<Query>
+  : never;
+
+export type ApiKey = ResponseBody<"getKey">;
+export type CreatedKey = ResponseBody<"createKey">;
+export type Verification = ResponseBody<"verifyCredential">;
+export type SessionToken = ResponseBody<"createSession">;
+export type Tenant = ResponseBody<"getTenant">;
+export type Project = ResponseBody<"getProject">;
+export type AuditEvent = ResponseBody<"listAuditEvents">["data"][number];
+
+export interface LatchkeyOptions extends TransportOptions {
+  /** The API key (or root key) the client acts with. */
+  key: string;
+  /** The project the key must belong to (sent as X-Project-Id); with the root key, the project to act in. */
+  projectId?: string;
+}
+
+/** Per-call options: the project to act in (root key), an AbortSignal. */
+export interface RequestOptions {
+  projectId?: string;
+  signal?: AbortSignal;
+}
+
+interface Listed<Item> {
+  data: Item[];
+  next_cursor: string | null;
+}
+
+/**
+ * One page of a list, awaited; every page from there on, iterated:
+ * `const page = await client.keys.list()`, or `for await (const page of client.keys.list({ limit: 100 }))`.
+ */
+export class PageRequest<Page extends Listed<unknown>> implements PromiseLike<Page>, AsyncIterable<Page> {
+  constructor(private readonly fetchPage: (cursor: string | undefined) => Promise<Page>) {}
+
+  // biome-ignore lint/suspicious/noThenProperty: awaiting a PageRequest is meant to give its first page.
+  then<Result1 = Page, Result2 = never>(
+    onFulfilled?: ((page: Page) => Result1 | PromiseLike<Result1>) | null,
+    onRejected?: ((reason: unknown) => Result2 | PromiseLike<Result2>) | null,
+  ): Promise<Result1 | Result2> {
+    return this.fetchPage(undefined).then(onFulfilled, onRejected);
+  }
+
+  catch<Result = never>(onRejected?: ((reason: unknown) => Result | PromiseLike<Result>) | null) {
+    return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<Page> {
+    return this.fetchPage(undefined).finally(onFinally);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Page> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.fetchPage(cursor);
+      yield page;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /** Every item of every page, one by one. */
+  async *items(): AsyncGenerator<Page["data"][number]> {
+    for await (const page of this) yield* page.data as Page["data"][number][];
+  }
+}
+
+export class Latchkey {
+  private readonly transport: Transport;
+  private readonly key: string;
+  private readonly projectId: string | undefined;
+
+  constructor(options: LatchkeyOptions) {
+    if (typeof options.key !== "string" || options.key === "") throw new TypeError("key is required");
+    this.transport = new Transport(options);
+    this.key = options.key;
+    this.projectId = options.projectId;
+  }
+
+  private call<Body>(method: string, path: string, options: RequestOptions & CallOptions = {}): Promise<Body> {
+    return this.transport.call<Body>(method, path, {
+      ...options,
+      key: this.key,
+      headers: { "x-project-id": options.projectId ?? this.projectId, ...options.headers },
+    });
+  }
+
+  private list<Name extends Operation>(path: string, query: QueryOf<Name>, options: RequestOptions) {
+    type Page = ResponseBody<Name> & Listed<unknown>;
+    return new PageRequest<Page>((cursor) =>
+      this.call<Page>("GET", path, { ...options, query: { ...(query as object), ...(cursor ? { cursor } : {}) } }),
+    );
+  }
+
+  readonly keys = {
+    create: (body: RequestBody<"createKey">, options: RequestOptions = {}) =>
+      this.call<CreatedKey>("POST", "/v1/keys", { ...options, body }),
+    get: (id: string, options: RequestOptions = {}) => this.call<ApiKey>("GET", `/v1/keys/${segment(id)}`, options),
+    list: (query: QueryOf<"listKeys"> = {}, options: RequestOptions = {}) =>
+      this.list<"listKeys">("/v1/keys", query, options),
+    update: (id: string, body: RequestBody<"updateKey">, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"updateKey">>("PATCH", `/v1/keys/${segment(id)}`, { ...options, body }),
+    revoke: (id: string, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"revokeKey">>("DELETE", `/v1/keys/${segment(id)}`, options),
+    rotate: (id: string, body: RequestBody<"rotateKey"> = {}, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"rotateKey">>("POST", `/v1/keys/${segment(id)}/rotate`, { ...options, body }),
+  };
+
+  readonly sessions = {
+    /** A session token for one of your end users, minted from this client's key. */
+    create: (body: RequestBody<"createSession">, options: RequestOptions = {}) =>
+      this.call<SessionToken>("POST", "/v1/sessions", { ...options, body }),
+  };
+
+  readonly tenants = {
+    create: (body: RequestBody<"createTenant">, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"createTenant">>("POST", "/v1/tenants", { ...options, body }),
+    get: (id: string, options: RequestOptions = {}) => this.call<Tenant>("GET", `/v1/tenants/${segment(id)}`, options),
+    list: (query: QueryOf<"listTenants"> = {}, options: RequestOptions = {}) =>
+      this.list<"listTenants">("/v1/tenants", query, options),
+    update: (id: string, body: RequestBody<"updateTenant">, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"updateTenant">>("PATCH", `/v1/tenants/${segment(id)}`, { ...options, body }),
+  };
+
+  readonly projects = {
+    create: (body: RequestBody<"createProject">, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"createProject">>("POST", "/v1/projects", { ...options, body }),
+    get: (id: string, options: RequestOptions = {}) =>
+      this.call<Project>("GET", `/v1/projects/${segment(id)}`, options),
+    list: (query: QueryOf<"listProjects"> = {}, options: RequestOptions = {}) =>
+      this.list<"listProjects">("/v1/projects", query, options),
+    update: (id: string, body: RequestBody<"updateProject">, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"updateProject">>("PATCH", `/v1/projects/${segment(id)}`, { ...options, body }),
+  };
+
+  readonly audit = {
+    list: (query: QueryOf<"listAuditEvents"> = {}, options: RequestOptions = {}) =>
+      this.list<"listAuditEvents">("/v1/audit", query, options),
+  };
+
+  readonly signingKeys = {
+    list: (options: RequestOptions = {}) =>
+      this.call<ResponseBody<"listSigningKeys">>("GET", "/v1/signing-keys", options),
+    rotate: (body: RequestBody<"rotateSigningKey"> = {}, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"rotateSigningKey">>("POST", "/v1/signing-keys/rotate", { ...options, body }),
+  };
+
+  /**
+   * May this key (or session token) do this? Always latchkey's answer: `{valid:false, code:"API_KEY_REVOKED", …}`
+   * for a refusal, never a throw; only a malformed request or an unreachable latchkey throws. Needs no credential of
+   * its own beyond the one checked.
+   */
+  verify(body: RequestBody<"verifyCredential">, options: RequestOptions = {}): Promise<Verification> {
+    return this.transport.call<Verification>("POST", "/v1/keys/verify", {
+      ...options,
+      body,
+      headers: { "x-project-id": options.projectId ?? this.projectId },
+    });
+  }
+}
+
+/** An id as one path segment: never a way to reach another route. */
+function segment(id: string): string {
+  if (typeof id !== "string" || id === "") throw new TypeError("an id is required");
+  return encodeURIComponent(id);
+}

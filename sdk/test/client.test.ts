@@ -1,0 +1,158 @@
+/**
+ * The typed client against a real latchkey over HTTP: resources, errors as LatchkeyError, verify never throwing for a
+ * refusal, retries bounded and honouring Retry-After, a deadline on every call, nothing logged.
+ */
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { newId } from "../../src/lib/ids.ts";
+import { Latchkey, LatchkeyError } from "../src/index.ts";
+import { useLatchkeyd } from "./support/latchkeyd.ts";
+
+const latchkeyd = useLatchkeyd("sdk-client");
+
+/** A stand-in latchkey answering from a script, to see what the client does with 503s, slowness and so on. */
+function scripted(answer: (request: Request, count: number) => Response | Promise<Response>) {
+  let count = 0;
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (request) => answer(request, ++count) });
+  return { url: `http://127.0.0.1:${server.port}`, calls: () => count, stop: () => server.stop(true) };
+}
+const stops: (() => void)[] = [];
+afterEach(() => {
+  for (const stop of stops.splice(0)) stop();
+});
+
+describe("the client", () => {
+  test("keys: create, get, list as a page and page by page, update, rotate, revoke", async () => {
+    const client = new Latchkey({ baseUrl: latchkeyd.server.url, key: latchkeyd.server.rootKey });
+    const created = await client.keys.create({ name: "first", scopes: ["runs:read"], owner: "user_9" });
+    expect(created.secret).toMatch(/^sk_live_/);
+    expect((await client.keys.get(created.id)).name).toBe("first");
+    for (let index = 0; index < 4; index++) await client.keys.create({ name: `more ${index}`, scopes: ["runs:read"] });
+    const first = await client.keys.list({ limit: 2 });
+    expect(first.data).toHaveLength(2);
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const pages = [];
+    for await (const page of client.keys.list({ limit: 2 })) pages.push(page);
+    const ids = pages.flatMap((page) => page.data.map((key) => key.id));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toContain(created.id);
+    const items = [];
+    for await (const key of client.keys.list({ limit: 2, owner: "user_9" }).items()) items.push(key.id);
+    expect(items).toEqual([created.id]);
+    expect((await client.keys.update(created.id, { name: "renamed" })).name).toBe("renamed");
+    const rotated = await client.keys.rotate(created.id);
+    expect(rotated.secret).not.toBe(created.secret);
+    expect(await client.keys.revoke(created.id)).toEqual({ id: created.id, object: "api_key", revoked: true });
+    expect((await client.keys.get(created.id)).revoked_at).toEqual(expect.any(String));
+  });
+
+  test("an API error throws LatchkeyError with code, status, message, request id and details", async () => {
+    const client = new Latchkey({ baseUrl: latchkeyd.server.url, key: latchkeyd.server.rootKey });
+    const invalid = await client.keys.create({ name: "", scopes: ["NOT A SCOPE"] }).catch((error: any) => error);
+    expect(invalid).toBeInstanceOf(LatchkeyError);
+    expect(invalid).toMatchObject({ code: "VALIDATION_FAILED", status: 400, name: "LatchkeyError" });
+    expect(invalid.requestId).toMatch(/^req_/);
+    expect(invalid.details.length).toBeGreaterThan(0);
+    const missing = await client.keys.get(newId("apiKey", Date.now())).catch((error: any) => error);
+    expect(missing).toMatchObject({ code: "NOT_FOUND", status: 404 });
+    const stranger = new Latchkey({ baseUrl: latchkeyd.server.url, key: "sk_live_notakeyatall" });
+    expect(await stranger.keys.list().then(null, (error: any) => error.code)).toBe("API_KEY_INVALID");
+  });
+
+  test("verify answers a refusal as a value, and never throws for one", async () => {
+    const client = new Latchkey({ baseUrl: latchkeyd.server.url, key: latchkeyd.server.rootKey });
+    const key = await client.keys.create({ name: "checked", scopes: ["runs:read"] });
+    expect(await client.verify({ key: key.secret, scopes: ["runs:read"] })).toMatchObject({
+      valid: true,
+      code: "VALID",
+      key_id: key.id,
+    });
+    expect(await client.verify({ key: key.secret, scopes: ["runs:write"] })).toMatchObject({
+      valid: false,
+      code: "SCOPE_NOT_GRANTED",
+    });
+    await client.keys.revoke(key.id);
+    expect((await client.verify({ key: key.secret })).code).toBe("API_KEY_REVOKED");
+  });
+
+  test("idempotent calls retry on 429 and 503 as Retry-After says, within a bound; writes never retry", async () => {
+    const flaky = scripted((_, count) =>
+      count === 1
+        ? Response.json(
+            { error: { code: "UNAVAILABLE", message: "x", details: [], request_id: "req_1" } },
+            {
+              status: 503,
+              headers: { "retry-after": "1" },
+            },
+          )
+        : Response.json({ object: "list", data: [], next_cursor: null }),
+    );
+    stops.push(flaky.stop);
+    const client = new Latchkey({ baseUrl: flaky.url, key: "sk_live_x" });
+    const started = performance.now();
+    expect((await client.keys.list()).data).toEqual([]);
+    expect(flaky.calls()).toBe(2);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+
+    const busy = scripted(() =>
+      Response.json(
+        { error: { code: "RATE_LIMITED", message: "x", details: [], request_id: "req_2" } },
+        {
+          status: 429,
+          headers: { "retry-after": "60" },
+        },
+      ),
+    );
+    stops.push(busy.stop);
+    // A wait longer than maxRetryDelayMs is not waited for: the error says how long instead.
+    const refused = await new Latchkey({ baseUrl: busy.url, key: "sk_live_x" }).keys
+      .list()
+      .catch((error: any) => error);
+    expect(refused).toMatchObject({ code: "RATE_LIMITED", status: 429, retryAfterSeconds: 60 });
+    expect(busy.calls()).toBe(1);
+    const write = await new Latchkey({ baseUrl: busy.url, key: "sk_live_x", retries: 5 }).keys
+      .create({ name: "x", scopes: [] })
+      .catch((error: any) => error);
+    expect(write.code).toBe("RATE_LIMITED");
+    expect(busy.calls()).toBe(2);
+  });
+
+  test("every call has a deadline; a latchkey that is away or silent is UNAVAILABLE (503)", async () => {
+    const silent = scripted(() => new Promise<Response>(() => {}));
+    stops.push(silent.stop);
+    const slow = await new Latchkey({ baseUrl: silent.url, key: "sk_live_x", timeoutMs: 200, retries: 0 }).keys
+      .list()
+      .catch((error: any) => error);
+    expect(slow).toMatchObject({ code: "UNAVAILABLE", status: 503, requestId: null });
+    expect(slow.message).toContain("200 ms");
+    const away = await new Latchkey({ baseUrl: "http://127.0.0.1:9", key: "sk_live_x", retries: 1 }).keys
+      .list()
+      .catch((error: any) => error);
+    expect(away).toMatchObject({ code: "UNAVAILABLE", status: 503 });
+  });
+
+  test("nothing is logged, so a created key's secret never reaches a log", async () => {
+    const spies = (["log", "info", "warn", "error", "debug"] as const).map((name) => spyOn(console, name));
+    try {
+      const client = new Latchkey({ baseUrl: latchkeyd.server.url, key: latchkeyd.server.rootKey });
+      const key = await client.keys.create({ name: "quiet", scopes: ["runs:read"] });
+      await client.keys.rotate(key.id);
+      await client.keys.create({ name: "", scopes: [] }).catch(() => {});
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+
+  test("bad options are refused at construction, and an id is only ever one path segment", async () => {
+    expect(() => new Latchkey({ baseUrl: "ftp://example.com", key: "k" })).toThrow("http(s)");
+    expect(() => new Latchkey({ baseUrl: "http://127.0.0.1", key: "" })).toThrow("key");
+    const seen: string[] = [];
+    const echo = scripted((request) => {
+      seen.push(new URL(request.url).pathname);
+      return Response.json({}, { status: 404 });
+    });
+    stops.push(echo.stop);
+    await new Latchkey({ baseUrl: echo.url, key: "k" }).keys.get("../tenants").catch(() => {});
+    expect(seen).toEqual(["/v1/keys/..%2Ftenants"]);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * The package as users get it: `npm pack`, installed from the tarball into a fresh project with Express 5, Fastify 5
+ * and Hono 4, then used against the compiled latchkey — Express and Fastify under Node, Hono and a bare Bun.serve
+ * under Bun, a CLI login under Node — and typechecked as a consumer (every export, and the README's examples).
+ *
+ * It installs from the npm registry, so it runs once per CI run, in the SQLite pass: the SDK speaks HTTP only, and
+ * the engine behind latchkey changes nothing it sees.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeTempDir } from "../../test/support/binary.ts";
+import { Latchkey } from "../src/index.ts";
+import { useLatchkeyd } from "./support/latchkeyd.ts";
+import { checkScenarios, fixtures, startApp } from "./support/scenarios.ts";
+
+const SKIP = process.env.LATCHKEY_TEST_POSTGRES_URL
+  ? " (skipped: runs once, in the SQLite pass; the SDK sees only HTTP)"
+  : "";
+const SDK = join(import.meta.dir, "..");
+const VERSIONS = { express: "5.3.0", fastify: "5.12.8", hono: "4.13.19" };
+
+describe.skipIf(SKIP !== "")(`the packed package, installed${SKIP}`, () => {
+  const latchkeyd = useLatchkeyd("sdk-package");
+  const workspace = makeTempDir("sdk-package");
+  const project = join(workspace.path, "consumer");
+  let tarball = "";
+  afterAll(() => workspace.remove());
+
+  beforeAll(() => {
+    const packed = run(["npm", "pack", "--pack-destination", workspace.path, "--json"], SDK);
+    tarball = join(workspace.path, JSON.parse(packed)[0].filename);
+    cpSync(join(import.meta.dir, "apps"), project, { recursive: true });
+    writeFileSync(
+      join(project, "package.json"),
+      JSON.stringify({
+        name: "consumer",
+        private: true,
+        type: "module",
+        dependencies: {
+          "@latchkey/sdk": `file:${tarball}`,
+          ...VERSIONS,
+          typescript: "5.9.3",
+          "@types/express": "5.0.4",
+          "@types/node": "20.19.43",
+        },
+      }),
+    );
+    run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], project);
+  }, 300_000);
+
+  test("the tarball holds dist/ (JavaScript and types) and the README, and depends on jose alone", () => {
+    const listing = run(["tar", "-tzf", tarball], workspace.path).split("\n");
+    expect(listing).toContain("package/dist/index.js");
+    expect(listing).toContain("package/dist/index.d.ts");
+    expect(listing).toContain("package/dist/hono.d.ts");
+    expect(listing).toContain("package/README.md");
+    expect(listing.filter((file) => file.includes("/src/") || file.includes("/test/"))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(project, "node_modules/@latchkey/sdk/package.json"), "utf8"));
+    expect(Object.keys(manifest.dependencies)).toEqual(["jose"]);
+  });
+
+  const apps: [string, string[]][] = [
+    ["Express 5 under Node", ["node", "express.mjs"]],
+    ["Fastify 5 under Node", ["node", "fastify.mjs"]],
+    ["Hono 4 under Bun", [process.execPath, "hono.ts"]],
+    ["withLatchkey on Bun.serve", [process.execPath, "serve.ts"]],
+  ];
+  for (const [name, command] of apps) {
+    test(`${name}: every middleware scenario`, async () => {
+      if (command[0] === "node") expect(run(["node", "--version"], project)).toMatch(/^v(2\d|[3-9]\d)\./);
+      const app = await startApp(command, latchkeyd.server, project);
+      try {
+        await checkScenarios(app.url, latchkeyd.server, await fixtures(latchkeyd.server));
+      } finally {
+        app.stop();
+      }
+    }, 30_000);
+  }
+
+  test("a CLI under Node logs in: the code approved over the API, the key saved 0600 and working", async () => {
+    const admin = new Latchkey({ baseUrl: latchkeyd.server.url, key: latchkeyd.server.rootKey });
+    const approver = await admin.keys.create({ name: "approver", scopes: ["cli:approve", "runs:read"] });
+    const keyFile = join(project, "home", "credentials");
+    const cli = Bun.spawn(["node", "cli.mjs"], {
+      cwd: project,
+      env: { ...process.env, LATCHKEY_URL: latchkeyd.server.url, KEY_FILE: keyFile },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let output = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of cli.stdout) {
+      output += decoder.decode(chunk, { stream: true });
+      const code = /code (\S+)/.exec(output)?.[1];
+      if (code && !output.includes("approved")) {
+        output += "approved";
+        const approval = await fetch(`${latchkeyd.server.url}/v1/api/auth/codes/${code}/approve`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${approver.secret}`, "content-type": "application/json" },
+          body: JSON.stringify({ user_id: "user_node" }),
+        });
+        expect(approval.status, `${code}: ${await approval.text()}`).toBe(200);
+      }
+    }
+    expect(await cli.exited, await new Response(cli.stderr).text()).toBe(0);
+    expect(output).toContain("saved sk_live_");
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const key = readFileSync(keyFile, "utf8").trim();
+    expect(await admin.verify({ key })).toMatchObject({ valid: true, owner: "user_node" });
+  }, 30_000);
+
+  test("types: a consumer using every export, and every example of the README, pass tsc --noEmit", () => {
+    const readme = readFileSync(join(SDK, "README.md"), "utf8");
+    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    expect(examples.length).toBeGreaterThanOrEqual(6);
+    const files = examples.map((example, index) => {
+      const file = `readme-${index + 1}.ts`;
+      // Each example is a module of its own (top-level await, its own names).
+      writeFileSync(join(project, file), `${example}\nexport {};\n`);
+      return file;
+    });
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          lib: ["ES2022", "DOM", "DOM.AsyncIterable"],
+          types: ["node"],
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ["consumer.ts", ...files],
+      }),
+    );
+    const checked = Bun.spawnSync([join(project, "node_modules/.bin/tsc"), "-p", project], { cwd: project });
+    expect(checked.stdout.toString() + checked.stderr.toString()).toBe("");
+    expect(checked.exitCode).toBe(0);
+  }, 120_000);
+});
+
+function run(command: string[], cwd: string): string {
+  const result = Bun.spawnSync(command, { cwd, stdout: "pipe", stderr: "pipe", env: process.env });
+  if (result.exitCode !== 0) {
+    throw new Error(`${command.join(" ")} failed (${result.exitCode}):\n${result.stderr}\n${result.stdout}`);
+  }
+  return result.stdout.toString().trim();
+}

@@ -1,0 +1,134 @@
+/**
+ * What every middleware must do, checked over real HTTP against an app built on it (test/apps/) in front of a real
+ * latchkey: allowed with the identity attached and latchkey's rate-limit headers, refused with latchkey's status, body
+ * and headers (no key, missing scope, rate limited, revoked), 503 when latchkey is away, offline tokens verified and
+ * forged ones refused.
+ */
+import { expect } from "bun:test";
+import { generateKeyPair, SignJWT } from "jose";
+import { Latchkey } from "../../src/index.ts";
+
+export interface Latchkeyd {
+  url: string;
+  rootKey: string;
+  projectId: string;
+}
+
+/** Keys and tokens the scenarios use, made once per latchkey. */
+export async function fixtures(server: Latchkeyd) {
+  const admin = new Latchkey({ baseUrl: server.url, key: server.rootKey });
+  const create = (name: string, extra: Record<string, unknown> = {}) =>
+    admin.keys.create({ name, scopes: ["runs:read", "keys:read"], owner: "user_1", ...extra });
+  const key = await create("scenario");
+  const user = new Latchkey({ baseUrl: server.url, key: key.secret });
+  const token = (await user.sessions.create({ user_id: "alice", scopes: ["runs:read"] })).token;
+  return { admin, create, key, token };
+}
+
+type Fixtures = Awaited<ReturnType<typeof fixtures>>;
+
+async function get(appUrl: string, path: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${appUrl}${path}`, { headers });
+  const text = await response.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return { status: response.status, headers: response.headers, body };
+}
+
+const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+/** Runs every scenario against the app at `appUrl`; each failure names the scenario. */
+export async function checkScenarios(appUrl: string, server: Latchkeyd, { create, key, token }: Fixtures) {
+  const allowed = await get(appUrl, "/read", bearer(key.secret));
+  expect(allowed.status, "allowed").toBe(200);
+  expect(allowed.body.latchkey).toEqual({
+    keyId: key.id,
+    projectId: server.projectId,
+    tenantId: expect.stringMatching(/^ten_/),
+    // What latchkey names the caller: a key speaks for itself (its owner is in client.verify's answer).
+    subject: key.id,
+    scopes: ["runs:read", "keys:read"],
+    credential: "key",
+  });
+  expect(allowed.headers.get("x-ratelimit-limit"), "rate-limit headers on an allowed answer").toMatch(/^\d+$/);
+  expect(allowed.headers.get("ratelimit-policy")).toContain("q=");
+
+  const none = await get(appUrl, "/read");
+  expect(none.status, "no key").toBe(401);
+  expect(none.body.error.code).toBe("API_KEY_REQUIRED");
+  expect(none.body.error.request_id).toEqual(expect.any(String));
+  expect(none.headers.get("www-authenticate")).toContain("Bearer");
+
+  const scope = await get(appUrl, "/write", bearer(key.secret));
+  expect(scope.status, "missing scope").toBe(403);
+  expect(scope.body.error.code).toBe("SCOPE_NOT_GRANTED");
+
+  const limited = await create("limited", { ratelimit: { limit: 1, window_seconds: 3600 } });
+  expect((await get(appUrl, "/read", bearer(limited.secret))).status).toBe(200);
+  const refused = await get(appUrl, "/read", bearer(limited.secret));
+  expect(refused.status, "rate limited").toBe(429);
+  expect(refused.body.error.code).toBe("RATE_LIMITED");
+  expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+
+  const revoked = await create("revoked");
+  await new Latchkey({ baseUrl: server.url, key: server.rootKey }).keys.revoke(revoked.id);
+  const gone = await get(appUrl, "/read", bearer(revoked.secret));
+  expect(gone.status, "revoked").toBe(401);
+  expect(gone.body.error.code).toBe("API_KEY_REVOKED");
+
+  const down = await get(appUrl, "/down", bearer(key.secret));
+  expect(down.status, "latchkey down").toBe(503);
+  expect(down.body.error.code).toBe("UNAVAILABLE");
+  expect(down.headers.get("retry-after")).toBe("1");
+  const readOnly = await get(appUrl, "/down-read-only", bearer(key.secret));
+  expect(readOnly.status, "fail-open for a read-only route, when asked").toBe(200);
+  expect(readOnly.body.latchkey).toBeNull();
+
+  const remoteToken = await get(appUrl, "/read", { "x-session-token": token });
+  expect(remoteToken.status, "a session token, asked of latchkey").toBe(200);
+  expect(remoteToken.body.latchkey).toMatchObject({ subject: "alice", credential: "token", keyId: key.id });
+
+  const offline = await get(appUrl, "/offline", { "x-session-token": token });
+  expect(offline.status, "a session token, verified offline").toBe(200);
+  expect(offline.body.latchkey).toEqual({
+    keyId: key.id,
+    projectId: server.projectId,
+    tenantId: null,
+    subject: "alice",
+    scopes: ["runs:read"],
+    credential: "token",
+  });
+  const forgedToken = await get(appUrl, "/offline", { "x-session-token": await forged(token) });
+  expect(forgedToken.status, "a forged token, offline").toBe(401);
+  expect(forgedToken.body.error.code).toBe("SESSION_INVALID");
+}
+
+/** The token's header and claims, signed with a key latchkey never published. */
+export async function forged(token: string): Promise<string> {
+  const [header, payload] = token
+    .split(".")
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, "base64url").toString()));
+  const { privateKey } = await generateKeyPair("EdDSA");
+  return new SignJWT(payload).setProtectedHeader(header).sign(privateKey);
+}
+
+/** Starts a scenario app (test/apps/) in front of `server`; it prints the port it listens on. */
+export async function startApp(command: string[], server: Latchkeyd, cwd?: string) {
+  const child = Bun.spawn(command, {
+    env: { ...process.env, LATCHKEY_URL: server.url, PROJECT_ID: server.projectId, DEAD_URL: "http://127.0.0.1:9" },
+    stdout: "pipe",
+    stderr: "pipe",
+    ...(cwd ? { cwd } : {}),
+  });
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    text += decoder.decode(chunk, { stream: true });
+    const port = /listening (\d+)/.exec(text)?.[1];
+    if (port) return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+  }
+  throw new Error(`${command.join(" ")} exited before listening: ${text}${await new Response(child.stderr).text()}`);
+}
