@@ -6,7 +6,8 @@
  *   bun run bench [--seconds 5] [--connections 50] [--database-url postgres://… [--redis-url redis://…]]
  *   bun run bench --scale [--keys 1000000] [--samples 5000] [--database-url postgres://…]
  *
- * `--only authz` runs the scenarios whose name contains the text.
+ * `--only authz` runs the scenarios whose name contains the text; `--workers 1,2,4,8` runs scripts/bench-workers.ts
+ * instead (one port served by N workers, against N × one worker).
  *
  * The binary is built, started on a fresh database and pinned to the first core; the baselines are pinned to the same
  * core; the load generator (wrk, or autocannon when wrk is missing) runs on the second. Every scenario runs right
@@ -42,8 +43,15 @@ const { values: options } = parseArgs({
     "database-url": { type: "string" },
     "redis-url": { type: "string" },
     only: { type: "string" },
+    workers: { type: "string" },
   },
 });
+if (options.workers !== undefined) {
+  const script = join(import.meta.dir, "bench-workers.ts");
+  const flags = ["--workers", options.workers, "--seconds", options.seconds, "--connections", options.connections];
+  const child = Bun.spawn([process.execPath, script, ...flags], { stdio: ["inherit", "inherit", "inherit"] });
+  process.exit(await child.exited);
+}
 const schema = `latchkey_bench_${crypto.randomUUID().slice(0, 8)}`;
 const databaseUrl = options["database-url"] ? withSearchPath(options["database-url"], schema) : undefined;
 const redisArgs = options["redis-url"] ? ["--redis-url", options["redis-url"]] : [];
