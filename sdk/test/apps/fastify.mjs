@@ -10,6 +10,7 @@ const answer = async (request) => ({ latchkey: request.latchkey });
 await app.register(async (scope) => {
   await scope.register(latchkeyPlugin, { baseUrl, scopes: ["runs:read"] });
   scope.get("/read", answer);
+  scope.post("/read", answer);
 });
 app.get("/write", { preHandler: latchkey({ baseUrl, scopes: ["runs:write"] }) }, answer);
 app.get("/offline", { preHandler: latchkey({ baseUrl, scopes: ["runs:read"], tokens: "offline", projectId }) }, answer);

@@ -6,7 +6,8 @@ const baseUrl = process.env.LATCHKEY_URL!;
 const projectId = process.env.PROJECT_ID!;
 const deadUrl = process.env.DEAD_URL!;
 const app = new Hono<{ Variables: LatchkeyVariables }>();
-app.get("/read", latchkey({ baseUrl, scopes: ["runs:read"] }), (c) => c.json({ latchkey: c.get("latchkey") }));
+const read = latchkey({ baseUrl, scopes: ["runs:read"] });
+app.on(["GET", "POST"], "/read", read, (c) => c.json({ latchkey: c.get("latchkey") }));
 app.get("/write", latchkey({ baseUrl, scopes: ["runs:write"] }), (c) => c.json({ latchkey: c.get("latchkey") }));
 app.get("/offline", latchkey({ baseUrl, scopes: ["runs:read"], tokens: "offline", projectId }), (c) =>
   c.json({ latchkey: c.get("latchkey") }),

@@ -1,4 +1,4 @@
-// withLatchkey on a bare Bun.serve: the scenario app every middleware test drives (see ../support/scenarios.ts).
+// withLatchkey on a bare Bun.serve, any method to each route: the scenario app (see ../support/scenarios.ts).
 import { latchkeyOf, withLatchkey } from "@latchkey/sdk/fetch";
 
 const baseUrl = process.env.LATCHKEY_URL!;

@@ -8,6 +8,8 @@ import { expect } from "bun:test";
 import { generateKeyPair, SignJWT } from "jose";
 import { Latchkey } from "../../src/index.ts";
 
+const BROWSER_ORIGIN = "https://app.example.com";
+
 export interface Latchkeyd {
   url: string;
   rootKey: string;
@@ -20,6 +22,7 @@ export async function fixtures(server: Latchkeyd) {
   const create = (name: string, extra: Record<string, unknown> = {}) =>
     admin.keys.create({ name, scopes: ["runs:read", "keys:read"], owner: "user_1", ...extra });
   const key = await create("scenario");
+  await admin.projects.update(server.projectId, { allowed_origins: [BROWSER_ORIGIN] });
   const user = new Latchkey({ baseUrl: server.url, key: key.secret });
   const token = (await user.sessions.create({ user_id: "alice", scopes: ["runs:read"] })).token;
   return { admin, create, key, token };
@@ -27,8 +30,8 @@ export async function fixtures(server: Latchkeyd) {
 
 type Fixtures = Awaited<ReturnType<typeof fixtures>>;
 
-async function get(appUrl: string, path: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${appUrl}${path}`, { headers });
+async function get(appUrl: string, path: string, headers: Record<string, string> = {}, method = "GET") {
+  const response = await fetch(`${appUrl}${path}`, { headers, method });
   const text = await response.text();
   let body: any = text;
   try {
@@ -77,6 +80,15 @@ export async function checkScenarios(appUrl: string, server: Latchkeyd, { create
   const gone = await get(appUrl, "/read", bearer(revoked.secret));
   expect(gone.status, "revoked").toBe(401);
   expect(gone.body.error.code).toBe("API_KEY_REVOKED");
+
+  // The browser rule: a write from a page (Origin) with a bare key needs a session token; a read does not.
+  const fromPage = { ...bearer(key.secret), origin: BROWSER_ORIGIN };
+  const write = await get(appUrl, "/read", fromPage, "POST");
+  expect(write.status, "a browser's write with a bare key").toBe(401);
+  expect(write.body.error.code).toBe("SESSION_REQUIRED");
+  expect((await get(appUrl, "/read", fromPage)).status, "a browser's read with a key").toBe(200);
+  const withToken = await get(appUrl, "/read", { "x-session-token": token, origin: BROWSER_ORIGIN }, "POST");
+  expect(withToken.status, "a browser's write with a session token").toBe(200);
 
   const down = await get(appUrl, "/down", bearer(key.secret));
   expect(down.status, "latchkey down").toBe(503);
