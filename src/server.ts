@@ -47,7 +47,7 @@ function describe(error: unknown): string {
 export interface ServerOptions {
   /** Share the port with the other workers (SO_REUSEPORT). */
   reusePort?: boolean;
-  /** Buckets shared with the other workers, when there is no Redis. */
+  /** Buckets shared with the other workers, when there is no Redis; the server closes it when it stops. */
   rateLimiter?: Limiter & { close(): Promise<void> };
   /** 0 for the primary; shown in /metrics. */
   workerIndex?: number;

@@ -63,13 +63,7 @@ export async function servePrimary(
 
   const handle = (index: number, message: Message, worker: Subprocess) => {
     if (message.t === "lease") {
-      const grant = authority.lease(message.name, message.policy, message.want, message.now);
-      const value = {
-        granted: grant.granted,
-        left: grant.left,
-        untilFullMs: grant.untilFullMs,
-        untilNextMs: grant.untilNextMs,
-      };
+      const value = authority.lease(message.name, message.policy, message.want, message.now);
       worker.send({ t: "reply", id: message.id, value } satisfies Message);
     } else if (message.t === "beat") {
       worker.send({ t: "reply", id: message.id, value: nodes.beat(message.nodeId, Date.now()) } satisfies Message);
@@ -112,7 +106,6 @@ export async function servePrimary(
         }),
       );
       await primary.stop();
-      await rateLimiter?.close();
     },
   };
 }
@@ -145,7 +138,6 @@ export async function serveWorker(
     ...started,
     stop: async () => {
       await started.stop();
-      await rateLimiter?.close();
       // The IPC channel would keep this process alive: a worker that stopped lets go of its primary.
       process.off("disconnect", onPrimaryGone);
       process.disconnect?.();

@@ -51,15 +51,20 @@ export function takeToken(
   };
 }
 
-export interface LeaseGrant {
+/** What a lease tells its taker: the same from Redis, the primary of --workers, or this process. */
+export interface LeaseResult {
   /** Tokens taken out of the bucket for the caller to spend. */
   granted: number;
-  bucket: Bucket;
   /** Tokens left in the bucket after the grant (fractional). */
   left: number;
   untilFullMs: number;
   /** Until the next whole token, when less than one is left; 0 otherwise. */
   untilNextMs: number;
+}
+
+export interface LeaseGrant extends LeaseResult {
+  /** The bucket as the grant leaves it. */
+  bucket: Bucket;
 }
 
 /**

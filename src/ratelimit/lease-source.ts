@@ -3,16 +3,10 @@
  * (redis-source.ts), or the primary process for the workers of one node (workers.ts, with LocalLeaseSource below
  * for the primary itself). SharedRateLimiter (shared.ts) does the rest the same way for both.
  */
-import type { RateLimitPolicy } from "./bucket.ts";
+import type { LeaseResult, RateLimitPolicy } from "./bucket.ts";
 import type { RateLimiter } from "./limiter.ts";
 
-export interface LeaseResult {
-  granted: number;
-  /** Tokens left in the shared bucket after the grant. */
-  left: number;
-  untilFullMs: number;
-  untilNextMs: number;
-}
+export type { LeaseResult } from "./bucket.ts";
 
 export interface LeaseSource {
   /** For logs: "redis", "the primary process". */
@@ -63,8 +57,7 @@ export class LocalLeaseSource implements LeaseSource {
   ) {}
 
   async lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): Promise<LeaseResult> {
-    const grant = this.authority.lease(name, policy, want, nowMilliseconds);
-    return { granted: grant.granted, left: grant.left, untilFullMs: grant.untilFullMs, untilNextMs: grant.untilNextMs };
+    return this.authority.lease(name, policy, want, nowMilliseconds);
   }
 
   async beat(nodeId: string): Promise<number> {

@@ -12,7 +12,7 @@ import {
   type Bucket,
   type BucketDecision,
   bucketRememberedFullAt,
-  type LeaseGrant,
+  type LeaseResult,
   leaseTokens,
   type RateLimitPolicy,
   takeToken,
@@ -78,11 +78,16 @@ export class RateLimiter implements Limiter {
   }
 
   /** Takes a lease of up to `want` tokens (see leaseTokens): the authority of buckets shared by workers. */
-  lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): LeaseGrant {
+  lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): LeaseResult {
     this.nowMilliseconds = nowMilliseconds;
-    const grant = leaseTokens(this.current(name, policy, nowMilliseconds), policy, want, nowMilliseconds);
-    this.buckets.set(name, { ...grant.bucket, fullAtMs: grant.bucket.updatedAtMs + grant.untilFullMs });
-    return grant;
+    const { bucket, ...result } = leaseTokens(
+      this.current(name, policy, nowMilliseconds),
+      policy,
+      want,
+      nowMilliseconds,
+    );
+    this.buckets.set(name, { ...bucket, fullAtMs: bucket.updatedAtMs + result.untilFullMs });
+    return result;
   }
 
   /** Whole tokens available now, without taking one. */
