@@ -13,7 +13,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
-import { LOAD_GENERATOR, type LoadResult, onCore, runLoad } from "./bench/load.ts";
+import { format, LOAD_GENERATOR, type LoadResult, onCore, runLoad } from "./bench/load.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
 import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
 
@@ -90,10 +90,6 @@ async function everyWorkerAnswers(server: RunningBinary, workers: number): Promi
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: { connection: "close" } })).text();
     seen.add(/latchkey_worker_index (\d+)/.exec(metrics)?.[1] ?? "none");
   }
-}
-
-function format(value: number, digits = 2): string {
-  return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
 try {

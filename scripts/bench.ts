@@ -29,7 +29,7 @@ import pg from "pg";
 import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/keys/secret.ts";
 import { encodeBase62 } from "../src/lib/base62.ts";
 import { newId } from "../src/lib/ids.ts";
-import { LOAD_GENERATOR, type LoadResult, type LoadSpec, onCore, runLoad } from "./bench/load.ts";
+import { format, LOAD_GENERATOR, type LoadResult, type LoadSpec, onCore, runLoad } from "./bench/load.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
 import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
 
@@ -94,10 +94,6 @@ async function withPostgres<Result>(work: (client: pg.Client) => Promise<Result>
   } finally {
     await client.end();
   }
-}
-
-function format(value: number, digits = 2): string {
-  return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
 try {

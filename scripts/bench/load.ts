@@ -29,6 +29,11 @@ export interface LoadResult {
   non2xx: number;
 }
 
+/** A figure as the bench tables print it: grouped thousands, a fixed number of decimals. */
+export function format(value: number, digits = 2): string {
+  return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
 export const WRK = Bun.which("wrk");
 const TASKSET = Bun.which("taskset");
 /** wrk writes latencies with a unit; these bring them to milliseconds. */
