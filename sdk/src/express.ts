@@ -3,7 +3,7 @@
  * `req.latchkey` set and latchkey's rate-limit headers on the response; a refusal is answered here with latchkey's
  * status, error body and headers (Retry-After, WWW-Authenticate). Works with Express 4 and 5 (and Connect).
  */
-import { createCheck, type LatchkeyIdentity, type MiddlewareOptions } from "./middleware.ts";
+import { createCheck, type LatchkeyIdentity, type MiddlewareOptions, nodeHeader } from "./middleware.ts";
 
 export type { LatchkeyIdentity, MiddlewareOptions } from "./middleware.ts";
 
@@ -35,13 +35,7 @@ export function latchkey(
   return async (req, res, next) => {
     let outcome: Awaited<ReturnType<typeof check>>;
     try {
-      outcome = await check({
-        method: req.method ?? "GET",
-        header: (name) => {
-          const value = req.headers[name];
-          return Array.isArray(value) ? value.join(", ") : value;
-        },
-      });
+      outcome = await check({ method: req.method ?? "GET", header: nodeHeader(req.headers) });
     } catch (error) {
       next(error);
       return;
@@ -49,8 +43,6 @@ export function latchkey(
     for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
     if (!outcome.allowed) {
       res.statusCode = outcome.status;
-      res.setHeader("content-type", "application/json");
-      res.setHeader("cache-control", "no-store");
       res.end(JSON.stringify(outcome.body));
       return;
     }

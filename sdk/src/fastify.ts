@@ -4,7 +4,7 @@
  * `request.latchkey`; a refusal is answered with latchkey's status, error body and headers.
  */
 import type {} from "fastify";
-import { createCheck, type LatchkeyIdentity, type MiddlewareOptions } from "./middleware.ts";
+import { createCheck, type LatchkeyIdentity, type MiddlewareOptions, nodeHeader } from "./middleware.ts";
 
 export type { LatchkeyIdentity, MiddlewareOptions } from "./middleware.ts";
 
@@ -34,18 +34,10 @@ interface PluginHost {
 export function latchkey(options: MiddlewareOptions): (request: HookRequest, reply: HookReply) => Promise<unknown> {
   const check = createCheck(options);
   return async (request, reply) => {
-    const outcome = await check({
-      method: request.method,
-      header: (name) => {
-        const value = request.headers[name];
-        return Array.isArray(value) ? value.join(", ") : value;
-      },
-    });
+    const outcome = await check({ method: request.method, header: nodeHeader(request.headers) });
     for (const [name, value] of Object.entries(outcome.headers)) reply.header(name, value);
     if (!outcome.allowed) {
       reply.code(outcome.status);
-      reply.header("content-type", "application/json");
-      reply.header("cache-control", "no-store");
       return reply.send(outcome.body);
     }
     (request as HookRequest & { latchkey: LatchkeyIdentity | null }).latchkey = outcome.identity;

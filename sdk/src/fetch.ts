@@ -32,10 +32,7 @@ export function withLatchkey<Rest extends unknown[]>(
 
 /** latchkey's refusal as a Response. */
 export function refusalResponse(outcome: Extract<Outcome, { allowed: false }>): Response {
-  return new Response(JSON.stringify(outcome.body), {
-    status: outcome.status,
-    headers: { ...outcome.headers, "content-type": "application/json", "cache-control": "no-store" },
-  });
+  return new Response(JSON.stringify(outcome.body), { status: outcome.status, headers: outcome.headers });
 }
 
 /** The response with latchkey's rate-limit headers added (copied first when its headers are immutable). */

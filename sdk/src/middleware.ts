@@ -53,6 +53,7 @@ export interface IncomingRequest {
   header(name: string): string | undefined;
 }
 
+/** Allowed: the identity and the rate-limit headers for the app's response. Refused: the whole answer to send. */
 export type Outcome =
   | { allowed: true; identity: LatchkeyIdentity | null; headers: Record<string, string> }
   | { allowed: false; status: number; body: ErrorBody; headers: Record<string, string> };
@@ -68,6 +69,7 @@ const RELAYED_HEADERS = [
   "www-authenticate",
 ];
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const REFUSAL_BODY_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
 interface AuthorizationAnswer {
   key_id: string;
@@ -112,11 +114,14 @@ export function createCheck(options: MiddlewareOptions): (request: IncomingReque
           ? await offline(verifier, token, scopes, origin)
           : await remote(transport, { method, key, token, origin, scopes, projectId: options.projectId });
     } catch (error) {
-      outcome = refusal(error instanceof LatchkeyError ? error : unavailable("unexpected failure"), {});
+      outcome = refusal(error instanceof LatchkeyError ? error : unavailable("unexpected failure"));
     }
-    if (!outcome.allowed && outcome.status === 503 && options.failOpen === "read-only" && SAFE_METHODS.has(method)) {
+    if (outcome.allowed) return outcome;
+    if (outcome.status === 503 && options.failOpen === "read-only" && SAFE_METHODS.has(method)) {
       return { allowed: true, identity: null, headers: {} };
     }
+    // The refusal is answered by the middleware itself: the headers of its JSON body come with it.
+    Object.assign(outcome.headers, REFUSAL_BODY_HEADERS);
     return outcome;
   };
 }
@@ -159,7 +164,7 @@ async function remote(
   if (answer.status >= 400 && answer.status < 500 && isErrorBody(answer.body)) {
     return { allowed: false, status: answer.status, body: answer.body, headers };
   }
-  return refusal(unavailable(`latchkey answered ${answer.status}`), {});
+  return refusal(unavailable(`latchkey answered ${answer.status}`));
 }
 
 async function offline(
@@ -170,12 +175,12 @@ async function offline(
 ): Promise<Outcome> {
   const claims = await verifier.verify(token);
   if (claims.origin !== undefined && claims.origin !== origin) {
-    return refusal(new LatchkeyError("ORIGIN_NOT_ALLOWED", 403, "The request's origin is not allowed."), {});
+    return refusal(new LatchkeyError("ORIGIN_NOT_ALLOWED", 403, "The request's origin is not allowed."));
   }
   const missing = scopes.filter((scope) => !claims.scp.includes(scope));
   if (missing.length > 0) {
     const details = missing.map((scope) => ({ path: "scopes", message: `missing ${scope}` }));
-    return refusal(new LatchkeyError("SCOPE_NOT_GRANTED", 403, "A required scope is not granted.", { details }), {});
+    return refusal(new LatchkeyError("SCOPE_NOT_GRANTED", 403, "A required scope is not granted.", { details }));
   }
   const identity: LatchkeyIdentity = {
     keyId: claims.key,
@@ -188,13 +193,21 @@ async function offline(
   return { allowed: true, identity, headers: {} };
 }
 
-function refusal(error: LatchkeyError, headers: Record<string, string>): Outcome {
-  const extra: Record<string, string> = { ...headers };
-  if (error.status === 401) extra["www-authenticate"] ??= "Bearer";
+function refusal(error: LatchkeyError): Outcome {
+  const headers: Record<string, string> = {};
+  if (error.status === 401) headers["www-authenticate"] = "Bearer";
   if (error.status === 503 || error.retryAfterSeconds !== null) {
-    extra["retry-after"] ??= String(error.retryAfterSeconds ?? 1);
+    headers["retry-after"] = String(error.retryAfterSeconds ?? 1);
   }
-  return { allowed: false, status: error.status, body: error.toBody(), headers: extra };
+  return { allowed: false, status: error.status, body: error.toBody(), headers };
+}
+
+/** A Node request's header (express, fastify), repeated ones joined as Fetch's Headers would join them. */
+export function nodeHeader(headers: Record<string, string | string[] | undefined>) {
+  return (name: string): string | undefined => {
+    const value = headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  };
 }
 
 function relayed(headers: Headers): Record<string, string> {

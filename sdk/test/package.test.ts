@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { makeTempDir } from "../../test/support/binary.ts";
 import { Latchkey } from "../src/index.ts";
 import { useLatchkeyd } from "./support/latchkeyd.ts";
-import { checkScenarios, fixtures, startApp } from "./support/scenarios.ts";
+import { approveLogin, checkScenarios, fixtures, startApp } from "./support/scenarios.ts";
 
 const SKIP = process.env.LATCHKEY_TEST_POSTGRES_URL
   ? " (skipped: runs once, in the SQLite pass; the SDK sees only HTTP)"
@@ -95,12 +95,7 @@ describe.skipIf(SKIP !== "")(`the packed package, installed${SKIP}`, () => {
       const code = /code (\S+)/.exec(output)?.[1];
       if (code && !output.includes("approved")) {
         output += "approved";
-        const approval = await fetch(`${latchkeyd.server.url}/v1/api/auth/codes/${code}/approve`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${approver.secret}`, "content-type": "application/json" },
-          body: JSON.stringify({ user_id: "user_node" }),
-        });
-        expect(approval.status, `${code}: ${await approval.text()}`).toBe(200);
+        await approveLogin(latchkeyd.server, approver.secret, code, "user_node");
       }
     }
     expect(await cli.exited, await new Response(cli.stderr).text()).toBe(0);

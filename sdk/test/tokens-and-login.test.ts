@@ -12,7 +12,7 @@ import { GENERATED_FILE, generatedTypes, serverDocument } from "../scripts/gener
 import { cliLogin, createTokenVerifier, Latchkey } from "../src/index.ts";
 import { readKeyFile, saveKeyFile } from "../src/node.ts";
 import { useLatchkeyd } from "./support/latchkeyd.ts";
-import { checkScenarios, fixtures, forged, startApp } from "./support/scenarios.ts";
+import { approveLogin, checkScenarios, fixtures, forged, startApp } from "./support/scenarios.ts";
 
 const latchkeyd = useLatchkeyd("sdk-tokens");
 const workspace = makeTempDir("sdk-files");
@@ -136,12 +136,7 @@ describe("cliLogin", () => {
       scopes: ["runs:read"],
       onCode: async (code) => {
         shown = code;
-        const approval = await fetch(`${latchkeyd.server.url}/v1/api/auth/codes/${code.userCode}/approve`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${approver.secret}`, "content-type": "application/json" },
-          body: JSON.stringify({ user_id: "user_cli" }),
-        });
-        expect(approval.status).toBe(200);
+        await approveLogin(latchkeyd.server, approver.secret, code.userCode, "user_cli");
       },
       save: (apiKey) => saveKeyFile(path, apiKey),
     });

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll } from "bun:test";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../../src/keys/secret.ts";
 import { callJson, type RunningBinary, startBinary, useBuiltBinary } from "../../../test/support/binary.ts";
+import { freePort } from "../../../test/support/ports.ts";
 import type { Latchkeyd } from "./scenarios.ts";
 
 /** Starts one latchkey for the calling test file (built in beforeAll, stopped in afterAll). */
@@ -12,7 +13,7 @@ export function useLatchkeyd(label: string): { readonly server: Latchkeyd; reado
   beforeAll(async () => {
     const rootKey = generateSecret(ROOT_KEY_PREFIX);
     // The tokens' issuer is the public URL: the one the SDK is given, so a verifier's default issuer matches.
-    const port = freePort();
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     running = await startBinary(built.path, {
       args: ["--db", built.freshDatabasePath(), "--port", String(port), "--public-url", url],
@@ -33,11 +34,4 @@ export function useLatchkeyd(label: string): { readonly server: Latchkeyd; reado
       return built.path;
     },
   };
-}
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
 }

@@ -30,7 +30,7 @@ export async function fixtures(server: Latchkeyd) {
 
 type Fixtures = Awaited<ReturnType<typeof fixtures>>;
 
-async function get(appUrl: string, path: string, headers: Record<string, string> = {}, method = "GET") {
+async function ask(appUrl: string, path: string, headers: Record<string, string> = {}, method = "GET") {
   const response = await fetch(`${appUrl}${path}`, { headers, method });
   const text = await response.text();
   let body: any = text;
@@ -44,7 +44,7 @@ const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
 /** Runs every scenario against the app at `appUrl`; each failure names the scenario. */
 export async function checkScenarios(appUrl: string, server: Latchkeyd, { create, key, token }: Fixtures) {
-  const allowed = await get(appUrl, "/read", bearer(key.secret));
+  const allowed = await ask(appUrl, "/read", bearer(key.secret));
   expect(allowed.status, "allowed").toBe(200);
   expect(allowed.body.latchkey).toEqual({
     keyId: key.id,
@@ -58,51 +58,51 @@ export async function checkScenarios(appUrl: string, server: Latchkeyd, { create
   expect(allowed.headers.get("x-ratelimit-limit"), "rate-limit headers on an allowed answer").toMatch(/^\d+$/);
   expect(allowed.headers.get("ratelimit-policy")).toContain("q=");
 
-  const none = await get(appUrl, "/read");
+  const none = await ask(appUrl, "/read");
   expect(none.status, "no key").toBe(401);
   expect(none.body.error.code).toBe("API_KEY_REQUIRED");
   expect(none.body.error.request_id).toEqual(expect.any(String));
   expect(none.headers.get("www-authenticate")).toContain("Bearer");
 
-  const scope = await get(appUrl, "/write", bearer(key.secret));
+  const scope = await ask(appUrl, "/write", bearer(key.secret));
   expect(scope.status, "missing scope").toBe(403);
   expect(scope.body.error.code).toBe("SCOPE_NOT_GRANTED");
 
   const limited = await create("limited", { ratelimit: { limit: 1, window_seconds: 3600 } });
-  expect((await get(appUrl, "/read", bearer(limited.secret))).status).toBe(200);
-  const refused = await get(appUrl, "/read", bearer(limited.secret));
+  expect((await ask(appUrl, "/read", bearer(limited.secret))).status).toBe(200);
+  const refused = await ask(appUrl, "/read", bearer(limited.secret));
   expect(refused.status, "rate limited").toBe(429);
   expect(refused.body.error.code).toBe("RATE_LIMITED");
   expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
 
   const revoked = await create("revoked");
   await new Latchkey({ baseUrl: server.url, key: server.rootKey }).keys.revoke(revoked.id);
-  const gone = await get(appUrl, "/read", bearer(revoked.secret));
+  const gone = await ask(appUrl, "/read", bearer(revoked.secret));
   expect(gone.status, "revoked").toBe(401);
   expect(gone.body.error.code).toBe("API_KEY_REVOKED");
 
   // The browser rule: a write from a page (Origin) with a bare key needs a session token; a read does not.
   const fromPage = { ...bearer(key.secret), origin: BROWSER_ORIGIN };
-  const write = await get(appUrl, "/read", fromPage, "POST");
+  const write = await ask(appUrl, "/read", fromPage, "POST");
   expect(write.status, "a browser's write with a bare key").toBe(401);
   expect(write.body.error.code).toBe("SESSION_REQUIRED");
-  expect((await get(appUrl, "/read", fromPage)).status, "a browser's read with a key").toBe(200);
-  const withToken = await get(appUrl, "/read", { "x-session-token": token, origin: BROWSER_ORIGIN }, "POST");
+  expect((await ask(appUrl, "/read", fromPage)).status, "a browser's read with a key").toBe(200);
+  const withToken = await ask(appUrl, "/read", { "x-session-token": token, origin: BROWSER_ORIGIN }, "POST");
   expect(withToken.status, "a browser's write with a session token").toBe(200);
 
-  const down = await get(appUrl, "/down", bearer(key.secret));
+  const down = await ask(appUrl, "/down", bearer(key.secret));
   expect(down.status, "latchkey down").toBe(503);
   expect(down.body.error.code).toBe("UNAVAILABLE");
   expect(down.headers.get("retry-after")).toBe("1");
-  const readOnly = await get(appUrl, "/down-read-only", bearer(key.secret));
+  const readOnly = await ask(appUrl, "/down-read-only", bearer(key.secret));
   expect(readOnly.status, "fail-open for a read-only route, when asked").toBe(200);
   expect(readOnly.body.latchkey).toBeNull();
 
-  const remoteToken = await get(appUrl, "/read", { "x-session-token": token });
+  const remoteToken = await ask(appUrl, "/read", { "x-session-token": token });
   expect(remoteToken.status, "a session token, asked of latchkey").toBe(200);
   expect(remoteToken.body.latchkey).toMatchObject({ subject: "alice", credential: "token", keyId: key.id });
 
-  const offline = await get(appUrl, "/offline", { "x-session-token": token });
+  const offline = await ask(appUrl, "/offline", { "x-session-token": token });
   expect(offline.status, "a session token, verified offline").toBe(200);
   expect(offline.body.latchkey).toEqual({
     keyId: key.id,
@@ -112,7 +112,7 @@ export async function checkScenarios(appUrl: string, server: Latchkeyd, { create
     scopes: ["runs:read"],
     credential: "token",
   });
-  const forgedToken = await get(appUrl, "/offline", { "x-session-token": await forged(token) });
+  const forgedToken = await ask(appUrl, "/offline", { "x-session-token": await forged(token) });
   expect(forgedToken.status, "a forged token, offline").toBe(401);
   expect(forgedToken.body.error.code).toBe("SESSION_INVALID");
 }
@@ -143,4 +143,14 @@ export async function startApp(command: string[], server: Latchkeyd, cwd?: strin
     if (port) return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
   }
   throw new Error(`${command.join(" ")} exited before listening: ${text}${await new Response(child.stderr).text()}`);
+}
+
+/** The host app's side of a CLI login: `approver` (a key with cli:approve) approves `userCode` for `userId`. */
+export async function approveLogin(server: Latchkeyd, approver: string, userCode: string, userId: string) {
+  const approval = await fetch(`${server.url}/v1/api/auth/codes/${userCode}/approve`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${approver}`, "content-type": "application/json" },
+    body: JSON.stringify({ user_id: userId }),
+  });
+  expect(approval.status, `${userCode}: ${await approval.text()}`).toBe(200);
 }
