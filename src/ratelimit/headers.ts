@@ -3,10 +3,16 @@
  * fields (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy: "key";q=<limit>;w=<window>` and
  * `RateLimit: "key";r=<remaining>;t=<seconds until full>`. A refusal adds Retry-After: whole seconds, at least 1,
  * after which a retry is admitted.
+ *
+ * Two of them depend on the policy alone and the rest on each decision, so the fast lanes build the first once per
+ * credential and write only the second per request (into a Headers copied from that template).
  */
 import type { BucketDecision, RateLimitPolicy } from "./bucket.ts";
 
-/** The fields, written into `headers` (a new object when none is given, which is returned either way). */
+/** A plain record of header fields (the pipeline's), or a Headers (the fast lanes'). */
+export type HeaderFields = Record<string, string> | Headers;
+
+/** All the fields, written into `headers` (a new object when none is given, which is returned either way). */
 export function rateLimitHeaders(
   policyName: string,
   policy: RateLimitPolicy,
@@ -14,12 +20,37 @@ export function rateLimitHeaders(
   nowMilliseconds: number,
   headers: Record<string, string> = {},
 ): Record<string, string> {
-  const secondsUntilFull = Math.max(0, Math.ceil((decision.fullAtMs - nowMilliseconds) / 1000));
-  headers["x-ratelimit-limit"] = String(policy.limit);
-  headers["x-ratelimit-remaining"] = String(decision.remaining);
-  headers["x-ratelimit-reset"] = String(Math.ceil(decision.fullAtMs / 1000));
-  headers["ratelimit-policy"] = `"${policyName}";q=${policy.limit};w=${policy.windowSeconds}`;
-  headers.ratelimit = `"${policyName}";r=${decision.remaining};t=${secondsUntilFull}`;
-  if (!decision.allowed) headers["retry-after"] = String(decision.retryAfterSeconds);
+  rateLimitPolicyHeaders(policyName, policy, headers);
+  rateLimitDecisionHeaders(policyName, decision, nowMilliseconds, headers);
   return headers;
+}
+
+/** The fields fixed by the policy: the same on every answer under it. */
+export function rateLimitPolicyHeaders(
+  policyName: string,
+  policy: RateLimitPolicy,
+  headers: Record<string, string> = {},
+): Record<string, string> {
+  headers["x-ratelimit-limit"] = String(policy.limit);
+  headers["ratelimit-policy"] = `"${policyName}";q=${policy.limit};w=${policy.windowSeconds}`;
+  return headers;
+}
+
+/** The fields that move with each decision. */
+export function rateLimitDecisionHeaders(
+  policyName: string,
+  decision: BucketDecision,
+  nowMilliseconds: number,
+  headers: HeaderFields,
+): void {
+  const secondsUntilFull = Math.max(0, Math.ceil((decision.fullAtMs - nowMilliseconds) / 1000));
+  put(headers, "x-ratelimit-remaining", String(decision.remaining));
+  put(headers, "x-ratelimit-reset", String(Math.ceil(decision.fullAtMs / 1000)));
+  put(headers, "ratelimit", `"${policyName}";r=${decision.remaining};t=${secondsUntilFull}`);
+  if (!decision.allowed) put(headers, "retry-after", String(decision.retryAfterSeconds));
+}
+
+function put(headers: HeaderFields, name: string, value: string): void {
+  if (headers instanceof Headers) headers.set(name, value);
+  else headers[name] = value;
 }

@@ -28,7 +28,7 @@ import {
 } from "../http/request-state.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
 import type { BucketDecision } from "../ratelimit/bucket.ts";
-import { rateLimitHeaders } from "../ratelimit/headers.ts";
+import { rateLimitDecisionHeaders, rateLimitPolicyHeaders } from "../ratelimit/headers.ts";
 import { authorizationOf, identityHeaders, METHOD_HEADERS, REQUIRED_SCOPES_HEADER } from "./forward-auth.ts";
 import { verificationOf } from "./routes.ts";
 
@@ -67,22 +67,23 @@ export function warmAuthorization(deps: AppDeps, request: Request, server: Socke
   if (!principal || mayBeThrottled(deps, request, server, nowMilliseconds)) return null;
   return withToken(deps, principal, nowMilliseconds, (decision) => {
     const requestId = requestIdOf(request);
-    const responseHeaders = baseHeaders(requestId);
-    rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds, responseHeaders);
+    const parts = fixedPartsOf(principal);
     if (!decision.allowed) {
       // As forward-auth refuses: the error envelope, and X-Latchkey-Error for a proxy that drops the body.
       const refusal = answerError(keyRateLimited(), requestId);
       deps.metrics.recordVerification("RATE_LIMITED");
       deps.metrics.rateLimited++;
-      Object.assign(responseHeaders, refusal.headers, { "x-latchkey-error": "RATE_LIMITED" });
+      const responseHeaders = perRequestHeaders(parts.headers, requestId, decision, nowMilliseconds);
+      for (const [name, value] of Object.entries(refusal.headers)) responseHeaders.set(name, value);
+      responseHeaders.set("x-latchkey-error", "RATE_LIMITED");
       recordFinished(deps, "GET", AUTHZ_PATH, refusal.status, startedAt, requestId);
       return new Response(JSON.stringify(refusal.body), { status: refusal.status, headers: responseHeaders });
     }
     deps.metrics.recordVerification("VALID");
-    const fixed = authorizationAnswerOf(principal);
-    Object.assign(responseHeaders, fixed.headers);
+    parts.authorization ??= authorizationAnswerOf(principal, parts.headers);
     recordFinished(deps, "GET", AUTHZ_PATH, 200, startedAt, requestId);
-    return new Response(fixed.body, { headers: responseHeaders });
+    const responseHeaders = perRequestHeaders(parts.authorization.headers, requestId, decision, nowMilliseconds);
+    return new Response(parts.authorization.body, { headers: responseHeaders });
   });
 }
 
@@ -120,10 +121,10 @@ export async function warmVerification(
       const code = decision.allowed ? "VALID" : "RATE_LIMITED";
       deps.metrics.recordVerification(code);
       const requestId = requestIdOf(request);
-      const responseHeaders = baseHeaders(requestId);
-      rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds, responseHeaders);
+      const parts = fixedPartsOf(principal);
+      const responseHeaders = perRequestHeaders(parts.headers, requestId, decision, nowMilliseconds);
       recordFinished(deps, "POST", VERIFY_PATH, 200, startedAt, requestId);
-      const body = verificationBodyOf(principal, code, principal.ratelimit.limit, decision);
+      const body = verificationBodyOf(parts, principal, code, decision);
       return new Response(body, { headers: responseHeaders });
     });
   const answered = answering instanceof Promise ? await answering : answering;
@@ -167,25 +168,54 @@ function withToken(
   return decision instanceof Promise ? decision.then(respond) : respond(decision);
 }
 
-function baseHeaders(requestId: string): Record<string, string> {
-  return {
-    "cache-control": "no-store",
-    "content-type": "application/json;charset=utf-8",
-    "x-content-type-options": "nosniff",
-    "x-request-id": requestId,
-  };
+/**
+ * What a warm answer says about a principal, but for its per-request fields, never changes (records are replaced,
+ * never changed, when their rows change): worked out once per kept principal. Copying a ready Headers and setting four
+ * fields costs less than building a Response's headers from an object each time.
+ */
+interface FixedParts {
+  /** The fields every answer for this principal starts with: the constant ones and the rate-limit policy's. */
+  headers: Headers;
+  /** An allowed authorization's headers (those and the identity headers) and body. */
+  authorization?: { headers: Headers; body: string };
+  /** A verification's body by code, in two halves around the bucket's figures (see verificationBodyOf). */
+  verifications: Map<string, [string, string]>;
 }
 
-/** What an allowed authorization says about a principal never changes: worked out once per kept principal. */
-const authorizationAnswers = new WeakMap<Principal, { body: string; headers: Record<string, string> }>();
+const fixedParts = new WeakMap<Principal, FixedParts>();
 
-function authorizationAnswerOf(principal: Principal): { body: string; headers: Record<string, string> } {
-  let fixed = authorizationAnswers.get(principal);
-  if (fixed === undefined) {
-    fixed = { body: JSON.stringify(authorizationOf(principal)), headers: identityHeaders(principal) };
-    authorizationAnswers.set(principal, fixed);
+function fixedPartsOf(principal: Principal): FixedParts {
+  let parts = fixedParts.get(principal);
+  if (parts === undefined) {
+    const headers: Record<string, string> = {
+      "cache-control": "no-store",
+      "content-type": "application/json;charset=utf-8",
+      "x-content-type-options": "nosniff",
+    };
+    rateLimitPolicyHeaders("key", principal.ratelimit, headers);
+    parts = { headers: new Headers(headers), verifications: new Map() };
+    fixedParts.set(principal, parts);
   }
-  return fixed;
+  return parts;
+}
+
+function authorizationAnswerOf(principal: Principal, start: Headers): { headers: Headers; body: string } {
+  const headers = new Headers(start);
+  for (const [name, value] of Object.entries(identityHeaders(principal))) headers.set(name, value);
+  return { headers, body: JSON.stringify(authorizationOf(principal)) };
+}
+
+/** A copy of the fixed fields with this request's: its id and the bucket's figures. */
+function perRequestHeaders(
+  fixed: Headers,
+  requestId: string,
+  decision: BucketDecision,
+  nowMilliseconds: number,
+): Headers {
+  const headers = new Headers(fixed);
+  headers.set("x-request-id", requestId);
+  rateLimitDecisionHeaders("key", decision, nowMilliseconds, headers);
+  return headers;
 }
 
 /**
@@ -193,22 +223,17 @@ function authorizationAnswerOf(principal: Principal): { body: string; headers: R
  * is the same for a principal and code, so it is serialised once (with the ratelimit field's place kept) and the
  * figures are written between the two halves.
  */
-const verificationHalves = new WeakMap<Principal, Map<string, [string, string]>>();
 const RATELIMIT_PLACEHOLDER = '"ratelimit":null';
 
-function verificationBodyOf(principal: Principal, code: string, limit: number, decision: BucketDecision): string {
-  let byCode = verificationHalves.get(principal);
-  if (byCode === undefined) {
-    byCode = new Map();
-    verificationHalves.set(principal, byCode);
-  }
-  let halves = byCode.get(code);
+function verificationBodyOf(parts: FixedParts, principal: Principal, code: string, decision: BucketDecision): string {
+  let halves = parts.verifications.get(code);
   if (halves === undefined) {
     const whole = JSON.stringify(verificationOf(code, principal, null, []));
     const at = whole.lastIndexOf(RATELIMIT_PLACEHOLDER);
     halves = [whole.slice(0, at), whole.slice(at + RATELIMIT_PLACEHOLDER.length)];
-    byCode.set(code, halves);
+    parts.verifications.set(code, halves);
   }
+  const { limit } = principal.ratelimit;
   const rateLimit = `"ratelimit":{"limit":${limit},"remaining":${decision.remaining},"reset":${decision.fullAtMs}}`;
   return halves[0] + rateLimit + halves[1];
 }
