@@ -72,8 +72,16 @@ export class RateLimiter implements Limiter {
 
   take(name: string, policy: RateLimitPolicy, nowMilliseconds: number): BucketDecision {
     this.nowMilliseconds = nowMilliseconds;
-    const decision = takeToken(this.current(name, policy, nowMilliseconds), policy, nowMilliseconds);
-    this.buckets.set(name, { ...decision.bucket, fullAtMs: decision.fullAtMs });
+    const stored = this.buckets.get(name);
+    const decision = takeToken(stored ?? this.remembered(name, policy, nowMilliseconds), policy, nowMilliseconds);
+    if (stored === undefined) {
+      this.buckets.set(name, { ...decision.bucket, fullAtMs: decision.fullAtMs });
+    } else {
+      // Updated where it lies (get has already marked it recently used): no new entry for every request.
+      stored.tokens = decision.bucket.tokens;
+      stored.updatedAtMs = decision.bucket.updatedAtMs;
+      stored.fullAtMs = decision.fullAtMs;
+    }
     return decision;
   }
 
@@ -100,8 +108,11 @@ export class RateLimiter implements Limiter {
   }
 
   private current(name: string, policy: RateLimitPolicy, nowMilliseconds: number): Bucket | undefined {
-    const stored = this.buckets.peek(name);
-    if (stored !== undefined) return stored;
+    return this.buckets.peek(name) ?? this.remembered(name, policy, nowMilliseconds);
+  }
+
+  /** A bucket for a name not held: what the table of evicted buckets remembers of it, or none. */
+  private remembered(name: string, policy: RateLimitPolicy, nowMilliseconds: number): Bucket | undefined {
     return bucketRememberedFullAt(this.evictedFullAtMs[this.slotOf(name)]!, policy, nowMilliseconds);
   }
 

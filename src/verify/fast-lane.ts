@@ -73,17 +73,18 @@ export function warmAuthorization(deps: AppDeps, request: Request, server: Socke
       const refusal = answerError(keyRateLimited(), requestId);
       deps.metrics.recordVerification("RATE_LIMITED");
       deps.metrics.rateLimited++;
-      const responseHeaders = perRequestHeaders(parts.headers, requestId, decision, nowMilliseconds);
-      for (const [name, value] of Object.entries(refusal.headers)) responseHeaders.set(name, value);
-      responseHeaders.set("x-latchkey-error", "RATE_LIMITED");
       recordFinished(deps, "GET", AUTHZ_PATH, refusal.status, startedAt, requestId);
-      return new Response(JSON.stringify(refusal.body), { status: refusal.status, headers: responseHeaders });
+      const body = JSON.stringify(refusal.body);
+      const response = answer(body, refusal.status, parts.headers, requestId, decision, nowMilliseconds);
+      for (const [name, value] of Object.entries(refusal.headers)) response.headers.set(name, value);
+      response.headers.set("x-latchkey-error", "RATE_LIMITED");
+      return response;
     }
     deps.metrics.recordVerification("VALID");
     parts.authorization ??= authorizationAnswerOf(principal, parts.headers);
     recordFinished(deps, "GET", AUTHZ_PATH, 200, startedAt, requestId);
-    const responseHeaders = perRequestHeaders(parts.authorization.headers, requestId, decision, nowMilliseconds);
-    return new Response(parts.authorization.body, { headers: responseHeaders });
+    const { body, headers: fixed } = parts.authorization;
+    return answer(body, 200, fixed, requestId, decision, nowMilliseconds);
   });
 }
 
@@ -122,10 +123,9 @@ export async function warmVerification(
       deps.metrics.recordVerification(code);
       const requestId = requestIdOf(request);
       const parts = fixedPartsOf(principal);
-      const responseHeaders = perRequestHeaders(parts.headers, requestId, decision, nowMilliseconds);
       recordFinished(deps, "POST", VERIFY_PATH, 200, startedAt, requestId);
       const body = verificationBodyOf(parts, principal, code, decision);
-      return new Response(body, { headers: responseHeaders });
+      return answer(body, 200, parts.headers, requestId, decision, nowMilliseconds);
     });
   const answered = answering instanceof Promise ? await answering : answering;
   if (answered) return answered;
@@ -205,17 +205,22 @@ function authorizationAnswerOf(principal: Principal, start: Headers): { headers:
   return { headers, body: JSON.stringify(authorizationOf(principal)) };
 }
 
-/** A copy of the fixed fields with this request's: its id and the bucket's figures. */
-function perRequestHeaders(
+/**
+ * The answer with the fixed fields and this request's (its id and the bucket's figures). The Response copies the fixed
+ * Headers once; the per-request fields are then set on its own.
+ */
+function answer(
+  body: string,
+  status: number,
   fixed: Headers,
   requestId: string,
   decision: BucketDecision,
   nowMilliseconds: number,
-): Headers {
-  const headers = new Headers(fixed);
-  headers.set("x-request-id", requestId);
-  rateLimitDecisionHeaders("key", decision, nowMilliseconds, headers);
-  return headers;
+): Response {
+  const response = new Response(body, { status, headers: fixed });
+  response.headers.set("x-request-id", requestId);
+  rateLimitDecisionHeaders("key", decision, nowMilliseconds, response.headers);
+  return response;
 }
 
 /**
@@ -265,15 +270,18 @@ function requiredScopesOf(url: string): string[] | null {
 const PARSED_SCOPE_LISTS = 1024;
 const parsedScopeLists = new Map<string, string[]>();
 
-/** Scopes as the pipeline's schema would accept them, or null for it to judge (and name what is wrong). */
+/**
+ * Scopes as the pipeline's schema would accept them (empty items dropped), or null for it to judge (and name what is
+ * wrong). A list with nothing to drop is returned as it is.
+ */
 function scopeListOf(items: readonly unknown[]): string[] | null {
-  const scopes: string[] = [];
+  let empties = 0;
   for (const item of items) {
-    if (item === "") continue;
-    if (typeof item !== "string" || item.length > MAX_SCOPE_LENGTH || !SCOPE_PATTERN.test(item)) return null;
-    scopes.push(item);
+    if (item === "") empties++;
+    else if (typeof item !== "string" || item.length > MAX_SCOPE_LENGTH || !SCOPE_PATTERN.test(item)) return null;
   }
-  return scopes.length > MAX_SCOPES_PER_KEY ? null : scopes;
+  if (items.length - empties > MAX_SCOPES_PER_KEY) return null;
+  return (empties === 0 ? items : items.filter((item) => item !== "")) as string[];
 }
 
 /** `{"key": …}` or `{"token": …}`, with optional scopes and nothing else; null for the pipeline to judge. */
@@ -285,8 +293,9 @@ function verifyBodyOf(text: string): { key: string | null; token: string | null;
     return null;
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
-  const { key, token, scopes, ...rest } = body as Record<string, unknown>;
-  if (Object.keys(rest).length > 0 || (key === undefined) === (token === undefined)) return null;
+  for (const name in body) if (name !== "key" && name !== "token" && name !== "scopes") return null;
+  const { key, token, scopes } = body as Record<string, unknown>;
+  if ((key === undefined) === (token === undefined)) return null;
   const credential = key ?? token;
   if (typeof credential !== "string" || credential.length === 0 || credential.length > 4096) return null;
   let required: string[] | null = [];
