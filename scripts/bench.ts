@@ -3,16 +3,19 @@
  * answering a small JSON body, and "same-work" (scripts/bench/same-work.ts), a bare Bun.serve doing what /v1/authz
  * must do observably and nothing more (the limit for this job on the machine at hand; the targets are against it).
  *
- *   bun run bench [--seconds 5] [--connections 50] [--database-url postgres://… [--redis-url redis://…]]
+ *   bun run bench [--runs 3] [--seconds 5] [--connections 50] [--database-url postgres://… [--redis-url redis://…]]
  *   bun run bench --scale [--keys 1000000] [--samples 5000] [--database-url postgres://…]
  *
  * `--only authz` runs the scenarios whose name contains the text; `--workers 1,2,4,8` runs scripts/bench-workers.ts
  * instead (one port served by N workers, against N × one worker).
  *
  * The binary is built, started on a fresh database and pinned to the first core; the baselines are pinned to the same
- * core; the load generator (wrk, or autocannon when wrk is missing) runs on the second. Every scenario runs right
- * after its own baseline run, and its ratio is taken against that run, so a noisy machine moves both together.
- * Each run is preceded by a discarded one-second run, so figures are taken after the JIT has settled.
+ * core; the load generator (wrk, or autocannon when wrk is missing) runs on the second. Each scenario is run --runs
+ * times, each run right after a run of each baseline, and its ratios are taken against those, so a noisy machine
+ * moves both together; the table gives min–max (median) over the runs and how many runs met each target. Beside the
+ * throughput ratios it gives the server's CPU time per request and same-work's (see bench/load.ts), which a shared
+ * machine disturbs far less. Each scenario starts with a discarded one-second run of it and of each baseline, so
+ * figures are taken after the JIT has settled.
  *
  * --scale seeds a database with --keys keys, then measures verifications of keys never seen before (cold cache:
  * every one goes to the database), one at a time, and the server's resident memory after filling its caches.
@@ -36,6 +39,7 @@ import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } f
 const { values: options } = parseArgs({
   options: {
     seconds: { type: "string", default: "5" },
+    runs: { type: "string", default: "3" },
     connections: { type: "string", default: "50" },
     scale: { type: "boolean", default: false },
     keys: { type: "string", default: "1000000" },
@@ -58,6 +62,7 @@ const redisArgs = options["redis-url"] ? ["--redis-url", options["redis-url"]] :
 const engine = `${databaseUrl ? "PostgreSQL" : "SQLite"}${options["redis-url"] ? " + Redis" : ""}`;
 const seconds = positiveNumberFlag("seconds", options.seconds, { integer: false });
 const connections = positiveNumberFlag("connections", options.connections);
+const runCount = positiveNumberFlag("runs", options.runs);
 
 const root = new URL("..", import.meta.url).pathname;
 const workspace = makeTempDir("bench");
@@ -129,7 +134,13 @@ async function throughputBench(): Promise<void> {
     const tokensFile = join(workspace.path, "tokens.txt");
     writeFileSync(tokensFile, (await mintTokens(server.url, key.secret, 30_000)).join("\n"));
 
-    const scenarios: { name: string; spec: LoadSpec; expect: "2xx" | "429"; target?: (result: Row) => string }[] = [
+    interface Scenario {
+      name: string;
+      spec: LoadSpec;
+      expect: "2xx" | "429";
+      target?: { met: (run: Row) => boolean; description: string };
+    }
+    const scenarios: Scenario[] = [
       {
         name: "/v1/authz, cached key",
         spec: {
@@ -139,11 +150,10 @@ async function throughputBench(): Promise<void> {
           seconds,
         },
         expect: "2xx",
-        target: (row) =>
-          verdict(
-            row.sameWorkRatio >= 0.8 && row.p99Ms <= 2 * row.sameWork.p99Ms,
-            "≥ 0.8× same-work, p99 ≤ 2× same-work's",
-          ),
+        target: {
+          met: (row) => row.sameWorkRatio >= 0.8 && row.p99Ms <= 2 * row.sameWork.p99Ms,
+          description: "≥ 0.8× same-work, p99 ≤ 2× same-work's",
+        },
       },
       {
         name: "/v1/keys/verify",
@@ -156,13 +166,13 @@ async function throughputBench(): Promise<void> {
           seconds,
         },
         expect: "2xx",
-        target: (row) => verdict(row.sameWorkRatio >= 0.7, "≥ 0.7× same-work"),
+        target: { met: (row) => row.sameWorkRatio >= 0.7, description: "≥ 0.7× same-work" },
       },
       {
         name: "/v1/authz, cached session token",
         spec: { url: `${server.url}/v1/authz`, headers: { "x-session-token": token }, connections, seconds },
         expect: "2xx",
-        target: (row) => verdict(row.sameWorkRatio >= 0.7, "≥ 0.7× same-work"),
+        target: { met: (row) => row.sameWorkRatio >= 0.7, description: "≥ 0.7× same-work" },
       },
       {
         name: "/v1/authz, a new token each request",
@@ -180,7 +190,7 @@ async function throughputBench(): Promise<void> {
           seconds,
         },
         expect: "2xx",
-        target: (row) => verdict(row.requestsPerSecond >= 1000, "≥ 1,000/s"),
+        target: { met: (row) => row.requestsPerSecond >= 1000, description: "≥ 1,000/s" },
       },
       {
         name: "/v1/authz, rate limited (429)",
@@ -195,55 +205,82 @@ async function throughputBench(): Promise<void> {
     ];
 
     interface Row extends LoadResult {
-      name: string;
       baseline: LoadResult;
       sameWork: LoadResult;
       ratio: number;
       sameWorkRatio: number;
     }
-    const rows: Row[] = [];
     const chosen = scenarios.filter((scenario) => options.only === undefined || scenario.name.includes(options.only));
+    const runsOf = new Map<string, Row[]>();
+    const sameWorkSpec = { url: sameWork.url, headers: { authorization: `Bearer ${key.secret}` }, connections };
     for (const scenario of chosen) {
       // A discarded second of each first, so all are measured after the JIT has settled.
       await runLoad({ url: bare.url, connections, seconds: 1 });
-      const baseline = await runLoad({ url: bare.url, connections, seconds });
-      const sameWorkSpec = { url: sameWork.url, headers: { authorization: `Bearer ${key.secret}` }, connections };
       await runLoad({ ...sameWorkSpec, seconds: 1 });
-      const sameWorkResult = await runLoad({ ...sameWorkSpec, seconds });
       await runLoad({ ...scenario.spec, seconds: 1 });
-      const result = await runLoad(scenario.spec);
-      const expectedNon2xx = scenario.expect === "429" ? result.requests : 0;
-      if (Math.abs(result.non2xx - expectedNon2xx) > 0) {
-        throw new Error(`${scenario.name}: ${result.non2xx} of ${result.requests} answers were not ${scenario.expect}`);
+      // The runs alternate with the baselines, and each ratio is taken against the baselines of its own run.
+      const runs: Row[] = [];
+      for (let run = 0; run < runCount; run++) {
+        const baseline = await runLoad({ url: bare.url, connections, seconds, serverPid: bare.process.pid });
+        const sameWorkResult = await runLoad({ ...sameWorkSpec, seconds, serverPid: sameWork.process.pid });
+        const result = await runLoad({ ...scenario.spec, serverPid: server.process.pid });
+        const expectedNon2xx = scenario.expect === "429" ? result.requests : 0;
+        if (Math.abs(result.non2xx - expectedNon2xx) > 0) {
+          throw new Error(
+            `${scenario.name}: ${result.non2xx} of ${result.requests} answers were not ${scenario.expect}`,
+          );
+        }
+        runs.push({
+          ...result,
+          baseline,
+          sameWork: sameWorkResult,
+          ratio: result.requestsPerSecond / baseline.requestsPerSecond,
+          sameWorkRatio: result.requestsPerSecond / sameWorkResult.requestsPerSecond,
+        });
       }
-      rows.push({
-        ...result,
-        name: scenario.name,
-        baseline,
-        sameWork: sameWorkResult,
-        ratio: result.requestsPerSecond / baseline.requestsPerSecond,
-        sameWorkRatio: result.requestsPerSecond / sameWorkResult.requestsPerSecond,
-      });
+      runsOf.set(scenario.name, runs);
     }
 
     console.log(
-      `\nlatchkey bench (${engine}): ${connections} connections, ${seconds} s per run, ${LOAD_GENERATOR}, server and ` +
-        `baseline on core 0`,
+      `\nlatchkey bench (${engine}): ${connections} connections, ${seconds} s per run, ${runCount} run(s) per ` +
+        `scenario alternating with the baselines, ${LOAD_GENERATOR}, server and baselines on core 0`,
     );
     console.log(
-      "| scenario | req/s | p50 ms | p99 ms | bare req/s | ratio to bare | same-work req/s (p99 ms) | " +
-        "ratio to same-work | target |",
+      "| scenario | req/s | p50 ms | p99 ms | ratio to bare | ratio to same-work | CPU µs/request | " +
+        "same-work's CPU µs/request | same-work's CPU ÷ latchkey's | target |",
     );
-    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|");
-    for (const [index, row] of rows.entries()) {
-      const target = chosen[index]!.target?.(row) ?? "";
+    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for (const scenario of chosen) {
+      const runs = runsOf.get(scenario.name)!;
+      const cpuRatios = runs.flatMap((run) =>
+        run.cpuMicrosecondsPerRequest && run.sameWork.cpuMicrosecondsPerRequest
+          ? [run.sameWork.cpuMicrosecondsPerRequest / run.cpuMicrosecondsPerRequest]
+          : [],
+      );
+      const cpu = (pick: (run: Row) => number | null) => {
+        const values = runs.flatMap((run) => pick(run) ?? []);
+        return values.length === 0 ? "–" : spread(values, 1);
+      };
+      const target = scenario.target
+        ? runsVerdict(runs.filter((run) => scenario.target!.met(run)).length, runs.length, scenario.target.description)
+        : "";
       console.log(
-        `| ${row.name} | ${format(row.requestsPerSecond, 0)} | ${format(row.p50Ms)} | ${format(row.p99Ms)} | ` +
-          `${format(row.baseline.requestsPerSecond, 0)} | ${format(row.ratio)} | ` +
-          `${format(row.sameWork.requestsPerSecond, 0)} (${format(row.sameWork.p99Ms)}) | ` +
-          `${format(row.sameWorkRatio)} | ${target} |`,
+        `| ${scenario.name} | ${spread(
+          runs.map((run) => run.requestsPerSecond),
+          0,
+        )} | ` +
+          `${spread(runs.map((run) => run.p50Ms))} | ${spread(runs.map((run) => run.p99Ms))} | ` +
+          `${spread(runs.map((run) => run.ratio))} | ${spread(runs.map((run) => run.sameWorkRatio))} | ` +
+          `${cpu((run) => run.cpuMicrosecondsPerRequest)} | ${cpu((run) => run.sameWork.cpuMicrosecondsPerRequest)} | ` +
+          `${cpuRatios.length === 0 ? "–" : spread(cpuRatios)} | ${target} |`,
       );
     }
+    const sameWorkRates = [...runsOf.values()].flat().map((run) => run.sameWork.requestsPerSecond);
+    const bareRates = [...runsOf.values()].flat().map((run) => run.baseline.requestsPerSecond);
+    console.log(
+      `\nbaselines in these runs: bare ${spread(bareRates, 0)} req/s, same-work ${spread(sameWorkRates, 0)} req/s. ` +
+        "Each range is min–max (median) over the runs.",
+    );
     if (options["redis-url"]) {
       const metrics = (await (await fetch(`${server.url}/metrics`)).text()).split("\n");
       const read = (name: string) => Number(metrics.find((line) => line.startsWith(`${name} `))?.split(" ")[1] ?? 0);
@@ -272,6 +309,21 @@ async function startBaseline(file: string): Promise<{ url: string; process: Retu
 
 function verdict(met: boolean, description: string): string {
   return `${met ? "met" : "MISSED"}: ${description}`;
+}
+
+/** How many runs met a target. */
+function runsVerdict(met: number, runs: number, description: string): string {
+  if (met === 0) return `MISSED${runs > 1 ? " in every run" : ""}: ${description}`;
+  return `met${runs > 1 ? ` in ${met} of ${runs} runs` : ""}: ${description}`;
+}
+
+/** Figures of several runs as `min–max (median)`, or the one figure of a single run. */
+function spread(values: readonly number[], digits = 2): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 1) return format(sorted[0]!, digits);
+  const middle = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return `${format(sorted[0]!, digits)}–${format(sorted.at(-1)!, digits)} (${format(median, digits)})`;
 }
 
 async function mintTokens(url: string, secret: string, count: number): Promise<string[]> {

@@ -1,8 +1,12 @@
 /**
  * One load generator for every scenario and the baseline: wrk when installed (pinned to the second core, one
  * thread), otherwise autocannon under node. Figures come back in one shape.
+ *
+ * Given the server's process id, a run also reports the CPU time that process spent per request (user + system, from
+ * /proc on Linux). On a shared machine that moves far less than requests per second: a neighbour that takes the core
+ * for a while lowers the throughput of the run it lands in, but not much the work each request costs.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,6 +23,8 @@ export interface LoadSpec {
   threads?: number;
   /** The cores the load generator runs on (taskset list); core 1 unless given. */
   cores?: string;
+  /** The server's process, whose CPU time per request is reported. */
+  serverPid?: number;
 }
 
 export interface LoadResult {
@@ -27,6 +33,8 @@ export interface LoadResult {
   p99Ms: number;
   requests: number;
   non2xx: number;
+  /** The server's CPU time per request, in microseconds; null without a process id or /proc. */
+  cpuMicrosecondsPerRequest: number | null;
 }
 
 /** A figure as the bench tables print it: grouped thousands, a fixed number of decimals. */
@@ -46,10 +54,30 @@ export function onCore(core: number | string, command: string[]): string[] {
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  return WRK ? runWrk(spec) : runAutocannon(spec);
+  const cpuBefore = cpuSecondsOf(spec.serverPid);
+  const result = await (WRK ? runWrk(spec) : runAutocannon(spec));
+  const cpuAfter = cpuSecondsOf(spec.serverPid);
+  const cpuMicrosecondsPerRequest =
+    cpuBefore === null || cpuAfter === null || result.requests === 0
+      ? null
+      : ((cpuAfter - cpuBefore) * 1_000_000) / result.requests;
+  return { ...result, cpuMicrosecondsPerRequest };
 }
 
-async function runWrk(spec: LoadSpec): Promise<LoadResult> {
+/** Clock ticks per second, the unit of /proc/<pid>/stat's CPU times. */
+let ticksPerSecond: number | undefined;
+
+/** User + system CPU seconds a process has used so far; null where /proc does not tell. */
+function cpuSecondsOf(pid: number | undefined): number | null {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return null;
+  ticksPerSecond ??= Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+  // The command name (field 2) may hold spaces: count fields from the ")" that closes it.
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+async function runWrk(spec: LoadSpec): Promise<Omit<LoadResult, "cpuMicrosecondsPerRequest">> {
   const folder = mkdtempSync(join(tmpdir(), "latchkey-wrk-"));
   const script = join(folder, "scenario.lua");
   const headers = Object.entries(spec.headers ?? {})
@@ -107,7 +135,7 @@ end`
   };
 }
 
-async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
+async function runAutocannon(spec: LoadSpec): Promise<Omit<LoadResult, "cpuMicrosecondsPerRequest">> {
   const runner = join(import.meta.dir, "autocannon-runner.mjs");
   const node = Bun.which("node");
   if (!node) throw new Error("neither wrk nor node is installed: no load generator");
