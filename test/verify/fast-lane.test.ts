@@ -103,6 +103,42 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
     }
   });
 
+  test("answers built from a credential's kept headers share nothing: a refusal's fields never reach the next answer", async () => {
+    const key = await createKey(world, { scopes: ["runs:read"] });
+    await world.call("PATCH", `/v1/keys/${key.id}`, {
+      key: world.rootKey,
+      body: { ratelimit: { limit: 1, window_seconds: 60 } },
+    });
+    await world.deps.changeLog.catchUp();
+    const authz = ["GET", "/v1/authz", { key: key.secret }] as const;
+    const verify = ["POST", "/v1/keys/verify", { body: { key: key.secret } }] as const;
+    expect((await world.call(...authz)).status).toBe(200); // warms the cache and spends the bucket
+    const refused = await world.call(...authz);
+    expect([refused.status, refused.headers.get("x-latchkey-error")]).toEqual([429, "RATE_LIMITED"]);
+    expect(refused.headers.get("retry-after")).not.toBeNull();
+    for (const call of [authz, verify]) {
+      world.clock.advanceSeconds(60);
+      const before = await fastLaneAnswers(world);
+      const allowed = await world.call(...call);
+      expect(await fastLaneAnswers(world)).toBe(before + 1);
+      expect({
+        status: allowed.status,
+        code: allowed.body.code ?? "none",
+        error: allowed.headers.get("x-latchkey-error"),
+        retryAfter: allowed.headers.get("retry-after"),
+        remaining: allowed.headers.get("x-ratelimit-remaining"),
+        requestId: allowed.headers.get("x-request-id") === refused.headers.get("x-request-id"),
+      }).toEqual({
+        status: 200,
+        code: call === verify ? "VALID" : "none",
+        error: null,
+        retryAfter: null,
+        remaining: "0",
+        requestId: false,
+      });
+    }
+  });
+
   test("a verification the lane does not take is answered by the pipeline from the same body", async () => {
     const key = await createKey(world, { scopes: ["runs:read"] });
     await world.call("POST", "/v1/keys/verify", { body: { key: key.secret } });
