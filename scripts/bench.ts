@@ -271,7 +271,8 @@ async function throughputBench(): Promise<void> {
         )} | ` +
           `${spread(runs.map((run) => run.p50Ms))} | ${spread(runs.map((run) => run.p99Ms))} | ` +
           `${spread(runs.map((run) => run.ratio))} | ${spread(runs.map((run) => run.sameWorkRatio))} | ` +
-          `${cpu((run) => run.cpuMicrosecondsPerRequest)} | ${cpu((run) => run.sameWork.cpuMicrosecondsPerRequest)} | ` +
+          `${cpu((run) => run.cpuMicrosecondsPerRequest)} | ` +
+          `${cpu((run) => run.sameWork.cpuMicrosecondsPerRequest)} | ` +
           `${cpuRatios.length === 0 ? "–" : spread(cpuRatios)} | ${target} |`,
       );
     }

@@ -103,7 +103,7 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
     }
   });
 
-  test("answers built from a credential's kept headers share nothing: a refusal's fields never reach the next answer", async () => {
+  test("answers from a credential's kept headers share nothing: a refusal's fields never reach the next", async () => {
     const key = await createKey(world, { scopes: ["runs:read"] });
     await world.call("PATCH", `/v1/keys/${key.id}`, {
       key: world.rootKey,
