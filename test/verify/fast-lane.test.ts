@@ -20,6 +20,19 @@ async function fastLaneAnswers(world: World): Promise<number> {
   return Number(/latchkey_fast_lane_answers_total (\d+)/.exec(text)![1]);
 }
 
+/** A key whose bucket holds one request a minute, its change already seen by this node. */
+async function keyWithOneRequestAMinute(world: World) {
+  const key = await createKey(world, { scopes: ["runs:read"] });
+  await world.call("PATCH", `/v1/keys/${key.id}`, {
+    key: world.rootKey,
+    body: { ratelimit: { limit: 1, window_seconds: 60 } },
+  });
+  // The change comes back to this node too (read from the log, or its own NOTIFY on PostgreSQL) and drops the key
+  // from the cache again: wait for that before warming, or the warm entry may be dropped under the lane's feet.
+  await world.deps.changeLog.catchUp();
+  return key;
+}
+
 forEachTransport("the fast lane of /v1/authz", (transport) => {
   const world = useWorld({ transport });
 
@@ -77,14 +90,7 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
   });
 
   test("a spent bucket is answered by the lane as by the pipeline: 429 (authz), RATE_LIMITED (verify)", async () => {
-    const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("PATCH", `/v1/keys/${key.id}`, {
-      key: world.rootKey,
-      body: { ratelimit: { limit: 1, window_seconds: 60 } },
-    });
-    // The change comes back to this node too (read from the log, or its own NOTIFY on PostgreSQL) and drops the key
-    // from the cache again: wait for that before warming, or the warm entry may be dropped under the lane's feet.
-    await world.deps.changeLog.catchUp();
+    const key = await keyWithOneRequestAMinute(world);
     expect((await world.call("GET", "/v1/authz", { key: key.secret })).status).toBe(200);
     for (const [method, path, options] of [
       ["GET", "/v1/authz", { key: key.secret }],
@@ -104,12 +110,7 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
   });
 
   test("answers from a credential's kept headers share nothing: a refusal's fields never reach the next", async () => {
-    const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("PATCH", `/v1/keys/${key.id}`, {
-      key: world.rootKey,
-      body: { ratelimit: { limit: 1, window_seconds: 60 } },
-    });
-    await world.deps.changeLog.catchUp();
+    const key = await keyWithOneRequestAMinute(world);
     const authz = ["GET", "/v1/authz", { key: key.secret }] as const;
     const verify = ["POST", "/v1/keys/verify", { body: { key: key.secret } }] as const;
     expect((await world.call(...authz)).status).toBe(200); // warms the cache and spends the bucket
