@@ -117,10 +117,10 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
     const refused = await world.call(...authz);
     expect([refused.status, refused.headers.get("x-latchkey-error")]).toEqual([429, "RATE_LIMITED"]);
     expect(refused.headers.get("retry-after")).not.toBeNull();
-    for (const call of [authz, verify]) {
+    for (const [method, path, options] of [authz, verify]) {
       world.clock.advanceSeconds(60);
       const before = await fastLaneAnswers(world);
-      const allowed = await world.call(...call);
+      const allowed = await world.call(method, path, options);
       expect(await fastLaneAnswers(world)).toBe(before + 1);
       expect({
         status: allowed.status,
@@ -131,7 +131,7 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
         requestId: allowed.headers.get("x-request-id") === refused.headers.get("x-request-id"),
       }).toEqual({
         status: 200,
-        code: call === verify ? "VALID" : "none",
+        code: path === "/v1/keys/verify" ? "VALID" : "none",
         error: null,
         retryAfter: null,
         remaining: "0",
