@@ -45,6 +45,9 @@ class PrivateRedis {
   }
 }
 
+/** Cluster.start's default. */
+const NODES = 3;
+
 /** Sends `count` authorizations with `secret`, spread over the nodes, `perNode` at a time on each; counts statuses. */
 async function burst(cluster: Cluster, secret: string, count: number, perNode = 10): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
@@ -99,7 +102,9 @@ describe.skipIf(!SCALE_ENABLED)(`shared buckets ${SCALE_NOTE}`, () => {
     );
     expect([...statuses.keys()].sort()).toEqual([200, 429]);
     expect(allowed).toBeLessThanOrEqual(most);
-    expect(allowed).toBeGreaterThanOrEqual(Math.floor(0.95 * limit));
+    // Under-admission is bounded by what docs/scale-out.md states: at most one unspent lease per node, each at most
+    // 1/8 of the bucket when it was leased (a burst that ends while a node holds one leaves those tokens unspent).
+    expect(allowed).toBeGreaterThanOrEqual(limit - NODES * Math.floor(limit / 8));
     expect(await cluster.metric(0, "latchkey_redis_leases_total")).toBeGreaterThan(0);
   }, 60_000);
 
@@ -144,6 +149,8 @@ describe.skipIf(!SCALE_ENABLED)(`shared buckets ${SCALE_NOTE}`, () => {
     const allowed = shared.get(200) ?? 0;
     console.log(`redis back after ${back.toFixed(0)} ms: ${allowed} of 150 admitted for a bucket of ${limit}`);
     expect(allowed).toBeLessThanOrEqual(bound(limit, performance.now() - started));
-    expect(allowed).toBeGreaterThanOrEqual(Math.floor(0.95 * limit));
+    // Under-admission is bounded by what docs/scale-out.md states: at most one unspent lease per node, each at most
+    // 1/8 of the bucket when it was leased (a burst that ends while a node holds one leaves those tokens unspent).
+    expect(allowed).toBeGreaterThanOrEqual(limit - NODES * Math.floor(limit / 8));
   }, 60_000);
 });
