@@ -74,27 +74,21 @@ export class RateLimiter implements Limiter {
     this.nowMilliseconds = nowMilliseconds;
     const stored = this.buckets.get(name);
     const decision = takeToken(stored ?? this.remembered(name, policy, nowMilliseconds), policy, nowMilliseconds);
-    if (stored === undefined) {
-      this.buckets.set(name, { ...decision.bucket, fullAtMs: decision.fullAtMs });
-    } else {
-      // Updated where it lies (get has already marked it recently used): no new entry for every request.
-      stored.tokens = decision.bucket.tokens;
-      stored.updatedAtMs = decision.bucket.updatedAtMs;
-      stored.fullAtMs = decision.fullAtMs;
-    }
+    this.keep(name, stored, decision.bucket, decision.fullAtMs);
     return decision;
   }
 
   /** Takes a lease of up to `want` tokens (see leaseTokens): the authority of buckets shared by workers. */
   lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): LeaseResult {
     this.nowMilliseconds = nowMilliseconds;
+    const stored = this.buckets.get(name);
     const { bucket, ...result } = leaseTokens(
-      this.current(name, policy, nowMilliseconds),
+      stored ?? this.remembered(name, policy, nowMilliseconds),
       policy,
       want,
       nowMilliseconds,
     );
-    this.buckets.set(name, { ...bucket, fullAtMs: bucket.updatedAtMs + result.untilFullMs });
+    this.keep(name, stored, bucket, bucket.updatedAtMs + result.untilFullMs);
     return result;
   }
 
@@ -109,6 +103,20 @@ export class RateLimiter implements Limiter {
 
   private current(name: string, policy: RateLimitPolicy, nowMilliseconds: number): Bucket | undefined {
     return this.buckets.peek(name) ?? this.remembered(name, policy, nowMilliseconds);
+  }
+
+  /**
+   * Stores a bucket's new state: a held one is updated where it lies (`get` has already marked it recently used), so
+   * a busy bucket makes no new entry per request; a new one is added.
+   */
+  private keep(name: string, stored: StoredBucket | undefined, bucket: Bucket, fullAtMs: number): void {
+    if (stored === undefined) {
+      this.buckets.set(name, { tokens: bucket.tokens, updatedAtMs: bucket.updatedAtMs, fullAtMs });
+      return;
+    }
+    stored.tokens = bucket.tokens;
+    stored.updatedAtMs = bucket.updatedAtMs;
+    stored.fullAtMs = fullAtMs;
   }
 
   /** A bucket for a name not held: what the table of evicted buckets remembers of it, or none. */
