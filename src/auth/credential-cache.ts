@@ -88,27 +88,25 @@ export class CredentialCache {
       return warm.record;
     }
     const keyId = this.keyIdBySecretHash.get(secretHash);
-    const key = keyId === undefined ? undefined : this.keys.get(keyId);
-    const secret = key?.secrets.find((candidate) => candidate.hash === secretHash);
-    const project = key && this.projects.get(key.key.projectId);
-    const tenant = project && this.tenants.get(project.tenantId);
-    if (!key || !secret || !project || !tenant) return undefined;
-    this.counters.hits++;
-    const record = { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };
-    this.warm.set(secretHash, { record, generation: this.generation });
+    const record = keyId === undefined ? undefined : this.held(keyId, (hash) => hash === secretHash);
+    if (record !== undefined) this.warm.set(secretHash, { record, generation: this.generation });
     return record;
   }
 
   /** cachedBySecretHash for a session token's parent: the key's secret whose hash satisfies `matches`. */
   cachedByKeyId(keyId: string, matches: (secretHash: string) => boolean): KeyCredentialRecord | undefined {
-    if (!this.trusted()) return undefined;
+    return this.trusted() ? this.held(keyId, matches) : undefined;
+  }
+
+  /** The record memory holds for the key's secret whose hash satisfies `matches`: key, project and tenant, or none. */
+  private held(keyId: string, matches: (secretHash: string) => boolean): KeyCredentialRecord | undefined {
     const key = this.keys.get(keyId);
     const secret = key?.secrets.find((candidate) => matches(candidate.hash));
     const project = key && this.projects.get(key.key.projectId);
     const tenant = project && this.tenants.get(project.tenantId);
     if (!key || !secret || !project || !tenant) return undefined;
     this.counters.hits++;
-    return { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };
+    return recordOf(key, secret, project, tenant);
   }
 
   /** The record for the secret with this hash, or undefined when no key has such a secret. */
@@ -166,7 +164,7 @@ export class CredentialCache {
     const project = await this.project(key.key.projectId);
     const tenant = project && (await this.cached(this.tenants, project.tenantId, findTenantForCredential));
     if (!project || !tenant) return undefined;
-    return { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };
+    return recordOf(key, secret, project, tenant);
   }
 
   private async cached<Value extends {}>(
@@ -187,4 +185,13 @@ export class CredentialCache {
     if (loaded !== undefined && generation === this.generation) cache.set(id, loaded);
     return loaded;
   }
+}
+
+function recordOf(
+  key: KeyWithSecrets,
+  secret: KeyWithSecrets["secrets"][number],
+  project: ProjectRow,
+  tenant: TenantRow,
+): KeyCredentialRecord {
+  return { key: key.key, secretHash: secret.hash, secretRetiresAtMs: secret.retiresAtMs, project, tenant };
 }
