@@ -15,6 +15,7 @@ import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from ".
 import { errorFormats, mountRoutes } from "./http/mount.ts";
 import { openapiPlugin } from "./http/openapi.ts";
 import {
+  ANSWER_HEADERS,
   beginRequest,
   recordRequest,
   requestStateOf,
@@ -73,9 +74,7 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
       const state = beginRequest(request, deps.clock.nowMilliseconds(), clientIp);
       set.headers["x-request-id"] = state.requestId;
       if (!deps.status.ready) throw new AppError("UNAVAILABLE", { message: "Starting: not ready yet." });
-      // Answers may carry secrets or per-key state: no shared cache should keep them unless a route says so.
-      set.headers["cache-control"] = "no-store";
-      set.headers["x-content-type-options"] = "nosniff";
+      Object.assign(set.headers, ANSWER_HEADERS);
       const origin = request.headers.get("origin");
       const listed = origin !== null && deps.origins.isListed(origin);
       if (request.method === "OPTIONS") {

@@ -7,6 +7,7 @@ import { isStorageUnavailable } from "../db/unavailable.ts";
 import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../errors.ts";
 import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
+import { ANSWER_HEADERS } from "./request-state.ts";
 import type { ErrorFormat } from "./route.ts";
 
 const MAX_DETAILS = 20;
@@ -97,7 +98,7 @@ export function lastResortResponse(error: unknown, logger: Logger): Response {
   logUnhandled(logger, requestId, error);
   return Response.json(errorBody(new AppError("INTERNAL"), requestId), {
     status: 500,
-    headers: { "x-request-id": requestId, "cache-control": "no-store", "x-content-type-options": "nosniff" },
+    headers: { ...ANSWER_HEADERS, "x-request-id": requestId },
   });
 }
 

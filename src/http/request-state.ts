@@ -24,6 +24,12 @@ export interface RequestState {
  */
 const states = new WeakMap<Request, RequestState>();
 
+/**
+ * Fields every answer carries: answers may hold secrets or per-key state, so no shared cache should keep them unless
+ * a route says so, and no browser should guess their type.
+ */
+export const ANSWER_HEADERS = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
+
 /** A caller-supplied id is kept only when it is short and plain, so it cannot smuggle anything into logs. */
 const FORWARDED_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 

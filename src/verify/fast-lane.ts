@@ -20,6 +20,7 @@ import type { AppDeps } from "../http/app-deps.ts";
 import { clientAddress } from "../http/client-ip.ts";
 import { answerError } from "../http/error-edge.ts";
 import {
+  ANSWER_HEADERS,
   carrySocketAddress,
   recordFinished,
   requestIdOf,
@@ -187,11 +188,7 @@ const fixedParts = new WeakMap<Principal, FixedParts>();
 function fixedPartsOf(principal: Principal): FixedParts {
   let parts = fixedParts.get(principal);
   if (parts === undefined) {
-    const headers: Record<string, string> = {
-      "cache-control": "no-store",
-      "content-type": "application/json;charset=utf-8",
-      "x-content-type-options": "nosniff",
-    };
+    const headers: Record<string, string> = { ...ANSWER_HEADERS, "content-type": "application/json;charset=utf-8" };
     rateLimitPolicyHeaders("key", principal.ratelimit, headers);
     parts = { headers: new Headers(headers), verifications: new Map() };
     fixedParts.set(principal, parts);
