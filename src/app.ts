@@ -7,13 +7,14 @@ import { auditRoutes } from "./audit/routes.ts";
 import { cliLoginRoutes } from "./cli-login/routes.ts";
 import { isStorageUnavailable } from "./db/unavailable.ts";
 import { AppError } from "./errors.ts";
+import { allowedMethodsOf } from "./http/allowed-methods.ts";
 import type { AppDeps } from "./http/app-deps.ts";
 import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
 import { clientAddress } from "./http/client-ip.ts";
 import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
 import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from "./http/error-edge.ts";
 import { errorFormats, mountRoutes } from "./http/mount.ts";
-import { openapiPlugin } from "./http/openapi.ts";
+import { DOCS_PATH, OPENAPI_PATH, openapiPlugin } from "./http/openapi.ts";
 import {
   ANSWER_HEADERS,
   beginRequest,
@@ -43,7 +44,7 @@ export const ALL_ROUTES: readonly AnyRoute[] = [
 
 export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTES) {
   const formats = errorFormats(routes);
-  const methodsByPath = methodsOfFixedPaths(routes);
+  const allowedMethods = allowedMethodsOf(routes, [OPENAPI_PATH, DOCS_PATH]);
   // Bun's own router sends the hot routes to their fast lanes, which hand what they do not answer to the app.
   const fastRoutes = {
     [AUTHZ_PATH]: { GET: (request: Request, server: SocketServer | null) => authzLane(app, deps, request, server) },
@@ -85,7 +86,7 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
         });
       }
       if (listed) Object.assign(set.headers, corsResponseHeaders(origin));
-      const allowed = methodsByPath.get(pathOf(request.url));
+      const allowed = allowedMethods(pathOf(request.url));
       if (allowed !== undefined && !allowed.includes(request.method)) throw new MethodNotAllowed(allowed);
       if (announcesBodyOver(request, deps.settings.bodyLimitBytes)) {
         throw payloadTooLarge(deps.settings.bodyLimitBytes);
@@ -94,22 +95,6 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
     .use(openapiPlugin(deps.settings.version, deps.settings));
   mountRoutes(app as unknown as Elysia, deps, routes);
   return app;
-}
-
-/**
- * The methods each fixed path (one without parameters) answers, so that another method there is 405 with Allow rather
- * than a 404 or, where a parameter route also matches the text (GET /v1/keys/verify and GET /v1/keys/:id), a
- * confusing complaint about the parameter. GET paths answer HEAD too.
- */
-function methodsOfFixedPaths(routes: readonly AnyRoute[]): Map<string, string[]> {
-  const methods = new Map<string, string[]>();
-  for (const route of routes) {
-    if (route.path.includes(":") || route.path.includes("*")) continue;
-    const list = methods.get(route.path) ?? [];
-    list.push(route.method, ...(route.method === "GET" ? ["HEAD"] : []));
-    methods.set(route.path, list);
-  }
-  return methods;
 }
 
 /** The path of an absolute request URL, without parsing all of it (this runs for every request). */

@@ -70,7 +70,7 @@ forEachTransport("the HTTP pipeline", (transport) => {
     world = await createWorld({ transport });
     expectError(await world.call("GET", "/v2/anything"), 404, "NOT_FOUND");
     expectError(
-      await world.call("PUT", "/v1/keys/key_0000000000000000000000", { key: world.rootKey }),
+      await world.call("GET", "/v1/keys/key_0000000000000000000000/nowhere", { key: world.rootKey }),
       404,
       "NOT_FOUND",
     );
