@@ -10,6 +10,7 @@ import {
   presentProject,
   presentTenant,
   projectSettingsFromWire,
+  readOnlyFromWire,
   Tenant,
   TenantListQuery,
   TenantParams,
@@ -71,7 +72,18 @@ export const tenantRoutes = [
     body: UpdateTenantBody,
     responses: { 200: Tenant, 404: ErrorResponse },
     handle: async ({ deps, actor, params, body, nowMilliseconds }) =>
-      presentTenant(await tenancy.updateTenant(deps, actor, params.id, body, nowMilliseconds)),
+      presentTenant(
+        await tenancy.updateTenant(
+          deps,
+          actor,
+          params.id,
+          {
+            changes: { name: body.name, status: body.status, subscription: body.subscription, modules: body.modules },
+            unchanged: readOnlyFromWire(body),
+          },
+          nowMilliseconds,
+        ),
+      ),
   }),
   route({
     method: "POST",
@@ -133,7 +145,16 @@ export const tenantRoutes = [
     responses: { 200: Project, 404: ErrorResponse },
     handle: async ({ deps, actor, params, body, nowMilliseconds }) =>
       presentProject(
-        await tenancy.updateProject(deps, actor, params.id, projectSettingsFromWire(body), nowMilliseconds),
+        await tenancy.updateProject(
+          deps,
+          actor,
+          params.id,
+          {
+            changes: projectSettingsFromWire(body),
+            unchanged: { ...readOnlyFromWire(body), tenantId: body.tenant_id },
+          },
+          nowMilliseconds,
+        ),
       ),
   }),
 ];

@@ -24,12 +24,34 @@ export const CreateTenantBody = z.strictObject({
   modules: Modules.optional().describe("Modules the tenant may use; all of them when omitted."),
 });
 
+/**
+ * The read-only fields of an answer, accepted back in a PATCH so that what GET returns can be sent back changed
+ * (read-modify-write): each must still hold its current value (400 otherwise), and `updated_at` is ignored.
+ */
+const readOnlyFields = {
+  id: z.string().max(64).optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
+  is_default: z.boolean().optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
+  created_at: IsoDateTime.optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
+  updated_at: IsoDateTime.optional().describe("Ignored: the server sets it."),
+};
+
 export const UpdateTenantBody = z.strictObject({
   name: Name.optional(),
   status: Status.optional(),
   subscription: Subscription.optional(),
   modules: Modules.optional(),
+  object: z.literal("tenant").optional(),
+  ...readOnlyFields,
 });
+
+/** The read-only fields a PATCH sent back, as the stored values they must still equal. */
+export function readOnlyFromWire(body: { id?: string; is_default?: boolean; created_at?: string }) {
+  return {
+    id: body.id,
+    isDefault: body.is_default,
+    createdAtMs: body.created_at === undefined ? undefined : Date.parse(body.created_at),
+  };
+}
 
 export const TenantListQuery = z.object(pageQuery("tenant"));
 
@@ -81,6 +103,22 @@ const KeyPrefix = z
   });
 const SessionTtlSeconds = integerFrom(60, SESSION_TTL_SECONDS_MAX);
 
+const CliSessionTtlSeconds = integerFrom(60, 3600);
+const CliKeyTtlSeconds = integerFrom(60, 10 * 365 * 86_400);
+const CliPollIntervalSeconds = integerFrom(1, 60);
+
+/** The CLI-login settings by the names GET shows (`cli.session_ttl_seconds` is `cli_session_ttl_seconds`). */
+const CliSettings = z.strictObject({
+  session_ttl_seconds: CliSessionTtlSeconds.optional(),
+  key_ttl_seconds: CliKeyTtlSeconds.optional(),
+  poll_interval_seconds: CliPollIntervalSeconds.optional(),
+  default_scopes: ScopeList.nullable().optional(),
+  loopback_http: z.boolean().optional(),
+});
+
+type CliSetting = keyof z.output<typeof CliSettings>;
+const CLI_SETTINGS: readonly CliSetting[] = Object.keys(CliSettings.shape) as CliSetting[];
+
 const projectSettings = {
   key_prefix: KeyPrefix.optional().describe("Prefix of new secrets; default sk_live_."),
   allowed_origins: z.array(Origin).max(100).optional().describe("Exact origins allowed on the browser channel."),
@@ -88,22 +126,45 @@ const projectSettings = {
   callback_hosts: z.array(Hostname).max(100).nullable().optional().describe("Hosts CLI callbacks may point at."),
   ratelimit: RateLimitPolicyInput.optional().describe("Default rate-limit policy of the project's keys."),
   session_ttl_seconds: SessionTtlSeconds.optional().describe("Lifetime of end-user session tokens."),
-  cli_session_ttl_seconds: integerFrom(60, 3600).optional().describe("How long a CLI login waits for approval."),
-  cli_key_ttl_seconds: integerFrom(60, 10 * 365 * 86_400)
-    .optional()
-    .describe("Lifetime of keys minted for CLIs."),
-  cli_poll_interval_seconds: integerFrom(1, 60).optional().describe("Seconds a CLI must wait between polls."),
+  cli_session_ttl_seconds: CliSessionTtlSeconds.optional().describe("How long a CLI login waits for approval."),
+  cli_key_ttl_seconds: CliKeyTtlSeconds.optional().describe("Lifetime of keys minted for CLIs."),
+  cli_poll_interval_seconds: CliPollIntervalSeconds.optional().describe("Seconds a CLI must wait between polls."),
   cli_default_scopes: ScopeList.nullable()
     .optional()
     .describe("Scopes of a CLI key when neither approver nor CLI names any."),
   cli_loopback_http: z.boolean().optional().describe("Allow plain-http CLI callbacks to loopback addresses."),
+  cli: CliSettings.optional().describe("The cli_* settings as GET returns them; either spelling may be sent."),
 };
+
+/** A setting sent under both of its names must say the same thing under both. */
+function sameUnderBothNames(
+  body: { cli?: z.output<typeof CliSettings> } & Record<string, unknown>,
+  context: z.RefinementCtx,
+) {
+  for (const setting of CLI_SETTINGS) {
+    const nested = body.cli?.[setting];
+    const flat = body[`cli_${setting}`];
+    if (nested !== undefined && flat !== undefined && JSON.stringify(nested) !== JSON.stringify(flat)) {
+      context.addIssue({ code: "custom", path: ["cli", setting], message: `disagrees with cli_${setting}` });
+    }
+  }
+}
 
 export const ProjectParams = z.object({ id: idOf("project") });
 
-export const CreateProjectBody = z.strictObject({ tenant_id: idOf("tenant"), name: Name, ...projectSettings });
+export const CreateProjectBody = z
+  .strictObject({ tenant_id: idOf("tenant"), name: Name, ...projectSettings })
+  .superRefine(sameUnderBothNames);
 
-export const UpdateProjectBody = z.strictObject({ name: Name.optional(), ...projectSettings });
+export const UpdateProjectBody = z
+  .strictObject({
+    name: Name.optional(),
+    ...projectSettings,
+    object: z.literal("project").optional(),
+    tenant_id: z.string().max(64).optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
+    ...readOnlyFields,
+  })
+  .superRefine(sameUnderBothNames);
 
 export const ProjectListQuery = z.object({ ...pageQuery("project"), tenant_id: idOf("tenant").optional() });
 
@@ -155,8 +216,12 @@ export function presentProject(row: ProjectRow): z.input<typeof Project> {
   };
 }
 
-/** Wire settings → stored column values; absent fields stay absent so an update changes only what was sent. */
+/**
+ * Wire settings → stored column values; absent fields stay absent so an update changes only what was sent. A CLI
+ * setting may come flat or under `cli` (validation has made sure two spellings agree).
+ */
 export function projectSettingsFromWire(body: z.output<typeof UpdateProjectBody>) {
+  const cli = body.cli ?? {};
   return {
     name: body.name,
     keyPrefix: body.key_prefix,
@@ -166,10 +231,11 @@ export function projectSettingsFromWire(body: z.output<typeof UpdateProjectBody>
     ratelimitLimit: body.ratelimit?.limit,
     ratelimitWindowSeconds: body.ratelimit?.window_seconds,
     sessionTtlSeconds: body.session_ttl_seconds,
-    cliSessionTtlSeconds: body.cli_session_ttl_seconds,
-    cliKeyTtlSeconds: body.cli_key_ttl_seconds,
-    cliPollIntervalSeconds: body.cli_poll_interval_seconds,
-    cliDefaultScopes: body.cli_default_scopes,
-    cliLoopbackHttp: body.cli_loopback_http,
+    cliSessionTtlSeconds: body.cli_session_ttl_seconds ?? cli.session_ttl_seconds,
+    cliKeyTtlSeconds: body.cli_key_ttl_seconds ?? cli.key_ttl_seconds,
+    cliPollIntervalSeconds: body.cli_poll_interval_seconds ?? cli.poll_interval_seconds,
+    // null is a value here (no default scopes), so only an absent flat field defers to the nested one.
+    cliDefaultScopes: body.cli_default_scopes !== undefined ? body.cli_default_scopes : cli.default_scopes,
+    cliLoopbackHttp: body.cli_loopback_http ?? cli.loopback_http,
   };
 }

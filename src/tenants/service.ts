@@ -75,17 +75,27 @@ export async function listTenants(deps: TenancyDeps, page: PageRequest): Promise
   return pageOf(await store.listTenants(deps.storage.reader, page), page.limit);
 }
 
+/**
+ * A change to a record: the fields to set, and the read-only ones the caller sent back (a read-modify-write sends the
+ * whole record), which must still hold their stored values.
+ */
+export interface Update<Changes, Row> {
+  changes: Changes;
+  unchanged?: Partial<Row>;
+}
+
 export async function updateTenant(
   deps: TenancyDeps,
   actor: AuditActor,
   tenantId: string,
-  changes: store.TenantChanges,
+  { changes, unchanged = {} }: Update<store.TenantChanges, TenantRow>,
   nowMilliseconds: number,
 ): Promise<TenantRow> {
   const normalised = changes.modules ? { ...changes, modules: normaliseModules(changes.modules) } : changes;
   return deps.storage.writeTransaction(async (tx) => {
     const before = await store.findTenant(tx, tenantId);
     if (!before) throw new AppError("NOT_FOUND", { message: "No such tenant." });
+    refuseReadOnlyChanges(before, unchanged);
     const changed = changedFields(before, normalised);
     if (changed.length === 0) return before;
     const after = (await store.updateTenant(tx, tenantId, normalised, nowMilliseconds))!;
@@ -182,12 +192,13 @@ export async function updateProject(
   deps: TenancyDeps,
   actor: AuditActor,
   projectId: string,
-  changes: store.ProjectChanges,
+  { changes, unchanged = {} }: Update<store.ProjectChanges, ProjectRow>,
   nowMilliseconds: number,
 ): Promise<ProjectRow> {
   return deps.storage.writeTransaction(async (tx) => {
     const before = await store.findProject(tx, projectId);
     if (!before) throw new AppError("NOT_FOUND", { message: "No such project." });
+    refuseReadOnlyChanges(before, unchanged);
     const changed = changedFields(before, changes);
     if (changed.length === 0) return before;
     const after = (await store.updateProject(tx, projectId, changes, nowMilliseconds))!;
@@ -219,9 +230,29 @@ function changedFields<Row extends object>(before: Row, changes: Partial<Row>): 
   );
 }
 
+/** A read-only field sent back with another value than the stored one is refused, naming each such field. */
+function refuseReadOnlyChanges<Row extends object>(before: Row, unchanged: Partial<Row>): void {
+  const differing = (Object.keys(unchanged) as (keyof Row)[]).filter(
+    (field) => unchanged[field] !== undefined && unchanged[field] !== before[field],
+  );
+  if (differing.length === 0) return;
+  throw new AppError("VALIDATION_FAILED", {
+    message: "Read-only fields cannot be changed.",
+    details: differing.map((field) => ({ path: apiNameOf(field), message: "is read-only: cannot be changed" })),
+  });
+}
+
+/** A field as the API spells it: `isDefault` → `is_default`, and `createdAtMs` → `created_at` (an ISO time there). */
+function apiNameOf(field: PropertyKey): string {
+  return snakeCase(String(field).replace(/AtMs$/, "At"));
+}
+
+function snakeCase(field: PropertyKey): string {
+  return String(field).replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
 /** The audit record of a change, with field names as the API spells them. */
 function describeChanges<Row extends object>(before: Row, after: Row, fields: (keyof Row)[]): Record<string, unknown> {
-  const snakeCase = (field: keyof Row) => String(field).replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
   return {
     before: Object.fromEntries(fields.map((field) => [snakeCase(field), before[field]])),
     after: Object.fromEntries(fields.map((field) => [snakeCase(field), after[field]])),

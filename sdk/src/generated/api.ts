@@ -6540,6 +6540,22 @@ export interface operations {
                     /** @enum {string} */
                     subscription?: "active" | "past_due" | "cancelled";
                     modules?: ("keys" | "sessions" | "cli_login" | "verify")[];
+                    /** @constant */
+                    object?: "tenant";
+                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
+                    id?: string;
+                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
+                    is_default?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description Read-only: accepted as GET returns it; refused if it differs.
+                     */
+                    created_at?: string;
+                    /**
+                     * Format: date-time
+                     * @description Ignored: the server sets it.
+                     */
+                    updated_at?: string;
                 };
             };
         };
@@ -6925,6 +6941,14 @@ export interface operations {
                     cli_default_scopes?: string[] | null;
                     /** @description Allow plain-http CLI callbacks to loopback addresses. */
                     cli_loopback_http?: boolean;
+                    /** @description The cli_* settings as GET returns them; either spelling may be sent. */
+                    cli?: {
+                        session_ttl_seconds?: number;
+                        key_ttl_seconds?: number;
+                        poll_interval_seconds?: number;
+                        default_scopes?: string[] | null;
+                        loopback_http?: boolean;
+                    };
                 };
             };
         };
@@ -7336,6 +7360,32 @@ export interface operations {
                     cli_default_scopes?: string[] | null;
                     /** @description Allow plain-http CLI callbacks to loopback addresses. */
                     cli_loopback_http?: boolean;
+                    /** @description The cli_* settings as GET returns them; either spelling may be sent. */
+                    cli?: {
+                        session_ttl_seconds?: number;
+                        key_ttl_seconds?: number;
+                        poll_interval_seconds?: number;
+                        default_scopes?: string[] | null;
+                        loopback_http?: boolean;
+                    };
+                    /** @constant */
+                    object?: "project";
+                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
+                    tenant_id?: string;
+                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
+                    id?: string;
+                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
+                    is_default?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description Read-only: accepted as GET returns it; refused if it differs.
+                     */
+                    created_at?: string;
+                    /**
+                     * Format: date-time
+                     * @description Ignored: the server sets it.
+                     */
+                    updated_at?: string;
                 };
             };
         };
