@@ -14,8 +14,10 @@ import { type AuditEventFilter, insertAuditEvent, listAuditEvents } from "./stor
 export const AUDIT_ACTIONS = [
   "tenant.created",
   "tenant.updated",
+  "tenant.deleted",
   "project.created",
   "project.updated",
+  "project.deleted",
   "key.created",
   "key.revoked",
   "key.rotated",

@@ -1,8 +1,8 @@
 /**
  * The credential decision, in the documented order:
  *
- *   format and checksum → lookup → revoked → expired → root key on the data plane → tenant status and subscription
- *   → module → origin → scopes → rate limit
+ *   format and checksum → lookup → revoked (or its project or tenant deleted) → expired → root key on the data
+ *   plane → tenant status and subscription → module → origin → scopes → rate limit
  *
  * Pure functions of (record, requirement, now): the same inputs always give the same answer, which is what the
  * table in test/auth/decision.test.ts pins, one row per step. The first failing step names the refusal; nothing
@@ -39,6 +39,8 @@ export function decideKeyAccess(
     return { ok: false, code: "API_KEY_INVALID" };
   }
   if (key.revokedAtMs !== null && key.revokedAtMs <= nowMilliseconds) return { ok: false, code: "API_KEY_REVOKED" };
+  // Deleting a project or tenant revokes its keys; this holds even where a cached key row predates the revocation.
+  if (record.project.deletedAtMs !== null || tenant.deletedAtMs !== null) return { ok: false, code: "API_KEY_REVOKED" };
   if (record.secretRetiresAtMs !== null && record.secretRetiresAtMs <= nowMilliseconds) {
     return { ok: false, code: "API_KEY_REVOKED" };
   }

@@ -57,7 +57,8 @@ export async function startCliLogin(
   const reader = deps.storage.reader;
   const project =
     input.projectId === undefined ? await findDefaultProject(reader) : await findProject(reader, input.projectId);
-  if (!project) {
+  // A deleted project is answered like an unknown one: this route is unauthenticated.
+  if (!project || project.deletedAtMs !== null) {
     throw new AppError("NOT_FOUND", {
       message: "No such project.",
       details: [{ path: input.projectNamedBy, message: "no project has this id" }],

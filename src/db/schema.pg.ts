@@ -44,6 +44,8 @@ export const tenants = pgTable(
     isDefault: boolean("is_default").notNull().default(false),
     createdAtMs: millis("created_at_ms").notNull(),
     updatedAtMs: millis("updated_at_ms").notNull(),
+    /** Set when the tenant was deleted: the record stays for the audit trail; its projects went with it. */
+    deletedAtMs: millis("deleted_at_ms"),
   },
   (table) => [uniqueIndex("tenants_single_default").on(table.isDefault).where(sql`is_default`)],
 );
@@ -73,6 +75,8 @@ export const projects = pgTable(
     cliLoopbackHttp: boolean("cli_loopback_http").notNull().default(true),
     createdAtMs: millis("created_at_ms").notNull(),
     updatedAtMs: millis("updated_at_ms").notNull(),
+    /** Set when the project was deleted: the record stays for the audit trail; its keys were revoked. */
+    deletedAtMs: millis("deleted_at_ms"),
   },
   (table) => [
     index("projects_tenant").on(table.tenantId, table.id),

@@ -18,6 +18,8 @@ export const tenants = sqliteTable(
     isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
     createdAtMs: integer("created_at_ms").notNull(),
     updatedAtMs: integer("updated_at_ms").notNull(),
+    /** Set when the tenant was deleted: the record stays for the audit trail; its projects went with it. */
+    deletedAtMs: integer("deleted_at_ms"),
   },
   (table) => [uniqueIndex("tenants_single_default").on(table.isDefault).where(sql`is_default = 1`)],
 );
@@ -47,6 +49,8 @@ export const projects = sqliteTable(
     cliLoopbackHttp: integer("cli_loopback_http", { mode: "boolean" }).notNull().default(true),
     createdAtMs: integer("created_at_ms").notNull(),
     updatedAtMs: integer("updated_at_ms").notNull(),
+    /** Set when the project was deleted: the record stays for the audit trail; its keys were revoked. */
+    deletedAtMs: integer("deleted_at_ms"),
   },
   (table) => [
     index("projects_tenant").on(table.tenantId, table.id),

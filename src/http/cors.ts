@@ -34,7 +34,7 @@ export class OriginRegistry {
   /** A project changed: its origins are read again. */
   async refreshProject(projectId: string): Promise<void> {
     const project = await findProject(this.storage.reader, projectId);
-    if (project) this.byProject.set(projectId, project.allowedOrigins);
+    if (project && project.deletedAtMs === null) this.byProject.set(projectId, project.allowedOrigins);
     else this.byProject.delete(projectId);
     this.rebuild();
   }

@@ -29,7 +29,7 @@ export const keyRoutes = [
     scopes: [RESERVED_SCOPES.keysWrite],
     module: "keys",
     body: CreateKeyBody,
-    responses: { 200: CreatedKey, 404: ErrorResponse },
+    responses: { 200: CreatedKey, 404: ErrorResponse, 409: ErrorResponse },
     handle: async ({ deps, principal, actor, body, nowMilliseconds }) => {
       const issued = await keys.createKey(
         deps,

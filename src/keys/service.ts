@@ -99,7 +99,9 @@ export interface KeyFields {
 
 /**
  * Stores a new key under `secret` (only its hash) with its audit event, inside the caller's transaction. Every key
- * comes into being here: through the API, at first start (the root key), and on CLI-login approval.
+ * comes into being here: through the API, at first start (the root key), and on CLI-login approval. The project is
+ * read in the same transaction, so a key never lands in a project deleted meanwhile (on PostgreSQL the two
+ * serializable transactions cannot both commit).
  */
 export async function insertNewKey(
   executor: Executor,
@@ -108,6 +110,14 @@ export async function insertNewKey(
   secret: string,
   nowMilliseconds: number,
 ): Promise<ApiKeyRow> {
+  const project = await store.findKeyProject(executor, fields.projectId);
+  if (!project) throw projectNotFound();
+  if (project.deletedAtMs !== null) {
+    throw new AppError("CONFLICT", {
+      message: "The project was deleted: it takes no new keys.",
+      details: [{ path: "project_id", message: "names a deleted project" }],
+    });
+  }
   const key: ApiKeyRow = {
     id: newId("apiKey", nowMilliseconds),
     projectId: fields.projectId,
@@ -185,6 +195,31 @@ export async function revokeKey(
     });
     return revoked;
   });
+}
+
+/**
+ * Revokes every live key of a project being deleted, inside the deletion's transaction, each with its audit event;
+ * the caller records the project's change, which drops every cached key of it. Returns how many were revoked.
+ */
+export async function revokeKeysOfProject(
+  executor: Executor,
+  actor: AuditActor,
+  project: { id: string; tenantId: string },
+  nowMilliseconds: number,
+): Promise<number> {
+  const revoked = await store.markProjectKeysRevoked(executor, project.id, nowMilliseconds);
+  for (const key of revoked) {
+    await recordProjectEvent(
+      executor,
+      actor,
+      "key.revoked",
+      { type: "api_key", id: key.id },
+      project,
+      nowMilliseconds,
+      { name: key.name, reason: "project.deleted" },
+    );
+  }
+  return revoked.length;
 }
 
 export interface KeyUpdate {

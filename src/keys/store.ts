@@ -13,15 +13,20 @@ export async function findKey(x: Executor, keyId: string): Promise<ApiKeyRow | u
   return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.id, keyId)).limit(1));
 }
 
-/** What a key needs of its project: the tenant it belongs to and the prefix its secrets take. */
+/** What a key needs of its project: the tenant it belongs to, the prefix its secrets take, whether it is deleted. */
 export async function findKeyProject(
   x: Executor,
   projectId: string,
-): Promise<{ id: string; tenantId: string; keyPrefix: string } | undefined> {
+): Promise<{ id: string; tenantId: string; keyPrefix: string; deletedAtMs: number | null } | undefined> {
   const { projects } = x.t;
   return first(
     await x.q
-      .select({ id: projects.id, tenantId: projects.tenantId, keyPrefix: projects.keyPrefix })
+      .select({
+        id: projects.id,
+        tenantId: projects.tenantId,
+        keyPrefix: projects.keyPrefix,
+        deletedAtMs: projects.deletedAtMs,
+      })
       .from(projects)
       .where(eq(projects.id, projectId))
       .limit(1),
@@ -67,6 +72,20 @@ export async function markKeyRevoked(
       .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAtMs)))
       .returning(),
   );
+}
+
+/** Revokes every live key of the project at once (its deletion); the root key is never one of them. */
+export async function markProjectKeysRevoked(
+  x: Executor,
+  projectId: string,
+  nowMilliseconds: number,
+): Promise<Pick<ApiKeyRow, "id" | "name">[]> {
+  const { apiKeys } = x.t;
+  return x.q
+    .update(apiKeys)
+    .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+    .where(and(eq(apiKeys.projectId, projectId), isNull(apiKeys.revokedAtMs), eq(apiKeys.isRoot, false)))
+    .returning({ id: apiKeys.id, name: apiKeys.name });
 }
 
 /** Secrets of the key that still work at `nowMilliseconds`. */

@@ -45,6 +45,7 @@ export async function ensureDefaults(
         isDefault: true,
         createdAtMs: nowMilliseconds,
         updatedAtMs: nowMilliseconds,
+        deletedAtMs: null,
       };
       await insertTenant(tx, tenant);
     }

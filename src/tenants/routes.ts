@@ -36,13 +36,17 @@ export const tenantRoutes = [
     method: "GET",
     path: "/v1/tenants",
     operationId: "listTenants",
-    summary: "List tenants, newest first.",
+    summary: "List tenants, newest first (deleted ones only with include_deleted=true).",
     tags: ["tenants"],
     credential: "root",
     query: TenantListQuery,
     responses: { 200: listOf(Tenant) },
     handle: async ({ deps, query }) => {
-      const page = await tenancy.listTenants(deps, { beforeId: query.cursor, limit: query.limit });
+      const page = await tenancy.listTenants(deps, {
+        beforeId: query.cursor,
+        limit: query.limit,
+        includeDeleted: query.include_deleted,
+      });
       return listResponse(page.items.map(presentTenant), page.nextCursor);
     },
   }),
@@ -50,7 +54,7 @@ export const tenantRoutes = [
     method: "GET",
     path: "/v1/tenants/:id",
     operationId: "getTenant",
-    summary: "Read a tenant.",
+    summary: "Read a tenant (a deleted one too, with its deleted_at).",
     tags: ["tenants"],
     credential: "root",
     params: TenantParams,
@@ -70,7 +74,7 @@ export const tenantRoutes = [
     credential: "root",
     params: TenantParams,
     body: UpdateTenantBody,
-    responses: { 200: Tenant, 404: ErrorResponse },
+    responses: { 200: Tenant, 404: ErrorResponse, 409: ErrorResponse },
     handle: async ({ deps, actor, params, body, nowMilliseconds }) =>
       presentTenant(
         await tenancy.updateTenant(
@@ -86,6 +90,23 @@ export const tenantRoutes = [
       ),
   }),
   route({
+    method: "DELETE",
+    path: "/v1/tenants/:id",
+    operationId: "deleteTenant",
+    summary: "Delete a tenant and every project of it; their keys are revoked. Repeating answers the same.",
+    description:
+      "Every key of the tenant's projects is refused on its very next request (401 API_KEY_REVOKED), and so is " +
+      "every session token minted from one. The tenant and its projects are kept, with deleted_at, for the audit " +
+      "trail: they can still be read, are listed only with include_deleted=true, and take no changes, projects or " +
+      "keys (409). The default tenant cannot be deleted (409).",
+    tags: ["tenants"],
+    credential: "root",
+    params: TenantParams,
+    responses: { 200: Tenant, 404: ErrorResponse, 409: ErrorResponse },
+    handle: async ({ deps, actor, params, nowMilliseconds }) =>
+      presentTenant(await tenancy.deleteTenant(deps, actor, params.id, nowMilliseconds)),
+  }),
+  route({
     method: "POST",
     path: "/v1/projects",
     operationId: "createProject",
@@ -93,7 +114,7 @@ export const tenantRoutes = [
     tags: ["tenants"],
     credential: "root",
     body: CreateProjectBody,
-    responses: { 200: Project, 404: ErrorResponse },
+    responses: { 200: Project, 404: ErrorResponse, 409: ErrorResponse },
     handle: async ({ deps, actor, body, nowMilliseconds }) =>
       presentProject(
         await tenancy.createProject(
@@ -108,7 +129,7 @@ export const tenantRoutes = [
     method: "GET",
     path: "/v1/projects",
     operationId: "listProjects",
-    summary: "List projects, newest first, optionally of one tenant.",
+    summary: "List projects, newest first, optionally of one tenant (deleted ones only with include_deleted=true).",
     tags: ["tenants"],
     credential: "root",
     query: ProjectListQuery,
@@ -118,6 +139,7 @@ export const tenantRoutes = [
         beforeId: query.cursor,
         limit: query.limit,
         tenantId: query.tenant_id,
+        includeDeleted: query.include_deleted,
       });
       return listResponse(page.items.map(presentProject), page.nextCursor);
     },
@@ -126,7 +148,7 @@ export const tenantRoutes = [
     method: "GET",
     path: "/v1/projects/:id",
     operationId: "getProject",
-    summary: "Read a project.",
+    summary: "Read a project (a deleted one too, with its deleted_at).",
     tags: ["tenants"],
     credential: "root",
     params: ProjectParams,
@@ -142,7 +164,7 @@ export const tenantRoutes = [
     credential: "root",
     params: ProjectParams,
     body: UpdateProjectBody,
-    responses: { 200: Project, 404: ErrorResponse },
+    responses: { 200: Project, 404: ErrorResponse, 409: ErrorResponse },
     handle: async ({ deps, actor, params, body, nowMilliseconds }) =>
       presentProject(
         await tenancy.updateProject(
@@ -156,5 +178,22 @@ export const tenantRoutes = [
           nowMilliseconds,
         ),
       ),
+  }),
+  route({
+    method: "DELETE",
+    path: "/v1/projects/:id",
+    operationId: "deleteProject",
+    summary: "Delete a project; its keys are revoked. Repeating answers the same.",
+    description:
+      "Every key of the project is refused on its very next request (401 API_KEY_REVOKED), and so is every session " +
+      "token minted from one. The project is kept, with deleted_at, for the audit trail: it can still be read, is " +
+      "listed only with include_deleted=true, and takes no changes or keys (409). The default project cannot be " +
+      "deleted (409).",
+    tags: ["tenants"],
+    credential: "root",
+    params: ProjectParams,
+    responses: { 200: Project, 404: ErrorResponse, 409: ErrorResponse },
+    handle: async ({ deps, actor, params, nowMilliseconds }) =>
+      presentProject(await tenancy.deleteProject(deps, actor, params.id, nowMilliseconds)),
   }),
 ];

@@ -4,7 +4,7 @@ import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import { displayText, IsoDateTime, idOf, pageQuery, RateLimitPolicyInput } from "../http/wire.ts";
 import { ScopeList } from "../keys/schemas.ts";
 import { KEY_PREFIX_PATTERN, RESERVED_KEY_PREFIX_NAMESPACE, ROOT_KEY_PREFIX } from "../keys/secret.ts";
-import { toIsoString } from "../lib/clock.ts";
+import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
 import { MODULES } from "../lib/modules.ts";
 import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
 import { integerFrom } from "../lib/validation.ts";
@@ -28,11 +28,13 @@ export const CreateTenantBody = z.strictObject({
  * The read-only fields of an answer, accepted back in a PATCH so that what GET returns can be sent back changed
  * (read-modify-write): each must still hold its current value (400 otherwise), and `updated_at` is ignored.
  */
+const READ_ONLY = "Read-only: accepted as GET returns it; refused if it differs.";
 const readOnlyFields = {
-  id: z.string().max(64).optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
-  is_default: z.boolean().optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
-  created_at: IsoDateTime.optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
+  id: z.string().max(64).optional().describe(READ_ONLY),
+  is_default: z.boolean().optional().describe(READ_ONLY),
+  created_at: IsoDateTime.optional().describe(READ_ONLY),
   updated_at: IsoDateTime.optional().describe("Ignored: the server sets it."),
+  deleted_at: IsoDateTime.nullable().optional().describe(READ_ONLY),
 };
 
 export const UpdateTenantBody = z.strictObject({
@@ -45,15 +47,27 @@ export const UpdateTenantBody = z.strictObject({
 });
 
 /** The read-only fields a PATCH sent back, as the stored values they must still equal. */
-export function readOnlyFromWire(body: { id?: string; is_default?: boolean; created_at?: string }) {
+export function readOnlyFromWire(body: {
+  id?: string;
+  is_default?: boolean;
+  created_at?: string;
+  deleted_at?: string | null;
+}) {
   return {
     id: body.id,
     isDefault: body.is_default,
     createdAtMs: body.created_at === undefined ? undefined : Date.parse(body.created_at),
+    deletedAtMs: typeof body.deleted_at === "string" ? Date.parse(body.deleted_at) : body.deleted_at,
   };
 }
 
-export const TenantListQuery = z.object(pageQuery("tenant"));
+const IncludeDeleted = z.stringbool().optional().describe("Also list deleted records (shown with deleted_at).");
+
+export const TenantListQuery = z.object({ ...pageQuery("tenant"), include_deleted: IncludeDeleted });
+
+const DeletedAt = IsoDateTime.nullable().describe(
+  "When it was deleted; the record is kept for the audit trail. Null while it is live.",
+);
 
 export const Tenant = z.object({
   id: z.string(),
@@ -65,6 +79,7 @@ export const Tenant = z.object({
   is_default: z.boolean(),
   created_at: IsoDateTime,
   updated_at: IsoDateTime,
+  deleted_at: DeletedAt,
 });
 
 export function presentTenant(row: TenantRow): z.input<typeof Tenant> {
@@ -78,6 +93,7 @@ export function presentTenant(row: TenantRow): z.input<typeof Tenant> {
     is_default: row.isDefault,
     created_at: toIsoString(row.createdAtMs),
     updated_at: toIsoString(row.updatedAtMs),
+    deleted_at: toIsoStringOrNull(row.deletedAtMs),
   };
 }
 
@@ -161,12 +177,16 @@ export const UpdateProjectBody = z
     name: Name.optional(),
     ...projectSettings,
     object: z.literal("project").optional(),
-    tenant_id: z.string().max(64).optional().describe("Read-only: accepted as GET returns it; refused if it differs."),
+    tenant_id: z.string().max(64).optional().describe(READ_ONLY),
     ...readOnlyFields,
   })
   .superRefine(sameUnderBothNames);
 
-export const ProjectListQuery = z.object({ ...pageQuery("project"), tenant_id: idOf("tenant").optional() });
+export const ProjectListQuery = z.object({
+  ...pageQuery("project"),
+  tenant_id: idOf("tenant").optional(),
+  include_deleted: IncludeDeleted,
+});
 
 export const Project = z.object({
   id: z.string(),
@@ -189,6 +209,7 @@ export const Project = z.object({
   }),
   created_at: IsoDateTime,
   updated_at: IsoDateTime,
+  deleted_at: DeletedAt,
 });
 
 export function presentProject(row: ProjectRow): z.input<typeof Project> {
@@ -213,6 +234,7 @@ export function presentProject(row: ProjectRow): z.input<typeof Project> {
     },
     created_at: toIsoString(row.createdAtMs),
     updated_at: toIsoString(row.updatedAtMs),
+    deleted_at: toIsoStringOrNull(row.deletedAtMs),
   };
 }
 

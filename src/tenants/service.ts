@@ -1,16 +1,21 @@
 /**
- * Tenants and projects: creation, reading and changes by the root key. Every change commits with its audit event in
- * one transaction, with a change-log entry that drops the cached rows in every process sharing the database (at once
- * in this one), so a change takes effect on the next request of every key.
+ * Tenants and projects: creation, reading, changes and deletion by the root key. Every change commits with its audit
+ * event in one transaction, with a change-log entry that drops the cached rows in every process sharing the database
+ * (at once in this one), so a change takes effect on the next request of every key.
+ *
+ * Deleting is final and keeps the record (marked `deletedAtMs`) for the audit trail: a deleted project's keys are
+ * revoked in the same transaction (its tokens die with them), a deleted tenant takes all its projects with it, and
+ * neither takes changes, new projects or new keys again (409). The default tenant and project cannot be deleted.
  */
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
 import type { ChangeRecorder } from "../db/change-recorder.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
-import type { Storage } from "../db/storage.ts";
+import type { Executor, Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
+import { revokeKeysOfProject } from "../keys/service.ts";
 import { newId } from "../lib/ids.ts";
 import { MODULES, type Module } from "../lib/modules.ts";
-import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
+import { type Page, pageOf } from "../lib/pagination.ts";
 import { PROJECT_DEFAULTS, type Subscription, type TenantStatus } from "./model.ts";
 import * as store from "./store.ts";
 
@@ -41,6 +46,7 @@ export async function createTenant(
     isDefault: false,
     createdAtMs: nowMilliseconds,
     updatedAtMs: nowMilliseconds,
+    deletedAtMs: null,
   };
   await deps.storage.writeTransaction(async (tx) => {
     await store.insertTenant(tx, tenant);
@@ -71,7 +77,7 @@ export async function getTenant(deps: TenancyDeps, tenantId: string): Promise<Te
   return tenant;
 }
 
-export async function listTenants(deps: TenancyDeps, page: PageRequest): Promise<Page<TenantRow>> {
+export async function listTenants(deps: TenancyDeps, page: store.ListFilter): Promise<Page<TenantRow>> {
   return pageOf(await store.listTenants(deps.storage.reader, page), page.limit);
 }
 
@@ -95,6 +101,7 @@ export async function updateTenant(
   return deps.storage.writeTransaction(async (tx) => {
     const before = await store.findTenant(tx, tenantId);
     if (!before) throw new AppError("NOT_FOUND", { message: "No such tenant." });
+    refuseChangeOfDeleted(before, "tenant");
     refuseReadOnlyChanges(before, unchanged);
     const changed = changedFields(before, normalised);
     if (changed.length === 0) return before;
@@ -139,6 +146,7 @@ export function newProjectRow(input: NewProject, isDefault: boolean, nowMillisec
     cliLoopbackHttp: input.cliLoopbackHttp ?? PROJECT_DEFAULTS.cliLoopbackHttp,
     createdAtMs: nowMilliseconds,
     updatedAtMs: nowMilliseconds,
+    deletedAtMs: null,
   };
 }
 
@@ -150,10 +158,17 @@ export async function createProject(
 ): Promise<ProjectRow> {
   const project = newProjectRow(input, false, nowMilliseconds);
   await deps.storage.writeTransaction(async (tx) => {
-    if (!(await store.findTenant(tx, input.tenantId))) {
+    const tenant = await store.findTenant(tx, input.tenantId);
+    if (!tenant) {
       throw new AppError("NOT_FOUND", {
         message: "No such tenant.",
         details: [{ path: "tenant_id", message: "no tenant has this id" }],
+      });
+    }
+    if (tenant.deletedAtMs !== null) {
+      throw new AppError("CONFLICT", {
+        message: "The tenant was deleted: it takes no new projects.",
+        details: [{ path: "tenant_id", message: "names a deleted tenant" }],
       });
     }
     await store.insertProject(tx, project);
@@ -183,7 +198,7 @@ export async function getProject(deps: TenancyDeps, projectId: string): Promise<
 
 export async function listProjects(
   deps: TenancyDeps,
-  page: PageRequest & { tenantId?: string },
+  page: store.ListFilter & { tenantId?: string },
 ): Promise<Page<ProjectRow>> {
   return pageOf(await store.listProjects(deps.storage.reader, page), page.limit);
 }
@@ -198,6 +213,7 @@ export async function updateProject(
   return deps.storage.writeTransaction(async (tx) => {
     const before = await store.findProject(tx, projectId);
     if (!before) throw new AppError("NOT_FOUND", { message: "No such project." });
+    refuseChangeOfDeleted(before, "project");
     refuseReadOnlyChanges(before, unchanged);
     const changed = changedFields(before, changes);
     if (changed.length === 0) return before;
@@ -217,6 +233,102 @@ export async function updateProject(
     );
     return after;
   });
+}
+
+/** Deletes a tenant and every project of it (their keys revoked); deleting it again answers the same record. */
+export async function deleteTenant(
+  deps: TenancyDeps,
+  actor: AuditActor,
+  tenantId: string,
+  nowMilliseconds: number,
+): Promise<TenantRow> {
+  return deps.storage.writeTransaction(async (tx) => {
+    const tenant = await store.findTenant(tx, tenantId);
+    if (!tenant) throw new AppError("NOT_FOUND", { message: "No such tenant." });
+    if (decideDeletion(tenant, "tenant") === "already deleted") return tenant;
+    const deleted = (await store.markTenantDeleted(tx, tenantId, nowMilliseconds))!;
+    let revokedKeys = 0;
+    const projects = await store.listLiveProjectsOfTenant(tx, tenantId);
+    for (const project of projects) revokedKeys += await deleteProjectIn(deps, tx, actor, project, nowMilliseconds);
+    await deps.changeLog.record(tx, "tenant", tenantId, nowMilliseconds);
+    await recordAuditEvent(
+      tx,
+      actor,
+      {
+        action: "tenant.deleted",
+        target: { type: "tenant", id: tenantId },
+        tenantId,
+        projectId: null,
+        details: { name: tenant.name, deleted_projects: projects.length, revoked_keys: revokedKeys },
+      },
+      nowMilliseconds,
+    );
+    return deleted;
+  });
+}
+
+/** Deletes a project and revokes its keys; deleting it again answers the same record. */
+export async function deleteProject(
+  deps: TenancyDeps,
+  actor: AuditActor,
+  projectId: string,
+  nowMilliseconds: number,
+): Promise<ProjectRow> {
+  return deps.storage.writeTransaction(async (tx) => {
+    const project = await store.findProject(tx, projectId);
+    if (!project) throw new AppError("NOT_FOUND", { message: "No such project." });
+    if (decideDeletion(project, "project") === "already deleted") return project;
+    await deleteProjectIn(deps, tx, actor, project, nowMilliseconds);
+    return (await store.findProject(tx, projectId))!;
+  });
+}
+
+/**
+ * The deletion of one live project inside the caller's transaction: marked deleted, its keys revoked, its change
+ * recorded (every node drops the project and so every cached key of it, and their tokens fail on the next request),
+ * audited. Returns how many keys were revoked.
+ */
+async function deleteProjectIn(
+  deps: TenancyDeps,
+  tx: Executor,
+  actor: AuditActor,
+  project: ProjectRow,
+  nowMilliseconds: number,
+): Promise<number> {
+  await store.markProjectDeleted(tx, project.id, nowMilliseconds);
+  const revokedKeys = await revokeKeysOfProject(tx, actor, project, nowMilliseconds);
+  await deps.changeLog.record(tx, "project", project.id, nowMilliseconds);
+  await recordAuditEvent(
+    tx,
+    actor,
+    {
+      action: "project.deleted",
+      target: { type: "project", id: project.id },
+      tenantId: project.tenantId,
+      projectId: project.id,
+      details: { name: project.name, revoked_keys: revokedKeys },
+    },
+    nowMilliseconds,
+  );
+  return revokedKeys;
+}
+
+/** What a deletion does: nothing once the record is deleted (it answers the same again); never the default one. */
+function decideDeletion(
+  record: { deletedAtMs: number | null; isDefault: boolean },
+  noun: "tenant" | "project",
+): "delete" | "already deleted" {
+  if (record.deletedAtMs !== null) return "already deleted";
+  if (record.isDefault) {
+    throw new AppError("CONFLICT", { message: `The default ${noun} cannot be deleted: the root key lives in it.` });
+  }
+  return "delete";
+}
+
+function refuseChangeOfDeleted(record: { deletedAtMs: number | null }, noun: "tenant" | "project"): void {
+  if (record.deletedAtMs !== null) {
+    throw new AppError("CONFLICT", { message: `The ${noun} was deleted: it takes no changes.` });
+  }
 }
 
 /** Modules in catalogue order without repeats, so equal sets compare and store equally. */

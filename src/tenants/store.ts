@@ -1,5 +1,5 @@
 /** Tenants and projects in the database (either engine: see src/db/storage.ts). */
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, type SQL } from "drizzle-orm";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import { type Executor, first } from "../db/storage.ts";
 import type { PageRequest } from "../lib/pagination.ts";
@@ -16,13 +16,21 @@ export async function findDefaultTenant(x: Executor): Promise<TenantRow | undefi
   return first(await x.q.select().from(x.t.tenants).where(eq(x.t.tenants.isDefault, true)).limit(1));
 }
 
+/** Which records a list shows: deleted ones only when asked for. */
+export interface ListFilter extends PageRequest {
+  includeDeleted?: boolean;
+}
+
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
-export async function listTenants(x: Executor, page: PageRequest): Promise<TenantRow[]> {
+export async function listTenants(x: Executor, page: ListFilter): Promise<TenantRow[]> {
   const { tenants } = x.t;
+  const conditions: SQL[] = [];
+  if (!page.includeDeleted) conditions.push(isNull(tenants.deletedAtMs));
+  if (page.beforeId !== undefined) conditions.push(lt(tenants.id, page.beforeId));
   return x.q
     .select()
     .from(tenants)
-    .where(page.beforeId === undefined ? undefined : lt(tenants.id, page.beforeId))
+    .where(and(...conditions))
     .orderBy(desc(tenants.id))
     .limit(page.limit + 1);
 }
@@ -44,6 +52,22 @@ export async function updateTenant(
   );
 }
 
+/** Guarded: only a live tenant is marked, so a repeated delete keeps the first deletion time. */
+export async function markTenantDeleted(
+  x: Executor,
+  tenantId: string,
+  nowMilliseconds: number,
+): Promise<TenantRow | undefined> {
+  const { tenants } = x.t;
+  return first(
+    await x.q
+      .update(tenants)
+      .set({ deletedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+      .where(and(eq(tenants.id, tenantId), isNull(tenants.deletedAtMs)))
+      .returning(),
+  );
+}
+
 export async function insertProject(x: Executor, row: ProjectRow): Promise<void> {
   await x.q.insert(x.t.projects).values(row);
 }
@@ -56,9 +80,10 @@ export async function findDefaultProject(x: Executor): Promise<ProjectRow | unde
   return first(await x.q.select().from(x.t.projects).where(eq(x.t.projects.isDefault, true)).limit(1));
 }
 
-export async function listProjects(x: Executor, page: PageRequest & { tenantId?: string }): Promise<ProjectRow[]> {
+export async function listProjects(x: Executor, page: ListFilter & { tenantId?: string }): Promise<ProjectRow[]> {
   const { projects } = x.t;
   const conditions: SQL[] = [];
+  if (!page.includeDeleted) conditions.push(isNull(projects.deletedAtMs));
   if (page.tenantId !== undefined) conditions.push(eq(projects.tenantId, page.tenantId));
   if (page.beforeId !== undefined) conditions.push(lt(projects.id, page.beforeId));
   return x.q
@@ -103,9 +128,37 @@ export async function updateProject(
   );
 }
 
-/** Each project's allowed origins, for answering CORS preflights from memory. */
+/** Guarded like markTenantDeleted. */
+export async function markProjectDeleted(
+  x: Executor,
+  projectId: string,
+  nowMilliseconds: number,
+): Promise<ProjectRow | undefined> {
+  const { projects } = x.t;
+  return first(
+    await x.q
+      .update(projects)
+      .set({ deletedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+      .where(and(eq(projects.id, projectId), isNull(projects.deletedAtMs)))
+      .returning(),
+  );
+}
+
+/** The tenant's projects not yet deleted, whatever their number (a tenant's deletion takes them all). */
+export async function listLiveProjectsOfTenant(x: Executor, tenantId: string): Promise<ProjectRow[]> {
+  const { projects } = x.t;
+  return x.q
+    .select()
+    .from(projects)
+    .where(and(eq(projects.tenantId, tenantId), isNull(projects.deletedAtMs)));
+}
+
+/** Each live project's allowed origins, for answering CORS preflights from memory. */
 export async function listAllowedOriginsByProject(x: Executor): Promise<[string, string[]][]> {
   const { projects } = x.t;
-  const rows = await x.q.select({ id: projects.id, origins: projects.allowedOrigins }).from(projects);
+  const rows = await x.q
+    .select({ id: projects.id, origins: projects.allowedOrigins })
+    .from(projects)
+    .where(isNull(projects.deletedAtMs));
   return rows.map((row) => [row.id, row.origins]);
 }

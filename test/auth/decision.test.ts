@@ -35,6 +35,7 @@ function record(changes: { key?: object; tenant?: object; project?: object; secr
       id: PROJECT,
       tenantId: "ten_0000000000000000000001",
       allowedOrigins: ["https://app.example.com"],
+      deletedAtMs: null,
       ...changes.project,
     },
     tenant: {
@@ -42,6 +43,7 @@ function record(changes: { key?: object; tenant?: object; project?: object; secr
       status: "active",
       subscription: "active",
       modules: ["keys", "verify"],
+      deletedAtMs: null,
       ...changes.tenant,
     },
   } as unknown as KeyCredentialRecord;
@@ -64,6 +66,13 @@ const rows: Row[] = [
   ["revoked", record({ key: { revokedAtMs: NOW } }), everything, "API_KEY_REVOKED"],
   ["revoked a moment from now: not yet", record({ key: { revokedAtMs: NOW + 1 } }), everything, "OK"],
   ["the secret retired by rotation", record({ secretRetiresAtMs: NOW }), everything, "API_KEY_REVOKED"],
+  [
+    "regression: its project deleted, the cached key row still live",
+    record({ project: { deletedAtMs: NOW } }),
+    everything,
+    "API_KEY_REVOKED",
+  ],
+  ["its tenant deleted", record({ tenant: { deletedAtMs: NOW } }), everything, "API_KEY_REVOKED"],
   ["expired at this very millisecond", record({ key: { expiresAtMs: NOW } }), everything, "API_KEY_EXPIRED"],
   ["expiring a millisecond later", record({ key: { expiresAtMs: NOW + 1 } }), everything, "OK"],
   ["the root key where it is refused", record(ROOT), { ...everything, refuseRootKey: true }, "ROOT_KEY_NOT_ALLOWED"],
@@ -88,6 +97,12 @@ const rows: Row[] = [
   [
     "revoked and expired: revoked",
     record({ key: { revokedAtMs: NOW, expiresAtMs: NOW } }),
+    everything,
+    "API_KEY_REVOKED",
+  ],
+  [
+    "its project deleted and the key expired: revoked",
+    record({ key: { expiresAtMs: NOW }, project: { deletedAtMs: NOW } }),
     everything,
     "API_KEY_REVOKED",
   ],

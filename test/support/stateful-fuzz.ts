@@ -3,7 +3,7 @@
  * answer. fast-check generates command sequences that create keys with valid but odd fields (Unicode names and owners,
  * maximum lengths, edge scopes, expiries a second away, two projects), mint session tokens from them for odd end-user
  * ids, use keys and tokens on verification, forward-auth and every other route that takes a credential, rotate,
- * revoke, change tenants and let time pass. After every step:
+ * revoke, change and delete tenants and projects, and let time pass. After every step:
  *
  *   - the answer keeps the contract (contract.ts: documented status, no 5xx, schema, request id, valid headers);
  *   - the model's view of what is allowed matches the server's: the same refusal code in the documented decision
@@ -52,6 +52,7 @@ interface ModelTenant {
   status: "active" | "suspended";
   subscription: "active" | "past_due" | "cancelled";
   modules: string[];
+  deleted: boolean;
 }
 
 interface Model {
@@ -61,6 +62,13 @@ interface Model {
   tenants: ModelTenant[];
   /** Project id → its tenant's index in `tenants`. */
   projects: Map<string, number>;
+  deletedProjects: Set<string>;
+}
+
+/** Deleting projects revokes every key of them; they take no keys again. */
+function deleteProjectsInModel(model: Model, projectIds: readonly string[]): void {
+  for (const projectId of projectIds) model.deletedProjects.add(projectId);
+  for (const key of model.keys) if (projectIds.includes(key.projectId)) key.revoked = true;
 }
 
 interface Real {
@@ -263,6 +271,10 @@ class CreateKey implements Command {
       headers: headersFor({ kind: "root", secret: real.world.rootKey }),
       body,
     });
+    if (model.deletedProjects.has(projectId)) {
+      if (answer.status !== 409) throw new Error(`creating a key in deleted project ${projectId}: ${answer.status}`);
+      return;
+    }
     if (answer.status !== 200)
       throw new Error(`creating a key with valid odd fields: ${answer.status} ${answer.text.slice(0, 300)}`);
     if (answer.body.name !== this.input.name || answer.body.owner !== this.input.owner) {
@@ -410,7 +422,8 @@ class UseOnRoute implements Command {
     const route = pick(routes, this.input.routeIndex);
     const credential = pick(credentialsOf(model, real.world.rootKey), this.input.credentialIndex);
     const someKey = model.keys[0]?.id ?? "key_0000000000000000000000";
-    const someTenant = model.tenants[this.input.routeIndex % model.tenants.length]!.id;
+    const tenantIndex = this.input.routeIndex % model.tenants.length;
+    const someTenant = model.tenants[tenantIndex]!.id;
     const someProject = [...model.projects.keys()][this.input.routeIndex % model.projects.size]!;
     const path = fillPath(route.path, {
       sessionId: "cls_000000000000000000000000000000000",
@@ -442,11 +455,17 @@ class UseOnRoute implements Command {
     if (code !== undefined && CREDENTIAL_CODES.test(code)) {
       throw new Error(`${where}: the model admits the credential, the server refused it with ${code}`);
     }
-    // Two of these routes change what the model holds when they succeed (an empty body rotates with no grace).
+    // Some of these routes change what the model holds when they succeed (an empty body rotates with no grace).
+    if (answer.status !== 200) return;
     const target = model.keys.find((key) => key.id === someKey);
-    if (answer.status === 200 && target && route.operationId === "revokeKey") target.revoked = true;
-    if (answer.status === 200 && target && route.operationId === "rotateKey")
-      rotateInModel(model, target, 0, answer.body.secret);
+    if (target && route.operationId === "revokeKey") target.revoked = true;
+    if (target && route.operationId === "rotateKey") rotateInModel(model, target, 0, answer.body.secret);
+    if (route.operationId === "deleteProject") deleteProjectsInModel(model, [someProject]);
+    if (route.operationId === "deleteTenant") {
+      model.tenants[tenantIndex]!.deleted = true;
+      const ofTenant = [...model.projects].filter(([, index]) => index === tenantIndex).map(([id]) => id);
+      deleteProjectsInModel(model, ofTenant);
+    }
   }
   toString = () => `UseOnRoute(${JSON.stringify(this.input)})`;
 }
@@ -512,6 +531,10 @@ class ChangeTenant implements Command {
       headers: headersFor({ kind: "root", secret: real.world.rootKey }),
       body,
     });
+    if (tenant.deleted) {
+      if (answer.status !== 409) throw new Error(`changing deleted tenant ${tenant.id}: ${answer.status}`);
+      return;
+    }
     if (answer.status !== 200)
       throw new Error(`changing tenant ${tenant.id}: ${answer.status} ${answer.text.slice(0, 200)}`);
     if (body.status) tenant.status = body.status;
@@ -590,13 +613,20 @@ async function freshWorld(operations: Map<string, Operation> | null): Promise<{ 
     keys: [],
     tokens: [],
     tenants: [
-      { id: world.defaultTenantId, status: "active", subscription: "active", modules: [...ALL_MODULES] },
-      { id: tenantId, status: "active", subscription: "active", modules: [...ALL_MODULES] },
+      {
+        id: world.defaultTenantId,
+        status: "active",
+        subscription: "active",
+        modules: [...ALL_MODULES],
+        deleted: false,
+      },
+      { id: tenantId, status: "active", subscription: "active", modules: [...ALL_MODULES], deleted: false },
     ],
     projects: new Map([
       [world.defaultProjectId, 0],
       [projectId, 1],
     ]),
+    deletedProjects: new Set(),
   };
   // The document is the same for every world; its validators are compiled once.
   operations ??= new Map(
