@@ -144,6 +144,9 @@ export class Latchkey {
       this.list<"listTenants">("/v1/tenants", query, options),
     update: (id: string, body: RequestBody<"updateTenant">, options: RequestOptions = {}) =>
       this.call<ResponseBody<"updateTenant">>("PATCH", `/v1/tenants/${segment(id)}`, { ...options, body }),
+    /** Deletes the tenant and its projects (their keys revoked); the record stays, with `deleted_at`. */
+    delete: (id: string, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"deleteTenant">>("DELETE", `/v1/tenants/${segment(id)}`, options),
   };
 
   readonly projects = {
@@ -155,6 +158,9 @@ export class Latchkey {
       this.list<"listProjects">("/v1/projects", query, options),
     update: (id: string, body: RequestBody<"updateProject">, options: RequestOptions = {}) =>
       this.call<ResponseBody<"updateProject">>("PATCH", `/v1/projects/${segment(id)}`, { ...options, body }),
+    /** Deletes the project (its keys revoked); the record stays, with `deleted_at`. */
+    delete: (id: string, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"deleteProject">>("DELETE", `/v1/projects/${segment(id)}`, options),
   };
 
   readonly audit = {

@@ -45,6 +45,22 @@ describe("the client", () => {
     expect((await client.keys.get(created.id)).revoked_at).toEqual(expect.any(String));
   });
 
+  test("tenants and projects: read, change what was read, delete (the project's keys revoked)", async () => {
+    const client = new Latchkey({ baseUrl: latchkeyd.server.url, key: latchkeyd.server.rootKey });
+    const tenant = await client.tenants.create({ name: "acme" });
+    const project = await client.projects.create({ tenant_id: tenant.id, name: "api" });
+    const read = await client.projects.get(project.id);
+    const changed = await client.projects.update(project.id, {
+      ...read,
+      cli: { ...read.cli, session_ttl_seconds: 120 },
+    });
+    expect(changed.cli.session_ttl_seconds).toBe(120);
+    const key = await client.keys.create({ name: "k", scopes: ["runs:read"], project_id: project.id });
+    expect((await client.projects.delete(project.id)).deleted_at).toEqual(expect.any(String));
+    expect((await client.verify({ key: key.secret })).code).toBe("API_KEY_REVOKED");
+    expect((await client.tenants.delete(tenant.id)).deleted_at).toEqual(expect.any(String));
+  });
+
   test("an API error throws LatchkeyError with code, status, message, request id and details", async () => {
     const client = new Latchkey({ baseUrl: latchkeyd.server.url, key: latchkeyd.server.rootKey });
     const invalid = await client.keys.create({ name: "", scopes: ["NOT A SCOPE"] }).catch((error: any) => error);

@@ -587,7 +587,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List tenants, newest first.
+         * List tenants, newest first (deleted ones only with include_deleted=true).
          * @description Needs the root key.
          */
         get: operations["listTenants"];
@@ -611,13 +611,19 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Read a tenant.
+         * Read a tenant (a deleted one too, with its deleted_at).
          * @description Needs the root key.
          */
         get: operations["getTenant"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a tenant and every project of it; their keys are revoked. Repeating answers the same.
+         * @description Every key of the tenant's projects is refused on its very next request (401 API_KEY_REVOKED), and so is every session token minted from one. The tenant and its projects are kept, with deleted_at, for the audit trail: they can still be read, are listed only with include_deleted=true, and take no changes, projects or keys (409). The default tenant cannot be deleted (409).
+         *
+         *     Needs the root key.
+         */
+        delete: operations["deleteTenant"];
         options?: never;
         head?: never;
         /**
@@ -637,7 +643,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List projects, newest first, optionally of one tenant.
+         * List projects, newest first, optionally of one tenant (deleted ones only with include_deleted=true).
          * @description Needs the root key.
          */
         get: operations["listProjects"];
@@ -661,13 +667,19 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Read a project.
+         * Read a project (a deleted one too, with its deleted_at).
          * @description Needs the root key.
          */
         get: operations["getProject"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a project; its keys are revoked. Repeating answers the same.
+         * @description Every key of the project is refused on its very next request (401 API_KEY_REVOKED), and so is every session token minted from one. The project is kept, with deleted_at, for the audit trail: it can still be read, is listed only with include_deleted=true, and takes no changes or keys (409). The default project cannot be deleted (409).
+         *
+         *     Needs the root key.
+         */
+        delete: operations["deleteProject"];
         options?: never;
         head?: never;
         /**
@@ -2767,6 +2779,26 @@ export interface operations {
             };
             /** @description Response for status 404 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 409 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6040,6 +6072,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                include_deleted?: string;
             };
             header?: never;
             path?: never;
@@ -6071,6 +6104,11 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /**
+                             * Format: date-time
+                             * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                             */
+                            deleted_at: string | null;
                         }[];
                         next_cursor: string | null;
                     };
@@ -6220,6 +6258,11 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
                     };
                 };
             };
@@ -6397,6 +6440,11 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
                     };
                 };
             };
@@ -6522,7 +6570,7 @@ export interface operations {
             };
         };
     };
-    updateTenant: {
+    deleteTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -6531,34 +6579,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": {
-                    name?: string;
-                    /** @enum {string} */
-                    status?: "active" | "suspended";
-                    /** @enum {string} */
-                    subscription?: "active" | "past_due" | "cancelled";
-                    modules?: ("keys" | "sessions" | "cli_login" | "verify")[];
-                    /** @constant */
-                    object?: "tenant";
-                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
-                    id?: string;
-                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
-                    is_default?: boolean;
-                    /**
-                     * Format: date-time
-                     * @description Read-only: accepted as GET returns it; refused if it differs.
-                     */
-                    created_at?: string;
-                    /**
-                     * Format: date-time
-                     * @description Ignored: the server sets it.
-                     */
-                    updated_at?: string;
-                };
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description Response for status 200 */
             200: {
@@ -6581,6 +6602,11 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
                     };
                 };
             };
@@ -6646,6 +6672,240 @@ export interface operations {
             };
             /** @description Response for status 404 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 409 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    updateTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    /** @enum {string} */
+                    status?: "active" | "suspended";
+                    /** @enum {string} */
+                    subscription?: "active" | "past_due" | "cancelled";
+                    modules?: ("keys" | "sessions" | "cli_login" | "verify")[];
+                    /** @constant */
+                    object?: "tenant";
+                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
+                    id?: string;
+                    /** @description Read-only: accepted as GET returns it; refused if it differs. */
+                    is_default?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description Read-only: accepted as GET returns it; refused if it differs.
+                     */
+                    created_at?: string;
+                    /**
+                     * Format: date-time
+                     * @description Ignored: the server sets it.
+                     */
+                    updated_at?: string;
+                    /**
+                     * Format: date-time
+                     * @description Read-only: accepted as GET returns it; refused if it differs.
+                     */
+                    deleted_at?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @constant */
+                        object: "tenant";
+                        name: string;
+                        /** @enum {string} */
+                        status: "active" | "suspended";
+                        /** @enum {string} */
+                        subscription: "active" | "past_due" | "cancelled";
+                        modules: ("keys" | "sessions" | "cli_login" | "verify")[];
+                        is_default: boolean;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
+                    };
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 404 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 409 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6752,6 +7012,7 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
                 tenant_id?: string;
+                include_deleted?: string;
             };
             header?: never;
             path?: never;
@@ -6795,6 +7056,11 @@ export interface operations {
                             created_at: string;
                             /** Format: date-time */
                             updated_at: string;
+                            /**
+                             * Format: date-time
+                             * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                             */
+                            deleted_at: string | null;
                         }[];
                         next_cursor: string | null;
                     };
@@ -6986,6 +7252,11 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
                     };
                 };
             };
@@ -7051,6 +7322,26 @@ export interface operations {
             };
             /** @description Response for status 404 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 409 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7195,6 +7486,11 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
                     };
                 };
             };
@@ -7260,6 +7556,200 @@ export interface operations {
             };
             /** @description Response for status 404 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    deleteProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @constant */
+                        object: "project";
+                        tenant_id: string;
+                        name: string;
+                        is_default: boolean;
+                        key_prefix: string;
+                        allowed_origins: string[];
+                        verification_url: string | null;
+                        callback_hosts: string[] | null;
+                        ratelimit: {
+                            limit: number;
+                            window_seconds: number;
+                        };
+                        session_ttl_seconds: number;
+                        cli: {
+                            session_ttl_seconds: number;
+                            key_ttl_seconds: number;
+                            poll_interval_seconds: number;
+                            default_scopes: string[] | null;
+                            loopback_http: boolean;
+                        };
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
+                    };
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 404 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 409 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7386,6 +7876,11 @@ export interface operations {
                      * @description Ignored: the server sets it.
                      */
                     updated_at?: string;
+                    /**
+                     * Format: date-time
+                     * @description Read-only: accepted as GET returns it; refused if it differs.
+                     */
+                    deleted_at?: string | null;
                 };
             };
         };
@@ -7423,6 +7918,11 @@ export interface operations {
                         created_at: string;
                         /** Format: date-time */
                         updated_at: string;
+                        /**
+                         * Format: date-time
+                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+                         */
+                        deleted_at: string | null;
                     };
                 };
             };
@@ -7488,6 +7988,26 @@ export interface operations {
             };
             /** @description Response for status 404 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+                            message: string;
+                            details: {
+                                path: string;
+                                message: string;
+                            }[];
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description Response for status 409 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7595,7 +8115,7 @@ export interface operations {
                 cursor?: string;
                 tenant_id?: string;
                 project_id?: string;
-                action?: "tenant.created" | "tenant.updated" | "project.created" | "project.updated" | "key.created" | "key.revoked" | "key.rotated" | "key.updated" | "signing_key.created" | "signing_key.rotated" | "cli_session.created" | "cli_session.approved" | "cli_session.denied" | "cli_session.delivered" | "cli_session.expired";
+                action?: "tenant.created" | "tenant.updated" | "tenant.deleted" | "project.created" | "project.updated" | "project.deleted" | "key.created" | "key.revoked" | "key.rotated" | "key.updated" | "signing_key.created" | "signing_key.rotated" | "cli_session.created" | "cli_session.approved" | "cli_session.denied" | "cli_session.delivered" | "cli_session.expired";
             };
             header?: never;
             path?: never;
