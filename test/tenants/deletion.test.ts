@@ -70,6 +70,9 @@ forEachTransport("deleting a project", (transport) => {
     expect(await ids(`tenant_id=${tenantId}`)).toEqual([kept]);
     expect(await ids(`tenant_id=${tenantId}&include_deleted=true`)).toEqual([deletedId, kept]);
     expect(await ids("include_deleted=false")).not.toContain(deletedId);
+    const unclear = await world.call("GET", "/v1/projects?include_deleted=maybe", { key: world.rootKey });
+    expectError(unclear, 400, "VALIDATION_FAILED");
+    expect(unclear.body.error.details[0].path).toBe("include_deleted");
     const live = await world.call("GET", `/v1/projects/${kept}`, { key: world.rootKey });
     expect(live.body.deleted_at).toBeNull();
   });
