@@ -3,7 +3,7 @@
  * own JSON (snake_case), typed from the OpenAPI document the server serves (src/generated/api.ts). Failures throw
  * LatchkeyError; `verify` never throws for a refusal, which is an answer like any other.
  */
-import type { operations } from "./generated/api.ts";
+import type { components, operations } from "./generated/api.ts";
 import { type CallOptions, Transport, type TransportOptions } from "./transport.ts";
 
 type Operation = keyof operations;
@@ -25,13 +25,14 @@ export type QueryOf<Name extends Operation> = operations[Name]["parameters"] ext
   ? NonNullable<Query>
   : never;
 
-export type ApiKey = ResponseBody<"getKey">;
-export type CreatedKey = ResponseBody<"createKey">;
-export type Verification = ResponseBody<"verifyCredential">;
-export type SessionToken = ResponseBody<"createSession">;
-export type Tenant = ResponseBody<"getTenant">;
-export type Project = ResponseBody<"getProject">;
-export type AuditEvent = ResponseBody<"listAuditEvents">["data"][number];
+type Schemas = components["schemas"];
+export type ApiKey = Schemas["ApiKey"];
+export type CreatedKey = Schemas["ApiKeyCreated"];
+export type Verification = Schemas["VerifyResult"];
+export type SessionToken = Schemas["Session"];
+export type Tenant = Schemas["Tenant"];
+export type Project = Schemas["Project"];
+export type AuditEvent = Schemas["AuditEvent"];
 
 export interface LatchkeyOptions extends TransportOptions {
   /** The API key (or root key) the client acts with. */

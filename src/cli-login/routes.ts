@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { AppError, OAuthError } from "../errors.ts";
 import type { AppDeps } from "../http/app-deps.ts";
-import { type HandlerRequest, route } from "../http/route.ts";
+import { type HandlerRequest, RATE_LIMIT_HEADERS, route } from "../http/route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "../http/wire.ts";
 import { MAX_SCOPES_PER_KEY, RESERVED_SCOPES, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { toIsoString } from "../lib/clock.ts";
@@ -141,6 +141,7 @@ export const cliLoginRoutes = [
     headers: ["X-Project-Id"],
     body: CreateCliSessionBody,
     responses: { 201: CreatedCliSession, 403: CliErrorResponse, 404: CliErrorResponse, 429: CliErrorResponse },
+    answerHeaders: { 201: RATE_LIMIT_HEADERS, 429: RATE_LIMIT_HEADERS },
     handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
       await limitStarts(deps, request, nowMilliseconds, responseHeaders);
       const created = await startCliLogin(

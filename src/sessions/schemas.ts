@@ -15,35 +15,41 @@ export const CreateSessionBody = z.strictObject({
   scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: the key's `*:read` scopes."),
 });
 
-export const Session = z.object({
-  object: z.literal("session"),
-  token: z.string().describe("Send it as X-Session-Token. Not stored by latchkey."),
-  expires_at: IsoDateTime,
-  scopes: z.array(z.string()),
-});
+export const Session = z
+  .object({
+    object: z.literal("session"),
+    token: z.string().describe("Send it as X-Session-Token. Not stored by latchkey."),
+    expires_at: IsoDateTime,
+    scopes: z.array(z.string()),
+  })
+  .meta({ id: "Session" });
 
 export const CreateBrowserSessionBody = z.strictObject({
   scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: all of them."),
 });
 
-export const BrowserSession = z.object({
-  data: z.object({ sessionToken: z.string(), expiresAt: IsoDateTime }),
-});
+export const BrowserSession = z
+  .object({ data: z.object({ sessionToken: z.string(), expiresAt: IsoDateTime }) })
+  .meta({ id: "BrowserSession" });
 
-export const Jwks = z.object({
-  keys: z.array(
-    z.object({ kty: z.string(), crv: z.string(), x: z.string(), kid: z.string(), alg: z.string(), use: z.string() }),
-  ),
-});
+export const Jwks = z
+  .object({
+    keys: z.array(
+      z.object({ kty: z.string(), crv: z.string(), x: z.string(), kid: z.string(), alg: z.string(), use: z.string() }),
+    ),
+  })
+  .meta({ id: "Jwks" });
 
-export const SigningKey = z.object({
-  kid: z.string(),
-  object: z.literal("signing_key"),
-  status: z.enum(["pending", "active", "retired"]),
-  activates_at: IsoDateTime,
-  retires_at: IsoDateTime.nullable().describe("When the next key takes over signing."),
-  unpublished_at: IsoDateTime.nullable().describe("When it leaves the JWKS (every token it signed has expired)."),
-});
+export const SigningKey = z
+  .object({
+    kid: z.string(),
+    object: z.literal("signing_key"),
+    status: z.enum(["pending", "active", "retired"]),
+    activates_at: IsoDateTime,
+    retires_at: IsoDateTime.nullable().describe("When the next key takes over signing."),
+    unpublished_at: IsoDateTime.nullable().describe("When it leaves the JWKS (every token it signed has expired)."),
+  })
+  .meta({ id: "SigningKey" });
 
 export const RotateSigningKeyBody = z.strictObject({
   activate_in_seconds: integerFrom(0, MAX_ACTIVATION_LEAD_SECONDS)
