@@ -40,6 +40,21 @@ export const Jwks = z
   })
   .meta({ id: "Jwks" });
 
+/**
+ * Where a verifier finds what it pins, in the shape of OpenID Connect Discovery (and RFC 8414): the issuer every
+ * token carries, the JWKS, and the device grant's endpoints. latchkey issues no ID tokens; only these fields are said.
+ */
+export const Discovery = z
+  .object({
+    issuer: z.string().describe("The `iss` of every session token: latchkey's public URL (LATCHKEY_PUBLIC_URL)."),
+    jwks_uri: z.string().describe("The public keys that verify session tokens."),
+    device_authorization_endpoint: z.string().describe("RFC 8628 device authorization."),
+    token_endpoint: z.string().describe("RFC 8628 token request."),
+    grant_types_supported: z.array(z.string()),
+    token_endpoint_auth_methods_supported: z.array(z.string()).describe("`none`: the client_id is the project id."),
+  })
+  .meta({ id: "Discovery" });
+
 export const SigningKey = z
   .object({
     kid: z.string(),

@@ -72,6 +72,7 @@ describe("the OpenAPI document, read by generators and validators", () => {
       "CliLoginSession",
       "Error",
       "ErrorCode",
+      "Discovery",
     ]) {
       expect({ name, named: schemas.includes(`\n        ${name}: `) }).toEqual({ name, named: true });
     }

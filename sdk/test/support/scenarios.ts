@@ -11,7 +11,10 @@ import { Latchkey } from "../../src/index.ts";
 const BROWSER_ORIGIN = "https://app.example.com";
 
 export interface Latchkeyd {
+  /** Where the tests reach it. */
   url: string;
+  /** Its public URL, which its tokens carry as `iss` (the default one). */
+  publicUrl: string;
   rootKey: string;
   projectId: string;
 }
@@ -115,6 +118,7 @@ export async function checkScenarios(appUrl: string, server: Latchkeyd, { create
   const forgedToken = await ask(appUrl, "/offline", { "x-session-token": await forged(token) });
   expect(forgedToken.status, "a forged token, offline").toBe(401);
   expect(forgedToken.body.error.code).toBe("SESSION_INVALID");
+  expect(JSON.stringify(forgedToken.body), "jose's reason stays out of the answer").not.toMatch(/ERR_J|signature/i);
 }
 
 /** The token's header and claims, signed with a key latchkey never published. */
