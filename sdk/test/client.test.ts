@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { newId } from "../../src/lib/ids.ts";
+import { serverDocument } from "../scripts/generate.ts";
 import { Latchkey, LatchkeyError } from "../src/index.ts";
 import { useLatchkeyd } from "./support/latchkeyd.ts";
 
@@ -56,6 +57,83 @@ describe("the client", () => {
     expect(missing).toMatchObject({ code: "NOT_FOUND", status: 404 });
     const stranger = new Latchkey({ baseUrl: latchkeyd.server.url, key: "sk_live_notakeyatall" });
     expect(await stranger.keys.list().then(null, (error: any) => error.code)).toBe("API_KEY_INVALID");
+  });
+
+  test("regression: a root client with a projectId still reaches tenants, projects, audit, signing keys", async () => {
+    const { url, rootKey, projectId } = latchkeyd.server;
+    const client = new Latchkey({ baseUrl: url, key: rootKey, projectId });
+    const tenants = await client.tenants.list();
+    expect(tenants.data.length).toBeGreaterThan(0);
+    expect((await client.tenants.get(tenants.data[0]!.id)).object).toBe("tenant");
+    expect((await client.projects.list()).data.map((project) => project.id)).toContain(projectId);
+    expect((await client.projects.get(projectId)).id).toBe(projectId);
+    expect((await client.projects.update(projectId, {})).id).toBe(projectId);
+    expect((await client.audit.list({ limit: 1 })).object).toBe("list");
+    expect((await client.signingKeys.list()).data.length).toBeGreaterThan(0);
+    // Where the route is about one project, the project applies; per call it can be another, or "none".
+    const tenant = await client.tenants.create({ name: "elsewhere" });
+    const other = await client.projects.create({ tenant_id: tenant.id, name: "other" });
+    const inOther = await client.keys.create({ name: "other's", scopes: ["runs:read"] }, { projectId: other.id });
+    expect(inOther.project_id).toBe(other.id);
+    const mine = await client.keys.create({ name: "mine", scopes: ["runs:read"] });
+    expect(mine.project_id).toBe(projectId);
+    expect((await client.keys.list({}, { projectId: other.id })).data.map((key) => key.id)).toEqual([inOther.id]);
+    // Pinned to its project, the client does not see the other project's key; with "none", the root key's reach is
+    // every project again.
+    expect(await client.keys.get(inOther.id).catch((error: any) => error.code)).toBe("NOT_FOUND");
+    expect((await client.keys.get(inOther.id, { projectId: "none" })).id).toBe(inOther.id);
+  });
+
+  test("X-Project-Id goes exactly to the operations whose document declares it", async () => {
+    const document = JSON.parse(serverDocument());
+    const seen: { operationId: string; projectHeader: string | null }[] = [];
+    const operations = Object.entries<Record<string, any>>(document.paths).flatMap(([path, item]) =>
+      Object.entries<any>(item).map(([method, operation]) => ({
+        method: method.toUpperCase(),
+        pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`),
+        operationId: operation.operationId as string,
+        takesProject: (operation.parameters ?? []).some((parameter: any) => parameter.name === "X-Project-Id"),
+      })),
+    );
+    const recorder = scripted((request) => {
+      const { pathname } = new URL(request.url);
+      const operation = operations.find((one) => one.method === request.method && one.pattern.test(pathname));
+      seen.push({
+        operationId: operation?.operationId ?? `${request.method} ${pathname}`,
+        projectHeader: request.headers.get("x-project-id"),
+      });
+      return Response.json({ object: "list", data: [], next_cursor: null });
+    });
+    stops.push(recorder.stop);
+    const client = new Latchkey({ baseUrl: recorder.url, key: "lk_root_x", projectId: "prj_0356P8eRUI9LgqPR3Hm8yK" });
+    const id = "key_0356P8eRUI9LgqPR3Hm8yK";
+    await Promise.all([
+      client.keys.create({ name: "n", scopes: ["runs:read"] }),
+      client.keys.get(id),
+      client.keys.list(),
+      client.keys.update(id, { name: "m" }),
+      client.keys.revoke(id),
+      client.keys.rotate(id),
+      client.sessions.create({ user_id: "u" }),
+      client.verify({ key: "sk_live_x" }),
+      client.tenants.create({ name: "t" }),
+      client.tenants.get("ten_0356P8eRUI9LgqPR3Hm8yK"),
+      client.tenants.list(),
+      client.tenants.update("ten_0356P8eRUI9LgqPR3Hm8yK", { name: "u" }),
+      client.projects.create({ tenant_id: "ten_0356P8eRUI9LgqPR3Hm8yK", name: "p" }),
+      client.projects.get("prj_0356P8eRUI9LgqPR3Hm8yK"),
+      client.projects.list(),
+      client.projects.update("prj_0356P8eRUI9LgqPR3Hm8yK", {}),
+      client.audit.list(),
+      client.signingKeys.list(),
+      client.signingKeys.rotate(),
+    ]);
+    expect(seen).toHaveLength(19);
+    for (const { operationId, projectHeader } of seen) {
+      const operation = operations.find((one) => one.operationId === operationId);
+      expect({ operationId, sent: projectHeader !== null }).toEqual({ operationId, sent: operation!.takesProject });
+    }
+    expect(seen.filter((call) => call.projectHeader !== null)).toHaveLength(8);
   });
 
   test("verify answers a refusal as a value, and never throws for one", async () => {
