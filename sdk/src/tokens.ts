@@ -13,6 +13,7 @@
  */
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from "jose";
 import { LatchkeyError, unavailable } from "./errors.ts";
+import { reasonOf } from "./transport.ts";
 
 const TOKEN_TYPE = "lk-session+jwt";
 const ALGORITHM = "EdDSA";
@@ -135,7 +136,7 @@ async function discoverIssuer(url: string, timeoutMs: number): Promise<string> {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     document = await response.json();
   } catch (error) {
-    throw unavailable(`its discovery document (${url}) could not be read`, error);
+    throw unavailable(`its discovery document (${url}) could not be read: ${reasonOf(error)}`, error);
   }
   const issuer = (document as { issuer?: unknown } | null)?.issuer;
   if (typeof issuer !== "string" || issuer.length > MAX_ISSUER_LENGTH || !/^https?:\/\//.test(issuer)) {
@@ -154,7 +155,7 @@ function refusalOf(error: unknown): LatchkeyError {
   if (error instanceof errors.JWKSTimeout) return unavailable("the JWKS did not answer in time", error);
   if (error instanceof errors.JOSEError) return invalid(error);
   // Anything else is the JWKS fetch itself failing (network, an answer that is not a key set).
-  return unavailable("the JWKS could not be fetched", error);
+  return unavailable(`the JWKS could not be fetched: ${reasonOf(error)}`, error);
 }
 
 function invalid(cause?: unknown): LatchkeyError {

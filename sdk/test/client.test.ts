@@ -3,9 +3,12 @@
  * refusal, retries bounded and honouring Retry-After, a deadline on every call, nothing logged.
  */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { join } from "node:path";
 import { newId } from "../../src/lib/ids.ts";
+import { freePort } from "../../test/support/ports.ts";
 import { serverDocument } from "../scripts/generate.ts";
 import { Latchkey, LatchkeyError } from "../src/index.ts";
+import { SDK_VERSION } from "../src/version.ts";
 import { useLatchkeyd } from "./support/latchkeyd.ts";
 
 const latchkeyd = useLatchkeyd("sdk-client");
@@ -206,6 +209,52 @@ describe("the client", () => {
       .list()
       .catch((error: any) => error);
     expect(away).toMatchObject({ code: "UNAVAILABLE", status: 503 });
+  });
+
+  test("regression: an unreachable latchkey's 503 names the errno and the address, and keeps the error", async () => {
+    const closed = await freePort();
+    const away = await new Latchkey({ baseUrl: `http://127.0.0.1:${closed}`, key: "sk_live_x", retries: 0 }).keys
+      .list()
+      .catch((error: any) => error);
+    expect(away.message).toBe(`latchkey could not be reached: ECONNREFUSED (127.0.0.1:${closed})`);
+    expect(away.cause).toBeInstanceOf(Error);
+    // Node's fetch, when every address of a host refused: "fetch failed", the codes one level down, in an
+    // AggregateError that has none of its own.
+    const refusals = ["::1", "127.0.0.1"].map((address) =>
+      Object.assign(new Error(`connect ECONNREFUSED ${address}:8787`), { code: "ECONNREFUSED", errno: -111 }),
+    );
+    const nodeFetch = async () => {
+      throw new TypeError("fetch failed", { cause: new AggregateError(refusals) });
+    };
+    const dualStack = await new Latchkey({
+      baseUrl: "http://localhost:8787",
+      key: "k",
+      retries: 0,
+      fetch: nodeFetch,
+    }).keys
+      .list()
+      .catch((error: any) => error);
+    expect(dualStack).toMatchObject({ code: "UNAVAILABLE", status: 503 });
+    expect(dualStack.message).toBe("latchkey could not be reached: ECONNREFUSED (localhost:8787)");
+    expect(dualStack.toBody().error.message).toBe(dualStack.message);
+  });
+
+  test("regression: every call names the SDK and its runtime in User-Agent", async () => {
+    const agents: (string | null)[] = [];
+    const recorder = scripted((request) => {
+      agents.push(request.headers.get("user-agent"));
+      return Response.json({ object: "list", data: [], next_cursor: null });
+    });
+    stops.push(recorder.stop);
+    const client = new Latchkey({ baseUrl: recorder.url, key: "sk_live_x" });
+    await client.keys.list();
+    await client.verify({ key: "sk_live_x" });
+    expect(agents).toEqual([
+      `latchkey-sdk/${SDK_VERSION} (bun/${Bun.version})`,
+      `latchkey-sdk/${SDK_VERSION} (bun/${Bun.version})`,
+    ]);
+    const manifest = JSON.parse(await Bun.file(join(import.meta.dir, "..", "package.json")).text());
+    expect(SDK_VERSION).toBe(manifest.version);
   });
 
   test("nothing is logged, so a created key's secret never reaches a log", async () => {

@@ -6,6 +6,7 @@
  */
 import { expect } from "bun:test";
 import { generateKeyPair, SignJWT } from "jose";
+import { freePort } from "../../../test/support/ports.ts";
 import { Latchkey } from "../../src/index.ts";
 
 const BROWSER_ORIGIN = "https://app.example.com";
@@ -97,6 +98,9 @@ export async function checkScenarios(appUrl: string, server: Latchkeyd, { create
   expect(down.status, "latchkey down").toBe(503);
   expect(down.body.error.code).toBe("UNAVAILABLE");
   expect(down.headers.get("retry-after")).toBe("1");
+  expect(down.body.error.message, "why and where").toMatch(
+    /^latchkey could not be reached: ECONNREFUSED \(127\.0\.0\.1:\d+\)$/,
+  );
   const readOnly = await ask(appUrl, "/down-read-only", bearer(key.secret));
   expect(readOnly.status, "fail-open for a read-only route, when asked").toBe(200);
   expect(readOnly.body.latchkey).toBeNull();
@@ -133,8 +137,10 @@ export async function forged(token: string): Promise<string> {
 
 /** Starts a scenario app (test/apps/) in front of `server`; it prints the port it listens on. */
 export async function startApp(command: string[], server: Latchkeyd, cwd?: string) {
+  // A port nothing listens on (and no fetch refuses to dial, as Node's does port 9).
+  const deadUrl = `http://127.0.0.1:${await freePort()}`;
   const child = Bun.spawn(command, {
-    env: { ...process.env, LATCHKEY_URL: server.url, PROJECT_ID: server.projectId, DEAD_URL: "http://127.0.0.1:9" },
+    env: { ...process.env, LATCHKEY_URL: server.url, PROJECT_ID: server.projectId, DEAD_URL: deadUrl },
     stdout: "pipe",
     stderr: "pipe",
     ...(cwd ? { cwd } : {}),
