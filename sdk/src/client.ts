@@ -3,7 +3,7 @@
  * own JSON (snake_case), typed from the OpenAPI document the server serves (src/generated/api.ts). Failures throw
  * LatchkeyError; `verify` never throws for a refusal, which is an answer like any other.
  */
-import type { operations } from "./generated/api.ts";
+import type { components, operations } from "./generated/api.ts";
 import { type CallOptions, Transport, type TransportOptions } from "./transport.ts";
 
 type Operation = keyof operations;
@@ -25,25 +25,40 @@ export type QueryOf<Name extends Operation> = operations[Name]["parameters"] ext
   ? NonNullable<Query>
   : never;
 
-export type ApiKey = ResponseBody<"getKey">;
-export type CreatedKey = ResponseBody<"createKey">;
-export type Verification = ResponseBody<"verifyCredential">;
-export type SessionToken = ResponseBody<"createSession">;
-export type Tenant = ResponseBody<"getTenant">;
-export type Project = ResponseBody<"getProject">;
-export type AuditEvent = ResponseBody<"listAuditEvents">["data"][number];
+type Schemas = components["schemas"];
+export type ApiKey = Schemas["ApiKey"];
+export type CreatedKey = Schemas["ApiKeyCreated"];
+export type Verification = Schemas["VerifyResult"];
+export type SessionToken = Schemas["Session"];
+export type Tenant = Schemas["Tenant"];
+export type Project = Schemas["Project"];
+export type AuditEvent = Schemas["AuditEvent"];
 
 export interface LatchkeyOptions extends TransportOptions {
   /** The API key (or root key) the client acts with. */
   key: string;
-  /** The project the key must belong to (sent as X-Project-Id); with the root key, the project to act in. */
+  /**
+   * The project the key must belong to; with the root key, the project to act in. Sent as X-Project-Id to the routes
+   * about one project (keys, sessions, verify), never to the root key's routes about all of them (tenants, projects,
+   * audit, signing keys), which would refuse it.
+   */
   projectId?: string;
 }
 
-/** Per-call options: the project to act in (root key), an AbortSignal. */
-export interface RequestOptions {
-  projectId?: string;
+/** Names no project: `{ projectId: NO_PROJECT }` sends no X-Project-Id on this call, whatever the client's. */
+const NO_PROJECT = "none";
+
+/** What a route is about: one project (it takes X-Project-Id), or all of them (the root key's own routes). */
+type RouteScope = "project" | "all projects";
+
+/** Per-call options: an AbortSignal. */
+export interface CallSignal {
   signal?: AbortSignal;
+}
+
+/** Per-call options of a route about one project: the project for this call (or "none"), an AbortSignal. */
+export interface RequestOptions extends CallSignal {
+  projectId?: string;
 }
 
 interface Listed<Item> {
@@ -101,18 +116,44 @@ export class Latchkey {
     this.projectId = options.projectId;
   }
 
-  private call<Body>(method: string, path: string, options: RequestOptions & CallOptions = {}): Promise<Body> {
+  /** X-Project-Id, for a route about one project: the call's project, else the client's; nothing for "none". */
+  private projectHeader(options: RequestOptions): Record<string, string> {
+    const projectId = options.projectId ?? this.projectId;
+    return projectId === undefined || projectId === NO_PROJECT ? {} : { "x-project-id": projectId };
+  }
+
+  /**
+   * A call made with the client's key. `route` says what the route is about: one project (X-Project-Id is sent), or
+   * every project, as the root key's tenant, project, audit and signing-key routes are (it is not: they refuse it).
+   */
+  private call<Body>(
+    method: string,
+    path: string,
+    { projectId, ...options }: RequestOptions & CallOptions = {},
+    route: RouteScope = "project",
+  ): Promise<Body> {
+    const project = route === "project" ? this.projectHeader({ projectId }) : {};
     return this.transport.call<Body>(method, path, {
       ...options,
       key: this.key,
-      headers: { "x-project-id": options.projectId ?? this.projectId, ...options.headers },
+      headers: { ...project, ...options.headers },
     });
   }
 
-  private list<Name extends Operation>(path: string, query: QueryOf<Name>, options: RequestOptions) {
+  private list<Name extends Operation>(
+    path: string,
+    query: QueryOf<Name>,
+    options: RequestOptions,
+    route: RouteScope = "project",
+  ) {
     type Page = ResponseBody<Name> & Listed<unknown>;
     return new PageRequest<Page>((cursor) =>
-      this.call<Page>("GET", path, { ...options, query: { ...(query as object), ...(cursor ? { cursor } : {}) } }),
+      this.call<Page>(
+        "GET",
+        path,
+        { ...options, query: { ...(query as object), ...(cursor ? { cursor } : {}) } },
+        route,
+      ),
     );
   }
 
@@ -137,42 +178,58 @@ export class Latchkey {
   };
 
   readonly tenants = {
-    create: (body: RequestBody<"createTenant">, options: RequestOptions = {}) =>
-      this.call<ResponseBody<"createTenant">>("POST", "/v1/tenants", { ...options, body }),
-    get: (id: string, options: RequestOptions = {}) => this.call<Tenant>("GET", `/v1/tenants/${segment(id)}`, options),
-    list: (query: QueryOf<"listTenants"> = {}, options: RequestOptions = {}) =>
-      this.list<"listTenants">("/v1/tenants", query, options),
-    update: (id: string, body: RequestBody<"updateTenant">, options: RequestOptions = {}) =>
-      this.call<ResponseBody<"updateTenant">>("PATCH", `/v1/tenants/${segment(id)}`, { ...options, body }),
+    create: (body: RequestBody<"createTenant">, options: CallSignal = {}) =>
+      this.call<ResponseBody<"createTenant">>("POST", "/v1/tenants", { ...options, body }, "all projects"),
+    get: (id: string, options: CallSignal = {}) =>
+      this.call<Tenant>("GET", `/v1/tenants/${segment(id)}`, options, "all projects"),
+    list: (query: QueryOf<"listTenants"> = {}, options: CallSignal = {}) =>
+      this.list<"listTenants">("/v1/tenants", query, options, "all projects"),
+    update: (id: string, body: RequestBody<"updateTenant">, options: CallSignal = {}) =>
+      this.call<ResponseBody<"updateTenant">>(
+        "PATCH",
+        `/v1/tenants/${segment(id)}`,
+        { ...options, body },
+        "all projects",
+      ),
     /** Deletes the tenant and its projects (their keys revoked); the record stays, with `deleted_at`. */
-    delete: (id: string, options: RequestOptions = {}) =>
-      this.call<ResponseBody<"deleteTenant">>("DELETE", `/v1/tenants/${segment(id)}`, options),
+    delete: (id: string, options: CallSignal = {}) =>
+      this.call<ResponseBody<"deleteTenant">>("DELETE", `/v1/tenants/${segment(id)}`, options, "all projects"),
   };
 
   readonly projects = {
-    create: (body: RequestBody<"createProject">, options: RequestOptions = {}) =>
-      this.call<ResponseBody<"createProject">>("POST", "/v1/projects", { ...options, body }),
-    get: (id: string, options: RequestOptions = {}) =>
-      this.call<Project>("GET", `/v1/projects/${segment(id)}`, options),
-    list: (query: QueryOf<"listProjects"> = {}, options: RequestOptions = {}) =>
-      this.list<"listProjects">("/v1/projects", query, options),
-    update: (id: string, body: RequestBody<"updateProject">, options: RequestOptions = {}) =>
-      this.call<ResponseBody<"updateProject">>("PATCH", `/v1/projects/${segment(id)}`, { ...options, body }),
+    create: (body: RequestBody<"createProject">, options: CallSignal = {}) =>
+      this.call<ResponseBody<"createProject">>("POST", "/v1/projects", { ...options, body }, "all projects"),
+    get: (id: string, options: CallSignal = {}) =>
+      this.call<Project>("GET", `/v1/projects/${segment(id)}`, options, "all projects"),
+    list: (query: QueryOf<"listProjects"> = {}, options: CallSignal = {}) =>
+      this.list<"listProjects">("/v1/projects", query, options, "all projects"),
+    update: (id: string, body: RequestBody<"updateProject">, options: CallSignal = {}) =>
+      this.call<ResponseBody<"updateProject">>(
+        "PATCH",
+        `/v1/projects/${segment(id)}`,
+        { ...options, body },
+        "all projects",
+      ),
     /** Deletes the project (its keys revoked); the record stays, with `deleted_at`. */
-    delete: (id: string, options: RequestOptions = {}) =>
-      this.call<ResponseBody<"deleteProject">>("DELETE", `/v1/projects/${segment(id)}`, options),
+    delete: (id: string, options: CallSignal = {}) =>
+      this.call<ResponseBody<"deleteProject">>("DELETE", `/v1/projects/${segment(id)}`, options, "all projects"),
   };
 
   readonly audit = {
-    list: (query: QueryOf<"listAuditEvents"> = {}, options: RequestOptions = {}) =>
-      this.list<"listAuditEvents">("/v1/audit", query, options),
+    list: (query: QueryOf<"listAuditEvents"> = {}, options: CallSignal = {}) =>
+      this.list<"listAuditEvents">("/v1/audit", query, options, "all projects"),
   };
 
   readonly signingKeys = {
-    list: (options: RequestOptions = {}) =>
-      this.call<ResponseBody<"listSigningKeys">>("GET", "/v1/signing-keys", options),
-    rotate: (body: RequestBody<"rotateSigningKey"> = {}, options: RequestOptions = {}) =>
-      this.call<ResponseBody<"rotateSigningKey">>("POST", "/v1/signing-keys/rotate", { ...options, body }),
+    list: (options: CallSignal = {}) =>
+      this.call<ResponseBody<"listSigningKeys">>("GET", "/v1/signing-keys", options, "all projects"),
+    rotate: (body: RequestBody<"rotateSigningKey"> = {}, options: CallSignal = {}) =>
+      this.call<ResponseBody<"rotateSigningKey">>(
+        "POST",
+        "/v1/signing-keys/rotate",
+        { ...options, body },
+        "all projects",
+      ),
   };
 
   /**
@@ -181,10 +238,11 @@ export class Latchkey {
    * its own beyond the one checked.
    */
   verify(body: RequestBody<"verifyCredential">, options: RequestOptions = {}): Promise<Verification> {
+    const { projectId, ...rest } = options;
     return this.transport.call<Verification>("POST", "/v1/keys/verify", {
-      ...options,
+      ...rest,
       body,
-      headers: { "x-project-id": options.projectId ?? this.projectId },
+      headers: this.projectHeader({ projectId }),
     });
   }
 }

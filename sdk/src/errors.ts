@@ -29,9 +29,15 @@ export class LatchkeyError extends Error {
     code: string,
     status: number,
     message: string,
-    options: { requestId?: string | null; details?: ErrorDetail[]; retryAfterSeconds?: number | null } = {},
+    options: {
+      requestId?: string | null;
+      details?: ErrorDetail[];
+      retryAfterSeconds?: number | null;
+      /** What the SDK met underneath (a network error, jose's refusal): for logs, never in an answer's body. */
+      cause?: unknown;
+    } = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = status;
     this.requestId = options.requestId ?? null;
@@ -47,9 +53,9 @@ export class LatchkeyError extends Error {
   }
 }
 
-/** latchkey could not be reached, or did not answer in time. */
-export function unavailable(reason: string): LatchkeyError {
-  return new LatchkeyError("UNAVAILABLE", 503, `latchkey could not be reached: ${reason}`);
+/** latchkey could not be reached, or did not answer in time; `cause` is what failed underneath. */
+export function unavailable(reason: string, cause?: unknown): LatchkeyError {
+  return new LatchkeyError("UNAVAILABLE", 503, `latchkey could not be reached: ${reason}`, { cause });
 }
 
 /**

@@ -25,7 +25,10 @@ export interface MiddlewareOptions {
   tokens?: "remote" | "offline";
   /** Your project's id: required for `tokens: "offline"` (the tokens' audience); sent as X-Project-Id otherwise. */
   projectId?: string;
-  /** The tokens' issuer, for `tokens: "offline"` (default baseUrl). */
+  /**
+   * The tokens' issuer, for `tokens: "offline"`: latchkey's public URL. By default it is read once from latchkey's
+   * discovery document (`<baseUrl>/.well-known/openid-configuration`).
+   */
   issuer?: string;
   /** When latchkey cannot be reached: "closed" (default, 503) or "read-only" (GET/HEAD/OPTIONS pass, no identity). */
   failOpen?: "closed" | "read-only";

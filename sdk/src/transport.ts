@@ -1,9 +1,11 @@
 /**
  * One HTTP call to latchkey: a deadline on every call, bounded retries for idempotent ones (on 429 and 503, honouring
  * Retry-After, and on a connection that failed), and every failure turned into a LatchkeyError. Secrets travel in
- * headers and bodies only; nothing here logs.
+ * headers and bodies only; nothing here logs. Every call names the SDK and its runtime in User-Agent, which latchkey
+ * records (a CLI login's approval page shows it).
  */
 import { errorFromAnswer, LatchkeyError, unavailable } from "./errors.ts";
+import { SDK_VERSION } from "./version.ts";
 
 export interface TransportOptions {
   /** latchkey's URL, e.g. `https://auth.example.com` or `http://127.0.0.1:8787`. */
@@ -38,6 +40,7 @@ export interface Answer<Body> {
 }
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);
+const USER_AGENT = userAgent();
 
 export class Transport {
   readonly baseUrl: string;
@@ -89,7 +92,7 @@ export class Transport {
       if (value === undefined || value === null) continue;
       for (const one of Array.isArray(value) ? value : [value]) url.searchParams.append(name, String(one));
     }
-    const headers: Record<string, string> = { accept: "application/json" };
+    const headers: Record<string, string> = { accept: "application/json", ...USER_AGENT };
     for (const [name, value] of Object.entries(options.headers ?? {})) if (value !== undefined) headers[name] = value;
     if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
     let body: string | undefined;
@@ -110,7 +113,8 @@ export class Transport {
     } catch (error) {
       if (options.signal?.aborted) throw error;
       const timedOut = error instanceof DOMException && error.name === "TimeoutError";
-      throw unavailable(timedOut ? `no answer within ${this.timeoutMs} ms` : describe(error));
+      const reason = timedOut ? `no answer within ${this.timeoutMs} ms` : reasonOf(error);
+      throw unavailable(`${reason} (${new URL(this.baseUrl).host})`, error);
     }
     const text = await response.text();
     let parsed: unknown = text;
@@ -148,8 +152,49 @@ export function sleep(milliseconds: number, signal?: AbortSignal): Promise<void>
   });
 }
 
-/** A network error's reason, without echoing anything the request carried. */
-function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string } })?.cause?.code ?? (error as { code?: string })?.code;
-  return cause ?? (error instanceof Error ? error.message : "network error");
+/**
+ * Why a connection failed, without echoing anything the request carried: the first error code met along the error's
+ * causes (Bun puts ECONNREFUSED on the error, Node on its cause, or on each error of an AggregateError when every
+ * address of a host refused), else the innermost message (Node's "bad port").
+ */
+export function reasonOf(error: unknown): string {
+  let reason = "network error";
+  const seen = new Set<unknown>();
+  for (let current = error; typeof current === "object" && current !== null && !seen.has(current); ) {
+    seen.add(current);
+    const { code, errors, cause, message } = current as {
+      code?: unknown;
+      errors?: unknown;
+      cause?: unknown;
+      message?: unknown;
+    };
+    const codes = [code, ...(Array.isArray(errors) ? errors.map((inner) => (inner as { code?: unknown })?.code) : [])];
+    const named = codes.find((candidate): candidate is string => typeof candidate === "string" && candidate !== "");
+    if (named !== undefined) return named;
+    if (typeof message === "string" && message !== "") reason = message;
+    current = cause;
+  }
+  return reason;
+}
+
+/**
+ * `latchkey-sdk/<version> (<runtime>/<version>)`. None in a browser, which sends its own, and for which a User-Agent
+ * set by script would make every request need a CORS preflight.
+ */
+function userAgent(): { "user-agent"?: string } {
+  const runtime = globalThis as {
+    Bun?: { version?: unknown };
+    Deno?: { version?: { deno?: unknown } };
+    process?: { versions?: { node?: unknown } };
+    document?: unknown;
+    navigator?: { userAgent?: unknown };
+  };
+  let name: unknown;
+  if (typeof runtime.Bun?.version === "string") name = `bun/${runtime.Bun.version}`;
+  else if (typeof runtime.Deno?.version?.deno === "string") name = `deno/${runtime.Deno.version.deno}`;
+  else if (typeof runtime.process?.versions?.node === "string") name = `node/${runtime.process.versions.node}`;
+  else if (runtime.document !== undefined) return {};
+  else name = runtime.navigator?.userAgent;
+  const described = typeof name === "string" ? name.replace(/[^\x21-\x7e]/g, "").slice(0, 64) : "";
+  return { "user-agent": `latchkey-sdk/${SDK_VERSION} (${described || "unknown"})` };
 }

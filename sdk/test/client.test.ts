@@ -3,8 +3,12 @@
  * refusal, retries bounded and honouring Retry-After, a deadline on every call, nothing logged.
  */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { join } from "node:path";
 import { newId } from "../../src/lib/ids.ts";
+import { freePort } from "../../test/support/ports.ts";
+import { serverDocument } from "../scripts/generate.ts";
 import { Latchkey, LatchkeyError } from "../src/index.ts";
+import { SDK_VERSION } from "../src/version.ts";
 import { useLatchkeyd } from "./support/latchkeyd.ts";
 
 const latchkeyd = useLatchkeyd("sdk-client");
@@ -72,6 +76,83 @@ describe("the client", () => {
     expect(missing).toMatchObject({ code: "NOT_FOUND", status: 404 });
     const stranger = new Latchkey({ baseUrl: latchkeyd.server.url, key: "sk_live_notakeyatall" });
     expect(await stranger.keys.list().then(null, (error: any) => error.code)).toBe("API_KEY_INVALID");
+  });
+
+  test("regression: a root client with a projectId still reaches tenants, projects, audit, signing keys", async () => {
+    const { url, rootKey, projectId } = latchkeyd.server;
+    const client = new Latchkey({ baseUrl: url, key: rootKey, projectId });
+    const tenants = await client.tenants.list();
+    expect(tenants.data.length).toBeGreaterThan(0);
+    expect((await client.tenants.get(tenants.data[0]!.id)).object).toBe("tenant");
+    expect((await client.projects.list()).data.map((project) => project.id)).toContain(projectId);
+    expect((await client.projects.get(projectId)).id).toBe(projectId);
+    expect((await client.projects.update(projectId, {})).id).toBe(projectId);
+    expect((await client.audit.list({ limit: 1 })).object).toBe("list");
+    expect((await client.signingKeys.list()).data.length).toBeGreaterThan(0);
+    // Where the route is about one project, the project applies; per call it can be another, or "none".
+    const tenant = await client.tenants.create({ name: "elsewhere" });
+    const other = await client.projects.create({ tenant_id: tenant.id, name: "other" });
+    const inOther = await client.keys.create({ name: "other's", scopes: ["runs:read"] }, { projectId: other.id });
+    expect(inOther.project_id).toBe(other.id);
+    const mine = await client.keys.create({ name: "mine", scopes: ["runs:read"] });
+    expect(mine.project_id).toBe(projectId);
+    expect((await client.keys.list({}, { projectId: other.id })).data.map((key) => key.id)).toEqual([inOther.id]);
+    // Pinned to its project, the client does not see the other project's key; with "none", the root key's reach is
+    // every project again.
+    expect(await client.keys.get(inOther.id).catch((error: any) => error.code)).toBe("NOT_FOUND");
+    expect((await client.keys.get(inOther.id, { projectId: "none" })).id).toBe(inOther.id);
+  });
+
+  test("X-Project-Id goes exactly to the operations whose document declares it", async () => {
+    const document = JSON.parse(serverDocument());
+    const seen: { operationId: string; projectHeader: string | null }[] = [];
+    const operations = Object.entries<Record<string, any>>(document.paths).flatMap(([path, item]) =>
+      Object.entries<any>(item).map(([method, operation]) => ({
+        method: method.toUpperCase(),
+        pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`),
+        operationId: operation.operationId as string,
+        takesProject: (operation.parameters ?? []).some((parameter: any) => parameter.name === "X-Project-Id"),
+      })),
+    );
+    const recorder = scripted((request) => {
+      const { pathname } = new URL(request.url);
+      const operation = operations.find((one) => one.method === request.method && one.pattern.test(pathname));
+      seen.push({
+        operationId: operation?.operationId ?? `${request.method} ${pathname}`,
+        projectHeader: request.headers.get("x-project-id"),
+      });
+      return Response.json({ object: "list", data: [], next_cursor: null });
+    });
+    stops.push(recorder.stop);
+    const client = new Latchkey({ baseUrl: recorder.url, key: "lk_root_x", projectId: "prj_0356P8eRUI9LgqPR3Hm8yK" });
+    const id = "key_0356P8eRUI9LgqPR3Hm8yK";
+    await Promise.all([
+      client.keys.create({ name: "n", scopes: ["runs:read"] }),
+      client.keys.get(id),
+      client.keys.list(),
+      client.keys.update(id, { name: "m" }),
+      client.keys.revoke(id),
+      client.keys.rotate(id),
+      client.sessions.create({ user_id: "u" }),
+      client.verify({ key: "sk_live_x" }),
+      client.tenants.create({ name: "t" }),
+      client.tenants.get("ten_0356P8eRUI9LgqPR3Hm8yK"),
+      client.tenants.list(),
+      client.tenants.update("ten_0356P8eRUI9LgqPR3Hm8yK", { name: "u" }),
+      client.projects.create({ tenant_id: "ten_0356P8eRUI9LgqPR3Hm8yK", name: "p" }),
+      client.projects.get("prj_0356P8eRUI9LgqPR3Hm8yK"),
+      client.projects.list(),
+      client.projects.update("prj_0356P8eRUI9LgqPR3Hm8yK", {}),
+      client.audit.list(),
+      client.signingKeys.list(),
+      client.signingKeys.rotate(),
+    ]);
+    expect(seen).toHaveLength(19);
+    for (const { operationId, projectHeader } of seen) {
+      const operation = operations.find((one) => one.operationId === operationId);
+      expect({ operationId, sent: projectHeader !== null }).toEqual({ operationId, sent: operation!.takesProject });
+    }
+    expect(seen.filter((call) => call.projectHeader !== null)).toHaveLength(8);
   });
 
   test("verify answers a refusal as a value, and never throws for one", async () => {
@@ -144,6 +225,52 @@ describe("the client", () => {
       .list()
       .catch((error: any) => error);
     expect(away).toMatchObject({ code: "UNAVAILABLE", status: 503 });
+  });
+
+  test("regression: an unreachable latchkey's 503 names the errno and the address, and keeps the error", async () => {
+    const closed = await freePort();
+    const away = await new Latchkey({ baseUrl: `http://127.0.0.1:${closed}`, key: "sk_live_x", retries: 0 }).keys
+      .list()
+      .catch((error: any) => error);
+    expect(away.message).toBe(`latchkey could not be reached: ECONNREFUSED (127.0.0.1:${closed})`);
+    expect(away.cause).toBeInstanceOf(Error);
+    // Node's fetch, when every address of a host refused: "fetch failed", the codes one level down, in an
+    // AggregateError that has none of its own.
+    const refusals = ["::1", "127.0.0.1"].map((address) =>
+      Object.assign(new Error(`connect ECONNREFUSED ${address}:8787`), { code: "ECONNREFUSED", errno: -111 }),
+    );
+    const nodeFetch = async () => {
+      throw new TypeError("fetch failed", { cause: new AggregateError(refusals) });
+    };
+    const dualStack = await new Latchkey({
+      baseUrl: "http://localhost:8787",
+      key: "k",
+      retries: 0,
+      fetch: nodeFetch,
+    }).keys
+      .list()
+      .catch((error: any) => error);
+    expect(dualStack).toMatchObject({ code: "UNAVAILABLE", status: 503 });
+    expect(dualStack.message).toBe("latchkey could not be reached: ECONNREFUSED (localhost:8787)");
+    expect(dualStack.toBody().error.message).toBe(dualStack.message);
+  });
+
+  test("regression: every call names the SDK and its runtime in User-Agent", async () => {
+    const agents: (string | null)[] = [];
+    const recorder = scripted((request) => {
+      agents.push(request.headers.get("user-agent"));
+      return Response.json({ object: "list", data: [], next_cursor: null });
+    });
+    stops.push(recorder.stop);
+    const client = new Latchkey({ baseUrl: recorder.url, key: "sk_live_x" });
+    await client.keys.list();
+    await client.verify({ key: "sk_live_x" });
+    expect(agents).toEqual([
+      `latchkey-sdk/${SDK_VERSION} (bun/${Bun.version})`,
+      `latchkey-sdk/${SDK_VERSION} (bun/${Bun.version})`,
+    ]);
+    const manifest = JSON.parse(await Bun.file(join(import.meta.dir, "..", "package.json")).text());
+    expect(SDK_VERSION).toBe(manifest.version);
   });
 
   test("nothing is logged, so a created key's secret never reaches a log", async () => {

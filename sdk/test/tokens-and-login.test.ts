@@ -48,7 +48,7 @@ describe("offline token verification", () => {
       key: key.id,
       aud: latchkeyd.server.projectId,
       scp: ["runs:read"],
-      iss: latchkeyd.server.url,
+      iss: latchkeyd.server.publicUrl,
     });
     const refusal = (candidate: string, options = verifier) =>
       options.verify(candidate).then(
@@ -77,6 +77,73 @@ describe("offline token verification", () => {
     expect(await refusal("not a token")).toBe("SESSION_INVALID 401");
   });
 
+  test("regression: latchkey at its default public URL, reached at 127.0.0.1: genuine tokens verify", async () => {
+    // The issuer (http://localhost:<port>) is not the address given (http://127.0.0.1:<port>): it is discovered.
+    expect(latchkeyd.server.publicUrl).not.toBe(latchkeyd.server.url);
+    const { token } = await tokenFor("sidecar user");
+    const verifier = createTokenVerifier({ baseUrl: latchkeyd.server.url, audience: latchkeyd.server.projectId });
+    expect(await verifier.verify(token)).toMatchObject({ sub: "sidecar user", iss: latchkeyd.server.publicUrl });
+    const discovery = await fetch(`${latchkeyd.server.url}/.well-known/openid-configuration`).then((answer) =>
+      answer.json(),
+    );
+    expect(discovery).toMatchObject({
+      issuer: latchkeyd.server.publicUrl,
+      jwks_uri: `${latchkeyd.server.publicUrl}/.well-known/jwks.json`,
+    });
+  });
+
+  test("regression: a refusal keeps jose's reason as its cause, and an answer never shows it", async () => {
+    const { token } = await tokenFor("elsewhere");
+    const wrongIssuer = createTokenVerifier({
+      baseUrl: latchkeyd.server.url,
+      issuer: "https://auth.example.com",
+      audience: latchkeyd.server.projectId,
+    });
+    const refusal = await wrongIssuer.verify(token).catch((error: any) => error);
+    expect(refusal).toMatchObject({ code: "SESSION_INVALID", message: "The session token is not valid." });
+    expect(refusal.cause).toMatchObject({ code: "ERR_JWT_CLAIM_VALIDATION_FAILED", claim: "iss" });
+    expect(JSON.stringify(refusal.toBody())).not.toContain("ERR_JWT");
+    const forgery = await createTokenVerifier({ baseUrl: latchkeyd.server.url, audience: latchkeyd.server.projectId })
+      .verify(await forged(token))
+      .catch((error: any) => error);
+    expect(forgery.cause.code).toBe("ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+  });
+
+  test("the issuer is discovered once and kept; a failed discovery is UNAVAILABLE and tried again", async () => {
+    let discoveries = 0;
+    let failNext = true;
+    const proxy = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (request) => {
+        const { pathname } = new URL(request.url);
+        if (pathname === "/.well-known/openid-configuration") {
+          discoveries++;
+          if (failNext) {
+            failNext = false;
+            return new Response("down", { status: 502 });
+          }
+        }
+        return fetch(`${latchkeyd.server.url}${pathname}`);
+      },
+    });
+    try {
+      const verifier = createTokenVerifier({
+        baseUrl: `http://127.0.0.1:${proxy.port}`,
+        audience: latchkeyd.server.projectId,
+      });
+      const { token } = await tokenFor("discovered");
+      const unavailable = await verifier.verify(token).catch((error: any) => error);
+      expect(unavailable).toMatchObject({ code: "UNAVAILABLE", status: 503 });
+      expect(unavailable.cause.message).toBe("HTTP 502");
+      const answers = await Promise.all(Array.from({ length: 20 }, () => verifier.verify(token)));
+      expect(answers.every((claims) => claims.sub === "discovered")).toBe(true);
+      expect(discoveries).toBe(2);
+    } finally {
+      proxy.stop(true);
+    }
+  });
+
   test("a token past its exp (its key expired) is SESSION_EXPIRED", async () => {
     const { token } = await tokenFor("late", { expires_at: new Date(Date.now() + 1_500).toISOString() });
     const verifier = createTokenVerifier({ baseUrl: latchkeyd.server.url, audience: latchkeyd.server.projectId });
@@ -91,7 +158,7 @@ describe("offline token verification", () => {
       // The cooldown is a minute by default; a second here, to see it pass.
       const verifier = createTokenVerifier({
         jwksUrl: jwks.url,
-        issuer: latchkeyd.server.url,
+        issuer: latchkeyd.server.publicUrl,
         audience: latchkeyd.server.projectId,
         jwksCooldownMs: 1_000,
       });

@@ -6,20 +6,22 @@ import { IsoDateTime, idOf, listOf, listResponse, pageQuery } from "../http/wire
 import { toIsoString } from "../lib/clock.ts";
 import { AUDIT_ACTIONS, readAuditEvents } from "./service.ts";
 
-const AuditEvent = z.object({
-  id: z.string(),
-  object: z.literal("audit_event"),
-  action: z.string(),
-  occurred_at: IsoDateTime,
-  actor: z.object({ type: z.string(), id: z.string().nullable() }),
-  target: z.object({ type: z.string(), id: z.string() }),
-  tenant_id: z.string().nullable(),
-  project_id: z.string().nullable(),
-  ip: z.string().nullable(),
-  user_agent: z.string().nullable(),
-  request_id: z.string().nullable(),
-  details: z.record(z.string(), z.unknown()),
-});
+const AuditEvent = z
+  .object({
+    id: z.string(),
+    object: z.literal("audit_event"),
+    action: z.string(),
+    occurred_at: IsoDateTime,
+    actor: z.object({ type: z.string(), id: z.string().nullable() }),
+    target: z.object({ type: z.string(), id: z.string() }),
+    tenant_id: z.string().nullable(),
+    project_id: z.string().nullable(),
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable(),
+    request_id: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: "AuditEvent" });
 
 const AuditQuery = z.object({
   ...pageQuery("auditEvent"),

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { AppError, OAuthError } from "../errors.ts";
 import type { AppDeps } from "../http/app-deps.ts";
-import { type HandlerRequest, route } from "../http/route.ts";
+import { type HandlerRequest, RATE_LIMIT_HEADERS, route } from "../http/route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "../http/wire.ts";
 import { MAX_SCOPES_PER_KEY, RESERVED_SCOPES, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { toIsoString } from "../lib/clock.ts";
@@ -126,6 +126,10 @@ const approvalRoutes = (["sessionId", "userCode"] as const).flatMap((by) => {
   ];
 });
 
+/** RFC 8628's two endpoints, which the discovery document names too. */
+export const DEVICE_AUTHORIZATION_PATH = "/oauth/device/code";
+export const TOKEN_PATH = "/oauth/token";
+
 export const cliLoginRoutes = [
   route({
     method: "POST",
@@ -141,6 +145,7 @@ export const cliLoginRoutes = [
     headers: ["X-Project-Id"],
     body: CreateCliSessionBody,
     responses: { 201: CreatedCliSession, 403: CliErrorResponse, 404: CliErrorResponse, 429: CliErrorResponse },
+    answerHeaders: { 201: RATE_LIMIT_HEADERS, 429: RATE_LIMIT_HEADERS },
     handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
       await limitStarts(deps, request, nowMilliseconds, responseHeaders);
       const created = await startCliLogin(
@@ -259,7 +264,7 @@ export const cliLoginRoutes = [
   }),
   route({
     method: "POST",
-    path: "/oauth/device/code",
+    path: DEVICE_AUTHORIZATION_PATH,
     operationId: "deviceAuthorization",
     summary: "RFC 8628 device authorization: client_id is the project id; scope is space-separated.",
     tags: ["cli-login"],
@@ -268,6 +273,7 @@ export const cliLoginRoutes = [
     bodyFormat: "form",
     body: DeviceCodeForm,
     responses: { 200: DeviceCodeResponse, 401: OAuthErrorResponse, 403: OAuthErrorResponse, 429: OAuthErrorResponse },
+    answerHeaders: { 200: RATE_LIMIT_HEADERS, 429: RATE_LIMIT_HEADERS },
     handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
       const scopes = body.scope === undefined ? undefined : body.scope.split(" ").filter((scope) => scope !== "");
       if (scopes?.some((scope) => !SCOPE_PATTERN.test(scope)) || (scopes?.length ?? 0) > MAX_SCOPES_PER_KEY) {
@@ -293,7 +299,7 @@ export const cliLoginRoutes = [
   }),
   route({
     method: "POST",
-    path: "/oauth/token",
+    path: TOKEN_PATH,
     operationId: "deviceAccessToken",
     summary: "RFC 8628 token request (grant_type=urn:ietf:params:oauth:grant-type:device_code): the API key, once.",
     description:

@@ -20,21 +20,25 @@ export const CreateCliSessionBody = z.strictObject({
   scopes: ScopeList.optional().describe("Scopes the CLI asks for; the approver may grant these or fewer."),
 });
 
-export const CreatedCliSession = z.object({
-  sessionId: z.string().describe("Keep it secret: it collects the key."),
-  verificationUrl: z.string(),
-  expiresAt: IsoDateTime,
-  userCode: z.string().describe("XXXX-XXXX, for the user to compare with the page."),
-  interval: z.number().int().describe("Seconds to wait between polls."),
-});
+export const CreatedCliSession = z
+  .object({
+    sessionId: z.string().describe("Keep it secret: it collects the key."),
+    verificationUrl: z.string(),
+    expiresAt: IsoDateTime,
+    userCode: z.string().describe("XXXX-XXXX, for the user to compare with the page."),
+    interval: z.number().int().describe("Seconds to wait between polls."),
+  })
+  .meta({ id: "CliLoginSession" });
 
 export const CliSessionParams = z.object({ sessionId: z.string().max(64) });
 
-export const CliPoll = z.discriminatedUnion("status", [
-  z.object({ status: z.literal("pending"), deviceName: z.string().nullable() }),
-  z.object({ status: z.literal("completed"), apiKey: z.string() }),
-  z.object({ status: z.literal("expired") }),
-]);
+export const CliPoll = z
+  .discriminatedUnion("status", [
+    z.object({ status: z.literal("pending"), deviceName: z.string().nullable() }),
+    z.object({ status: z.literal("completed"), apiKey: z.string() }),
+    z.object({ status: z.literal("expired") }),
+  ])
+  .meta({ id: "CliLoginPoll" });
 
 export const CliSuccess = z.object({ success: z.literal(true) });
 
@@ -48,38 +52,40 @@ export const ApproveBody = z.strictObject({
   expires_at: IsoDateTime.optional().describe("Default: the project's cli key lifetime (90 days)."),
 });
 
-export const ApprovedCliSession = z.object({
-  object: z.literal("cli_session"),
-  status: z.literal("approved"),
-  key_id: z.string(),
-  owner: z.string(),
-  scopes: z.array(z.string()),
-  expires_at: IsoDateTime,
-  callback_url: z.string().nullable(),
-});
+export const ApprovedCliSession = z
+  .object({
+    object: z.literal("cli_session"),
+    status: z.literal("approved"),
+    key_id: z.string(),
+    owner: z.string(),
+    scopes: z.array(z.string()),
+    expires_at: IsoDateTime,
+    callback_url: z.string().nullable(),
+  })
+  .meta({ id: "CliLoginApproved" });
 
-export const DeniedCliSession = z.object({
-  object: z.literal("cli_session"),
-  status: z.literal("denied"),
-  callback_url: z.string().nullable(),
-});
+export const DeniedCliSession = z
+  .object({ object: z.literal("cli_session"), status: z.literal("denied"), callback_url: z.string().nullable() })
+  .meta({ id: "CliLoginDenied" });
 
-export const CliSessionForApproval = z.object({
-  object: z.literal("cli_session"),
-  status: z.enum(["pending", "approved", "delivered", "denied", "expired"]),
-  device_name: z.string().nullable(),
-  user_code: z.string(),
-  requester_ip: z.string().nullable(),
-  requester_user_agent: z.string().nullable(),
-  created_at: IsoDateTime,
-  expires_at: IsoDateTime,
-  scopes: z.array(z.string()).nullable(),
-  project: z.object({ id: z.string(), name: z.string() }).describe("The project the CLI asks to sign in to."),
-  callback_host: z
-    .string()
-    .nullable()
-    .describe("Where the browser is sent once the user approves or denies (host and port); null: nowhere."),
-});
+export const CliSessionForApproval = z
+  .object({
+    object: z.literal("cli_session"),
+    status: z.enum(["pending", "approved", "delivered", "denied", "expired"]),
+    device_name: z.string().nullable(),
+    user_code: z.string(),
+    requester_ip: z.string().nullable(),
+    requester_user_agent: z.string().nullable(),
+    created_at: IsoDateTime,
+    expires_at: IsoDateTime,
+    scopes: z.array(z.string()).nullable(),
+    project: z.object({ id: z.string(), name: z.string() }).describe("The project the CLI asks to sign in to."),
+    callback_host: z
+      .string()
+      .nullable()
+      .describe("Where the browser is sent once the user approves or denies (host and port); null: nowhere."),
+  })
+  .meta({ id: "CliLoginForApproval" });
 
 export const DeviceCodeForm = z.object({
   client_id: z.string().min(1).max(64).describe("The project id."),
@@ -90,14 +96,16 @@ export const DeviceCodeForm = z.object({
     .describe("Space-separated scopes."),
 });
 
-export const DeviceCodeResponse = z.object({
-  device_code: z.string(),
-  user_code: z.string(),
-  verification_uri: z.string(),
-  verification_uri_complete: z.string(),
-  expires_in: z.number().int(),
-  interval: z.number().int(),
-});
+export const DeviceCodeResponse = z
+  .object({
+    device_code: z.string(),
+    user_code: z.string(),
+    verification_uri: z.string(),
+    verification_uri_complete: z.string(),
+    expires_in: z.number().int(),
+    interval: z.number().int(),
+  })
+  .meta({ id: "DeviceAuthorization" });
 
 export const TokenForm = z.object({
   grant_type: z.string().max(200),
@@ -105,9 +113,11 @@ export const TokenForm = z.object({
   client_id: z.string().max(64).optional(),
 });
 
-export const TokenResponse = z.object({
-  access_token: z.string(),
-  token_type: z.literal("Bearer"),
-  scope: z.string(),
-  expires_in: z.number().int().optional(),
-});
+export const TokenResponse = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal("Bearer"),
+    scope: z.string(),
+    expires_in: z.number().int().optional(),
+  })
+  .meta({ id: "DeviceAccessToken" });

@@ -17,14 +17,16 @@ import { admitRequest } from "../auth/admission.ts";
 import { type AccessSpec, presentedBy } from "../auth/authenticate.ts";
 import type { AppDeps } from "./app-deps.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
-import { HEADER_PARAMETERS_FIELD } from "./openapi.ts";
+import { HEADER_PARAMETERS_FIELD, RESPONSE_HEADERS_FIELD } from "./document.ts";
 import { type RequestState, recordRequest, requestStateOf } from "./request-state.ts";
 import {
   type AnyRoute,
   type ErrorFormat,
   type HandlerRequest,
+  RATE_LIMIT_HEADERS,
   REQUEST_HEADERS,
   type RequestHeader,
+  type ResponseHeader,
   successStatusOf,
 } from "./route.ts";
 import { CliErrorResponse, ErrorResponse, OAuthErrorResponse } from "./wire.ts";
@@ -106,6 +108,7 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
         tags: spec.tags,
         security: SECURITY[spec.credential],
         [HEADER_PARAMETERS_FIELD]: headerParameters(spec),
+        [RESPONSE_HEADERS_FIELD]: responseHeaders(spec),
       },
     };
     (app as unknown as { route(method: string, path: string, handler: unknown, hooks: unknown): void }).route(
@@ -135,6 +138,23 @@ function headerParameters(spec: AnyRoute) {
     description: REQUEST_HEADERS[name],
     schema: { type: "string" },
   }));
+}
+
+/**
+ * The headers of each documented answer: the request id on all; the challenge on 401; Retry-After on 429 and 503;
+ * an admitted request's bucket on its success and its 429 (admission writes them before refusing); then the row's own.
+ */
+function responseHeaders(spec: AnyRoute): Record<number, ResponseHeader[]> {
+  const admitted = spec.credential === "key" || spec.credential === "key_or_session" || spec.credential === "root";
+  const byStatus: Record<number, ResponseHeader[]> = {};
+  for (const status of Object.keys(documentedResponses(spec)).map(Number)) {
+    const names: ResponseHeader[] = ["X-Request-Id"];
+    if (status === 401) names.push("WWW-Authenticate");
+    if (status === 429 || status === 503) names.push("Retry-After");
+    if (admitted && (status === 429 || (status >= 200 && status < 300))) names.push(...RATE_LIMIT_HEADERS);
+    byStatus[status] = [...new Set([...names, ...(spec.answerHeaders?.[status] ?? [])])];
+  }
+  return byStatus;
 }
 
 const ERROR_BODIES: Record<ErrorFormat, z.ZodType> = {

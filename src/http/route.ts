@@ -76,6 +76,12 @@ interface RouteContract {
   bodyFormat?: "json" | "form";
   /** Headers the handler reads itself, declared as parameters in the document. */
   headers?: readonly RequestHeader[];
+  /**
+   * Headers the handler itself adds to its answers, by status, as the document declares them. Those every row of its
+   * kind sends (X-Request-Id, WWW-Authenticate on 401, Retry-After on 429, an admitted key's rate-limit fields) follow
+   * from the row's declaration and need not be listed.
+   */
+  answerHeaders?: Partial<Record<number, readonly ResponseHeader[]>>;
 }
 
 export type ErrorFormat = "standard" | "cli" | "oauth";
@@ -97,6 +103,51 @@ export const REQUEST_HEADERS = {
 } as const;
 
 export type RequestHeader = keyof typeof REQUEST_HEADERS;
+
+/** Every header latchkey's answers carry besides the standard ones, as `components.headers` describes them. */
+export const RESPONSE_HEADERS = {
+  "X-Request-Id": {
+    type: "string",
+    description:
+      "The request's id (the caller's own X-Request-Id when it is plain): quote it when reporting a problem.",
+  },
+  "WWW-Authenticate": { type: "string", description: 'The credential to send (RFC 6750): `Bearer realm="latchkey"`.' },
+  "Retry-After": { type: "integer", description: "Seconds to wait before trying again (at least 1)." },
+  "X-RateLimit-Limit": { type: "integer", description: "The size of the bucket this request spent from." },
+  "X-RateLimit-Remaining": { type: "integer", description: "Requests the bucket still admits now." },
+  "X-RateLimit-Reset": { type: "integer", description: "Unix seconds at which the bucket is full again." },
+  RateLimit: {
+    type: "string",
+    description: 'The bucket now, as an IETF structured field: `"key";r=<remaining>;t=<seconds until full>`.',
+  },
+  "RateLimit-Policy": {
+    type: "string",
+    description: 'The bucket\'s policy, as an IETF structured field: `"key";q=<limit>;w=<window seconds>`.',
+  },
+  "X-Latchkey-Key-Id": { type: "string", description: "The key that made the request (or minted its token)." },
+  "X-Latchkey-Project-Id": { type: "string", description: "The key's project." },
+  "X-Latchkey-Tenant-Id": { type: "string", description: "The project's tenant." },
+  "X-Latchkey-Subject": {
+    type: "string",
+    description: "The end user: a token's subject, or the key id. Percent-encoded UTF-8 (RFC 3986).",
+  },
+  "X-Latchkey-Scopes": { type: "string", description: "The credential's scopes, comma-separated." },
+  "X-Latchkey-Error": {
+    type: "string",
+    description: "The refusal's catalogue code, for a proxy that drops the body of an auth answer.",
+  },
+} as const;
+
+export type ResponseHeader = keyof typeof RESPONSE_HEADERS;
+
+/** The rate-limit fields of a bucket a request spent from (src/ratelimit/headers.ts writes them). */
+export const RATE_LIMIT_HEADERS = [
+  "X-RateLimit-Limit",
+  "X-RateLimit-Remaining",
+  "X-RateLimit-Reset",
+  "RateLimit",
+  "RateLimit-Policy",
+] as const satisfies readonly ResponseHeader[];
 
 export interface RouteSpec<
   C extends Credential,

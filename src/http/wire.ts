@@ -1,30 +1,44 @@
 /**
  * Wire shapes shared by every feature: the one error body, list envelopes, pagination and timestamps. Written by
  * hand with zod; every schema here has a JSON Schema form so the OpenAPI document shows it.
+ *
+ * A shape clients name is registered with `.meta({ id })`, once, where it is defined: the document then declares it
+ * in `components.schemas` and refers to it wherever a route uses it (document.ts), so generated clients get one
+ * named type. An id names one JSON shape, so it goes on answers (their output form) and never on a schema that is
+ * also read as input.
  */
 import { z } from "zod";
 import { ERROR_CODES } from "../errors.ts";
 import { type IdKind, idPattern } from "../lib/ids.ts";
 import { integerFrom, integerTextFrom } from "../lib/validation.ts";
 
-export const ErrorResponse = z.object({
-  error: z.object({
-    code: z.enum(ERROR_CODES as [string, ...string[]]),
-    message: z.string(),
-    details: z.array(z.object({ path: z.string(), message: z.string() })),
-    request_id: z.string(),
-  }),
-});
+/** The catalogue's codes (src/errors.ts), listed once in the document. */
+export const CatalogueCode = z.enum(ERROR_CODES as [string, ...string[]]).meta({ id: "ErrorCode" });
+
+export const RefusalDetail = z
+  .object({ path: z.string(), message: z.string() })
+  .meta({ id: "ErrorDetail", description: "What a refusal is about: a field, a header, a scope." });
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: CatalogueCode,
+      message: z.string(),
+      details: z.array(RefusalDetail),
+      request_id: z.string(),
+    }),
+  })
+  .meta({ id: "Error" });
 
 /** The CLI-login routes keep the envelope their clients already parse. */
-export const CliErrorResponse = z.object({
-  success: z.literal(false),
-  msg: z.string(),
-  code: z.enum(ERROR_CODES as [string, ...string[]]),
-});
+export const CliErrorResponse = z
+  .object({ success: z.literal(false), msg: z.string(), code: CatalogueCode })
+  .meta({ id: "CliError" });
 
 /** RFC 6749 §5.2. */
-export const OAuthErrorResponse = z.object({ error: z.string(), error_description: z.string().optional() });
+export const OAuthErrorResponse = z
+  .object({ error: z.string(), error_description: z.string().optional() })
+  .meta({ id: "OAuthError" });
 
 export const IsoDateTime = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time" });
 
@@ -55,8 +69,18 @@ export function pageQuery(cursorKind: IdKind) {
   };
 }
 
+const lists = new WeakMap<z.ZodType, z.ZodType>();
+
+/** The list envelope of a named item is named after it (`ApiKeyList`), once however many routes answer it. */
 export function listOf<Item extends z.ZodType>(item: Item) {
-  return z.object({ object: z.literal("list"), data: z.array(item), next_cursor: z.string().nullable() });
+  const list = z.object({ object: z.literal("list"), data: z.array(item), next_cursor: z.string().nullable() });
+  const itemId = z.globalRegistry.get(item)?.id;
+  if (itemId === undefined) return list;
+  const known = lists.get(item) as typeof list | undefined;
+  if (known) return known;
+  const named = list.meta({ id: `${itemId}List` });
+  lists.set(item, named);
+  return named;
 }
 
 export function listResponse<Item>(items: Item[], nextCursor: string | null) {
@@ -67,6 +91,11 @@ export function listResponse<Item>(items: Item[], nextCursor: string | null) {
 export function policyFromWire(wire: z.output<typeof RateLimitPolicyInput>): { limit: number; windowSeconds: number } {
   return { limit: wire.limit, windowSeconds: wire.window_seconds };
 }
+
+/** A token bucket, as answers show it. */
+export const RateLimitPolicy = z
+  .object({ limit: z.number().int(), window_seconds: z.number().int() })
+  .meta({ id: "RateLimitPolicy", description: "`limit` requests at once, refilled completely over `window_seconds`." });
 
 /** A token bucket: `limit` requests at once, refilled completely over `window_seconds`. */
 export const RateLimitPolicyInput = z.strictObject({

@@ -1,7 +1,15 @@
 /** Wire shapes of API keys, and how stored rows become them. The secret appears only on create and rotate. */
 import { z } from "zod";
 import type { ApiKeyRow } from "../db/schema.ts";
-import { displayText, IsoDateTime, idOf, pageQuery, queryText, RateLimitPolicyInput } from "../http/wire.ts";
+import {
+  displayText,
+  IsoDateTime,
+  idOf,
+  pageQuery,
+  queryText,
+  RateLimitPolicy,
+  RateLimitPolicyInput,
+} from "../http/wire.ts";
 import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
 import { integerFrom } from "../lib/validation.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "./scopes.ts";
@@ -50,34 +58,42 @@ export const KeyListQuery = z.object({
   owner: queryText(Owner).optional(),
 });
 
-export const ApiKey = z.object({
-  id: z.string(),
-  object: z.literal("api_key"),
-  project_id: z.string(),
-  name: z.string(),
-  hint: z.string().describe("Prefix and last four characters of the current secret, for display."),
-  scopes: z.array(z.string()),
-  owner: z.string().nullable(),
-  root: z.boolean(),
-  ratelimit: z
-    .object({ limit: z.number().int(), window_seconds: z.number().int() })
-    .nullable()
-    .describe("The key's own rate-limit policy; null means the project's default."),
-  usage_count: z.number().int().describe("Requests made with the key and its tokens (written at most a minute late)."),
-  expires_at: IsoDateTime.nullable(),
-  revoked_at: IsoDateTime.nullable(),
-  last_used_at: IsoDateTime.nullable(),
-  created_at: IsoDateTime,
-  updated_at: IsoDateTime,
-});
+export const ApiKey = z
+  .object({
+    id: z.string(),
+    object: z.literal("api_key"),
+    project_id: z.string(),
+    name: z.string(),
+    hint: z.string().describe("Prefix and last four characters of the current secret, for display."),
+    scopes: z.array(z.string()),
+    owner: z.string().nullable(),
+    root: z.boolean(),
+    ratelimit: RateLimitPolicy.nullable().describe(
+      "The key's own rate-limit policy; null means the project's default.",
+    ),
+    usage_count: z
+      .number()
+      .int()
+      .describe("Requests made with the key and its tokens (written at most a minute late)."),
+    expires_at: IsoDateTime.nullable(),
+    revoked_at: IsoDateTime.nullable(),
+    last_used_at: IsoDateTime.nullable(),
+    created_at: IsoDateTime,
+    updated_at: IsoDateTime,
+  })
+  .meta({ id: "ApiKey" });
 
-export const CreatedKey = ApiKey.extend({ secret: z.string().describe("Shown once; store it now.") });
+export const CreatedKey = ApiKey.extend({ secret: z.string().describe("Shown once; store it now.") }).meta({
+  id: "ApiKeyCreated",
+});
 
 export const RotatedKey = CreatedKey.extend({
   previous_secret_expires_at: IsoDateTime.describe("When the previous secret stops working."),
-});
+}).meta({ id: "ApiKeyRotated" });
 
-export const RevokedKey = z.object({ id: z.string(), object: z.literal("api_key"), revoked: z.literal(true) });
+export const RevokedKey = z
+  .object({ id: z.string(), object: z.literal("api_key"), revoked: z.literal(true) })
+  .meta({ id: "ApiKeyRevoked" });
 
 export function presentKey(row: ApiKeyRow): z.input<typeof ApiKey> {
   return {

@@ -7,8 +7,8 @@ import { route } from "../http/route.ts";
 import { ErrorResponse } from "../http/wire.ts";
 import { withDeadline } from "../lib/deadline.ts";
 
-const Health = z.object({ status: z.literal("ok"), version: z.string() });
-const Readiness = z.object({ status: z.literal("ready"), migrations: z.number().int() });
+const Health = z.object({ status: z.literal("ok"), version: z.string() }).meta({ id: "Health" });
+const Readiness = z.object({ status: z.literal("ready"), migrations: z.number().int() }).meta({ id: "Readiness" });
 
 export const operationRoutes = [
   route({

@@ -1,5 +1,6 @@
 /** Session tokens for end users and browsers, the JWKS that verifies them, and signing-key rotation. */
 import type { z } from "zod";
+import { DEVICE_AUTHORIZATION_PATH, TOKEN_PATH } from "../cli-login/routes.ts";
 import { AppError } from "../errors.ts";
 import { route } from "../http/route.ts";
 import { listOf, listResponse } from "../http/wire.ts";
@@ -8,6 +9,7 @@ import {
   BrowserSession,
   CreateBrowserSessionBody,
   CreateSessionBody,
+  Discovery,
   Jwks,
   RotateSigningKeyBody,
   Session,
@@ -16,7 +18,10 @@ import {
 import { mintBrowserSession, mintEndUserSession } from "./service.ts";
 import { type PublishedSigningKey, rotateSigningKey, signingKeyStatus } from "./signing-keys.ts";
 
+const JWKS_PATH = "/.well-known/jwks.json";
 const JWKS_MAX_AGE_SECONDS = 60;
+const DISCOVERY_MAX_AGE_SECONDS = 300;
+const DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
 
 function presentSigningKey(key: PublishedSigningKey, nowMilliseconds: number): z.input<typeof SigningKey> {
   return {
@@ -88,7 +93,7 @@ export const sessionRoutes = [
   }),
   route({
     method: "GET",
-    path: "/.well-known/jwks.json",
+    path: JWKS_PATH,
     operationId: "getJwks",
     summary: "The public keys that verify session tokens (Ed25519, with kid, alg and use); cacheable for a minute.",
     tags: ["sessions"],
@@ -97,6 +102,30 @@ export const sessionRoutes = [
     handle: async ({ deps, nowMilliseconds, responseHeaders }) => {
       responseHeaders["cache-control"] = `public, max-age=${JWKS_MAX_AGE_SECONDS}`;
       return { keys: (await deps.sessions.ring.jwks(nowMilliseconds)) as z.input<typeof Jwks>["keys"] };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/.well-known/openid-configuration",
+    operationId: "getDiscovery",
+    summary: "Where to verify session tokens: the issuer they carry, the JWKS, and the device grant's endpoints.",
+    description:
+      "An offline verifier reads `issuer` here rather than assuming it: it is the public URL, which need not be the " +
+      "address the verifier reaches latchkey at (127.0.0.1 beside a sidecar, localhost in a token).",
+    tags: ["sessions"],
+    credential: "none",
+    responses: { 200: Discovery },
+    handle: ({ deps, responseHeaders }) => {
+      responseHeaders["cache-control"] = `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`;
+      const issuer = deps.settings.publicUrl;
+      return {
+        issuer,
+        jwks_uri: issuer + JWKS_PATH,
+        device_authorization_endpoint: issuer + DEVICE_AUTHORIZATION_PATH,
+        token_endpoint: issuer + TOKEN_PATH,
+        grant_types_supported: [DEVICE_GRANT_TYPE],
+        token_endpoint_auth_methods_supported: ["none"],
+      };
     },
   }),
   route({

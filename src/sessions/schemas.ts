@@ -15,35 +15,56 @@ export const CreateSessionBody = z.strictObject({
   scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: the key's `*:read` scopes."),
 });
 
-export const Session = z.object({
-  object: z.literal("session"),
-  token: z.string().describe("Send it as X-Session-Token. Not stored by latchkey."),
-  expires_at: IsoDateTime,
-  scopes: z.array(z.string()),
-});
+export const Session = z
+  .object({
+    object: z.literal("session"),
+    token: z.string().describe("Send it as X-Session-Token. Not stored by latchkey."),
+    expires_at: IsoDateTime,
+    scopes: z.array(z.string()),
+  })
+  .meta({ id: "Session" });
 
 export const CreateBrowserSessionBody = z.strictObject({
   scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: all of them."),
 });
 
-export const BrowserSession = z.object({
-  data: z.object({ sessionToken: z.string(), expiresAt: IsoDateTime }),
-});
+export const BrowserSession = z
+  .object({ data: z.object({ sessionToken: z.string(), expiresAt: IsoDateTime }) })
+  .meta({ id: "BrowserSession" });
 
-export const Jwks = z.object({
-  keys: z.array(
-    z.object({ kty: z.string(), crv: z.string(), x: z.string(), kid: z.string(), alg: z.string(), use: z.string() }),
-  ),
-});
+export const Jwks = z
+  .object({
+    keys: z.array(
+      z.object({ kty: z.string(), crv: z.string(), x: z.string(), kid: z.string(), alg: z.string(), use: z.string() }),
+    ),
+  })
+  .meta({ id: "Jwks" });
 
-export const SigningKey = z.object({
-  kid: z.string(),
-  object: z.literal("signing_key"),
-  status: z.enum(["pending", "active", "retired"]),
-  activates_at: IsoDateTime,
-  retires_at: IsoDateTime.nullable().describe("When the next key takes over signing."),
-  unpublished_at: IsoDateTime.nullable().describe("When it leaves the JWKS (every token it signed has expired)."),
-});
+/**
+ * Where a verifier finds what it pins, in the shape of OpenID Connect Discovery (and RFC 8414): the issuer every
+ * token carries, the JWKS, and the device grant's endpoints. latchkey issues no ID tokens; only these fields are said.
+ */
+export const Discovery = z
+  .object({
+    issuer: z.string().describe("The `iss` of every session token: latchkey's public URL (LATCHKEY_PUBLIC_URL)."),
+    jwks_uri: z.string().describe("The public keys that verify session tokens."),
+    device_authorization_endpoint: z.string().describe("RFC 8628 device authorization."),
+    token_endpoint: z.string().describe("RFC 8628 token request."),
+    grant_types_supported: z.array(z.string()),
+    token_endpoint_auth_methods_supported: z.array(z.string()).describe("`none`: the client_id is the project id."),
+  })
+  .meta({ id: "Discovery" });
+
+export const SigningKey = z
+  .object({
+    kid: z.string(),
+    object: z.literal("signing_key"),
+    status: z.enum(["pending", "active", "retired"]),
+    activates_at: IsoDateTime,
+    retires_at: IsoDateTime.nullable().describe("When the next key takes over signing."),
+    unpublished_at: IsoDateTime.nullable().describe("When it leaves the JWKS (every token it signed has expired)."),
+  })
+  .meta({ id: "SigningKey" });
 
 export const RotateSigningKeyBody = z.strictObject({
   activate_in_seconds: integerFrom(0, MAX_ACTIVATION_LEAD_SECONDS)

@@ -1,7 +1,7 @@
 /** Wire shapes of tenants and projects (snake_case, ISO times), and how stored rows become them. */
 import { z } from "zod";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
-import { displayText, IsoDateTime, idOf, pageQuery, RateLimitPolicyInput } from "../http/wire.ts";
+import { displayText, IsoDateTime, idOf, pageQuery, RateLimitPolicy, RateLimitPolicyInput } from "../http/wire.ts";
 import { ScopeList } from "../keys/schemas.ts";
 import { KEY_PREFIX_PATTERN, RESERVED_KEY_PREFIX_NAMESPACE, ROOT_KEY_PREFIX } from "../keys/secret.ts";
 import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
@@ -69,18 +69,20 @@ const DeletedAt = IsoDateTime.nullable().describe(
   "When it was deleted; the record is kept for the audit trail. Null while it is live.",
 );
 
-export const Tenant = z.object({
-  id: z.string(),
-  object: z.literal("tenant"),
-  name: z.string(),
-  status: Status,
-  subscription: Subscription,
-  modules: z.array(z.enum(MODULES)),
-  is_default: z.boolean(),
-  created_at: IsoDateTime,
-  updated_at: IsoDateTime,
-  deleted_at: DeletedAt,
-});
+export const Tenant = z
+  .object({
+    id: z.string(),
+    object: z.literal("tenant"),
+    name: z.string(),
+    status: Status,
+    subscription: Subscription,
+    modules: z.array(z.enum(MODULES)),
+    is_default: z.boolean(),
+    created_at: IsoDateTime,
+    updated_at: IsoDateTime,
+    deleted_at: DeletedAt,
+  })
+  .meta({ id: "Tenant" });
 
 export function presentTenant(row: TenantRow): z.input<typeof Tenant> {
   return {
@@ -188,29 +190,31 @@ export const ProjectListQuery = z.object({
   include_deleted: IncludeDeleted,
 });
 
-export const Project = z.object({
-  id: z.string(),
-  object: z.literal("project"),
-  tenant_id: z.string(),
-  name: z.string(),
-  is_default: z.boolean(),
-  key_prefix: z.string(),
-  allowed_origins: z.array(z.string()),
-  verification_url: z.string().nullable(),
-  callback_hosts: z.array(z.string()).nullable(),
-  ratelimit: z.object({ limit: z.number().int(), window_seconds: z.number().int() }),
-  session_ttl_seconds: z.number().int(),
-  cli: z.object({
+export const Project = z
+  .object({
+    id: z.string(),
+    object: z.literal("project"),
+    tenant_id: z.string(),
+    name: z.string(),
+    is_default: z.boolean(),
+    key_prefix: z.string(),
+    allowed_origins: z.array(z.string()),
+    verification_url: z.string().nullable(),
+    callback_hosts: z.array(z.string()).nullable(),
+    ratelimit: RateLimitPolicy,
     session_ttl_seconds: z.number().int(),
-    key_ttl_seconds: z.number().int(),
-    poll_interval_seconds: z.number().int(),
-    default_scopes: z.array(z.string()).nullable(),
-    loopback_http: z.boolean(),
-  }),
-  created_at: IsoDateTime,
-  updated_at: IsoDateTime,
-  deleted_at: DeletedAt,
-});
+    cli: z.object({
+      session_ttl_seconds: z.number().int(),
+      key_ttl_seconds: z.number().int(),
+      poll_interval_seconds: z.number().int(),
+      default_scopes: z.array(z.string()).nullable(),
+      loopback_http: z.boolean(),
+    }),
+    created_at: IsoDateTime,
+    updated_at: IsoDateTime,
+    deleted_at: DeletedAt,
+  })
+  .meta({ id: "Project" });
 
 export function presentProject(row: ProjectRow): z.input<typeof Project> {
   return {

@@ -8,7 +8,7 @@ import { admitRequest } from "../auth/admission.ts";
 import { presentedBy } from "../auth/authenticate.ts";
 import type { Principal } from "../auth/principal.ts";
 import { AppError } from "../errors.ts";
-import { type HttpMethod, route } from "../http/route.ts";
+import { type HttpMethod, RATE_LIMIT_HEADERS, type ResponseHeader, route } from "../http/route.ts";
 import { toHeaderValue } from "../lib/header-value.ts";
 import { Authorization, AuthzQuery } from "./schemas.ts";
 
@@ -67,6 +67,15 @@ function originalMethodOf(headers: Headers, ownMethod: string): string {
   return named[0]?.value.toUpperCase() ?? ownMethod;
 }
 
+const IDENTITY_HEADERS: ResponseHeader[] = [
+  "X-Latchkey-Key-Id",
+  "X-Latchkey-Project-Id",
+  "X-Latchkey-Tenant-Id",
+  "X-Latchkey-Subject",
+  "X-Latchkey-Scopes",
+];
+const REFUSAL_HEADERS: ResponseHeader[] = ["X-Latchkey-Error"];
+
 const FORWARD_AUTH_METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 // Envoy's HTTP ext_authz appends the original path to its path prefix, so forward-auth also answers below it.
 const FORWARD_AUTH_PATHS = ["/v1/authz", "/v1/authz/*"];
@@ -117,6 +126,13 @@ export const forwardAuthRoutes = [
         headers: ["Origin", "X-Forwarded-Method", "X-Original-Method", "X-Latchkey-Required-Scopes"],
         query: AuthzQuery,
         responses: { 200: Authorization },
+        answerHeaders: {
+          200: [...RATE_LIMIT_HEADERS, ...IDENTITY_HEADERS],
+          400: REFUSAL_HEADERS,
+          401: REFUSAL_HEADERS,
+          403: REFUSAL_HEADERS,
+          429: [...RATE_LIMIT_HEADERS, ...REFUSAL_HEADERS],
+        },
         handle: async ({ deps, query, request, nowMilliseconds, responseHeaders }) => {
           let principal: Principal;
           try {

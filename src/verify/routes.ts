@@ -6,7 +6,7 @@
 import { type AdmissionOutcome, admitRequest, NO_REQUEST_METHOD } from "../auth/admission.ts";
 import type { Principal } from "../auth/principal.ts";
 import { AppError, type ErrorDetail } from "../errors.ts";
-import { route } from "../http/route.ts";
+import { RATE_LIMIT_HEADERS, route } from "../http/route.ts";
 import { toIsoStringOrNull } from "../lib/clock.ts";
 import { forwardAuthRoutes } from "./forward-auth.ts";
 import { VerifyBody, VerifyResult } from "./schemas.ts";
@@ -57,6 +57,7 @@ export const verifyRoutes = [
     headers: ["X-Project-Id"],
     body: VerifyBody,
     responses: { 200: VerifyResult },
+    answerHeaders: { 200: RATE_LIMIT_HEADERS },
     handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
       const presented = {
         secret: body.key ?? null,

@@ -1,7 +1,6 @@
 /** Wire shapes of verification and forward-auth, written by hand like every feature's. */
 import { z } from "zod";
-import { ERROR_CODES } from "../errors.ts";
-import { IsoDateTime } from "../http/wire.ts";
+import { CatalogueCode, IsoDateTime, RefusalDetail } from "../http/wire.ts";
 import { Scope } from "../keys/schemas.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { MAX_SESSION_TOKEN_LENGTH } from "../sessions/tokens.ts";
@@ -23,26 +22,30 @@ export const VerifyBody = z
     path: ["key"],
   });
 
-const RateLimitState = z.object({
-  limit: z.number().int(),
-  remaining: z.number().int(),
-  reset: z.number().int().describe("Unix milliseconds at which the bucket is full again."),
-});
+const RateLimitState = z
+  .object({
+    limit: z.number().int(),
+    remaining: z.number().int(),
+    reset: z.number().int().describe("Unix milliseconds at which the bucket is full again."),
+  })
+  .meta({ id: "RateLimitState" });
 
-export const VerifyResult = z.object({
-  valid: z.boolean(),
-  code: z.enum(["VALID", ...ERROR_CODES] as [string, ...string[]]),
-  key_id: z.string().nullable(),
-  project_id: z.string().nullable(),
-  tenant_id: z.string().nullable(),
-  owner: z.string().nullable().describe("The key's owner; for a session token, its end user (sub)."),
-  scopes: z.array(z.string()),
-  expires_at: IsoDateTime.nullable(),
-  ratelimit: RateLimitState.nullable(),
-  details: z
-    .array(z.object({ path: z.string(), message: z.string() }))
-    .describe("What the refusal is about, as in error bodies: e.g. each missing scope for SCOPE_NOT_GRANTED."),
-});
+export const VerifyResult = z
+  .object({
+    valid: z.boolean(),
+    code: z.union([z.literal("VALID"), CatalogueCode]),
+    key_id: z.string().nullable(),
+    project_id: z.string().nullable(),
+    tenant_id: z.string().nullable(),
+    owner: z.string().nullable().describe("The key's owner; for a session token, its end user (sub)."),
+    scopes: z.array(z.string()),
+    expires_at: IsoDateTime.nullable(),
+    ratelimit: RateLimitState.nullable(),
+    details: z
+      .array(RefusalDetail)
+      .describe("What the refusal is about, as in error bodies: e.g. each missing scope for SCOPE_NOT_GRANTED."),
+  })
+  .meta({ id: "VerifyResult" });
 
 // Elysia hands a comma-separated or repeated query value over as an array, a single one as a string: take both.
 const SCOPE_LIST_TEXT_MAX = MAX_SCOPES_PER_KEY * (MAX_SCOPE_LENGTH + 1);
@@ -81,12 +84,14 @@ export const AuthzQuery = z.object({
     .transform(parseScopeList),
 });
 
-export const Authorization = z.object({
-  object: z.literal("authorization"),
-  allowed: z.literal(true),
-  key_id: z.string(),
-  project_id: z.string(),
-  tenant_id: z.string(),
-  subject: z.string(),
-  scopes: z.array(z.string()),
-});
+export const Authorization = z
+  .object({
+    object: z.literal("authorization"),
+    allowed: z.literal(true),
+    key_id: z.string(),
+    project_id: z.string(),
+    tenant_id: z.string(),
+    subject: z.string(),
+    scopes: z.array(z.string()),
+  })
+  .meta({ id: "Authorization" });

@@ -155,17 +155,11 @@ describe("a real RFC 8628 client: openid-client", () => {
       key: world.rootKey,
       body: { cli_poll_interval_seconds: 1 },
     });
-    config = new client.Configuration(
-      {
-        issuer: world.baseUrl,
-        device_authorization_endpoint: `${world.baseUrl}/oauth/device/code`,
-        token_endpoint: `${world.baseUrl}/oauth/token`,
-      },
-      world.defaultProjectId,
-      undefined,
-      client.None(),
-    );
-    client.allowInsecureRequests(config);
+    // The client reads the endpoints from latchkey's discovery document, which names the public URL as issuer.
+    world.deps.settings.publicUrl = world.baseUrl;
+    config = await client.discovery(new URL(world.baseUrl), world.defaultProjectId, undefined, client.None(), {
+      execute: [client.allowInsecureRequests],
+    });
     seen.length = 0;
     config[client.customFetch] = async (url, options) => {
       const response = await fetch(url, options as RequestInit);

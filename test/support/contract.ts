@@ -37,7 +37,8 @@ export async function loadOperations(world: World): Promise<Operation[]> {
       const responses = new Map<number, ValidateFunction | null>();
       for (const [status, response] of Object.entries<any>(operation.responses ?? {})) {
         const schema = response.content?.["application/json"]?.schema;
-        responses.set(Number(status), schema ? ajv.compile({ ...schema, $schema: undefined }) : null);
+        // The schema's references point into the document's components: they travel with it.
+        responses.set(Number(status), schema ? ajv.compile({ ...schema, components: document.components }) : null);
       }
       operations.push({
         method: method.toUpperCase(),

@@ -352,7 +352,9 @@ class ForwardAuth implements Command {
     let path = this.input.below ? "/v1/authz/some/path" : "/v1/authz";
     if (this.input.viaHeader) headers["x-latchkey-required-scopes"] = this.input.scopes.join(",");
     else if (this.input.scopes.length > 0) path += `?scopes=${this.input.scopes.join(",")}`;
-    const answer = await send(real, this.input.below ? "GET /v1/authz/*" : "GET /v1/authz", "GET", path, { headers });
+    const answer = await send(real, this.input.below ? "GET /v1/authz/{path}" : "GET /v1/authz", "GET", path, {
+      headers,
+    });
     const decision = decide(model, credential, {
       credential: "forwarded",
       module: "verify",

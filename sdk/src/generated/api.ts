@@ -133,52 +133,6 @@ export interface paths {
         patch: operations["forwardAuthPatch"];
         trace?: never;
     };
-    "/v1/authz/*": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Forward-auth for proxies (GET, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
-         *
-         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
-         */
-        get: operations["forwardAuthGetBelow"];
-        /**
-         * Forward-auth for proxies (PUT, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
-         *
-         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
-         */
-        put: operations["forwardAuthPutBelow"];
-        /**
-         * Forward-auth for proxies (POST, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
-         *
-         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
-         */
-        post: operations["forwardAuthPostBelow"];
-        /**
-         * Forward-auth for proxies (DELETE, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
-         *
-         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
-         */
-        delete: operations["forwardAuthDeleteBelow"];
-        options?: never;
-        head?: never;
-        /**
-         * Forward-auth for proxies (PATCH, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
-         *
-         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
-         */
-        patch: operations["forwardAuthPatchBelow"];
-        trace?: never;
-    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -313,6 +267,28 @@ export interface paths {
          * @description No credential needed.
          */
         get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where to verify session tokens: the issuer they carry, the JWKS, and the device grant's endpoints.
+         * @description An offline verifier reads `issuer` here rather than assuming it: it is the public URL, which need not be the address the verifier reaches latchkey at (127.0.0.1 beside a sidecar, localhost in a token).
+         *
+         *     No credential needed.
+         */
+        get: operations["getDiscovery"];
         put?: never;
         post?: never;
         delete?: never;
@@ -709,14 +685,498 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/authz/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Forward-auth for proxies (GET, any path below, for Envoy): may the request behind this one run?
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         *
+         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
+         */
+        get: operations["forwardAuthGetBelow"];
+        /**
+         * Forward-auth for proxies (PUT, any path below, for Envoy): may the request behind this one run?
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         *
+         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
+         */
+        put: operations["forwardAuthPutBelow"];
+        /**
+         * Forward-auth for proxies (POST, any path below, for Envoy): may the request behind this one run?
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         *
+         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
+         */
+        post: operations["forwardAuthPostBelow"];
+        /**
+         * Forward-auth for proxies (DELETE, any path below, for Envoy): may the request behind this one run?
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         *
+         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
+         */
+        delete: operations["forwardAuthDeleteBelow"];
+        options?: never;
+        head?: never;
+        /**
+         * Forward-auth for proxies (PATCH, any path below, for Envoy): may the request behind this one run?
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         *
+         *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
+         */
+        patch: operations["forwardAuthPatchBelow"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        ApiKey: {
+            id: string;
+            /** @constant */
+            object: "api_key";
+            project_id: string;
+            name: string;
+            /** @description Prefix and last four characters of the current secret, for display. */
+            hint: string;
+            scopes: string[];
+            owner: string | null;
+            root: boolean;
+            /** @description The key's own rate-limit policy; null means the project's default. */
+            ratelimit: components["schemas"]["RateLimitPolicy"] | null;
+            /** @description Requests made with the key and its tokens (written at most a minute late). */
+            usage_count: number;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ApiKeyCreated: {
+            id: string;
+            /** @constant */
+            object: "api_key";
+            project_id: string;
+            name: string;
+            /** @description Prefix and last four characters of the current secret, for display. */
+            hint: string;
+            scopes: string[];
+            owner: string | null;
+            root: boolean;
+            /** @description The key's own rate-limit policy; null means the project's default. */
+            ratelimit: components["schemas"]["RateLimitPolicy"] | null;
+            /** @description Requests made with the key and its tokens (written at most a minute late). */
+            usage_count: number;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description Shown once; store it now. */
+            secret: string;
+        };
+        ApiKeyList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["ApiKey"][];
+            next_cursor: string | null;
+        };
+        ApiKeyRevoked: {
+            id: string;
+            /** @constant */
+            object: "api_key";
+            /** @constant */
+            revoked: true;
+        };
+        ApiKeyRotated: {
+            id: string;
+            /** @constant */
+            object: "api_key";
+            project_id: string;
+            name: string;
+            /** @description Prefix and last four characters of the current secret, for display. */
+            hint: string;
+            scopes: string[];
+            owner: string | null;
+            root: boolean;
+            /** @description The key's own rate-limit policy; null means the project's default. */
+            ratelimit: components["schemas"]["RateLimitPolicy"] | null;
+            /** @description Requests made with the key and its tokens (written at most a minute late). */
+            usage_count: number;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description Shown once; store it now. */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description When the previous secret stops working.
+             */
+            previous_secret_expires_at: string;
+        };
+        AuditEvent: {
+            id: string;
+            /** @constant */
+            object: "audit_event";
+            action: string;
+            /** Format: date-time */
+            occurred_at: string;
+            actor: {
+                type: string;
+                id: string | null;
+            };
+            target: {
+                type: string;
+                id: string;
+            };
+            tenant_id: string | null;
+            project_id: string | null;
+            ip: string | null;
+            user_agent: string | null;
+            request_id: string | null;
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        AuditEventList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["AuditEvent"][];
+            next_cursor: string | null;
+        };
+        Authorization: {
+            /** @constant */
+            object: "authorization";
+            /** @constant */
+            allowed: true;
+            key_id: string;
+            project_id: string;
+            tenant_id: string;
+            subject: string;
+            scopes: string[];
+        };
+        BrowserSession: {
+            data: {
+                sessionToken: string;
+                /** Format: date-time */
+                expiresAt: string;
+            };
+        };
+        CliError: {
+            /** @constant */
+            success: false;
+            msg: string;
+            code: components["schemas"]["ErrorCode"];
+        };
+        CliLoginApproved: {
+            /** @constant */
+            object: "cli_session";
+            /** @constant */
+            status: "approved";
+            key_id: string;
+            owner: string;
+            scopes: string[];
+            /** Format: date-time */
+            expires_at: string;
+            callback_url: string | null;
+        };
+        CliLoginDenied: {
+            /** @constant */
+            object: "cli_session";
+            /** @constant */
+            status: "denied";
+            callback_url: string | null;
+        };
+        CliLoginForApproval: {
+            /** @constant */
+            object: "cli_session";
+            /** @enum {string} */
+            status: "pending" | "approved" | "delivered" | "denied" | "expired";
+            device_name: string | null;
+            user_code: string;
+            requester_ip: string | null;
+            requester_user_agent: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            scopes: string[] | null;
+            /** @description The project the CLI asks to sign in to. */
+            project: {
+                id: string;
+                name: string;
+            };
+            /** @description Where the browser is sent once the user approves or denies (host and port); null: nowhere. */
+            callback_host: string | null;
+        };
+        CliLoginPoll: {
+            /** @constant */
+            status: "pending";
+            deviceName: string | null;
+        } | {
+            /** @constant */
+            status: "completed";
+            apiKey: string;
+        } | {
+            /** @constant */
+            status: "expired";
+        };
+        CliLoginSession: {
+            /** @description Keep it secret: it collects the key. */
+            sessionId: string;
+            verificationUrl: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description XXXX-XXXX, for the user to compare with the page. */
+            userCode: string;
+            /** @description Seconds to wait between polls. */
+            interval: number;
+        };
+        DeviceAccessToken: {
+            access_token: string;
+            /** @constant */
+            token_type: "Bearer";
+            scope: string;
+            expires_in?: number;
+        };
+        DeviceAuthorization: {
+            device_code: string;
+            user_code: string;
+            verification_uri: string;
+            verification_uri_complete: string;
+            expires_in: number;
+            interval: number;
+        };
+        Discovery: {
+            /** @description The `iss` of every session token: latchkey's public URL (LATCHKEY_PUBLIC_URL). */
+            issuer: string;
+            /** @description The public keys that verify session tokens. */
+            jwks_uri: string;
+            /** @description RFC 8628 device authorization. */
+            device_authorization_endpoint: string;
+            /** @description RFC 8628 token request. */
+            token_endpoint: string;
+            grant_types_supported: string[];
+            /** @description `none`: the client_id is the project id. */
+            token_endpoint_auth_methods_supported: string[];
+        };
+        Error: {
+            error: {
+                code: components["schemas"]["ErrorCode"];
+                message: string;
+                details: components["schemas"]["ErrorDetail"][];
+                request_id: string;
+            };
+        };
+        /** @enum {string} */
+        ErrorCode: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        /** @description What a refusal is about: a field, a header, a scope. */
+        ErrorDetail: {
+            path: string;
+            message: string;
+        };
+        Health: {
+            /** @constant */
+            status: "ok";
+            version: string;
+        };
+        Jwks: {
+            keys: {
+                kty: string;
+                crv: string;
+                x: string;
+                kid: string;
+                alg: string;
+                use: string;
+            }[];
+        };
+        OAuthError: {
+            error: string;
+            error_description?: string;
+        };
+        Project: {
+            id: string;
+            /** @constant */
+            object: "project";
+            tenant_id: string;
+            name: string;
+            is_default: boolean;
+            key_prefix: string;
+            allowed_origins: string[];
+            verification_url: string | null;
+            callback_hosts: string[] | null;
+            ratelimit: components["schemas"]["RateLimitPolicy"];
+            session_ttl_seconds: number;
+            cli: {
+                session_ttl_seconds: number;
+                key_ttl_seconds: number;
+                poll_interval_seconds: number;
+                default_scopes: string[] | null;
+                loopback_http: boolean;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+             */
+            deleted_at: string | null;
+        };
+        ProjectList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["Project"][];
+            next_cursor: string | null;
+        };
+        /** @description `limit` requests at once, refilled completely over `window_seconds`. */
+        RateLimitPolicy: {
+            limit: number;
+            window_seconds: number;
+        };
+        RateLimitState: {
+            limit: number;
+            remaining: number;
+            /** @description Unix milliseconds at which the bucket is full again. */
+            reset: number;
+        };
+        Readiness: {
+            /** @constant */
+            status: "ready";
+            migrations: number;
+        };
+        Session: {
+            /** @constant */
+            object: "session";
+            /** @description Send it as X-Session-Token. Not stored by latchkey. */
+            token: string;
+            /** Format: date-time */
+            expires_at: string;
+            scopes: string[];
+        };
+        SigningKey: {
+            kid: string;
+            /** @constant */
+            object: "signing_key";
+            /** @enum {string} */
+            status: "pending" | "active" | "retired";
+            /** Format: date-time */
+            activates_at: string;
+            /**
+             * Format: date-time
+             * @description When the next key takes over signing.
+             */
+            retires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it leaves the JWKS (every token it signed has expired).
+             */
+            unpublished_at: string | null;
+        };
+        SigningKeyList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["SigningKey"][];
+            next_cursor: string | null;
+        };
+        Tenant: {
+            id: string;
+            /** @constant */
+            object: "tenant";
+            name: string;
+            /** @enum {string} */
+            status: "active" | "suspended";
+            /** @enum {string} */
+            subscription: "active" | "past_due" | "cancelled";
+            modules: ("keys" | "sessions" | "cli_login" | "verify")[];
+            is_default: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
+             */
+            deleted_at: string | null;
+        };
+        TenantList: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["Tenant"][];
+            next_cursor: string | null;
+        };
+        VerifyResult: {
+            valid: boolean;
+            code: "VALID" | components["schemas"]["ErrorCode"];
+            key_id: string | null;
+            project_id: string | null;
+            tenant_id: string | null;
+            /** @description The key's owner; for a session token, its end user (sub). */
+            owner: string | null;
+            scopes: string[];
+            /** Format: date-time */
+            expires_at: string | null;
+            ratelimit: components["schemas"]["RateLimitState"] | null;
+            /** @description What the refusal is about, as in error bodies: e.g. each missing scope for SCOPE_NOT_GRANTED. */
+            details: components["schemas"]["ErrorDetail"][];
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The request's id (the caller's own X-Request-Id when it is plain): quote it when reporting a problem. */
+        "X-Request-Id": string;
+        /** @description The credential to send (RFC 6750): `Bearer realm="latchkey"`. */
+        "WWW-Authenticate": string;
+        /** @description Seconds to wait before trying again (at least 1). */
+        "Retry-After": number;
+        /** @description The size of the bucket this request spent from. */
+        "X-RateLimit-Limit": number;
+        /** @description Requests the bucket still admits now. */
+        "X-RateLimit-Remaining": number;
+        /** @description Unix seconds at which the bucket is full again. */
+        "X-RateLimit-Reset": number;
+        /** @description The bucket now, as an IETF structured field: `"key";r=<remaining>;t=<seconds until full>`. */
+        RateLimit: string;
+        /** @description The bucket's policy, as an IETF structured field: `"key";q=<limit>;w=<window seconds>`. */
+        "RateLimit-Policy": string;
+        /** @description The key that made the request (or minted its token). */
+        "X-Latchkey-Key-Id": string;
+        /** @description The key's project. */
+        "X-Latchkey-Project-Id": string;
+        /** @description The project's tenant. */
+        "X-Latchkey-Tenant-Id": string;
+        /** @description The end user: a token's subject, or the key id. Percent-encoded UTF-8 (RFC 3986). */
+        "X-Latchkey-Subject": string;
+        /** @description The credential's scopes, comma-separated. */
+        "X-Latchkey-Scopes": string;
+        /** @description The refusal's catalogue code, for a proxy that drops the body of an auth answer. */
+        "X-Latchkey-Error": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -733,34 +1193,21 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        status: "ok";
-                        version: string;
-                    };
+                    "application/json": components["schemas"]["Health"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -777,54 +1224,32 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        status: "ready";
-                        migrations: number;
-                    };
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 503 */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -841,6 +1266,7 @@ export interface operations {
             /** @description Prometheus text exposition format 0.0.4. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -850,21 +1276,11 @@ export interface operations {
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -897,113 +1313,56 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        valid: boolean;
-                        /** @enum {string} */
-                        code: "VALID" | "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                        key_id: string | null;
-                        project_id: string | null;
-                        tenant_id: string | null;
-                        /** @description The key's owner; for a session token, its end user (sub). */
-                        owner: string | null;
-                        scopes: string[];
-                        /** Format: date-time */
-                        expires_at: string | null;
-                        ratelimit: {
-                            limit: number;
-                            remaining: number;
-                            /** @description Unix milliseconds at which the bucket is full again. */
-                            reset: number;
-                        } | null;
-                        /** @description What the refusal is about, as in error bodies: e.g. each missing scope for SCOPE_NOT_GRANTED. */
-                        details: {
-                            path: string;
-                            message: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["VerifyResult"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1035,120 +1394,82 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
+                    "application/json": components["schemas"]["Authorization"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1180,120 +1501,82 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
+                    "application/json": components["schemas"]["Authorization"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1325,120 +1608,82 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
+                    "application/json": components["schemas"]["Authorization"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1470,120 +1715,82 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
+                    "application/json": components["schemas"]["Authorization"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -1615,845 +1822,82 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
+                    "application/json": components["schemas"]["Authorization"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
-    };
-    forwardAuthGetBelow: {
-        parameters: {
-            query?: {
-                scopes?: string | string[];
-            };
-            header?: {
-                /** @description A session token, where the route accepts one instead of an API key. */
-                "X-Session-Token"?: string;
-                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
-                "X-Project-Id"?: string;
-                /** @description The browser origin; the browser channel binds its token to it. */
-                Origin?: string;
-                /** @description The method of the request behind the proxy (Traefik, Caddy). */
-                "X-Forwarded-Method"?: string;
-                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
-                "X-Original-Method"?: string;
-                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
-                "X-Latchkey-Required-Scopes"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Response for status 200 */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
-                };
-            };
-            /** @description Response for status 400 */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 401 */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 429 */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 500 */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
-    };
-    forwardAuthPutBelow: {
-        parameters: {
-            query?: {
-                scopes?: string | string[];
-            };
-            header?: {
-                /** @description A session token, where the route accepts one instead of an API key. */
-                "X-Session-Token"?: string;
-                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
-                "X-Project-Id"?: string;
-                /** @description The browser origin; the browser channel binds its token to it. */
-                Origin?: string;
-                /** @description The method of the request behind the proxy (Traefik, Caddy). */
-                "X-Forwarded-Method"?: string;
-                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
-                "X-Original-Method"?: string;
-                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
-                "X-Latchkey-Required-Scopes"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Response for status 200 */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
-                };
-            };
-            /** @description Response for status 400 */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 401 */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 429 */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 500 */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
-    };
-    forwardAuthPostBelow: {
-        parameters: {
-            query?: {
-                scopes?: string | string[];
-            };
-            header?: {
-                /** @description A session token, where the route accepts one instead of an API key. */
-                "X-Session-Token"?: string;
-                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
-                "X-Project-Id"?: string;
-                /** @description The browser origin; the browser channel binds its token to it. */
-                Origin?: string;
-                /** @description The method of the request behind the proxy (Traefik, Caddy). */
-                "X-Forwarded-Method"?: string;
-                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
-                "X-Original-Method"?: string;
-                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
-                "X-Latchkey-Required-Scopes"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Response for status 200 */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
-                };
-            };
-            /** @description Response for status 400 */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 401 */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 429 */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 500 */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
-    };
-    forwardAuthDeleteBelow: {
-        parameters: {
-            query?: {
-                scopes?: string | string[];
-            };
-            header?: {
-                /** @description A session token, where the route accepts one instead of an API key. */
-                "X-Session-Token"?: string;
-                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
-                "X-Project-Id"?: string;
-                /** @description The browser origin; the browser channel binds its token to it. */
-                Origin?: string;
-                /** @description The method of the request behind the proxy (Traefik, Caddy). */
-                "X-Forwarded-Method"?: string;
-                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
-                "X-Original-Method"?: string;
-                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
-                "X-Latchkey-Required-Scopes"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Response for status 200 */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
-                };
-            };
-            /** @description Response for status 400 */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 401 */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 429 */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 500 */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-        };
-    };
-    forwardAuthPatchBelow: {
-        parameters: {
-            query?: {
-                scopes?: string | string[];
-            };
-            header?: {
-                /** @description A session token, where the route accepts one instead of an API key. */
-                "X-Session-Token"?: string;
-                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
-                "X-Project-Id"?: string;
-                /** @description The browser origin; the browser channel binds its token to it. */
-                Origin?: string;
-                /** @description The method of the request behind the proxy (Traefik, Caddy). */
-                "X-Forwarded-Method"?: string;
-                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
-                "X-Original-Method"?: string;
-                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
-                "X-Latchkey-Required-Scopes"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Response for status 200 */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "authorization";
-                        /** @constant */
-                        allowed: true;
-                        key_id: string;
-                        project_id: string;
-                        tenant_id: string;
-                        subject: string;
-                        scopes: string[];
-                    };
-                };
-            };
-            /** @description Response for status 400 */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 401 */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 403 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 429 */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
-                };
-            };
-            /** @description Response for status 500 */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2480,163 +1924,83 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "list";
-                        data: {
-                            id: string;
-                            /** @constant */
-                            object: "api_key";
-                            project_id: string;
-                            name: string;
-                            /** @description Prefix and last four characters of the current secret, for display. */
-                            hint: string;
-                            scopes: string[];
-                            owner: string | null;
-                            root: boolean;
-                            /** @description The key's own rate-limit policy; null means the project's default. */
-                            ratelimit: {
-                                limit: number;
-                                window_seconds: number;
-                            } | null;
-                            /** @description Requests made with the key and its tokens (written at most a minute late). */
-                            usage_count: number;
-                            /** Format: date-time */
-                            expires_at: string | null;
-                            /** Format: date-time */
-                            revoked_at: string | null;
-                            /** Format: date-time */
-                            last_used_at: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2681,220 +2045,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "api_key";
-                        project_id: string;
-                        name: string;
-                        /** @description Prefix and last four characters of the current secret, for display. */
-                        hint: string;
-                        scopes: string[];
-                        owner: string | null;
-                        root: boolean;
-                        /** @description The key's own rate-limit policy; null means the project's default. */
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        } | null;
-                        /** @description Requests made with the key and its tokens (written at most a minute late). */
-                        usage_count: number;
-                        /** Format: date-time */
-                        expires_at: string | null;
-                        /** Format: date-time */
-                        revoked_at: string | null;
-                        /** Format: date-time */
-                        last_used_at: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /** @description Shown once; store it now. */
-                        secret: string;
-                    };
+                    "application/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -2918,158 +2175,83 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "api_key";
-                        project_id: string;
-                        name: string;
-                        /** @description Prefix and last four characters of the current secret, for display. */
-                        hint: string;
-                        scopes: string[];
-                        owner: string | null;
-                        root: boolean;
-                        /** @description The key's own rate-limit policy; null means the project's default. */
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        } | null;
-                        /** @description Requests made with the key and its tokens (written at most a minute late). */
-                        usage_count: number;
-                        /** Format: date-time */
-                        expires_at: string | null;
-                        /** Format: date-time */
-                        revoked_at: string | null;
-                        /** Format: date-time */
-                        last_used_at: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["ApiKey"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3093,156 +2275,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "api_key";
-                        /** @constant */
-                        revoked: true;
-                    };
+                    "application/json": components["schemas"]["ApiKeyRevoked"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3279,218 +2398,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "api_key";
-                        project_id: string;
-                        name: string;
-                        /** @description Prefix and last four characters of the current secret, for display. */
-                        hint: string;
-                        scopes: string[];
-                        owner: string | null;
-                        root: boolean;
-                        /** @description The key's own rate-limit policy; null means the project's default. */
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        } | null;
-                        /** @description Requests made with the key and its tokens (written at most a minute late). */
-                        usage_count: number;
-                        /** Format: date-time */
-                        expires_at: string | null;
-                        /** Format: date-time */
-                        revoked_at: string | null;
-                        /** Format: date-time */
-                        last_used_at: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["ApiKey"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3524,225 +2538,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "api_key";
-                        project_id: string;
-                        name: string;
-                        /** @description Prefix and last four characters of the current secret, for display. */
-                        hint: string;
-                        scopes: string[];
-                        owner: string | null;
-                        root: boolean;
-                        /** @description The key's own rate-limit policy; null means the project's default. */
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        } | null;
-                        /** @description Requests made with the key and its tokens (written at most a minute late). */
-                        usage_count: number;
-                        /** Format: date-time */
-                        expires_at: string | null;
-                        /** Format: date-time */
-                        revoked_at: string | null;
-                        /** Format: date-time */
-                        last_used_at: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /** @description Shown once; store it now. */
-                        secret: string;
-                        /**
-                         * Format: date-time
-                         * @description When the previous secret stops working.
-                         */
-                        previous_secret_expires_at: string;
-                    };
+                    "application/json": components["schemas"]["ApiKeyRotated"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3771,178 +2673,103 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "session";
-                        /** @description Send it as X-Session-Token. Not stored by latchkey. */
-                        token: string;
-                        /** Format: date-time */
-                        expires_at: string;
-                        scopes: string[];
-                    };
+                    "application/json": components["schemas"]["Session"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -3971,176 +2798,103 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            sessionToken: string;
-                            /** Format: date-time */
-                            expiresAt: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["BrowserSession"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4157,39 +2911,52 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        keys: {
-                            kty: string;
-                            crv: string;
-                            x: string;
-                            kid: string;
-                            alg: string;
-                            use: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Jwks"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDiscovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Discovery"];
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4206,133 +2973,73 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "list";
-                        data: {
-                            kid: string;
-                            /** @constant */
-                            object: "signing_key";
-                            /** @enum {string} */
-                            status: "pending" | "active" | "retired";
-                            /** Format: date-time */
-                            activates_at: string;
-                            /**
-                             * Format: date-time
-                             * @description When the next key takes over signing.
-                             */
-                            retires_at: string | null;
-                            /**
-                             * Format: date-time
-                             * @description When it leaves the JWKS (every token it signed has expired).
-                             */
-                            unpublished_at: string | null;
-                        }[];
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["SigningKeyList"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4359,168 +3066,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        kid: string;
-                        /** @constant */
-                        object: "signing_key";
-                        /** @enum {string} */
-                        status: "pending" | "active" | "retired";
-                        /** Format: date-time */
-                        activates_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When the next key takes over signing.
-                         */
-                        retires_at: string | null;
-                        /**
-                         * Format: date-time
-                         * @description When it leaves the JWKS (every token it signed has expired).
-                         */
-                        unpublished_at: string | null;
-                    };
+                    "application/json": components["schemas"]["SigningKey"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -4555,125 +3187,92 @@ export interface operations {
             /** @description Response for status 201 */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description Keep it secret: it collects the key. */
-                        sessionId: string;
-                        verificationUrl: string;
-                        /** Format: date-time */
-                        expiresAt: string;
-                        /** @description XXXX-XXXX, for the user to compare with the page. */
-                        userCode: string;
-                        /** @description Seconds to wait between polls. */
-                        interval: number;
-                    };
+                    "application/json": components["schemas"]["CliLoginSession"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
         };
@@ -4695,81 +3294,52 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        status: "pending";
-                        deviceName: string | null;
-                    } | {
-                        /** @constant */
-                        status: "completed";
-                        apiKey: string;
-                    } | {
-                        /** @constant */
-                        status: "expired";
-                    };
+                    "application/json": components["schemas"]["CliLoginPoll"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
         };
@@ -4791,6 +3361,7 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4803,46 +3374,31 @@ export interface operations {
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        success: false;
-                        msg: string;
-                        /** @enum {string} */
-                        code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                    };
+                    "application/json": components["schemas"]["CliError"];
                 };
             };
         };
@@ -4866,151 +3422,83 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "cli_session";
-                        /** @enum {string} */
-                        status: "pending" | "approved" | "delivered" | "denied" | "expired";
-                        device_name: string | null;
-                        user_code: string;
-                        requester_ip: string | null;
-                        requester_user_agent: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        expires_at: string;
-                        scopes: string[] | null;
-                        /** @description The project the CLI asks to sign in to. */
-                        project: {
-                            id: string;
-                            name: string;
-                        };
-                        /** @description Where the browser is sent once the user approves or denies (host and port); null: nowhere. */
-                        callback_host: string | null;
-                    };
+                    "application/json": components["schemas"]["CliLoginForApproval"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5048,201 +3536,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "cli_session";
-                        /** @constant */
-                        status: "approved";
-                        key_id: string;
-                        owner: string;
-                        scopes: string[];
-                        /** Format: date-time */
-                        expires_at: string;
-                        callback_url: string | null;
-                    };
+                    "application/json": components["schemas"]["CliLoginApproved"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5266,156 +3666,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "cli_session";
-                        /** @constant */
-                        status: "denied";
-                        callback_url: string | null;
-                    };
+                    "application/json": components["schemas"]["CliLoginDenied"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5453,201 +3790,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "cli_session";
-                        /** @constant */
-                        status: "approved";
-                        key_id: string;
-                        owner: string;
-                        scopes: string[];
-                        /** Format: date-time */
-                        expires_at: string;
-                        callback_url: string | null;
-                    };
+                    "application/json": components["schemas"]["CliLoginApproved"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5671,156 +3920,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "cli_session";
-                        /** @constant */
-                        status: "denied";
-                        callback_url: string | null;
-                    };
+                    "application/json": components["schemas"]["CliLoginDenied"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5837,6 +4023,7 @@ export interface operations {
             /** @description An HTML page. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5846,21 +4033,11 @@ export interface operations {
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -5886,101 +4063,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        device_code: string;
-                        user_code: string;
-                        verification_uri: string;
-                        verification_uri_complete: string;
-                        expires_in: number;
-                        interval: number;
-                    };
+                    "application/json": components["schemas"]["DeviceAuthorization"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
         };
@@ -6005,64 +4174,51 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        access_token: string;
-                        /** @constant */
-                        token_type: "Bearer";
-                        scope: string;
-                        expires_in?: number;
-                    };
+                    "application/json": components["schemas"]["DeviceAccessToken"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: string;
-                        error_description?: string;
-                    };
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
         };
@@ -6083,135 +4239,73 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "list";
-                        data: {
-                            id: string;
-                            /** @constant */
-                            object: "tenant";
-                            name: string;
-                            /** @enum {string} */
-                            status: "active" | "suspended";
-                            /** @enum {string} */
-                            subscription: "active" | "past_due" | "cancelled";
-                            modules: ("keys" | "sessions" | "cli_login" | "verify")[];
-                            is_default: boolean;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            /**
-                             * Format: date-time
-                             * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                             */
-                            deleted_at: string | null;
-                        }[];
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["TenantList"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6240,170 +4334,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "tenant";
-                        name: string;
-                        /** @enum {string} */
-                        status: "active" | "suspended";
-                        /** @enum {string} */
-                        subscription: "active" | "past_due" | "cancelled";
-                        modules: ("keys" | "sessions" | "cli_login" | "verify")[];
-                        is_default: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Tenant"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6422,150 +4439,83 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "tenant";
-                        name: string;
-                        /** @enum {string} */
-                        status: "active" | "suspended";
-                        /** @enum {string} */
-                        subscription: "active" | "past_due" | "cancelled";
-                        modules: ("keys" | "sessions" | "cli_login" | "verify")[];
-                        is_default: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Tenant"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6584,170 +4534,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "tenant";
-                        name: string;
-                        /** @enum {string} */
-                        status: "active" | "suspended";
-                        /** @enum {string} */
-                        subscription: "active" | "past_due" | "cancelled";
-                        modules: ("keys" | "sessions" | "cli_login" | "verify")[];
-                        is_default: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Tenant"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -6798,210 +4671,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "tenant";
-                        name: string;
-                        /** @enum {string} */
-                        status: "active" | "suspended";
-                        /** @enum {string} */
-                        subscription: "active" | "past_due" | "cancelled";
-                        modules: ("keys" | "sessions" | "cli_login" | "verify")[];
-                        is_default: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Tenant"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7023,147 +4799,73 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "list";
-                        data: {
-                            id: string;
-                            /** @constant */
-                            object: "project";
-                            tenant_id: string;
-                            name: string;
-                            is_default: boolean;
-                            key_prefix: string;
-                            allowed_origins: string[];
-                            verification_url: string | null;
-                            callback_hosts: string[] | null;
-                            ratelimit: {
-                                limit: number;
-                                window_seconds: number;
-                            };
-                            session_ttl_seconds: number;
-                            cli: {
-                                session_ttl_seconds: number;
-                                key_ttl_seconds: number;
-                                poll_interval_seconds: number;
-                                default_scopes: string[] | null;
-                                loopback_http: boolean;
-                            };
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            /**
-                             * Format: date-time
-                             * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                             */
-                            deleted_at: string | null;
-                        }[];
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["ProjectList"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7222,222 +4924,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "project";
-                        tenant_id: string;
-                        name: string;
-                        is_default: boolean;
-                        key_prefix: string;
-                        allowed_origins: string[];
-                        verification_url: string | null;
-                        callback_hosts: string[] | null;
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        };
-                        session_ttl_seconds: number;
-                        cli: {
-                            session_ttl_seconds: number;
-                            key_ttl_seconds: number;
-                            poll_interval_seconds: number;
-                            default_scopes: string[] | null;
-                            loopback_http: boolean;
-                        };
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Project"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7456,162 +5049,83 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "project";
-                        tenant_id: string;
-                        name: string;
-                        is_default: boolean;
-                        key_prefix: string;
-                        allowed_origins: string[];
-                        verification_url: string | null;
-                        callback_hosts: string[] | null;
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        };
-                        session_ttl_seconds: number;
-                        cli: {
-                            session_ttl_seconds: number;
-                            key_ttl_seconds: number;
-                            poll_interval_seconds: number;
-                            default_scopes: string[] | null;
-                            loopback_http: boolean;
-                        };
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Project"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7630,182 +5144,93 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "project";
-                        tenant_id: string;
-                        name: string;
-                        is_default: boolean;
-                        key_prefix: string;
-                        allowed_origins: string[];
-                        verification_url: string | null;
-                        callback_hosts: string[] | null;
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        };
-                        session_ttl_seconds: number;
-                        cli: {
-                            session_ttl_seconds: number;
-                            key_ttl_seconds: number;
-                            poll_interval_seconds: number;
-                            default_scopes: string[] | null;
-                            loopback_http: boolean;
-                        };
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Project"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -7888,222 +5313,113 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        object: "project";
-                        tenant_id: string;
-                        name: string;
-                        is_default: boolean;
-                        key_prefix: string;
-                        allowed_origins: string[];
-                        verification_url: string | null;
-                        callback_hosts: string[] | null;
-                        ratelimit: {
-                            limit: number;
-                            window_seconds: number;
-                        };
-                        session_ttl_seconds: number;
-                        cli: {
-                            session_ttl_seconds: number;
-                            key_ttl_seconds: number;
-                            poll_interval_seconds: number;
-                            default_scopes: string[] | null;
-                            loopback_http: boolean;
-                        };
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        /**
-                         * Format: date-time
-                         * @description When it was deleted; the record is kept for the audit trail. Null while it is live.
-                         */
-                        deleted_at: string | null;
-                    };
+                    "application/json": components["schemas"]["Project"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 404 */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 409 */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 413 */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 415 */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -8126,138 +5442,623 @@ export interface operations {
             /** @description Response for status 200 */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @constant */
-                        object: "list";
-                        data: {
-                            id: string;
-                            /** @constant */
-                            object: "audit_event";
-                            action: string;
-                            /** Format: date-time */
-                            occurred_at: string;
-                            actor: {
-                                type: string;
-                                id: string | null;
-                            };
-                            target: {
-                                type: string;
-                                id: string;
-                            };
-                            tenant_id: string | null;
-                            project_id: string | null;
-                            ip: string | null;
-                            user_agent: string | null;
-                            request_id: string | null;
-                            details: {
-                                [key: string]: unknown;
-                            };
-                        }[];
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["AuditEventList"];
                 };
             };
             /** @description Response for status 400 */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 401 */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 403 */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 429 */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Response for status 500 */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        error: {
-                            /** @enum {string} */
-                            code: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
-                            message: string;
-                            details: {
-                                path: string;
-                                message: string;
-                            }[];
-                            request_id: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    forwardAuthGetBelow: {
+        parameters: {
+            query?: {
+                scopes?: string | string[];
+            };
+            header?: {
+                /** @description A session token, where the route accepts one instead of an API key. */
+                "X-Session-Token"?: string;
+                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
+                "X-Project-Id"?: string;
+                /** @description The browser origin; the browser channel binds its token to it. */
+                Origin?: string;
+                /** @description The method of the request behind the proxy (Traefik, Caddy). */
+                "X-Forwarded-Method"?: string;
+                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
+                "X-Original-Method"?: string;
+                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
+                "X-Latchkey-Required-Scopes"?: string;
+            };
+            path: {
+                /** @description Any path below, slashes included (Envoy appends the original request's path). */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authorization"];
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    forwardAuthPutBelow: {
+        parameters: {
+            query?: {
+                scopes?: string | string[];
+            };
+            header?: {
+                /** @description A session token, where the route accepts one instead of an API key. */
+                "X-Session-Token"?: string;
+                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
+                "X-Project-Id"?: string;
+                /** @description The browser origin; the browser channel binds its token to it. */
+                Origin?: string;
+                /** @description The method of the request behind the proxy (Traefik, Caddy). */
+                "X-Forwarded-Method"?: string;
+                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
+                "X-Original-Method"?: string;
+                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
+                "X-Latchkey-Required-Scopes"?: string;
+            };
+            path: {
+                /** @description Any path below, slashes included (Envoy appends the original request's path). */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authorization"];
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    forwardAuthPostBelow: {
+        parameters: {
+            query?: {
+                scopes?: string | string[];
+            };
+            header?: {
+                /** @description A session token, where the route accepts one instead of an API key. */
+                "X-Session-Token"?: string;
+                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
+                "X-Project-Id"?: string;
+                /** @description The browser origin; the browser channel binds its token to it. */
+                Origin?: string;
+                /** @description The method of the request behind the proxy (Traefik, Caddy). */
+                "X-Forwarded-Method"?: string;
+                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
+                "X-Original-Method"?: string;
+                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
+                "X-Latchkey-Required-Scopes"?: string;
+            };
+            path: {
+                /** @description Any path below, slashes included (Envoy appends the original request's path). */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authorization"];
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    forwardAuthDeleteBelow: {
+        parameters: {
+            query?: {
+                scopes?: string | string[];
+            };
+            header?: {
+                /** @description A session token, where the route accepts one instead of an API key. */
+                "X-Session-Token"?: string;
+                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
+                "X-Project-Id"?: string;
+                /** @description The browser origin; the browser channel binds its token to it. */
+                Origin?: string;
+                /** @description The method of the request behind the proxy (Traefik, Caddy). */
+                "X-Forwarded-Method"?: string;
+                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
+                "X-Original-Method"?: string;
+                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
+                "X-Latchkey-Required-Scopes"?: string;
+            };
+            path: {
+                /** @description Any path below, slashes included (Envoy appends the original request's path). */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authorization"];
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    forwardAuthPatchBelow: {
+        parameters: {
+            query?: {
+                scopes?: string | string[];
+            };
+            header?: {
+                /** @description A session token, where the route accepts one instead of an API key. */
+                "X-Session-Token"?: string;
+                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
+                "X-Project-Id"?: string;
+                /** @description The browser origin; the browser channel binds its token to it. */
+                Origin?: string;
+                /** @description The method of the request behind the proxy (Traefik, Caddy). */
+                "X-Forwarded-Method"?: string;
+                /** @description The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method. */
+                "X-Original-Method"?: string;
+                /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
+                "X-Latchkey-Required-Scopes"?: string;
+            };
+            path: {
+                /** @description Any path below, slashes included (Envoy appends the original request's path). */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Key-Id": components["headers"]["X-Latchkey-Key-Id"];
+                    "X-Latchkey-Project-Id": components["headers"]["X-Latchkey-Project-Id"];
+                    "X-Latchkey-Tenant-Id": components["headers"]["X-Latchkey-Tenant-Id"];
+                    "X-Latchkey-Subject": components["headers"]["X-Latchkey-Subject"];
+                    "X-Latchkey-Scopes": components["headers"]["X-Latchkey-Scopes"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authorization"];
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "X-Latchkey-Error": components["headers"]["X-Latchkey-Error"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

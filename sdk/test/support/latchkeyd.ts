@@ -1,4 +1,8 @@
-/** A real latchkey for the SDK's tests: the compiled binary on a fresh SQLite file, with a known root key. */
+/**
+ * A real latchkey for the SDK's tests: the compiled binary on a fresh SQLite file, with a known root key, started as a
+ * new user starts it: no --public-url, so its tokens' issuer is http://localhost:<port> while the SDK reaches it at
+ * http://127.0.0.1:<port>, as beside a sidecar.
+ */
 import { afterAll, beforeAll } from "bun:test";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../../src/keys/secret.ts";
 import { callJson, type RunningBinary, startBinary, useBuiltBinary } from "../../../test/support/binary.ts";
@@ -12,15 +16,14 @@ export function useLatchkeyd(label: string): { readonly server: Latchkeyd; reado
   let server: Latchkeyd | undefined;
   beforeAll(async () => {
     const rootKey = generateSecret(ROOT_KEY_PREFIX);
-    // The tokens' issuer is the public URL: the one the SDK is given, so a verifier's default issuer matches.
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     running = await startBinary(built.path, {
-      args: ["--db", built.freshDatabasePath(), "--port", String(port), "--public-url", url],
+      args: ["--db", built.freshDatabasePath(), "--port", String(port)],
       env: { LATCHKEY_ROOT_KEY: rootKey },
     });
     const projects = await callJson(url, "GET", "/v1/projects", { key: rootKey });
-    server = { url, rootKey, projectId: projects.body.data[0].id };
+    server = { url, publicUrl: `http://localhost:${port}`, rootKey, projectId: projects.body.data[0].id };
   }, 120_000);
   afterAll(async () => {
     await running?.stop();

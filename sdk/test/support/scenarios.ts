@@ -6,12 +6,16 @@
  */
 import { expect } from "bun:test";
 import { generateKeyPair, SignJWT } from "jose";
+import { freePort } from "../../../test/support/ports.ts";
 import { Latchkey } from "../../src/index.ts";
 
 const BROWSER_ORIGIN = "https://app.example.com";
 
 export interface Latchkeyd {
+  /** Where the tests reach it. */
   url: string;
+  /** Its public URL, which its tokens carry as `iss` (the default one). */
+  publicUrl: string;
   rootKey: string;
   projectId: string;
 }
@@ -94,6 +98,9 @@ export async function checkScenarios(appUrl: string, server: Latchkeyd, { create
   expect(down.status, "latchkey down").toBe(503);
   expect(down.body.error.code).toBe("UNAVAILABLE");
   expect(down.headers.get("retry-after")).toBe("1");
+  expect(down.body.error.message, "why and where").toMatch(
+    /^latchkey could not be reached: ECONNREFUSED \(127\.0\.0\.1:\d+\)$/,
+  );
   const readOnly = await ask(appUrl, "/down-read-only", bearer(key.secret));
   expect(readOnly.status, "fail-open for a read-only route, when asked").toBe(200);
   expect(readOnly.body.latchkey).toBeNull();
@@ -115,6 +122,7 @@ export async function checkScenarios(appUrl: string, server: Latchkeyd, { create
   const forgedToken = await ask(appUrl, "/offline", { "x-session-token": await forged(token) });
   expect(forgedToken.status, "a forged token, offline").toBe(401);
   expect(forgedToken.body.error.code).toBe("SESSION_INVALID");
+  expect(JSON.stringify(forgedToken.body), "jose's reason stays out of the answer").not.toMatch(/ERR_J|signature/i);
 }
 
 /** The token's header and claims, signed with a key latchkey never published. */
@@ -129,8 +137,10 @@ export async function forged(token: string): Promise<string> {
 
 /** Starts a scenario app (test/apps/) in front of `server`; it prints the port it listens on. */
 export async function startApp(command: string[], server: Latchkeyd, cwd?: string) {
+  // A port nothing listens on (and no fetch refuses to dial, as Node's does port 9).
+  const deadUrl = `http://127.0.0.1:${await freePort()}`;
   const child = Bun.spawn(command, {
-    env: { ...process.env, LATCHKEY_URL: server.url, PROJECT_ID: server.projectId, DEAD_URL: "http://127.0.0.1:9" },
+    env: { ...process.env, LATCHKEY_URL: server.url, PROJECT_ID: server.projectId, DEAD_URL: deadUrl },
     stdout: "pipe",
     stderr: "pipe",
     ...(cwd ? { cwd } : {}),
