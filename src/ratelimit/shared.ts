@@ -47,7 +47,11 @@ interface Lease {
   /** What the bucket held after the last lease, for the remaining-tokens header. */
   remoteTokens: number;
   fullAtMs: number;
-  /** Refuse without asking Redis until then (the last lease came back empty). */
+  /**
+   * Refuse without asking again until then: set only when the last lease came back empty. A lease that granted
+   * tokens says nothing of when they run out, so a request that read its clock before the lease arrived and finds
+   * those tokens spent by others asks for more rather than being refused while the bucket still holds plenty.
+   */
   emptyUntilMs: number;
 }
 
@@ -271,7 +275,7 @@ function leaseOf(result: LeaseResult, stillHeld: number, nowMilliseconds: number
     leasedAtMs: nowMilliseconds,
     remoteTokens: result.left,
     fullAtMs: nowMilliseconds + result.untilFullMs,
-    emptyUntilMs: result.granted === 0 ? nowMilliseconds + result.untilNextMs : nowMilliseconds,
+    emptyUntilMs: result.granted === 0 ? nowMilliseconds + result.untilNextMs : Number.NEGATIVE_INFINITY,
   };
 }
 

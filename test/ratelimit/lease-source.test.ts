@@ -56,6 +56,25 @@ describe("leases from one authority in memory", () => {
     for (const limiter of limiters) await limiter.close();
   });
 
+  test("regression: requests that read the clock before a lease came pass while the bucket has room", async () => {
+    const limiter = await SharedRateLimiter.start(
+      new LocalLeaseSource(new RateLimiter({ maxBuckets: 1000 }), new LiveNodes()),
+      createLogger("silent"),
+    );
+    const roomy: RateLimitPolicy = { limit: 1000, windowSeconds: 60 };
+    for (let trial = 0; trial < 20; trial++) {
+      // The request that asks for the lease read the clock last; the other 399 began earlier (a cold credential
+      // lookup, a slow body) and find its tokens spent by the ones before them.
+      const name = `early-${trial}`;
+      const decisions = await Promise.all([
+        limiter.take(name, roomy, 2_000),
+        ...Array.from({ length: 399 }, (_, index) => limiter.take(name, roomy, 1_000 + index)),
+      ]);
+      expect(admitted(decisions)).toBe(400);
+    }
+    await limiter.close();
+  });
+
   test("regression: an authority that answers late makes a worker refuse, never admit a share of its own", async () => {
     const source = new LateSource(
       new LocalLeaseSource(new RateLimiter({ maxBuckets: 1000 }), new LiveNodes()),
