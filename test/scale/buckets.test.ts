@@ -47,6 +47,7 @@ class PrivateRedis {
 
 /** Cluster.start's default. */
 const NODES = 3;
+const LEASED = "latchkey_redis_leased_tokens_total";
 
 /** Sends `count` authorizations with `secret`, spread over the nodes, `perNode` at a time on each; counts statuses. */
 async function burst(cluster: Cluster, secret: string, count: number, perNode = 10): Promise<Map<number, number>> {
@@ -132,6 +133,33 @@ describe.skipIf(!SCALE_ENABLED)(`shared buckets ${SCALE_NOTE}`, () => {
     }
     expect(refused).toEqual([]);
   }, 180_000);
+
+  const allNodesSee = (metric: string, value: number) => async () => {
+    for (const index of [0, 1, 2]) if ((await cluster.metric(index, metric)) !== value) return false;
+    return true;
+  };
+
+  test("regression: with Redis gone, what the nodes spent before stays spent", async () => {
+    const limit = 30;
+    const key = await limitedKey(limit);
+    await waitUntil(allNodesSee("latchkey_nodes", 3), 5000, "every node sees three");
+    const leasedBefore = await Promise.all([0, 1, 2].map((index) => cluster.metric(index, LEASED)));
+    for (let request = 0; request < 14; request++) {
+      expect((await cluster.call(request % NODES, "GET", "/v1/authz", { key: key.secret })).status).toBe(200);
+    }
+    const leased = await Promise.all(
+      [0, 1, 2].map(async (index) => (await cluster.metric(index, LEASED)) - leasedBefore[index]!),
+    );
+    await redis.kill();
+    const during = (await burst(cluster, key.secret, 150)).get(200) ?? 0;
+    await redis.start();
+    await waitUntil(allNodesSee("latchkey_redis_reachable", 1), 10_000, "every node shares again");
+    // Each node's share is 10: what a node leased beyond it is the most an outage may add to what was left.
+    const beyondShares = leased.reduce((sum, tokens) => sum + Math.max(0, tokens - limit / NODES), 0);
+    console.log(`14 spent (leased per node ${leased}), then Redis killed: ${during} more admitted (limit ${limit})`);
+    expect(14 + during).toBeLessThanOrEqual(limit + beyondShares);
+    expect(during).toBeGreaterThan(0);
+  }, 60_000);
 
   test("with Redis gone: 200 or 429, at most each node's share; shared and exact again once it is back", async () => {
     const limit = 30;
