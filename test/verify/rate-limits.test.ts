@@ -127,13 +127,16 @@ describe("rate limits on every authenticated route", () => {
 describe("failed authentications per client address", () => {
   let world: World;
   afterEach(() => world.close());
+  const failToAuthenticate = async (times: number) => {
+    for (let attempt = 0; attempt < times; attempt++) {
+      expectError(await world.call("GET", "/v1/keys", { key: `sk_live_wrong${attempt}` }), 401, "API_KEY_INVALID");
+    }
+  };
 
   test("too many failures from one address are 429 before any credential work; others are unaffected", async () => {
     world = await createWorld({ transport: "http", settings: { authFailurePolicy: { limit: 3, windowSeconds: 60 } } });
     const key = await createKey(world, { scopes: ["keys:read"] });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      expectError(await world.call("GET", "/v1/keys", { key: `sk_live_wrong${attempt}` }), 401, "API_KEY_INVALID");
-    }
+    await failToAuthenticate(3);
     const blocked = await world.call("GET", "/v1/keys", { key: key.secret });
     expectError(blocked, 429, "RATE_LIMITED");
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
@@ -145,9 +148,7 @@ describe("failed authentications per client address", () => {
     // 60 a minute (the default): one more failure each second once the 60 are spent.
     world = await createWorld({ transport: "http", settings: { authFailurePolicy: { limit: 60, windowSeconds: 60 } } });
     const key = await createKey(world, { scopes: ["keys:read"] });
-    for (let attempt = 0; attempt < 60; attempt++) {
-      expectError(await world.call("GET", "/v1/keys", { key: `sk_live_wrong${attempt}` }), 401, "API_KEY_INVALID");
-    }
+    await failToAuthenticate(60);
     const blocked = await world.call("GET", "/v1/keys", { key: key.secret });
     expectError(blocked, 429, "RATE_LIMITED");
     expect(blocked.headers.get("retry-after")).toBe("1");
@@ -167,9 +168,7 @@ describe("failed authentications per client address", () => {
   test("regression: failures of others at a shared address do not lock the root key out of management", async () => {
     world = await createWorld({ transport: "http", settings: { authFailurePolicy: { limit: 3, windowSeconds: 60 } } });
     expect((await world.call("GET", "/v1/tenants", { key: world.rootKey })).status).toBe(200);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      expectError(await world.call("GET", "/v1/keys", { key: `sk_live_wrong${attempt}` }), 401, "API_KEY_INVALID");
-    }
+    await failToAuthenticate(3);
     expect((await world.call("GET", "/v1/tenants", { key: world.rootKey })).status).toBe(200);
     const created = await world.call("POST", "/v1/keys", {
       key: world.rootKey,
