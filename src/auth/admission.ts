@@ -2,7 +2,8 @@
  * Admission: the whole access decision for a request, shared by every authenticated route, /v1/authz and
  * /v1/keys/verify.
  *
- *   1. a client address with too many recent failed authentications → 429 (before any credential work)
+ *   1. a client address with too many recent failed authentications → 429 (before any credential work; the root key,
+ *      when memory already knows it, is exempt)
  *   2. the credential (authenticate.ts), in the documented order; a 401 counts against the address
  *   3. the principal's bucket (a session spends its parent key's) → 429 with Retry-After
  *   4. usage noted in memory (written in batches, never here)
@@ -11,9 +12,11 @@
  */
 
 import { AppError } from "../errors.ts";
+import { ROOT_KEY_PREFIX } from "../keys/secret.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 import { rateLimitHeaders } from "../ratelimit/headers.ts";
 import type { Limiter } from "../ratelimit/limiter.ts";
+import { cachedKeyCredential } from "./api-keys.ts";
 import { type AccessSpec, authenticateRequest, CredentialRefusal, type PresentedCredentials } from "./authenticate.ts";
 import type { Principal } from "./principal.ts";
 import type { SessionTokenDeps } from "./session-tokens.ts";
@@ -77,7 +80,8 @@ export async function admitRequest(
   responseHeaders: Record<string, string>,
   outcome: AdmissionOutcome = { principal: null, rateLimit: null },
 ): Promise<Principal> {
-  const failureBucket = request.clientIp === null ? null : `auth-failures:${request.clientIp}`;
+  const failureBucket =
+    request.clientIp === null || isKnownRootKey(deps, request.presented) ? null : `auth-failures:${request.clientIp}`;
   const failurePolicy = deps.settings.authFailurePolicy;
   if (failureBucket !== null && (await deps.rateLimiter.peek(failureBucket, failurePolicy, nowMilliseconds)) < 1) {
     const decision = await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
@@ -102,6 +106,17 @@ export async function admitRequest(
   if (!decision.allowed) throw keyRateLimited();
   deps.usage.record(principal.keyId, nowMilliseconds);
   return principal;
+}
+
+/**
+ * The root key, as this process already holds it in memory: exempt from its address's failed authentications, so
+ * that others failing behind the same address (an office NAT, a CI egress) cannot lock the operator out. Memory only:
+ * a secret merely shaped like the root key costs a throttled address no lookup, and stays refused.
+ */
+function isKnownRootKey(deps: AdmissionDeps, presented: PresentedCredentials): boolean {
+  const secret = presented.secret;
+  if (secret === null || !secret.startsWith(ROOT_KEY_PREFIX)) return false;
+  return cachedKeyCredential(deps.credentials, secret)?.key.isRoot === true;
 }
 
 function rateLimited(message: string): AppError {

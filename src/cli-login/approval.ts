@@ -3,14 +3,10 @@
  * (a session token holding it) looks a pending login up by its user code, then approves it (minting the CLI's key,
  * sealed to the login) or denies it. Exactly one decision ever wins: each is one guarded write.
  *
- * A user code is short, so wrong guesses are bounded whoever the approver claims to be (RFC 8628 §5.1): per
- * approving key (a session token counts against its parent, so minting tokens for new "users" buys no guesses), per
- * client address, and per project overall. Past any bound, every lookup by code is 429 until the window (the
- * project's CLI login lifetime) has refilled it.
+ * A user code is short, so wrong guesses are bounded whoever the approver claims to be: see guesses.ts.
  */
 import { type AuditActor, actorIdOf } from "../audit/service.ts";
 import type { CliLoginRow, ProjectRow } from "../db/schema.ts";
-import type { Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
 import type { Caller } from "../keys/caller.ts";
 import { RESERVED_SCOPES, scopesBeyondGrantor } from "../keys/scopes.ts";
@@ -18,16 +14,8 @@ import { generateSecret } from "../keys/secret.ts";
 import { insertNewKey } from "../keys/service.ts";
 import { findProject } from "../tenants/store.ts";
 import { type CliLoginDeps, recordLoginEvent } from "./expiry.ts";
-import {
-  type CliLoginStatus,
-  displayUserCode,
-  effectiveStatus,
-  hashLoginId,
-  isLoginIdShaped,
-  normaliseUserCode,
-  WRONG_USER_CODE_ATTEMPTS,
-  WRONG_USER_CODE_ATTEMPTS_PER_PROJECT,
-} from "./model.ts";
+import { findPendingLoginByUserCode } from "./guesses.ts";
+import { type CliLoginStatus, displayUserCode, effectiveStatus, hashLoginId, isLoginIdShaped } from "./model.ts";
 import { seal } from "./sealing.ts";
 import * as store from "./store.ts";
 
@@ -185,34 +173,17 @@ async function loginForApprover(
   if ("loginId" in target) {
     login = isLoginIdShaped(target.loginId) ? await store.findCliLogin(reader, hashLoginId(target.loginId)) : undefined;
   } else {
-    const buckets = await userCodeGuessBuckets(deps.storage, approver, requesterIp);
-    for (const { name, policy } of buckets) {
-      if ((await deps.rateLimiter.peek(name, policy, nowMilliseconds)) < 1) {
-        throw new AppError("RATE_LIMITED", { message: "Too many wrong user codes; wait before trying again." });
-      }
-    }
-    const code = normaliseUserCode(target.userCode);
-    login = code === null ? undefined : await store.findPendingCliLoginByUserCode(reader, code);
-    if (!inReach(login)) {
-      for (const { name, policy } of buckets) await deps.rateLimiter.take(name, policy, nowMilliseconds);
-    }
+    login = await findPendingLoginByUserCode(
+      deps.storage,
+      approver,
+      requesterIp,
+      target.userCode,
+      inReach,
+      nowMilliseconds,
+    );
   }
   if (!inReach(login)) throw new AppError("NOT_FOUND", { message: "No such login session." });
   return login;
-}
-
-async function userCodeGuessBuckets(storage: Storage, approver: Caller, requesterIp: string | null) {
-  const windowSeconds = (await findProject(storage.reader, approver.projectId))?.cliSessionTtlSeconds ?? 600;
-  const perKey = { limit: WRONG_USER_CODE_ATTEMPTS, windowSeconds };
-  const buckets = [
-    { name: `user-code-guesses:key:${approver.keyId}`, policy: perKey },
-    {
-      name: `user-code-guesses:project:${approver.projectId}`,
-      policy: { limit: WRONG_USER_CODE_ATTEMPTS_PER_PROJECT, windowSeconds },
-    },
-  ];
-  if (requesterIp !== null) buckets.push({ name: `user-code-guesses:ip:${requesterIp}`, policy: perKey });
-  return buckets;
 }
 
 function approvingUser(approver: Caller, userId: string | undefined): string {

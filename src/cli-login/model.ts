@@ -106,7 +106,8 @@ export type CallbackCheck = { ok: true } | { ok: false; reason: string };
 /**
  * Where the browser may be sent after approval: https, or plain http to a loopback address when the project allows
  * it (a CLI listening on 127.0.0.1, as RFC 8252 describes). No credentials, no fragment, no other scheme; and when the
- * project lists callback hosts, only those (loopback callbacks are governed by the loopback setting alone).
+ * project lists callback hosts, only those, each with its port (loopback callbacks are governed by the loopback
+ * setting alone).
  */
 export function checkCallbackUrl(
   text: string,
@@ -126,7 +127,9 @@ export function checkCallbackUrl(
     if (!project.cliLoopbackHttp) return { ok: false, reason: "this project does not allow plain http callbacks" };
     return { ok: true };
   }
-  if (project.callbackHosts !== null && !loopback && !project.callbackHosts.includes(url.hostname)) {
+  // `host` carries the port unless it is https's default: an entry without a port allows 443 only, `host:port` that
+  // port only, so a listed host does not open every other service on the same machine.
+  if (project.callbackHosts !== null && !loopback && !project.callbackHosts.includes(url.host)) {
     return { ok: false, reason: "host is not one of the project's callback hosts" };
   }
   return { ok: true };

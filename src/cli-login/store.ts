@@ -141,3 +141,42 @@ export async function listLapsedCliLogins(
     )
     .limit(1000);
 }
+
+/** Whose wrong user codes a miss counts against: the approving key, the project it acts in, the client address. */
+export interface WrongCodeCounts {
+  projectId: string;
+  keyId: string;
+  ip: string | null;
+}
+
+/** Wrong user codes recorded after `sinceMilliseconds`, counted for each of the three. */
+export async function countWrongCodes(
+  x: Executor,
+  by: WrongCodeCounts,
+  sinceMilliseconds: number,
+): Promise<{ project: number; key: number; ip: number }> {
+  const { cliWrongCodes: t } = x.t;
+  const counted = (condition: SQL) => sql`CAST(count(*) FILTER (WHERE ${condition}) AS INTEGER)`.mapWith(Number);
+  const [row] = await x.q
+    .select({
+      project: counted(eq(t.projectId, by.projectId)),
+      key: counted(eq(t.keyId, by.keyId)),
+      ip: by.ip === null ? sql`0`.mapWith(Number) : counted(eq(t.ip, by.ip)),
+    })
+    .from(t)
+    .where(
+      and(
+        sql`${t.atMs} > ${bigint(sinceMilliseconds)}`,
+        or(eq(t.projectId, by.projectId), eq(t.keyId, by.keyId), by.ip === null ? undefined : eq(t.ip, by.ip)),
+      ),
+    );
+  return { project: row?.project ?? 0, key: row?.key ?? 0, ip: row?.ip ?? 0 };
+}
+
+export async function recordWrongCode(x: Executor, by: WrongCodeCounts, nowMilliseconds: number): Promise<void> {
+  await x.q.insert(x.t.cliWrongCodes).values({ ...by, atMs: nowMilliseconds });
+}
+
+export async function forgetWrongCodesUntil(x: Executor, untilMilliseconds: number): Promise<void> {
+  await x.q.delete(x.t.cliWrongCodes).where(lte(x.t.cliWrongCodes.atMs, untilMilliseconds));
+}

@@ -2,7 +2,8 @@
  * Copying every row of one latchkey database into another, empty one: how a team that started on the SQLite file
  * moves to PostgreSQL (`latchkey migrate-to --database-url …`). Keys keep their hashes, signing keys stay sealed
  * under the same LATCHKEY_MASTER_KEY, the audit trail and CLI logins come along; the change log does not (it only
- * tells running nodes what to drop, and the new database starts with no node caching anything).
+ * tells running nodes what to drop, and the new database starts with no node caching anything), nor do the wrong
+ * user codes of the last hour (they bound guessing while servers run, and servers are stopped for the copy).
  *
  * The copy is one write transaction on the target: it lands whole or not at all. The target must be empty, so a
  * copy never mixes two installations; run it with the servers stopped, so nothing is written to the source meanwhile.

@@ -91,9 +91,18 @@ export class PostgresStorage implements Storage {
   }
 
   async writeTransaction<Result>(work: (tx: Executor) => Promise<Result>): Promise<Result> {
+    return this.writeTransactionInTurn([], work);
+  }
+
+  async writeTransactionInTurn<Result>(
+    locks: readonly string[],
+    work: (tx: Executor) => Promise<Result>,
+  ): Promise<Result> {
+    // Session advisory locks, taken in one order (numeric) by every transaction so that two never wait on each other.
+    const keys = [...new Set(locks.map((name) => this.lockKey(name)))].sort((left, right) => Number(left - right));
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transactionOnce(work);
+        return await this.transactionOnce(keys, work);
       } catch (error) {
         if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE.has(sqlStateOf(error))) throw error;
         // Concurrent writers met; a short, growing, jittered pause keeps them from meeting again at once.
@@ -107,12 +116,16 @@ export class PostgresStorage implements Storage {
    * connection back when BEGIN itself fails (a connection lost at that moment would leave the pool a slot short for
    * good).
    */
-  private async transactionOnce<Result>(work: (tx: Executor) => Promise<Result>): Promise<Result> {
+  private async transactionOnce<Result>(
+    lockKeys: readonly bigint[],
+    work: (tx: Executor) => Promise<Result>,
+  ): Promise<Result> {
     const committed: (() => void | Promise<void>)[] = [];
     const client = await this.pool.connect();
     let broken = false;
     let result: Result;
     try {
+      for (const key of lockKeys) await client.query("SELECT pg_advisory_lock($1)", [key.toString()]);
       await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
       try {
         result = await work({
@@ -132,11 +145,23 @@ export class PostgresStorage implements Storage {
       if (isStorageUnavailable(error)) broken = true;
       throw error;
     } finally {
+      // Locks outlive the transaction (they are the session's): let go of them before the connection is lent again,
+      // or close it, which lets go of them too.
+      if (lockKeys.length > 0 && !broken) {
+        await client.query("SELECT pg_advisory_unlock_all()").catch(() => {
+          broken = true;
+        });
+      }
       // A connection that failed mid-transaction is closed rather than lent again.
       client.release(broken);
     }
     for (const action of committed) await action();
     return result;
+  }
+
+  /** A lock's 64-bit key, from its name and this installation's schema (several may share a database). */
+  private lockKey(name: string): bigint {
+    return BigInt.asIntN(64, Bun.hash.wyhash(`${this.schema ?? ""}\u0000${name}`));
   }
 
   async migrate(

@@ -201,3 +201,19 @@ export const cliLogins = pgTable(
     index("cli_sessions_status").on(table.status, table.expiresAtMs),
   ],
 );
+
+export const cliWrongCodes = pgTable(
+  "cli_wrong_codes",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    projectId: bytewise("project_id").notNull(),
+    keyId: bytewise("key_id").notNull(),
+    ip: bytewise("ip"),
+    atMs: millis("at_ms").notNull(),
+  },
+  (table) => [
+    index("cli_wrong_codes_project").on(table.projectId, table.atMs),
+    index("cli_wrong_codes_key").on(table.keyId, table.atMs),
+    index("cli_wrong_codes_ip").on(table.ip, table.atMs),
+  ],
+);

@@ -188,3 +188,24 @@ export const cliLogins = sqliteTable(
     index("cli_sessions_status").on(table.status, table.expiresAtMs),
   ],
 );
+
+/**
+ * Wrong user codes tried by approvers (src/cli-login/guesses.ts), one row per miss, kept about an hour: the bounds on
+ * guessing count these rows, so they hold across every process and node sharing the database. No foreign keys: a
+ * row outlives nothing it names for long, and it must not stand in the way of deleting a key or a project.
+ */
+export const cliWrongCodes = sqliteTable(
+  "cli_wrong_codes",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    projectId: text("project_id").notNull(),
+    keyId: text("key_id").notNull(),
+    ip: text("ip"),
+    atMs: integer("at_ms").notNull(),
+  },
+  (table) => [
+    index("cli_wrong_codes_project").on(table.projectId, table.atMs),
+    index("cli_wrong_codes_key").on(table.keyId, table.atMs),
+    index("cli_wrong_codes_ip").on(table.ip, table.atMs),
+  ],
+);

@@ -141,6 +141,14 @@ export class SqliteStorage implements Storage {
     });
   }
 
+  /** BEGIN IMMEDIATE already lets one write transaction at a time run, across processes too: no lock to add. */
+  async writeTransactionInTurn<Result>(
+    _locks: readonly string[],
+    work: (tx: Executor) => Promise<Result>,
+  ): Promise<Result> {
+    return this.writeTransaction(work);
+  }
+
   async migrate(nowMilliseconds: number, embedded = SQLITE_MIGRATIONS): Promise<MigrationResult> {
     return this.lock.hold(async () => applySqliteMigrations(this.sqlite, nowMilliseconds, embedded));
   }

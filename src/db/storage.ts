@@ -54,6 +54,14 @@ export interface Storage {
   readonly reader: Executor;
   writeTransaction<Result>(work: (tx: Executor) => Promise<Result>): Promise<Result>;
   /**
+   * A write transaction that begins only once no other transaction holds any of `locks`, and sees everything they
+   * committed: for a count that many requests read and append to at once (wrong user codes). On PostgreSQL racing
+   * SERIALIZABLE transactions would fail and retry over and over on such a count; these wait their turn instead (the
+   * locks are taken before BEGIN, so the transaction's snapshot comes after them). SQLite runs every write
+   * transaction alone in any case.
+   */
+  writeTransactionInTurn<Result>(locks: readonly string[], work: (tx: Executor) => Promise<Result>): Promise<Result>;
+  /**
    * Applies the embedded migrations (or those given), one node at a time, and refuses a database a newer latchkey
    * migrated or whose applied migrations were edited since.
    */

@@ -36,3 +36,13 @@ export function isSecureWebUrl(text: string): boolean {
 
 export const HOSTNAME_PATTERN =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * An entry of a project's callback hosts: a host name, or `host:port`. It is compared with a URL's `host`, which
+ * leaves https's default port out, so an entry naming 443 would match nothing and is not one.
+ */
+export function isCallbackHost(text: string): boolean {
+  const [host = "", port, ...rest] = text.split(":");
+  if (rest.length > 0 || !HOSTNAME_PATTERN.test(host)) return false;
+  return port === undefined || (/^[1-9][0-9]{0,4}$/.test(port) && Number(port) <= 65_535 && port !== "443");
+}

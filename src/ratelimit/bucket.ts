@@ -45,7 +45,7 @@ export function takeToken(
   return {
     allowed,
     bucket: next,
-    remaining: Math.floor(tokens),
+    remaining: Math.max(0, Math.floor(tokens)),
     fullAtMs: nowMilliseconds + Math.ceil((policy.limit - tokens) / rate),
     retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / rate / 1000)),
   };
@@ -94,6 +94,24 @@ export function leaseTokens(
   };
 }
 
+/**
+ * A bucket after `count` tokens were spent at once somewhere else (what a node leased from a shared bucket), falling
+ * as low as `floorTokens`: below zero, a debt that refill pays off before the bucket admits again.
+ */
+export function spendTokens(
+  bucket: Bucket | undefined,
+  policy: RateLimitPolicy,
+  count: number,
+  floorTokens: number,
+  nowMilliseconds: number,
+): { bucket: Bucket; fullAtMs: number } {
+  const tokens = Math.max(floorTokens, tokensAt(bucket, policy, nowMilliseconds) - count);
+  return {
+    bucket: { tokens, updatedAtMs: nowMilliseconds },
+    fullAtMs: nowMilliseconds + Math.ceil((policy.limit - tokens) / refillRatePerMillisecond(policy)),
+  };
+}
+
 /** The bucket as it stands at `nowMilliseconds` without taking anything (for a check before work is done). */
 export function tokensAt(bucket: Bucket | undefined, policy: RateLimitPolicy, nowMilliseconds: number): number {
   if (bucket === undefined) return policy.limit;
@@ -103,7 +121,7 @@ export function tokensAt(bucket: Bucket | undefined, policy: RateLimitPolicy, no
 
 /**
  * A bucket recreated after it was evicted: as full as it would be had it been empty until `fullAtMs` minus the time
- * it takes to fill, i.e. never fuller than the evicted one would be now.
+ * it takes to fill, i.e. never fuller than the evicted one would be now (a debt, see spendTokens, included).
  */
 export function bucketRememberedFullAt(
   fullAtMs: number,
@@ -112,5 +130,5 @@ export function bucketRememberedFullAt(
 ): Bucket | undefined {
   if (fullAtMs <= nowMilliseconds) return undefined;
   const missing = (fullAtMs - nowMilliseconds) * refillRatePerMillisecond(policy);
-  return { tokens: Math.max(0, policy.limit - missing), updatedAtMs: nowMilliseconds };
+  return { tokens: policy.limit - missing, updatedAtMs: nowMilliseconds };
 }

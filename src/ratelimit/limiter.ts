@@ -15,6 +15,7 @@ import {
   type LeaseResult,
   leaseTokens,
   type RateLimitPolicy,
+  spendTokens,
   takeToken,
   tokensAt,
 } from "./bucket.ts";
@@ -90,6 +91,15 @@ export class RateLimiter implements Limiter {
     );
     this.keep(name, stored, bucket, bucket.updatedAtMs + result.untilFullMs);
     return result;
+  }
+
+  /** Spends `count` tokens at once, down to `floorTokens` (see spendTokens). */
+  spend(name: string, policy: RateLimitPolicy, count: number, floorTokens: number, nowMilliseconds: number): void {
+    this.nowMilliseconds = nowMilliseconds;
+    const stored = this.buckets.get(name);
+    const current = stored ?? this.remembered(name, policy, nowMilliseconds);
+    const { bucket, fullAtMs } = spendTokens(current, policy, count, floorTokens, nowMilliseconds);
+    this.keep(name, stored, bucket, fullAtMs);
   }
 
   /** Whole tokens available now, without taking one. */

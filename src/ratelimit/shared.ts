@@ -17,9 +17,13 @@
  *
  * When Redis cannot be reached (every call has a deadline; nothing waits in an offline queue) the node spends what
  * it holds, then falls back to a bucket of its own of `limit / live nodes` (the count of nodes seen in Redis in the
- * last seconds, kept from before the outage): the total stays near the limit, never a 5xx. Once Redis answers again,
- * leasing resumes and the buckets are shared and exact again. (That is Redis's choice, LeaseSource.whenUnanswered;
- * the workers of one host, leasing from their primary, refuse instead: exact whatever happens.)
+ * last seconds, kept from before the outage), never a 5xx. That share is charged with every token the node leased
+ * while Redis answered (a node that took more than its share owes the rest, up to the whole limit, before it admits
+ * again), so the outage starts from what each node already spent, not from a full bucket: over an outage the nodes
+ * admit at most what was left, plus what each node had spent beyond its share, plus refill (docs/scale-out.md). Once
+ * Redis answers again, leasing resumes and the buckets are shared and exact again. (That is Redis's choice,
+ * LeaseSource.whenUnanswered; the workers of one host, leasing from their primary, refuse instead: exact whatever
+ * happens.)
  */
 import { withDeadline } from "../lib/deadline.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -47,7 +51,11 @@ interface Lease {
   /** What the bucket held after the last lease, for the remaining-tokens header. */
   remoteTokens: number;
   fullAtMs: number;
-  /** Refuse without asking Redis until then (the last lease came back empty). */
+  /**
+   * Refuse without asking again until then: set only when the last lease came back empty. A lease that granted
+   * tokens says nothing of when they run out, so a request that read its clock before the lease arrived and finds
+   * those tokens spent by others asks for more rather than being refused while the bucket still holds plenty.
+   */
   emptyUntilMs: number;
 }
 
@@ -207,6 +215,12 @@ export class SharedRateLimiter implements Limiter {
     this.redisReachable = true;
     this.counters.leases++;
     this.counters.leasedTokens += result.granted;
+    if (this.source.whenUnanswered === "share" && result.granted > 0) {
+      // What this node took is spent from its fallback share too, so an outage starts from what it already used.
+      // The debt stops at the whole limit: more than that cannot have left the shared bucket within one window.
+      const share = this.fallbackPolicy(policy);
+      this.fallback.spend(name, share, result.granted, share.limit - policy.limit, nowMilliseconds);
+    }
     return result;
   }
 
@@ -271,7 +285,7 @@ function leaseOf(result: LeaseResult, stillHeld: number, nowMilliseconds: number
     leasedAtMs: nowMilliseconds,
     remoteTokens: result.left,
     fullAtMs: nowMilliseconds + result.untilFullMs,
-    emptyUntilMs: result.granted === 0 ? nowMilliseconds + result.untilNextMs : nowMilliseconds,
+    emptyUntilMs: result.granted === 0 ? nowMilliseconds + result.untilNextMs : Number.NEGATIVE_INFINITY,
   };
 }
 

@@ -6,7 +6,7 @@ import { ScopeList } from "../keys/schemas.ts";
 import { KEY_PREFIX_PATTERN, RESERVED_KEY_PREFIX_NAMESPACE, ROOT_KEY_PREFIX } from "../keys/secret.ts";
 import { toIsoString, toIsoStringOrNull } from "../lib/clock.ts";
 import { MODULES } from "../lib/modules.ts";
-import { HOSTNAME_PATTERN, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
+import { isCallbackHost, isExactOrigin, isSecureWebUrl } from "../lib/urls.ts";
 import { integerFrom } from "../lib/validation.ts";
 import { SESSION_TTL_SECONDS_MAX, SUBSCRIPTIONS, TENANT_STATUSES } from "./model.ts";
 
@@ -107,10 +107,10 @@ const WebUrl = z
   .string()
   .max(2048)
   .refine(isSecureWebUrl, { message: "must be an https URL (http only for localhost)" });
-const Hostname = z
-  .string()
-  .max(253)
-  .regex(HOSTNAME_PATTERN, { message: "must be a lower-case host name such as cli.example.com" });
+/** A callback host: a host name, optionally with a port other than https's default (`cli.example.com:8443`). */
+const CallbackHost = z.string().max(259).refine(isCallbackHost, {
+  message: "must be a lower-case host name such as cli.example.com, or host:port with a port from 1 to 65535 but 443",
+});
 const KeyPrefix = z
   .string()
   .regex(KEY_PREFIX_PATTERN, { message: "must be lower case letters, digits and _, start with a letter, end with _" })
@@ -141,7 +141,12 @@ const projectSettings = {
   key_prefix: KeyPrefix.optional().describe("Prefix of new secrets; default sk_live_."),
   allowed_origins: z.array(Origin).max(100).optional().describe("Exact origins allowed on the browser channel."),
   verification_url: WebUrl.nullable().optional().describe("The host app's page for approving CLI logins."),
-  callback_hosts: z.array(Hostname).max(100).nullable().optional().describe("Hosts CLI callbacks may point at."),
+  callback_hosts: z
+    .array(CallbackHost)
+    .max(100)
+    .nullable()
+    .optional()
+    .describe("Hosts CLI callbacks may point at: `host` allows port 443 only, `host:port` that port only."),
   ratelimit: RateLimitPolicyInput.optional().describe("Default rate-limit policy of the project's keys."),
   session_ttl_seconds: SessionTtlSeconds.optional().describe("Lifetime of end-user session tokens."),
   cli_session_ttl_seconds: CliSessionTtlSeconds.optional().describe("How long a CLI login waits for approval."),

@@ -94,6 +94,30 @@ describe.skipIf(!LINUX)(`latchkey serve --workers${LINUX ? "" : " (skipped: need
     expect(statuses.get(200)).toBe(50);
   }, 30_000);
 
+  test("fewer concurrent requests than the bucket holds are all admitted across the workers (20 keys)", async () => {
+    const { server, rootKey } = await serve(2);
+    const refused: string[] = [];
+    for (const { ratelimit, requests } of [
+      { ratelimit: undefined, requests: 200 }, // the project's default policy, 1,000 per 60 s
+      { ratelimit: { limit: 30, window_seconds: 60 }, requests: 15 },
+    ]) {
+      for (let trial = 0; trial < 20; trial++) {
+        const key = await callJson(server.url, "POST", "/v1/keys", {
+          key: rootKey,
+          body: { name: "roomy", scopes: ["runs:read"], ratelimit },
+        });
+        const answers = await Promise.all(
+          Array.from({ length: requests }, () =>
+            fresh(server.url, "/v1/authz", { headers: { authorization: `Bearer ${key.body.secret}` } }),
+          ),
+        );
+        const notAdmitted = answers.filter((answer) => answer.status !== 200).length;
+        if (notAdmitted > 0) refused.push(`${requests} requests, trial ${trial}: ${notAdmitted} refused`);
+      }
+    }
+    expect(refused).toEqual([]);
+  }, 60_000);
+
   test("a revocation through one worker is refused by every worker at once", async () => {
     const { server, rootKey } = await serve(2);
     const key = await callJson(server.url, "POST", "/v1/keys", {

@@ -275,6 +275,72 @@ describe("exactly one key per session", () => {
   });
 });
 
+describe("wrong user codes wherever they are tried", () => {
+  const guess = (world: World, approver: string) =>
+    world.call("POST", "/v1/api/auth/codes/BBBB-BBBB/approve", { key: approver, body: { user_id: "u" } });
+  const statusesOf = (answers: { status: number }[]) => {
+    const counted: Record<number, number> = {};
+    for (const answer of answers) counted[answer.status] = (counted[answer.status] ?? 0) + 1;
+    return counted;
+  };
+
+  test("regression: concurrent wrong codes with one key are five lookups, the rest refused", async () => {
+    const world = await createWorld();
+    try {
+      await startCliLogin(world, { scopes: ["runs:read"] });
+      const approver = await createApprover(world);
+      const answers = await Promise.all(Array.from({ length: 40 }, () => guess(world, approver.secret)));
+      expect(statusesOf(answers)).toEqual({ 404: 5, 429: 35 });
+    } finally {
+      await world.close();
+    }
+  });
+
+  test("regression: two processes on one database file allow five wrong codes per key between them", async () => {
+    // Buckets in each process's memory, as several processes on one SQLite file without Redis have.
+    const first = await createWorld({ shareable: true, localBuckets: true });
+    const second = await createWorld({ joining: first, localBuckets: true });
+    try {
+      const { userCode } = await startCliLogin(first, { scopes: ["runs:read"] });
+      const approver = await createApprover(first);
+      const answers = [];
+      for (let attempt = 0; attempt < 10; attempt++)
+        answers.push(await guess([first, second][attempt % 2]!, approver.secret));
+      expect(statusesOf(answers)).toEqual({ 404: 5, 429: 5 });
+      const right = await second.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+        key: approver.secret,
+        body: { user_id: "u" },
+      });
+      expectError(right, 429, "RATE_LIMITED");
+      // The window is the login lifetime (600 s by default), on both processes' clocks.
+      first.clock.advanceSeconds(600);
+      second.clock.advanceSeconds(600);
+      expectError(await guess(second, approver.secret), 404, "NOT_FOUND");
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
+  test("a right code costs no guesses: an approver may look codes up and approve as often as it likes", async () => {
+    const world = await createWorld();
+    try {
+      const approver = await createApprover(world);
+      for (let login = 0; login < 8; login++) {
+        const { userCode } = await startCliLogin(world, { scopes: ["runs:read"] });
+        expect((await world.call("GET", `/v1/api/auth/codes/${userCode}`, { key: approver.secret })).status).toBe(200);
+        const approved = await world.call("POST", `/v1/api/auth/codes/${userCode}/approve`, {
+          key: approver.secret,
+          body: { user_id: "u" },
+        });
+        expect(approved.status).toBe(200);
+      }
+    } finally {
+      await world.close();
+    }
+  });
+});
+
 describe("wrong user codes from one client address", () => {
   test("regression: count against the address, whichever keys it presents", async () => {
     const world = await createWorld({ transport: "http" });

@@ -94,6 +94,20 @@ describe("starting a CLI login: bad input", () => {
     await startCliLogin(world, { callbackUrl: "http://127.0.0.1:4000/cb" });
   });
 
+  test("regression: a callback host allows its default port only, unless listed as host:port", async () => {
+    const listed = await world.call("PATCH", `/v1/projects/${world.defaultProjectId}`, {
+      key: world.rootKey,
+      body: { callback_hosts: ["cli.example.com", "tools.example.com:8443"] },
+    });
+    expect(listed.body.callback_hosts).toEqual(["cli.example.com", "tools.example.com:8443"]);
+    await startCliLogin(world, { callbackUrl: "https://cli.example.com/done" });
+    await expectRefused({ callbackUrl: "https://cli.example.com:8443/done" });
+    await expectRefused({ callbackUrl: "https://cli.example.com:22/done" });
+    await startCliLogin(world, { callbackUrl: "https://tools.example.com:8443/done" });
+    await expectRefused({ callbackUrl: "https://tools.example.com/done" });
+    await expectRefused({ callbackUrl: "https://tools.example.com:8444/done" });
+  });
+
   test("an unknown or malformed project is 404; a tenant without cli_login is 403", async () => {
     await expectRefused({}, { "x-project-id": "prj_0000000000000000000000" }, 404, "NOT_FOUND");
     const tenantId = await createTenant(world, { modules: ["keys"] });

@@ -47,6 +47,7 @@ describe("checkCallbackUrl: where the browser may go after approval", () => {
   };
   const listed = { callbackHosts: ["cli.example.com"], cliLoopbackHttp: true };
   const noLoopback = { callbackHosts: null, cliLoopbackHttp: false };
+  const withPort = { callbackHosts: ["cli.example.com:8443"], cliLoopbackHttp: true };
   const rows: [string, string, typeof open, string | null][] = [
     ["https anywhere, with no list", "https://anything.example/done", open, null],
     ["http to 127.0.0.1", "http://127.0.0.1:8123/cb", open, null],
@@ -63,6 +64,20 @@ describe("checkCallbackUrl: where the browser may go after approval", () => {
       "not one of the project's callback hosts",
     ],
     ["loopback is not limited by the host list", "https://127.0.0.1/cb", listed, null],
+    [
+      "regression: a listed host on another port",
+      "https://cli.example.com:8443/cb",
+      listed,
+      "not one of the project's callback hosts",
+    ],
+    ["a listed host with its default port written out", "https://cli.example.com:443/cb", listed, null],
+    ["a host listed with its port, on that port", "https://cli.example.com:8443/cb", withPort, null],
+    [
+      "a host listed with its port, on the default port",
+      "https://cli.example.com/cb",
+      withPort,
+      "not one of the project's callback hosts",
+    ],
     ["credentials in the URL", "https://user:pass@cli.example.com/cb", open, "must not carry credentials"],
     ["a fragment", "https://cli.example.com/cb#x", open, "must not have a fragment"],
     ["an empty fragment", "https://cli.example.com/cb#", open, "must not have a fragment"],

@@ -38,6 +38,65 @@ class LateSource implements LeaseSource {
   async close(): Promise<void> {}
 }
 
+/** A shared authority (as Redis is) that can go away at once, with a fixed count of live nodes. */
+class LosableSource implements LeaseSource {
+  readonly name = "a losable authority";
+  readonly deadlineMilliseconds = 20;
+  readonly whenUnanswered = "share";
+  down = false;
+  private readonly inner = new LocalLeaseSource(new RateLimiter({ maxBuckets: 1000 }), new LiveNodes());
+
+  constructor(private readonly liveNodes: number) {}
+
+  async lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): Promise<LeaseResult> {
+    if (this.down) throw new Error("connection refused");
+    return this.inner.lease(name, policy, want, nowMilliseconds);
+  }
+
+  async beat(): Promise<number> {
+    if (this.down) throw new Error("connection refused");
+    return this.liveNodes;
+  }
+
+  reconnect(): void {}
+
+  async close(): Promise<void> {}
+}
+
+describe("an authority that goes away (as Redis may)", () => {
+  const policy: RateLimitPolicy = { limit: 30, windowSeconds: 3600 };
+  const nodes = async (source: LosableSource) =>
+    Promise.all([0, 1, 2].map(() => SharedRateLimiter.start(source, createLogger("silent"))));
+
+  for (const spending of ["spread over the nodes", "all on one node"] as const) {
+    test(`regression: what was spent before the outage stays spent (${spending})`, async () => {
+      const source = new LosableSource(3);
+      const limiters = await nodes(source);
+      const before = [];
+      for (let index = 0; index < 14; index++) {
+        const limiter = limiters[spending === "all on one node" ? 0 : index % 3]!;
+        before.push(await limiter.take("spent", policy, 1_000 + index));
+      }
+      expect(admitted(before)).toBe(14);
+      // Each node's share is 10; tokens a node leased beyond it are the most an outage can add to what was left.
+      const beyondShares = limiters.reduce((sum, limiter) => sum + Math.max(0, limiter.counters.leasedTokens - 10), 0);
+      source.down = true;
+      const during = await Promise.all(
+        Array.from({ length: 150 }, (_, index) => limiters[index % 3]!.take("spent", policy, 2_000)),
+      );
+      expect(limiters.every((limiter) => !limiter.reachable)).toBe(true);
+      expect(14 + admitted(during)).toBeLessThanOrEqual(policy.limit + beyondShares);
+      if (spending === "spread over the nodes") expect(14 + admitted(during)).toBeLessThanOrEqual(policy.limit);
+      // Refill during the outage is each node's share of the rate: three nodes, 30 an hour between them.
+      const later = await Promise.all(
+        Array.from({ length: 150 }, (_, index) => limiters[index % 3]!.take("spent", policy, 2_000 + 3_600_000)),
+      );
+      expect(admitted(later)).toBeLessThanOrEqual(policy.limit);
+      for (const limiter of limiters) await limiter.close();
+    });
+  }
+});
+
 describe("leases from one authority in memory", () => {
   const policy: RateLimitPolicy = { limit: 100, windowSeconds: 3600 };
 
@@ -54,6 +113,25 @@ describe("leases from one authority in memory", () => {
     expect(admitted(burst)).toBeLessThanOrEqual(100);
     expect(admitted(burst) + admitted(after)).toBe(100);
     for (const limiter of limiters) await limiter.close();
+  });
+
+  test("regression: requests that read the clock before a lease came pass while the bucket has room", async () => {
+    const limiter = await SharedRateLimiter.start(
+      new LocalLeaseSource(new RateLimiter({ maxBuckets: 1000 }), new LiveNodes()),
+      createLogger("silent"),
+    );
+    const roomy: RateLimitPolicy = { limit: 1000, windowSeconds: 60 };
+    for (let trial = 0; trial < 20; trial++) {
+      // The request that asks for the lease read the clock last; the other 399 began earlier (a cold credential
+      // lookup, a slow body) and find its tokens spent by the ones before them.
+      const name = `early-${trial}`;
+      const decisions = await Promise.all([
+        limiter.take(name, roomy, 2_000),
+        ...Array.from({ length: 399 }, (_, index) => limiter.take(name, roomy, 1_000 + index)),
+      ]);
+      expect(admitted(decisions)).toBe(400);
+    }
+    await limiter.close();
   });
 
   test("regression: an authority that answers late makes a worker refuse, never admit a share of its own", async () => {

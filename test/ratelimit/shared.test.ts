@@ -33,6 +33,29 @@ describe.skipIf(redisUrl === undefined)(`shared buckets ${NOTE}`, () => {
     expect(admitted(decisions)).toBe(2000);
   });
 
+  test("regression: fewer concurrent requests than a bucket holds all pass, on one node and three", async () => {
+    const keyPrefix = prefix();
+    const nodes = [await node(keyPrefix), await node(keyPrefix), await node(keyPrefix)];
+    const cases = [
+      { policy: { limit: 1000, windowSeconds: 60 }, requests: 400 },
+      { policy: { limit: 30, windowSeconds: 60 }, requests: 15 },
+    ];
+    for (const spread of [1, 3]) {
+      for (const { policy, requests } of cases) {
+        for (let trial = 0; trial < 20; trial++) {
+          const name = `room-${spread}-${policy.limit}-${trial}`;
+          // Each node's first request reads the clock last (the others began earlier and waited on something).
+          const decisions = await Promise.all(
+            Array.from({ length: requests }, (_, index) =>
+              nodes[index % spread]!.take(name, policy, index < spread ? 2_000 : 1_000 + index),
+            ),
+          );
+          expect(admitted(decisions)).toBe(requests);
+        }
+      }
+    }
+  });
+
   test("two nodes on one bucket admit exactly its size between them, concurrently", async () => {
     const keyPrefix = prefix();
     const [first, second] = [await node(keyPrefix), await node(keyPrefix)];

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { createKey, createProject, createTenant, expectError, mintSession } from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 
@@ -126,18 +127,59 @@ describe("rate limits on every authenticated route", () => {
 describe("failed authentications per client address", () => {
   let world: World;
   afterEach(() => world.close());
+  const failToAuthenticate = async (times: number) => {
+    for (let attempt = 0; attempt < times; attempt++) {
+      expectError(await world.call("GET", "/v1/keys", { key: `sk_live_wrong${attempt}` }), 401, "API_KEY_INVALID");
+    }
+  };
 
   test("too many failures from one address are 429 before any credential work; others are unaffected", async () => {
     world = await createWorld({ transport: "http", settings: { authFailurePolicy: { limit: 3, windowSeconds: 60 } } });
     const key = await createKey(world, { scopes: ["keys:read"] });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      expectError(await world.call("GET", "/v1/keys", { key: `sk_live_wrong${attempt}` }), 401, "API_KEY_INVALID");
-    }
+    await failToAuthenticate(3);
     const blocked = await world.call("GET", "/v1/keys", { key: key.secret });
     expectError(blocked, 429, "RATE_LIMITED");
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     world.clock.advanceSeconds(20);
     expect((await world.call("GET", "/v1/keys", { key: key.secret })).status).toBe(200);
+  });
+
+  test("an address out of failures is refused until it earns the next, valid keys too; then they pass", async () => {
+    // 60 a minute (the default): one more failure each second once the 60 are spent.
+    world = await createWorld({ transport: "http", settings: { authFailurePolicy: { limit: 60, windowSeconds: 60 } } });
+    const key = await createKey(world, { scopes: ["keys:read"] });
+    await failToAuthenticate(60);
+    const blocked = await world.call("GET", "/v1/keys", { key: key.secret });
+    expectError(blocked, 429, "RATE_LIMITED");
+    expect(blocked.headers.get("retry-after")).toBe("1");
+    expect(blocked.headers.get("ratelimit-policy")).toBe('"auth-failures";q=60;w=60');
+    world.clock.advanceMilliseconds(999);
+    expectError(await world.call("GET", "/v1/keys", { key: key.secret }), 429, "RATE_LIMITED");
+    world.clock.advanceMilliseconds(1);
+    // A valid key spends nothing of the address's budget: it keeps passing while no new failure comes.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      expect((await world.call("GET", "/v1/keys", { key: key.secret })).status).toBe(200);
+    }
+    // The one failure earned is spent by the next wrong key, and the address is refused again for a second.
+    expectError(await world.call("GET", "/v1/keys", { key: "sk_live_wrong" }), 401, "API_KEY_INVALID");
+    expectError(await world.call("GET", "/v1/keys", { key: key.secret }), 429, "RATE_LIMITED");
+  });
+
+  test("regression: failures of others at a shared address do not lock the root key out of management", async () => {
+    world = await createWorld({ transport: "http", settings: { authFailurePolicy: { limit: 3, windowSeconds: 60 } } });
+    expect((await world.call("GET", "/v1/tenants", { key: world.rootKey })).status).toBe(200);
+    await failToAuthenticate(3);
+    expect((await world.call("GET", "/v1/tenants", { key: world.rootKey })).status).toBe(200);
+    const created = await world.call("POST", "/v1/keys", {
+      key: world.rootKey,
+      body: { name: "during an attack", scopes: ["keys:read"] },
+    });
+    expect(created.status).toBe(200);
+    // Only the root key itself, known in memory: anything else shaped like it is refused before any lookup.
+    const lookalike = generateSecret(ROOT_KEY_PREFIX);
+    world.handedSecrets.add(lookalike);
+    expectError(await world.call("GET", "/v1/tenants", { key: lookalike }), 429, "RATE_LIMITED");
+    expectError(await world.call("GET", "/v1/keys", { key: created.body.secret }), 429, "RATE_LIMITED");
   });
 
   test("verification failures reported by a host API do not count against the host", async () => {
