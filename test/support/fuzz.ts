@@ -224,13 +224,21 @@ function buildRequest(operation: Operation, request: FuzzRequest, fixtures: Fixt
   return { method: operation.method, path: query ? `${path}?${query}` : path, headers, body };
 }
 
+/**
+ * A generated value as a form field: strings as they are, anything else as JSON (String() throws on an object whose
+ * generated `toString` field is not a function).
+ */
+function formValueOf(value: unknown): string {
+  return typeof value === "string" ? value : (JSON.stringify(value) ?? "");
+}
+
 /** The body a generated request sends, by kind: fields (as JSON or a form), any JSON value, or broken text. */
 function bodyText(request: FuzzRequest, fields: Record<string, unknown>, isForm: boolean): string {
   switch (request.bodyKind) {
     case "object":
       return isForm
         ? new URLSearchParams(
-            Object.entries(fields).map(([name, value]): [string, string] => [name, String(value)]),
+            Object.entries(fields).map(([name, value]): [string, string] => [name, formValueOf(value)]),
           ).toString()
         : JSON.stringify(fields);
     case "value":

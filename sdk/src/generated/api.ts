@@ -4888,7 +4888,7 @@ export interface operations {
                     allowed_origins?: string[];
                     /** @description The host app's page for approving CLI logins. */
                     verification_url?: string | null;
-                    /** @description Hosts CLI callbacks may point at. */
+                    /** @description Hosts CLI callbacks may point at: `host` allows port 443 only, `host:port` that port only. */
                     callback_hosts?: string[] | null;
                     /** @description Default rate-limit policy of the project's keys. */
                     ratelimit?: {
@@ -5254,7 +5254,7 @@ export interface operations {
                     allowed_origins?: string[];
                     /** @description The host app's page for approving CLI logins. */
                     verification_url?: string | null;
-                    /** @description Hosts CLI callbacks may point at. */
+                    /** @description Hosts CLI callbacks may point at: `host` allows port 443 only, `host:port` that port only. */
                     callback_hosts?: string[] | null;
                     /** @description Default rate-limit policy of the project's keys. */
                     ratelimit?: {
