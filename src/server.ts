@@ -51,6 +51,8 @@ export interface ServerOptions {
   rateLimiter?: Limiter & { close(): Promise<void> };
   /** 0 for the primary; shown in /metrics. */
   workerIndex?: number;
+  /** How many of the processes serving the port listen, as /readyz tells it (src/workers.ts keeps it current). */
+  workers?: { listening: number; expected: number };
 }
 
 export async function startServer(
@@ -63,12 +65,6 @@ export async function startServer(
   const storageConfig = storageConfigOf(config);
   if (storageConfig.databaseUrl === undefined) {
     for (const warning of databaseFileWarnings(storageConfig.sqlitePath)) logger.warn(warning);
-  }
-  if (config.masterKey === undefined) {
-    logger.warn(
-      "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; " +
-        "set it in production",
-    );
   }
   const storage = openStorage(storageConfig);
   const rateLimiter =
@@ -104,6 +100,15 @@ export async function startServer(
     }
     throw error;
   }
+  // Said only now: had the keys been sealed, the start would have stopped above with that one error instead. The
+  // other workers of the same start would only repeat it.
+  if (config.masterKey === undefined && !options.workerIndex) {
+    logger.warn(
+      "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; " +
+        "set it in production",
+    );
+  }
+  if (options.workers) deps.status.workers = options.workers;
   const app = createApp(deps);
   const release = async () => {
     await deps.changeLog.stop();

@@ -8,7 +8,13 @@ import { ErrorResponse } from "../http/wire.ts";
 import { withDeadline } from "../lib/deadline.ts";
 
 const Health = z.object({ status: z.literal("ok"), version: z.string() });
-const Readiness = z.object({ status: z.literal("ready"), migrations: z.number().int() });
+const Readiness = z.object({
+  status: z.literal("ready"),
+  migrations: z.number().int(),
+  workers: z
+    .object({ listening: z.number().int(), expected: z.number().int() })
+    .describe("Processes serving this port (`--workers N`): ready only while all of them listen."),
+});
 
 export const operationRoutes = [
   route({
@@ -25,11 +31,14 @@ export const operationRoutes = [
     method: "GET",
     path: "/readyz",
     operationId: "readiness",
-    summary: "The database answers, carries every migration this binary knows, and this node is in sync.",
+    summary:
+      "The database answers, carries every migration this binary knows, this node is in sync, and every worker " +
+      "listens.",
     description:
       "503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable or not fully migrated, or " +
-      "(PostgreSQL) this node has not been confirmed in sync with the change log within the last second. An " +
-      "orchestrator sends no traffic then.",
+      "(PostgreSQL) this node has not been confirmed in sync with the change log within the last second, or (with " +
+      "--workers N) fewer than N processes listen on the port — the message says how many do. An orchestrator " +
+      "sends no traffic then.",
     tags: ["operations"],
     credential: "none",
     responses: { 200: Readiness, 503: ErrorResponse },
@@ -46,7 +55,13 @@ export const operationRoutes = [
       if (!deps.changeLog.inSync()) {
         throw new AppError("UNAVAILABLE", { message: "Not ready: this node is not in sync with the change log." });
       }
-      return { status: "ready" as const, migrations: applied };
+      const { listening, expected } = deps.status.workers;
+      if (listening < expected) {
+        throw new AppError("UNAVAILABLE", {
+          message: `Not ready: ${listening} of ${expected} workers listen on the port.`,
+        });
+      }
+      return { status: "ready" as const, migrations: applied, workers: { listening, expected } };
     },
   }),
 ];

@@ -159,6 +159,12 @@ export class SigningKeyRing {
   }
 }
 
+export interface PreparedSigningKeys {
+  ring: SigningKeyRing;
+  /** Keys this call sealed with the master key: created sealed on a first start, or found in the clear. */
+  sealed: number;
+}
+
 /**
  * Start-up: make sure a signing key exists (one, even when many processes start at once), seal any key stored in
  * the clear when a master key is now configured, and prove the master key opens the current signer.
@@ -168,10 +174,10 @@ export async function prepareSigningKeys(
   masterKey: CryptoKey | null,
   actor: AuditActor,
   nowMilliseconds: number,
-): Promise<SigningKeyRing> {
+): Promise<PreparedSigningKeys> {
   const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
-  await storage.writeTransaction(async (tx) => {
-    if ((await listSigningKeys(tx)).length > 0) return;
+  const created = await storage.writeTransaction(async (tx) => {
+    if ((await listSigningKeys(tx)).length > 0) return false;
     await insertSigningKey(tx, candidate);
     await recordAuditEvent(
       tx,
@@ -185,18 +191,21 @@ export async function prepareSigningKeys(
       },
       nowMilliseconds,
     );
+    return true;
   });
+  let sealed = created && masterKey !== null ? 1 : 0;
   if (masterKey !== null) {
     for (const row of await listSigningKeys(storage.reader)) {
       if (isEncrypted(row.privateKey)) continue;
-      const sealed = await sealPrivateKey(row.privateKey, masterKey);
-      await storage.writeTransaction((tx) => replacePrivateKey(tx, row.kid, sealed));
+      const sealedKey = await sealPrivateKey(row.privateKey, masterKey);
+      await storage.writeTransaction((tx) => replacePrivateKey(tx, row.kid, sealedKey));
+      sealed++;
     }
   }
   const ring = new SigningKeyRing(storage, masterKey);
   await ring.reload(nowMilliseconds);
   await ring.signer(nowMilliseconds);
-  return ring;
+  return { ring, sealed };
 }
 
 export interface Rotation {
@@ -217,10 +226,8 @@ export async function rotateSigningKey(
   const row = await newSigningKeyRow(masterKey, nowMilliseconds + activationLeadSeconds * 1000, nowMilliseconds);
   const rotated = await storage.writeTransaction(async (tx) => {
     // Re-read inside the lock: another process may have rotated since this one decided to.
-    if (
-      onlyIfDueAfterDays !== undefined &&
-      !rotationIsDue(await listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)
-    ) {
+    const rows = await listSigningKeys(tx);
+    if (onlyIfDueAfterDays !== undefined && !rotationIsDue(rows, onlyIfDueAfterDays, nowMilliseconds)) {
       return false;
     }
     await insertSigningKey(tx, row);

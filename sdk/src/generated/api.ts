@@ -31,8 +31,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The database answers, carries every migration this binary knows, and this node is in sync.
-         * @description 503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable or not fully migrated, or (PostgreSQL) this node has not been confirmed in sync with the change log within the last second. An orchestrator sends no traffic then.
+         * The database answers, carries every migration this binary knows, this node is in sync, and every worker listens.
+         * @description 503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable or not fully migrated, or (PostgreSQL) this node has not been confirmed in sync with the change log within the last second, or (with --workers N) fewer than N processes listen on the port — the message says how many do. An orchestrator sends no traffic then.
          *
          *     No credential needed.
          */
@@ -772,6 +772,11 @@ export interface operations {
                         /** @constant */
                         status: "ready";
                         migrations: number;
+                        /** @description Processes serving this port (`--workers N`): ready only while all of them listen. */
+                        workers: {
+                            listening: number;
+                            expected: number;
+                        };
                     };
                 };
             };

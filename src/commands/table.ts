@@ -1,0 +1,15 @@
+/** Every subcommand of `latchkey`, in the order `latchkey --help` lists them. */
+import type { Command } from "./command.ts";
+import { keygenCommand, openapiCommand, versionCommand } from "./info.ts";
+import { signingKeysCommand } from "./keys.ts";
+import { migrateCommand, migrateToCommand, serveCommand } from "./serve.ts";
+
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  migrateCommand,
+  migrateToCommand,
+  signingKeysCommand,
+  openapiCommand,
+  keygenCommand,
+  versionCommand,
+];
