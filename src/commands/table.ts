@@ -1,4 +1,5 @@
 /** Every subcommand of `latchkey`, in the order `latchkey --help` lists them. */
+import { backupCommand, restoreCommand } from "./backup.ts";
 import type { Command } from "./command.ts";
 import { keygenCommand, openapiCommand, versionCommand } from "./info.ts";
 import { signingKeysCommand } from "./keys.ts";
@@ -8,6 +9,8 @@ export const COMMANDS: readonly Command[] = [
   serveCommand,
   migrateCommand,
   migrateToCommand,
+  backupCommand,
+  restoreCommand,
   signingKeysCommand,
   openapiCommand,
   keygenCommand,
