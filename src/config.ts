@@ -179,7 +179,9 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
 export const MAX_WORKERS = 256;
 /** Set by a primary process for the workers it starts (src/workers.ts); not a setting. */
 export const WORKER_INDEX_ENV = "LATCHKEY_WORKER_INDEX";
-const INTERNAL_ENV = [WORKER_INDEX_ENV];
+/** The master key `latchkey master-key rotate` seals under; read by that command only, not a setting. */
+export const NEW_MASTER_KEY_ENV = "LATCHKEY_NEW_MASTER_KEY";
+const INTERNAL_ENV = [WORKER_INDEX_ENV, NEW_MASTER_KEY_ENV];
 
 /** The rule for a master key, the configured one and a new one alike. */
 export const MasterKeyText = z

@@ -1,12 +1,14 @@
-/** `latchkey signing-keys list|rotate`: the token-signing keys. */
+/** `latchkey signing-keys list|rotate` and `latchkey master-key rotate`: the token-signing keys and their seal. */
 import { existsSync } from "node:fs";
 import { SYSTEM_ACTOR } from "../audit/service.ts";
-import { type ServerConfig, storageConfigOf } from "../config.ts";
+import { MasterKeyText, NEW_MASTER_KEY_ENV, type ServerConfig, storageConfigOf } from "../config.ts";
 import { MigrationError } from "../db/migrate.ts";
 import { openStorage } from "../db/open.ts";
 import type { Storage } from "../db/storage.ts";
 import { systemClock, toIsoString } from "../lib/clock.ts";
+import { constantTimeEqual } from "../lib/crypto.ts";
 import { deriveMasterKey, MasterKeyError } from "../sessions/key-encryption.ts";
+import { resealSigningKeys } from "../sessions/master-key.ts";
 import {
   DEFAULT_ACTIVATION_LEAD_SECONDS,
   MAX_ACTIVATION_LEAD_SECONDS,
@@ -42,6 +44,20 @@ export const signingKeysCommand: Command = {
   run: signingKeys,
 };
 
+export const masterKeyCommand: Command = {
+  name: "master-key",
+  usage: ["master-key rotate [--db F | --database-url U] [--new-key-stdin]"],
+  summary: "seal every token-signing key under a new LATCHKEY_MASTER_KEY, in one transaction",
+  details: [
+    "The current key comes from LATCHKEY_MASTER_KEY (unset when the keys were never sealed: they are sealed now);\n" +
+      `the new one from ${NEW_MASTER_KEY_ENV}, or from standard input with --new-key-stdin (32+ characters).\n` +
+      "Afterwards restart every latchkey with LATCHKEY_MASTER_KEY set to the new key: the old one no longer opens\n" +
+      "the signing keys, and a server still holding it refuses to seal new ones. Tokens already issued stay valid.",
+  ],
+  settings: KEY_SETTINGS,
+  run: masterKey,
+};
+
 async function signingKeys(args: string[], context: CommandContext): Promise<number> {
   const [action, ...rest] = args;
   if (action !== "list" && action !== "rotate") {
@@ -74,6 +90,47 @@ async function signingKeys(args: string[], context: CommandContext): Promise<num
       return EXIT_OK;
     }),
   );
+}
+
+async function masterKey(args: string[], context: CommandContext): Promise<number> {
+  const [action, ...rest] = args;
+  if (action !== "rotate") {
+    context.stderr('latchkey: master-key needs "rotate" (see latchkey master-key --help)\n');
+    return EXIT_USAGE;
+  }
+  const { values, rest: settings } = takeOptions(rest, { "new-key-stdin": { type: "boolean" } });
+  return withConfig(settings, context, async (config) => {
+    const fromEnvironment = context.env[NEW_MASTER_KEY_ENV];
+    if (values["new-key-stdin"] === true && fromEnvironment !== undefined) {
+      context.stderr(`latchkey: give the new master key once: ${NEW_MASTER_KEY_ENV} or --new-key-stdin\n`);
+      return EXIT_USAGE;
+    }
+    // One line on standard input; its line ending is not part of the key.
+    const newKeyText =
+      values["new-key-stdin"] === true ? (await context.readStdin()).replace(/\r?\n$/, "") : fromEnvironment;
+    if (newKeyText === undefined || newKeyText === "") {
+      context.stderr(`latchkey: the new master key is missing: set ${NEW_MASTER_KEY_ENV} or pass --new-key-stdin\n`);
+      return EXIT_USAGE;
+    }
+    const checked = MasterKeyText.safeParse(newKeyText);
+    if (!checked.success) {
+      context.stderr(`latchkey: the new master key ${checked.error.issues[0]!.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (config.masterKey !== undefined && constantTimeEqual(config.masterKey, newKeyText)) {
+      context.stderr("latchkey: the new master key is the current one (LATCHKEY_MASTER_KEY); choose another\n");
+      return EXIT_USAGE;
+    }
+    return withKeyStorage(config, context, async (storage, now) => {
+      const current = config.masterKey === undefined ? null : await deriveMasterKey(config.masterKey);
+      const resealed = await resealSigningKeys(storage, current, await deriveMasterKey(newKeyText), SYSTEM_ACTOR, now);
+      context.stdout(
+        `sealed ${resealed} signing keys under the new master key; restart every latchkey with ` +
+          "LATCHKEY_MASTER_KEY set to it (the previous key no longer opens them)\n",
+      );
+      return EXIT_OK;
+    });
+  });
 }
 
 /**

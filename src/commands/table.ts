@@ -2,7 +2,7 @@
 import { backupCommand, restoreCommand } from "./backup.ts";
 import type { Command } from "./command.ts";
 import { keygenCommand, openapiCommand, versionCommand } from "./info.ts";
-import { signingKeysCommand } from "./keys.ts";
+import { masterKeyCommand, signingKeysCommand } from "./keys.ts";
 import { migrateCommand, migrateToCommand, serveCommand } from "./serve.ts";
 
 export const COMMANDS: readonly Command[] = [
@@ -12,6 +12,7 @@ export const COMMANDS: readonly Command[] = [
   backupCommand,
   restoreCommand,
   signingKeysCommand,
+  masterKeyCommand,
   openapiCommand,
   keygenCommand,
   versionCommand,

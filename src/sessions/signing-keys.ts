@@ -17,7 +17,7 @@ import type { SigningKeyRow } from "../db/schema.ts";
 import type { Storage } from "../db/storage.ts";
 import { newId } from "../lib/ids.ts";
 import { SESSION_TTL_SECONDS_MAX } from "../tenants/model.ts";
-import { isEncrypted, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
+import { isEncrypted, MasterKeyError, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
 import { insertSigningKey, listSigningKeys, replacePrivateKey } from "./store.ts";
 
 export const SIGNING_ALGORITHM = "EdDSA";
@@ -230,6 +230,7 @@ export async function rotateSigningKey(
     if (onlyIfDueAfterDays !== undefined && !rotationIsDue(rows, onlyIfDueAfterDays, nowMilliseconds)) {
       return false;
     }
+    await ensureSameMasterKey(rows, masterKey);
     await insertSigningKey(tx, row);
     // Every other process and node reloads its ring when this commits (not at its next periodic reload).
     await storage.recordChange(tx, "signing_key", row.kid, nowMilliseconds);
@@ -250,4 +251,26 @@ export async function rotateSigningKey(
   if (!rotated) return null;
   await ring?.reload(nowMilliseconds);
   return { kid: row.kid, activatesAtMs: row.activatesAtMs };
+}
+
+/**
+ * A new key must be sealed like the others: a process started before `latchkey master-key rotate` holds the old
+ * master key (or none), and a key it sealed would open for nobody after the restart.
+ */
+async function ensureSameMasterKey(rows: readonly SigningKeyRow[], masterKey: CryptoKey | null): Promise<void> {
+  const newest = rows.at(-1);
+  if (newest === undefined) return;
+  const sealedAsHere = masterKey === null ? !isEncrypted(newest.privateKey) : isEncrypted(newest.privateKey);
+  const opens =
+    sealedAsHere &&
+    (await openPrivateKey(newest.privateKey, masterKey).then(
+      () => true,
+      () => false,
+    ));
+  if (!opens) {
+    throw new MasterKeyError(
+      "the signing keys were sealed again under another LATCHKEY_MASTER_KEY since this process started: " +
+        "restart it with the new key",
+    );
+  }
 }

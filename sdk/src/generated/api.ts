@@ -7550,7 +7550,7 @@ export interface operations {
                 cursor?: string;
                 tenant_id?: string;
                 project_id?: string;
-                action?: "tenant.created" | "tenant.updated" | "project.created" | "project.updated" | "key.created" | "key.revoked" | "key.rotated" | "key.updated" | "signing_key.created" | "signing_key.rotated" | "cli_session.created" | "cli_session.approved" | "cli_session.denied" | "cli_session.delivered" | "cli_session.expired";
+                action?: "tenant.created" | "tenant.updated" | "project.created" | "project.updated" | "key.created" | "key.revoked" | "key.rotated" | "key.updated" | "signing_key.created" | "signing_key.rotated" | "signing_key.resealed" | "cli_session.created" | "cli_session.approved" | "cli_session.denied" | "cli_session.delivered" | "cli_session.expired";
             };
             header?: never;
             path?: never;
