@@ -78,6 +78,12 @@ export async function startServer(
   try {
     const migrations = await storage.migrate(clock.nowMilliseconds());
     if (migrations.applied.length > 0) logger.info("migrations applied", { applied: migrations.applied.join(",") });
+    if (migrations.newer.length > 0) {
+      logger.warn("the database was migrated by a newer latchkey; this version runs beside its additive changes", {
+        newer_migrations: migrations.newer.join(","),
+        version: VERSION,
+      });
+    }
     const { settings, cacheSizes } = runtimeOf(
       config,
       config.publicUrl ?? defaultPublicUrl(config.host, config.port),

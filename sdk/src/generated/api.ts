@@ -32,7 +32,7 @@ export interface paths {
         };
         /**
          * The database answers, carries every migration this binary knows, this node is in sync, and every worker listens.
-         * @description 503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable or not fully migrated, or (PostgreSQL) this node has not been confirmed in sync with the change log within the last second, or (with --workers N) fewer than N processes listen on the port — the message says how many do. An orchestrator sends no traffic then.
+         * @description A database a newer latchkey migrated with additive changes is ready (newer_migrations says how many). 503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable, not fully migrated, or migrated by a newer latchkey with a change this one cannot run beside, or (PostgreSQL) this node has not been confirmed in sync with the change log within the last second, or (with --workers N) fewer than N processes listen on the port — the message says how many do. An orchestrator sends no traffic then.
          *
          *     No credential needed.
          */
@@ -771,7 +771,10 @@ export interface operations {
                     "application/json": {
                         /** @constant */
                         status: "ready";
+                        /** @description Migrations applied that this binary carries: all of them, when ready. */
                         migrations: number;
+                        /** @description Additive migrations of a newer latchkey this binary runs beside (a rolling upgrade under way). */
+                        newer_migrations: number;
                         /** @description Processes serving this port (`--workers N`): ready only while all of them listen. */
                         workers: {
                             listening: number;
