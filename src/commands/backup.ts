@@ -4,6 +4,7 @@ import { BackupError, type BackupReport, backupSqlite, restoreSqlite } from "../
 import { systemClock } from "../lib/clock.ts";
 import { isEncrypted } from "../sessions/key-encryption.ts";
 import {
+  answerFailure,
   type Command,
   type CommandContext,
   EXIT_FAILED,
@@ -85,11 +86,7 @@ async function onSqlite(
   try {
     return work(place.sqlitePath);
   } catch (error) {
-    if (error instanceof BackupError) {
-      context.stderr(`latchkey: ${error.message}\n`);
-      return EXIT_FAILED;
-    }
-    throw error;
+    return answerFailure(error, context, [[BackupError, EXIT_FAILED]]);
   }
 }
 

@@ -63,6 +63,21 @@ export function commandHelp(command: Command, version: string): string {
   ].join("\n");
 }
 
+/** An expected failure answered as one line and its exit code; anything else propagates (and names itself). */
+export function answerFailure(
+  error: unknown,
+  context: CommandContext,
+  expected: readonly (readonly [new (...args: never[]) => Error, number])[],
+): number {
+  for (const [kind, exitCode] of expected) {
+    if (error instanceof kind) {
+      context.stderr(`latchkey: ${error.message}\n`);
+      return exitCode;
+    }
+  }
+  throw error;
+}
+
 /** Asking for help anywhere on the line: `latchkey serve --help`, `latchkey signing-keys rotate -h`. */
 export function asksForHelp(args: readonly string[]): boolean {
   return args.some((arg) => arg === "--help" || arg === "-h");

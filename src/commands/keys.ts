@@ -17,6 +17,7 @@ import {
   signingKeyStatus,
 } from "../sessions/signing-keys.ts";
 import {
+  answerFailure,
   type Command,
   type CommandContext,
   EXIT_FAILED,
@@ -153,15 +154,10 @@ async function withKeyStorage(
     await storage.migrate(now);
     return await work(storage, now);
   } catch (error) {
-    if (error instanceof MasterKeyError) {
-      context.stderr(`latchkey: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    if (error instanceof MigrationError) {
-      context.stderr(`latchkey: ${error.message}\n`);
-      return EXIT_FAILED;
-    }
-    throw error;
+    return answerFailure(error, context, [
+      [MasterKeyError, EXIT_USAGE],
+      [MigrationError, EXIT_FAILED],
+    ]);
   } finally {
     await storage.close();
   }

@@ -13,6 +13,7 @@ import { DatabaseUnreachableError, PortInUseError, type RunningServer, startServ
 import { MasterKeyError } from "../sessions/key-encryption.ts";
 import { servePrimary, serveWorker } from "../workers.ts";
 import {
+  answerFailure,
   type Command,
   type CommandContext,
   EXIT_FAILED,
@@ -72,11 +73,7 @@ async function migrate(config: ServerConfig, context: CommandContext): Promise<n
     );
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof MigrationError) {
-      context.stderr(`latchkey: ${error.message}\n`);
-      return EXIT_FAILED;
-    }
-    throw error;
+    return answerFailure(error, context, [[MigrationError, EXIT_FAILED]]);
   } finally {
     await storage.close();
   }
@@ -99,11 +96,10 @@ async function copyInto(config: ServerConfig, sqlitePath: string, context: Comma
     context.stdout(`copied ${sqlitePath} to ${target.location}: ${copied.join(", ")}\n`);
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof CopyError || error instanceof MigrationError) {
-      context.stderr(`latchkey: ${error.message}\n`);
-      return EXIT_FAILED;
-    }
-    throw error;
+    return answerFailure(error, context, [
+      [CopyError, EXIT_FAILED],
+      [MigrationError, EXIT_FAILED],
+    ]);
   } finally {
     await source.close();
     await target.close();

@@ -8,9 +8,10 @@
  * Processes running meanwhile keep signing with the keys they opened at start; each is restarted with the new
  * master key. Until then none of them may seal a new signing key under the old one (rotateSigningKey checks).
  */
-import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
+import type { AuditActor } from "../audit/service.ts";
 import type { Storage } from "../db/storage.ts";
 import { openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
+import { auditSigningKey } from "./signing-keys.ts";
 import { listSigningKeys, replacePrivateKey } from "./store.ts";
 
 /** Seals every signing key under `next`; returns how many. Throws MasterKeyError when `current` does not open one. */
@@ -26,18 +27,8 @@ export async function resealSigningKeys(
     for (const row of rows) {
       const sealed = await sealPrivateKey(await openPrivateKey(row.privateKey, current), next);
       await replacePrivateKey(tx, row.kid, sealed);
-      await recordAuditEvent(
-        tx,
-        actor,
-        {
-          action: "signing_key.resealed",
-          target: { type: "signing_key", id: row.kid },
-          tenantId: null,
-          projectId: null,
-          details: { previously_sealed: current !== null },
-        },
-        nowMilliseconds,
-      );
+      const details = { previously_sealed: current !== null };
+      await auditSigningKey(tx, actor, "signing_key.resealed", row.kid, details, nowMilliseconds);
     }
     return rows.length;
   });

@@ -14,7 +14,7 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
 import type { SigningKeyRow } from "../db/schema.ts";
-import type { Storage } from "../db/storage.ts";
+import type { Executor, Storage } from "../db/storage.ts";
 import { newId } from "../lib/ids.ts";
 import { SESSION_TTL_SECONDS_MAX } from "../tenants/model.ts";
 import { isEncrypted, MasterKeyError, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
@@ -159,6 +159,23 @@ export class SigningKeyRing {
   }
 }
 
+/** A change to one signing key in the audit trail: installation-wide, so of no tenant or project. */
+export async function auditSigningKey(
+  tx: Executor,
+  actor: AuditActor,
+  action: "signing_key.created" | "signing_key.rotated" | "signing_key.resealed",
+  kid: string,
+  details: Record<string, unknown>,
+  nowMilliseconds: number,
+): Promise<void> {
+  await recordAuditEvent(
+    tx,
+    actor,
+    { action, target: { type: "signing_key", id: kid }, tenantId: null, projectId: null, details },
+    nowMilliseconds,
+  );
+}
+
 export interface PreparedSigningKeys {
   ring: SigningKeyRing;
   /** Keys this call sealed with the master key: created sealed on a first start, or found in the clear. */
@@ -179,16 +196,12 @@ export async function prepareSigningKeys(
   const created = await storage.writeTransaction(async (tx) => {
     if ((await listSigningKeys(tx)).length > 0) return false;
     await insertSigningKey(tx, candidate);
-    await recordAuditEvent(
+    await auditSigningKey(
       tx,
       actor,
-      {
-        action: "signing_key.created",
-        target: { type: "signing_key", id: candidate.kid },
-        tenantId: null,
-        projectId: null,
-        details: { algorithm: candidate.algorithm },
-      },
+      "signing_key.created",
+      candidate.kid,
+      { algorithm: candidate.algorithm },
       nowMilliseconds,
     );
     return true;
@@ -234,18 +247,8 @@ export async function rotateSigningKey(
     await insertSigningKey(tx, row);
     // Every other process and node reloads its ring when this commits (not at its next periodic reload).
     await storage.recordChange(tx, "signing_key", row.kid, nowMilliseconds);
-    await recordAuditEvent(
-      tx,
-      actor,
-      {
-        action: "signing_key.rotated",
-        target: { type: "signing_key", id: row.kid },
-        tenantId: null,
-        projectId: null,
-        details: { activates_at_ms: row.activatesAtMs, automatic: onlyIfDueAfterDays !== undefined },
-      },
-      nowMilliseconds,
-    );
+    const details = { activates_at_ms: row.activatesAtMs, automatic: onlyIfDueAfterDays !== undefined };
+    await auditSigningKey(tx, actor, "signing_key.rotated", row.kid, details, nowMilliseconds);
     return true;
   });
   if (!rotated) return null;
