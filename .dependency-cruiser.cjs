@@ -8,7 +8,7 @@
  *   auth     src/auth/                        the credential core: principal, decision, caches, authenticate, admission
  *   http     src/http/                        route table type, mount, error edge, CORS, request state, document
  *   routes   src/<feature>/routes.ts, schemas.ts, page.ts, src/verify/, src/ops/
- *   app      src/app.ts, deps.ts, server.ts, workers.ts, main.ts, config.ts
+ *   app      src/app.ts, deps.ts, server.ts, workers.ts, main.ts, config.ts, src/commands/
  *
  * `bun run lint` runs it; a new upward import, or any cycle, fails CI.
  */
@@ -18,7 +18,7 @@ const DOMAIN = "^src/(audit|keys|tenants|sessions|cli-login|ratelimit)/(?!(route
 const AUTH = "^src/auth/";
 const HTTP = "^src/http/";
 const ROUTES = "^src/([^/]+/(routes|schemas|page)\\.ts$|verify/|ops/)";
-const APP = "^src/(app|deps|server|workers|main|config)\\.ts$";
+const APP = "^src/((app|deps|server|workers|main|config)\\.ts$|commands/)";
 
 const layers = [
   ["lib", LIB],

@@ -179,7 +179,14 @@ export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
 export const MAX_WORKERS = 256;
 /** Set by a primary process for the workers it starts (src/workers.ts); not a setting. */
 export const WORKER_INDEX_ENV = "LATCHKEY_WORKER_INDEX";
-const INTERNAL_ENV = [WORKER_INDEX_ENV];
+/** The master key `latchkey master-key rotate` seals under; read by that command only, not a setting. */
+export const NEW_MASTER_KEY_ENV = "LATCHKEY_NEW_MASTER_KEY";
+const INTERNAL_ENV = [WORKER_INDEX_ENV, NEW_MASTER_KEY_ENV];
+
+/** The rule for a master key, the configured one and a new one alike. */
+export const MasterKeyText = z
+  .string()
+  .min(32, "must be at least 32 characters (for example: openssl rand -base64 32)");
 
 const ConfigSchema = z.object({
   port: integerTextFrom(0, 65535).default(8787),
@@ -219,7 +226,7 @@ const ConfigSchema = z.object({
     }),
   logLevel: z.enum(LOG_LEVELS).default("info"),
   bodyLimitBytes: integerTextFrom(1024, 16 * 1024 * 1024).default(65536),
-  masterKey: z.string().min(32, "must be at least 32 characters (for example: openssl rand -base64 32)").optional(),
+  masterKey: MasterKeyText.optional(),
   signingKeyRotationDays: integerTextFrom(0, 3650).default(30),
   trustedProxies: z
     .string()

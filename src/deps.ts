@@ -44,7 +44,9 @@ export async function createDeps(input: DepsInput): Promise<AppDeps> {
   const { storage, clock, logger } = input;
   const sizes = input.cacheSizes ?? DEFAULT_CACHE_SIZES;
   const masterKey = input.masterKeyText === undefined ? null : await deriveMasterKey(input.masterKeyText);
-  const ring = await prepareSigningKeys(storage, masterKey, SYSTEM_ACTOR, clock.nowMilliseconds());
+  const { ring, sealed } = await prepareSigningKeys(storage, masterKey, SYSTEM_ACTOR, clock.nowMilliseconds());
+  // Only the process that sealed says so: a restart, or the other workers of one start, find nothing to seal.
+  if (sealed > 0) logger.info("signing keys sealed with LATCHKEY_MASTER_KEY", { sealed });
   let changeLog: ChangeLog | undefined;
   const credentials = new CredentialCache(
     storage,
@@ -68,7 +70,7 @@ export async function createDeps(input: DepsInput): Promise<AppDeps> {
   });
   return {
     storage,
-    status: { ready: false },
+    status: { ready: false, workers: { listening: 1, expected: 1 } },
     clock,
     logger,
     settings: input.settings,

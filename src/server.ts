@@ -51,6 +51,8 @@ export interface ServerOptions {
   rateLimiter?: Limiter & { close(): Promise<void> };
   /** 0 for the primary; shown in /metrics. */
   workerIndex?: number;
+  /** How many of the processes serving the port listen, as /readyz tells it (src/workers.ts keeps it current). */
+  workers?: { listening: number; expected: number };
 }
 
 export async function startServer(
@@ -64,12 +66,6 @@ export async function startServer(
   if (storageConfig.databaseUrl === undefined) {
     for (const warning of databaseFileWarnings(storageConfig.sqlitePath)) logger.warn(warning);
   }
-  if (config.masterKey === undefined) {
-    logger.warn(
-      "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; " +
-        "set it in production",
-    );
-  }
   const storage = openStorage(storageConfig);
   const rateLimiter =
     config.redisUrl === undefined
@@ -82,6 +78,12 @@ export async function startServer(
   try {
     const migrations = await storage.migrate(clock.nowMilliseconds());
     if (migrations.applied.length > 0) logger.info("migrations applied", { applied: migrations.applied.join(",") });
+    if (migrations.newer.length > 0) {
+      logger.warn("the database was migrated by a newer latchkey; this version runs beside its additive changes", {
+        newer_migrations: migrations.newer.join(","),
+        version: VERSION,
+      });
+    }
     const { settings, cacheSizes } = runtimeOf(
       config,
       config.publicUrl ?? defaultPublicUrl(config.host, config.port),
@@ -104,6 +106,15 @@ export async function startServer(
     }
     throw error;
   }
+  // Said only now: had the keys been sealed, the start would have stopped above with that one error instead. The
+  // other workers of the same start would only repeat it.
+  if (config.masterKey === undefined && !options.workerIndex) {
+    logger.warn(
+      "LATCHKEY_MASTER_KEY is not set: the private token-signing keys are stored unsealed in the database; " +
+        "set it in production",
+    );
+  }
+  if (options.workers) deps.status.workers = options.workers;
   const app = createApp(deps);
   const release = async () => {
     await deps.changeLog.stop();

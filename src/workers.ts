@@ -13,6 +13,8 @@
  *   the change log or LISTENs anyway, the bound it has alone).
  * - Failed authentications. Each process tells the others when it counts one (at most once a second), so none
  *   answers a throttled address from its fast lane; the failure buckets themselves are shared like any other.
+ * - Readiness. Each worker tells the primary once it listens, and the primary tells every process how many do; each
+ *   answers /readyz 200 only while all N listen (while one is starting, or restarting after it died, 503 "k of N").
  */
 import type { Subprocess } from "bun";
 import { type ServerConfig, WORKER_INDEX_ENV } from "./config.ts";
@@ -30,7 +32,10 @@ type Message =
   | { t: "beat"; id: number; nodeId: string }
   | { t: "reply"; id: number; value: LeaseResult | number }
   | { t: "change"; entity: ChangedEntity; entityId: string }
-  | { t: "failure"; at: number };
+  | { t: "failure"; at: number }
+  /** A worker listens on the port; the primary answers every process with how many do now. */
+  | { t: "listening" }
+  | { t: "workers"; listening: number };
 
 const RESTART_DELAY_MILLISECONDS = 1_000;
 const STOP_GRACE_MILLISECONDS = 10_000;
@@ -52,11 +57,21 @@ export async function servePrimary(
     config.redisUrl === undefined
       ? await SharedRateLimiter.start(new LocalLeaseSource(authority, nodes), logger, config.ratelimitBuckets)
       : undefined;
-  const primary = await startServer(config, logger, clock, printOnce, { reusePort: true, rateLimiter, workerIndex: 0 });
+  const primary = await startServer(config, logger, clock, printOnce, {
+    reusePort: true,
+    rateLimiter,
+    workerIndex: 0,
+    workers: { listening: 1, expected: config.workers },
+  });
   const workers = new Map<number, Subprocess>();
+  const listening = new Set<number>();
   let stopping = false;
   const relay = (message: Message, except: number | null) => {
     for (const [index, worker] of workers) if (index !== except) worker.send(message);
+  };
+  const countListening = () => {
+    primary.deps.status.workers.listening = 1 + listening.size;
+    relay({ t: "workers", listening: 1 + listening.size }, null);
   };
   primary.deps.changeLog.onCommitted = (entity, entityId) => relay({ t: "change", entity, entityId }, null);
   primary.deps.authFailures.onNoted = throttled((at) => relay({ t: "failure", at }, null));
@@ -73,6 +88,9 @@ export async function servePrimary(
     } else if (message.t === "failure") {
       primary.deps.authFailures.noteFailure(message.at, true);
       relay(message, index);
+    } else if (message.t === "listening") {
+      listening.add(index);
+      countListening();
     }
   };
   const start = (index: number) => {
@@ -85,6 +103,7 @@ export async function servePrimary(
     void worker.exited.then((code) => {
       workers.delete(index);
       if (stopping) return;
+      if (listening.delete(index)) countListening();
       logger.error("worker exited; starting it again", { worker: index, exit_code: code });
       setTimeout(() => {
         if (!stopping) start(index);
@@ -121,18 +140,27 @@ export async function serveWorker(
   const send = (message: Message) => process.send?.(message);
   const source = new IpcLeaseSource(send);
   let server: RunningServer | undefined;
+  // Not ready until the primary says every process listens, this one included.
+  const readiness = { listening: 0, expected: config.workers };
   // Listening first: the limiter's first heartbeats are answered before the server exists.
   process.on("message", (message: Message) => {
     if (message.t === "reply") source.answer(message.id, message.value);
     else if (message.t === "change") server?.deps.changeLog.applyRelayed(message.entity, message.entityId);
     else if (message.t === "failure") server?.deps.authFailures.noteFailure(message.at, true);
+    else if (message.t === "workers") readiness.listening = message.listening;
   });
   process.on("disconnect", onPrimaryGone);
   const rateLimiter =
     config.redisUrl === undefined ? await SharedRateLimiter.start(source, logger, config.ratelimitBuckets) : undefined;
-  server = await startServer(config, logger, clock, () => {}, { reusePort: true, rateLimiter, workerIndex: index });
+  server = await startServer(config, logger, clock, () => {}, {
+    reusePort: true,
+    rateLimiter,
+    workerIndex: index,
+    workers: readiness,
+  });
   server.deps.changeLog.onCommitted = (entity, entityId) => send({ t: "change", entity, entityId });
   server.deps.authFailures.onNoted = throttled((at) => send({ t: "failure", at }));
+  send({ t: "listening" });
   const started = server;
   return {
     ...started,

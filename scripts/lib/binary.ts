@@ -13,9 +13,10 @@ export function makeTempDir(label: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export function buildBinary(outfile: string): string {
+/** Builds the latchkey in `sourceRoot` (this checkout by default; a test builds an earlier release too). */
+export function buildBinary(outfile: string, sourceRoot: string = ROOT): string {
   const build = Bun.spawnSync([process.execPath, "scripts/build.ts", "--outfile", outfile], {
-    cwd: ROOT,
+    cwd: sourceRoot,
     stdout: "pipe",
     stderr: "pipe",
   });

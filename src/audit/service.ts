@@ -24,6 +24,7 @@ export const AUDIT_ACTIONS = [
   "key.updated",
   "signing_key.created",
   "signing_key.rotated",
+  "signing_key.resealed",
   "cli_session.created",
   "cli_session.approved",
   "cli_session.denied",

@@ -23,7 +23,7 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import type { EmbeddedMigration } from "./embedded-migrations.ts";
-import { MigrationError, POSTGRES_MIGRATIONS, pendingMigrations } from "./migrate.ts";
+import { type AppliedMigration, MigrationError, POSTGRES_MIGRATIONS, pendingMigrations } from "./migrate.ts";
 import { PgListener } from "./pg-listener.ts";
 import * as schema from "./schema.pg.ts";
 import type { ChangedEntity, ChangePage, Executor, MigrationResult, QueryDb, Storage } from "./storage.ts";
@@ -176,23 +176,30 @@ export class PostgresStorage implements Storage {
       await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
       if (this.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.schema)}`);
       await client.query(`CREATE TABLE IF NOT EXISTS latchkey_migrations
-        (tag text PRIMARY KEY NOT NULL, sha256 text NOT NULL, applied_at_ms bigint NOT NULL)`);
-      const applied = (
-        await client.query<{ tag: string; sha256: string }>("SELECT tag, sha256 FROM latchkey_migrations")
-      ).rows;
-      const pending = pendingMigrations(applied, embedded);
+        (tag text PRIMARY KEY NOT NULL, sha256 text NOT NULL, applied_at_ms bigint NOT NULL,
+         additive boolean DEFAULT false NOT NULL)`);
+      // Databases migrated before versions could run side by side lack the column (older binaries never read it).
+      // Looked up first: ALTER TABLE locks the table even when there is nothing to add.
+      const { rows: columns } = await client.query(
+        `SELECT 1 FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'latchkey_migrations' AND column_name = 'additive'`,
+      );
+      if (columns.length === 0) {
+        await client.query("ALTER TABLE latchkey_migrations ADD COLUMN additive boolean DEFAULT false NOT NULL");
+      }
+      const applied = await readApplied(client);
+      const { pending, newer } = pendingMigrations(applied, embedded);
       for (const migration of pending) {
         // drizzle-kit qualifies references with "public"; latchkey's tables live in the connection's schema (its
         // search_path), so the qualifier is dropped and one database can hold several latchkeys.
         for (const statement of migration.statements) await client.query(statement.replaceAll('"public".', ""));
-        await client.query("INSERT INTO latchkey_migrations (tag, sha256, applied_at_ms) VALUES ($1, $2, $3)", [
-          migration.tag,
-          migration.sha256,
-          nowMilliseconds,
-        ]);
+        await client.query(
+          "INSERT INTO latchkey_migrations (tag, sha256, applied_at_ms, additive) VALUES ($1, $2, $3, $4)",
+          [migration.tag, migration.sha256, nowMilliseconds, migration.additive],
+        );
       }
       await client.query("COMMIT");
-      return { applied: pending.map((migration) => migration.tag), alreadyApplied: applied.length };
+      return { applied: pending.map((migration) => migration.tag), alreadyApplied: applied.length, newer };
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
       throw error;
@@ -201,11 +208,8 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  async appliedMigrationCount(): Promise<number> {
-    const { rows } = await this.pool.query<{ applied: number }>(
-      "SELECT count(*)::int AS applied FROM latchkey_migrations",
-    );
-    return rows[0]?.applied ?? 0;
+  async appliedMigrations(): Promise<AppliedMigration[]> {
+    return readApplied(this.pool);
   }
 
   async recordChange(tx: Executor, entity: ChangedEntity, entityId: string, nowMilliseconds: number): Promise<void> {
@@ -267,6 +271,14 @@ export class PostgresStorage implements Storage {
     this.listeners.clear();
     if (!this.pool.ended) await this.pool.end();
   }
+}
+
+/** Every applied migration; `additive` is false for rows of a table that predates the column. */
+async function readApplied(client: pg.Pool | pg.PoolClient): Promise<AppliedMigration[]> {
+  const { rows } = await client.query<{ tag: string; sha256: string; additive?: boolean }>(
+    "SELECT * FROM latchkey_migrations",
+  );
+  return rows.map((row) => ({ tag: row.tag, sha256: row.sha256, additive: row.additive === true }));
 }
 
 export function sqlStateOf(error: unknown): string {

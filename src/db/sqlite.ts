@@ -20,7 +20,7 @@ import { closeSync, existsSync, openSync, realpathSync, statSync } from "node:fs
 import { asc, gt, lt, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import type { EmbeddedMigration } from "./embedded-migrations.ts";
-import { MigrationError, pendingMigrations, SQLITE_MIGRATIONS } from "./migrate.ts";
+import { type AppliedMigration, MigrationError, pendingMigrations, SQLITE_MIGRATIONS } from "./migrate.ts";
 import * as schema from "./schema.sqlite.ts";
 import type { Tables } from "./schema.ts";
 import type { ChangedEntity, ChangePage, Executor, MigrationResult, QueryDb, Storage } from "./storage.ts";
@@ -153,9 +153,8 @@ export class SqliteStorage implements Storage {
     return this.lock.hold(async () => applySqliteMigrations(this.sqlite, nowMilliseconds, embedded));
   }
 
-  async appliedMigrationCount(): Promise<number> {
-    return (this.sqlite.query("SELECT count(*) AS applied FROM latchkey_migrations").get() as { applied: number })
-      .applied;
+  async appliedMigrations(): Promise<AppliedMigration[]> {
+    return readApplied(this.sqlite);
   }
 
   async recordChange(tx: Executor, entity: ChangedEntity, entityId: string, nowMilliseconds: number): Promise<void> {
@@ -214,25 +213,37 @@ export function applySqliteMigrations(
 ): MigrationResult {
   const run = sqlite.transaction(() => {
     sqlite.run(
-      "CREATE TABLE IF NOT EXISTS latchkey_migrations " +
-        "(tag TEXT PRIMARY KEY NOT NULL, sha256 TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS latchkey_migrations (tag TEXT PRIMARY KEY NOT NULL, sha256 TEXT NOT NULL, " +
+        "applied_at_ms INTEGER NOT NULL, additive INTEGER DEFAULT 0 NOT NULL)",
     );
-    const applied = sqlite.query("SELECT tag, sha256 FROM latchkey_migrations").all() as {
-      tag: string;
-      sha256: string;
-    }[];
-    const pending = pendingMigrations(applied, embedded);
+    // Databases migrated before versions could run side by side lack the column (older binaries never read it).
+    const columns = sqlite.query("PRAGMA table_info(latchkey_migrations)").all() as { name: string }[];
+    if (!columns.some((column) => column.name === "additive")) {
+      sqlite.run("ALTER TABLE latchkey_migrations ADD additive INTEGER DEFAULT 0 NOT NULL");
+    }
+    const applied = readApplied(sqlite);
+    const { pending, newer } = pendingMigrations(applied, embedded);
     for (const migration of pending) {
       for (const statement of migration.statements) sqlite.run(statement);
-      sqlite.run("INSERT INTO latchkey_migrations (tag, sha256, applied_at_ms) VALUES (?, ?, ?)", [
+      sqlite.run("INSERT INTO latchkey_migrations (tag, sha256, applied_at_ms, additive) VALUES (?, ?, ?, ?)", [
         migration.tag,
         migration.sha256,
         nowMilliseconds,
+        migration.additive ? 1 : 0,
       ]);
     }
-    return { applied: pending.map((migration) => migration.tag), alreadyApplied: applied.length };
+    return { applied: pending.map((migration) => migration.tag), alreadyApplied: applied.length, newer };
   });
   return run.immediate();
+}
+
+function readApplied(sqlite: Database): AppliedMigration[] {
+  const rows = sqlite.query("SELECT * FROM latchkey_migrations").all() as {
+    tag: string;
+    sha256: string;
+    additive?: number;
+  }[];
+  return rows.map((row) => ({ tag: row.tag, sha256: row.sha256, additive: row.additive === 1 }));
 }
 
 export { MigrationError };

@@ -12,6 +12,7 @@
 import type { NodePgQueryResultHKT } from "drizzle-orm/node-postgres";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { EmbeddedMigration } from "./embedded-migrations.ts";
+import type { AppliedMigration } from "./migrate.ts";
 import type { ChangeRow, Tables } from "./schema.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -38,6 +39,8 @@ export interface Executor {
 export interface MigrationResult {
   applied: string[];
   alreadyApplied: number;
+  /** Migrations of a newer latchkey found applied (all additive, or the start would have stopped). */
+  newer: string[];
 }
 
 /** A page of the change log and where the next read starts (an opaque position, the driver's own). */
@@ -62,11 +65,12 @@ export interface Storage {
    */
   writeTransactionInTurn<Result>(locks: readonly string[], work: (tx: Executor) => Promise<Result>): Promise<Result>;
   /**
-   * Applies the embedded migrations (or those given), one node at a time, and refuses a database a newer latchkey
-   * migrated or whose applied migrations were edited since.
+   * Applies the embedded migrations (or those given), one node at a time, and refuses a database whose applied
+   * migrations were edited since, or that a newer latchkey migrated with a change this one cannot run beside
+   * (src/db/migrate.ts).
    */
   migrate(nowMilliseconds: number, embedded?: readonly EmbeddedMigration[]): Promise<MigrationResult>;
-  appliedMigrationCount(): Promise<number>;
+  appliedMigrations(): Promise<AppliedMigration[]>;
   /** Appends to the change log inside `tx` (and, on PostgreSQL, notifies every listening node at commit). */
   recordChange(tx: Executor, entity: ChangedEntity, entityId: string, nowMilliseconds: number): Promise<void>;
   /** Where the change log ends now: the position a fresh reader starts from. */

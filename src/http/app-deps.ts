@@ -49,8 +49,11 @@ export interface SessionsRuntime {
 
 export interface AppDeps {
   storage: Storage;
-  /** `ready` turns true once the first-start defaults exist; until then every request is answered 503. */
-  status: { ready: boolean };
+  /**
+   * `ready` turns true once the first-start defaults exist; until then every request is answered 503. `workers`:
+   * of the processes serving the port (`--workers N`), how many listen; /readyz is 503 until all of them do.
+   */
+  status: { ready: boolean; workers: { listening: number; expected: number } };
   clock: Clock;
   logger: Logger;
   settings: AppSettings;

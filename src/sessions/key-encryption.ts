@@ -42,7 +42,8 @@ export async function openPrivateKey(stored: string, masterKey: CryptoKey | null
   if (!isEncrypted(stored)) return stored;
   if (masterKey === null) {
     throw new MasterKeyError(
-      "the signing keys are encrypted: set LATCHKEY_MASTER_KEY to the key they were sealed with",
+      "LATCHKEY_MASTER_KEY is not set, but the signing keys in this database are sealed: set it to the key that " +
+        "sealed them",
     );
   }
   const [ivText, sealedText] = stored.slice(ENCRYPTED_PREFIX.length).split(":");
@@ -54,6 +55,9 @@ export async function openPrivateKey(stored: string, masterKey: CryptoKey | null
     );
     return new TextDecoder().decode(opened);
   } catch {
-    throw new MasterKeyError("LATCHKEY_MASTER_KEY does not open the stored signing keys (a different key sealed them)");
+    throw new MasterKeyError(
+      "LATCHKEY_MASTER_KEY does not open the stored signing keys: another key sealed them " +
+        "(after `latchkey master-key rotate`, use the new one)",
+    );
   }
 }

@@ -14,10 +14,10 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { type AuditActor, recordAuditEvent } from "../audit/service.ts";
 import type { SigningKeyRow } from "../db/schema.ts";
-import type { Storage } from "../db/storage.ts";
+import type { Executor, Storage } from "../db/storage.ts";
 import { newId } from "../lib/ids.ts";
 import { SESSION_TTL_SECONDS_MAX } from "../tenants/model.ts";
-import { isEncrypted, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
+import { isEncrypted, MasterKeyError, openPrivateKey, sealPrivateKey } from "./key-encryption.ts";
 import { insertSigningKey, listSigningKeys, replacePrivateKey } from "./store.ts";
 
 export const SIGNING_ALGORITHM = "EdDSA";
@@ -159,6 +159,29 @@ export class SigningKeyRing {
   }
 }
 
+/** A change to one signing key in the audit trail: installation-wide, so of no tenant or project. */
+export async function auditSigningKey(
+  tx: Executor,
+  actor: AuditActor,
+  action: "signing_key.created" | "signing_key.rotated" | "signing_key.resealed",
+  kid: string,
+  details: Record<string, unknown>,
+  nowMilliseconds: number,
+): Promise<void> {
+  await recordAuditEvent(
+    tx,
+    actor,
+    { action, target: { type: "signing_key", id: kid }, tenantId: null, projectId: null, details },
+    nowMilliseconds,
+  );
+}
+
+export interface PreparedSigningKeys {
+  ring: SigningKeyRing;
+  /** Keys this call sealed with the master key: created sealed on a first start, or found in the clear. */
+  sealed: number;
+}
+
 /**
  * Start-up: make sure a signing key exists (one, even when many processes start at once), seal any key stored in
  * the clear when a master key is now configured, and prove the master key opens the current signer.
@@ -168,35 +191,34 @@ export async function prepareSigningKeys(
   masterKey: CryptoKey | null,
   actor: AuditActor,
   nowMilliseconds: number,
-): Promise<SigningKeyRing> {
+): Promise<PreparedSigningKeys> {
   const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
-  await storage.writeTransaction(async (tx) => {
-    if ((await listSigningKeys(tx)).length > 0) return;
+  const created = await storage.writeTransaction(async (tx) => {
+    if ((await listSigningKeys(tx)).length > 0) return false;
     await insertSigningKey(tx, candidate);
-    await recordAuditEvent(
+    await auditSigningKey(
       tx,
       actor,
-      {
-        action: "signing_key.created",
-        target: { type: "signing_key", id: candidate.kid },
-        tenantId: null,
-        projectId: null,
-        details: { algorithm: candidate.algorithm },
-      },
+      "signing_key.created",
+      candidate.kid,
+      { algorithm: candidate.algorithm },
       nowMilliseconds,
     );
+    return true;
   });
+  let sealed = created && masterKey !== null ? 1 : 0;
   if (masterKey !== null) {
     for (const row of await listSigningKeys(storage.reader)) {
       if (isEncrypted(row.privateKey)) continue;
-      const sealed = await sealPrivateKey(row.privateKey, masterKey);
-      await storage.writeTransaction((tx) => replacePrivateKey(tx, row.kid, sealed));
+      const sealedKey = await sealPrivateKey(row.privateKey, masterKey);
+      await storage.writeTransaction((tx) => replacePrivateKey(tx, row.kid, sealedKey));
+      sealed++;
     }
   }
   const ring = new SigningKeyRing(storage, masterKey);
   await ring.reload(nowMilliseconds);
   await ring.signer(nowMilliseconds);
-  return ring;
+  return { ring, sealed };
 }
 
 export interface Rotation {
@@ -217,30 +239,41 @@ export async function rotateSigningKey(
   const row = await newSigningKeyRow(masterKey, nowMilliseconds + activationLeadSeconds * 1000, nowMilliseconds);
   const rotated = await storage.writeTransaction(async (tx) => {
     // Re-read inside the lock: another process may have rotated since this one decided to.
-    if (
-      onlyIfDueAfterDays !== undefined &&
-      !rotationIsDue(await listSigningKeys(tx), onlyIfDueAfterDays, nowMilliseconds)
-    ) {
+    const rows = await listSigningKeys(tx);
+    if (onlyIfDueAfterDays !== undefined && !rotationIsDue(rows, onlyIfDueAfterDays, nowMilliseconds)) {
       return false;
     }
+    await ensureSameMasterKey(rows, masterKey);
     await insertSigningKey(tx, row);
     // Every other process and node reloads its ring when this commits (not at its next periodic reload).
     await storage.recordChange(tx, "signing_key", row.kid, nowMilliseconds);
-    await recordAuditEvent(
-      tx,
-      actor,
-      {
-        action: "signing_key.rotated",
-        target: { type: "signing_key", id: row.kid },
-        tenantId: null,
-        projectId: null,
-        details: { activates_at_ms: row.activatesAtMs, automatic: onlyIfDueAfterDays !== undefined },
-      },
-      nowMilliseconds,
-    );
+    const details = { activates_at_ms: row.activatesAtMs, automatic: onlyIfDueAfterDays !== undefined };
+    await auditSigningKey(tx, actor, "signing_key.rotated", row.kid, details, nowMilliseconds);
     return true;
   });
   if (!rotated) return null;
   await ring?.reload(nowMilliseconds);
   return { kid: row.kid, activatesAtMs: row.activatesAtMs };
+}
+
+/**
+ * A new key must be sealed like the others: a process started before `latchkey master-key rotate` holds the old
+ * master key (or none), and a key it sealed would open for nobody after the restart.
+ */
+async function ensureSameMasterKey(rows: readonly SigningKeyRow[], masterKey: CryptoKey | null): Promise<void> {
+  const newest = rows.at(-1);
+  if (newest === undefined) return;
+  const sealedAsHere = masterKey === null ? !isEncrypted(newest.privateKey) : isEncrypted(newest.privateKey);
+  const opens =
+    sealedAsHere &&
+    (await openPrivateKey(newest.privateKey, masterKey).then(
+      () => true,
+      () => false,
+    ));
+  if (!opens) {
+    throw new MasterKeyError(
+      "the signing keys were sealed again under another LATCHKEY_MASTER_KEY since this process started: " +
+        "restart it with the new key",
+    );
+  }
 }

@@ -114,20 +114,27 @@ describe("session tokens from the binary", () => {
     }
   }, 20_000);
 
-  test("sealed signing keys need the master key: missing or wrong, the start fails clearly", async () => {
+  test("regression: a sealed database without its master key warned 'stored unsealed', then exited 1", async () => {
     const db = freshDatabasePath();
     const masterKey = "0123456789abcdef0123456789abcdef-master";
     const first = await startBinary(built.path, { args: ["--db", db], env: { LATCHKEY_MASTER_KEY: masterKey } });
     await first.stop();
+    // Sealing is said once, by the start that sealed.
+    expect(first.stdout().match(/signing keys sealed with LATCHKEY_MASTER_KEY/g)?.length).toBe(1);
     const without = runBinary(built.path, ["serve", "--port", "0", "--db", db]);
-    expect(without.exitCode).toBe(1);
-    expect(without.stderr).toContain("set LATCHKEY_MASTER_KEY");
+    // One configuration error, and nothing before it.
+    expect({ exitCode: without.exitCode, stdout: without.stdout }).toEqual({ exitCode: 2, stdout: "" });
+    expect(without.stderr).toBe(
+      "latchkey: LATCHKEY_MASTER_KEY is not set, but the signing keys in this database are sealed: " +
+        "set it to the key that sealed them\n",
+    );
     const wrong = runBinary(built.path, ["serve", "--port", "0", "--db", db], { LATCHKEY_MASTER_KEY: "x".repeat(40) });
-    expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr).toContain("LATCHKEY_MASTER_KEY does not open");
+    expect({ exitCode: wrong.exitCode, stdout: wrong.stdout }).toEqual({ exitCode: 2, stdout: "" });
+    expect(wrong.stderr.trim().split("\n")).toEqual([expect.stringContaining("LATCHKEY_MASTER_KEY does not open")]);
     expect(wrong.stderr + without.stderr).not.toContain(masterKey);
     const again = await startBinary(built.path, { args: ["--db", db], env: { LATCHKEY_MASTER_KEY: masterKey } });
     await again.stop();
+    expect(again.stdout() + again.stderr()).not.toContain("sealed");
     const tooShort = runBinary(built.path, ["serve", "--db", db], { LATCHKEY_MASTER_KEY: "short" });
     expect(tooShort.exitCode).toBe(2);
     expect(tooShort.stderr).toContain("LATCHKEY_MASTER_KEY");

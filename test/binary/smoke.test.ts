@@ -4,7 +4,10 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, existsSync, statSync } from "node:fs";
+import { settingsOf } from "../../src/commands/command.ts";
+import { COMMANDS } from "../../src/commands/table.ts";
+import { CONFIG_SETTINGS } from "../../src/config.ts";
 import { SQLITE_MIGRATIONS } from "../../src/db/migrate.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { callJson, runBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
@@ -212,6 +215,32 @@ describe("the latchkey binary", () => {
       expect(help.stdout).toContain(word);
     }
     expect(runBinary(built.path, ["explode"]).exitCode).toBe(2);
+  });
+
+  test("regression: `<command> --help` said unknown flag and exited 2; it prints that command's help", () => {
+    for (const command of COMMANDS) {
+      const forms = [
+        [command.name, "--help"],
+        [command.name, "-h"],
+      ];
+      // A command with actions takes help after its action too: `latchkey signing-keys rotate --help`.
+      const action = /^\S+ ([a-z]+)/.exec(command.usage[0]!)?.[1];
+      if (action !== undefined && !action.startsWith("-")) forms.push([command.name, action, "--help"]);
+      for (const args of forms) {
+        const help = runBinary(built.path, args);
+        expect({ args, exitCode: help.exitCode, stderr: help.stderr }).toEqual({ args, exitCode: 0, stderr: "" });
+        expect(help.stdout).toContain(`Usage:\n  latchkey ${command.usage[0]}`);
+        for (const setting of settingsOf(command)) expect(help.stdout).toContain(setting.env);
+      }
+    }
+    const serve = runBinary(built.path, ["serve", "--help"]).stdout;
+    for (const setting of CONFIG_SETTINGS) expect(serve).toContain(setting.env);
+    // Help is asked before anything runs: no database is created, no server starts.
+    const db = freshDatabasePath();
+    expect(runBinary(built.path, ["migrate", "--db", db, "--help"]).exitCode).toBe(0);
+    expect(existsSync(db)).toBe(false);
+    const overview = runBinary(built.path, ["--help"]).stdout;
+    for (const command of COMMANDS) expect(overview).toContain(`latchkey ${command.usage[0]}`);
   });
 
   test("serves /docs with the reader embedded", async () => {

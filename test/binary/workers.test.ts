@@ -146,6 +146,39 @@ describe.skipIf(!LINUX)(`latchkey serve --workers${LINUX ? "" : " (skipped: need
     expect(new Set(codes)).toEqual(new Set(["API_KEY_REVOKED"]));
   }, 30_000);
 
+  test("regression: /readyz said 200 while a worker was starting; it waits for all N and says how many", async () => {
+    const server = await startBinary(built.path, {
+      args: ["--db", built.freshDatabasePath(), "--workers", "2"],
+      env: { LATCHKEY_ROOT_KEY: generateSecret(ROOT_KEY_PREFIX) },
+    });
+    running.push(server);
+    /** Polls /readyz on fresh connections until `wanted` says yes; every answer on the way must be consistent. */
+    const readyzUntil = async (wanted: (answer: { status: number; body: any }) => boolean) => {
+      for (let attempt = 0; attempt < 1_000; attempt++) {
+        // A connection the kernel had queued for the worker just killed is reset: the client tries again.
+        const answer = await fresh(server.url, "/readyz").catch((error: { code?: string }) => {
+          if (error.code === "ECONNRESET") return null;
+          throw error;
+        });
+        if (answer === null) continue;
+        const body = JSON.parse(answer.text);
+        if (answer.status === 200) expect(body.workers).toEqual({ listening: 2, expected: 2 });
+        else expect(body.error.message).toMatch(/^Not ready: [01] of 2 workers listen on the port\.$/);
+        if (wanted({ status: answer.status, body })) return body;
+        await Bun.sleep(10);
+      }
+      throw new Error("/readyz never answered as expected");
+    };
+    // From the primary's first moment on the port: 503 until the worker listens too, then 200.
+    await readyzUntil((answer) => answer.status === 200);
+    // A worker that dies is restarted after a second; meanwhile the node is not ready, and says so.
+    const [worker] = childrenOf(server);
+    process.kill(Number(worker), "SIGKILL");
+    const degraded = await readyzUntil((answer) => answer.status === 503);
+    expect(degraded.error.message).toBe("Not ready: 1 of 2 workers listen on the port.");
+    await readyzUntil((answer) => answer.status === 200);
+  }, 30_000);
+
   test("workers stop when their primary is killed", async () => {
     const { server } = await serve(2);
     const workers = childrenOf(server);

@@ -129,13 +129,13 @@ describe("write transactions", () => {
 describe("telling an unreachable database from a wrong query", () => {
   test("a refused connection, a missed deadline or a closed database are unavailability", async () => {
     const nowhere = new PostgresStorage("postgres://latchkey@127.0.0.1:1/none", { connectTimeoutMilliseconds: 1000 });
-    const refused = await nowhere.appliedMigrationCount().catch((error: unknown) => error);
+    const refused = await nowhere.appliedMigrations().catch((error: unknown) => error);
     await nowhere.close();
     expect(isStorageUnavailable(refused)).toBe(true);
     expect(isStorageUnavailable(new DeadlineExceeded("the database", 2000))).toBe(true);
     const { storage } = await freshStorage();
     await storage.close();
-    expect(isStorageUnavailable(await storage.appliedMigrationCount().catch((error: unknown) => error))).toBe(true);
+    expect(isStorageUnavailable(await storage.appliedMigrations().catch((error: unknown) => error))).toBe(true);
   });
 
   test("a wrong query or a broken constraint is not", async () => {
@@ -174,7 +174,7 @@ describe("telling an unreachable database from a wrong query", () => {
         }
       });
       expect(isStorageUnavailable(await inFlight)).toBe(true);
-      expect(await storage.appliedMigrationCount()).toBeGreaterThan(0);
+      expect((await storage.appliedMigrations()).length).toBeGreaterThan(0);
     },
   );
 });

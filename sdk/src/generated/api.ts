@@ -31,8 +31,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The database answers, carries every migration this binary knows, and this node is in sync.
-         * @description 503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable or not fully migrated, or (PostgreSQL) this node has not been confirmed in sync with the change log within the last second. An orchestrator sends no traffic then.
+         * The database answers, carries every migration this binary knows, this node is in sync, and every worker listens.
+         * @description A database a newer latchkey migrated with additive changes is ready (newer_migrations says how many). 503 UNAVAILABLE (with Retry-After) while it is not: the database is unreachable, not fully migrated, or migrated by a newer latchkey with a change this one cannot run beside, or (PostgreSQL) this node has not been confirmed in sync with the change log within the last second, or (with --workers N) fewer than N processes listen on the port — the message says how many do. An orchestrator sends no traffic then.
          *
          *     No credential needed.
          */
@@ -1065,7 +1065,15 @@ export interface components {
         Readiness: {
             /** @constant */
             status: "ready";
+            /** @description Migrations applied that this binary carries: all of them, when ready. */
             migrations: number;
+            /** @description Additive migrations of a newer latchkey this binary runs beside (a rolling upgrade under way). */
+            newer_migrations: number;
+            /** @description Processes serving this port (`--workers N`): ready only while all of them listen. */
+            workers: {
+                listening: number;
+                expected: number;
+            };
         };
         Session: {
             /** @constant */
@@ -5431,7 +5439,7 @@ export interface operations {
                 cursor?: string;
                 tenant_id?: string;
                 project_id?: string;
-                action?: "tenant.created" | "tenant.updated" | "tenant.deleted" | "project.created" | "project.updated" | "project.deleted" | "key.created" | "key.revoked" | "key.rotated" | "key.updated" | "signing_key.created" | "signing_key.rotated" | "cli_session.created" | "cli_session.approved" | "cli_session.denied" | "cli_session.delivered" | "cli_session.expired";
+                action?: "tenant.created" | "tenant.updated" | "tenant.deleted" | "project.created" | "project.updated" | "project.deleted" | "key.created" | "key.revoked" | "key.rotated" | "key.updated" | "signing_key.created" | "signing_key.rotated" | "signing_key.resealed" | "cli_session.created" | "cli_session.approved" | "cli_session.denied" | "cli_session.delivered" | "cli_session.expired";
             };
             header?: never;
             path?: never;
