@@ -9,7 +9,6 @@ import { isStorageUnavailable } from "./db/unavailable.ts";
 import { AppError } from "./errors.ts";
 import { allowedMethodsOf } from "./http/allowed-methods.ts";
 import type { AppDeps } from "./http/app-deps.ts";
-import { announcesBodyOver, payloadTooLarge } from "./http/body.ts";
 import { clientAddress } from "./http/client-ip.ts";
 import { corsResponseHeaders, preflightHeaders } from "./http/cors.ts";
 import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from "./http/error-edge.ts";
@@ -88,9 +87,7 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
       if (listed) Object.assign(set.headers, corsResponseHeaders(origin));
       const allowed = allowedMethods(pathOf(request.url));
       if (allowed !== undefined && !allowed.includes(request.method)) throw new MethodNotAllowed(allowed);
-      if (announcesBodyOver(request, deps.settings.bodyLimitBytes)) {
-        throw payloadTooLarge(deps.settings.bodyLimitBytes);
-      }
+      // A body is judged (size, type, syntax) by the route that reads one, after the credential: src/http/mount.ts.
     })
     .use(openapiPlugin(deps.settings.version, deps.settings));
   mountRoutes(app as unknown as Elysia, deps, routes);

@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   SESSION_EXPIRED: { status: 401, message: "The session token has expired." },
   ORIGIN_NOT_ALLOWED: { status: 403, message: "This origin is not allowed for the project." },
   SCOPE_NOT_GRANTED: { status: 403, message: "The credential does not hold the required scopes." },
+  LIMIT_NOT_GRANTED: { status: 403, message: "A credential can only grant a rate limit within its own." },
   TENANT_SUSPENDED: { status: 403, message: "The tenant is suspended." },
   SUBSCRIPTION_CANCELLED: { status: 403, message: "The tenant's subscription is cancelled." },
   SUBSCRIPTION_PAST_DUE: { status: 403, message: "The tenant's subscription is past due." },

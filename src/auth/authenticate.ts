@@ -20,11 +20,15 @@ import { decideScopes } from "./decision.ts";
 import type { Principal } from "./principal.ts";
 import { authenticateSessionToken, type SessionTokenDeps } from "./session-tokens.ts";
 
-/** Methods that never change anything (RFC 9110 §9.2.1); every other method, known or not, counts as a write. */
+/**
+ * Methods that never change anything (RFC 9110 §9.2.1); every other method, known or not, counts as a write. Method
+ * names are case-sensitive (§9.1): "get" is not GET but an unknown method, which a server behind may well treat as
+ * a write, so it is one here too.
+ */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export function isWriteMethod(method: string): boolean {
-  return !SAFE_METHODS.has(method.toUpperCase());
+  return !SAFE_METHODS.has(method);
 }
 
 export interface AccessSpec {

@@ -4,6 +4,7 @@
  */
 import type { ApiKeyRow, ProjectRow } from "../db/schema.ts";
 import type { Caller } from "../keys/caller.ts";
+import { defaultPolicyOf } from "../keys/grants.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 
 export interface Principal extends Caller {
@@ -13,8 +14,6 @@ export interface Principal extends Caller {
   origin: string | null;
   /** The session token's `jti` (null for an API key). */
   tokenId: string | null;
-  /** The bucket this principal spends (a session spends its parent key's). */
-  ratelimit: RateLimitPolicy;
 }
 
 /**
@@ -28,7 +27,7 @@ export function rateLimitPolicyOf(key: ApiKeyRow, project: ProjectRow): RateLimi
   if (key.isRoot) return ROOT_KEY_RATE_LIMIT;
   return key.ratelimitLimit !== null && key.ratelimitWindowSeconds !== null
     ? { limit: key.ratelimitLimit, windowSeconds: key.ratelimitWindowSeconds }
-    : { limit: project.ratelimitLimit, windowSeconds: project.ratelimitWindowSeconds };
+    : defaultPolicyOf(project);
 }
 
 /** A short, non-reversible tag of one secret of a key (the first 16 hex digits of its SHA-256). */

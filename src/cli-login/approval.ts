@@ -9,9 +9,11 @@ import { type AuditActor, actorIdOf } from "../audit/service.ts";
 import type { CliLoginRow, ProjectRow } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import type { Caller } from "../keys/caller.ts";
+import { defaultPolicyOf, grantedRateLimit, lineageOf } from "../keys/grants.ts";
 import { RESERVED_SCOPES, scopesBeyondGrantor } from "../keys/scopes.ts";
 import { generateSecret } from "../keys/secret.ts";
 import { insertNewKey } from "../keys/service.ts";
+import { findKey } from "../keys/store.ts";
 import { findProject } from "../tenants/store.ts";
 import { type CliLoginDeps, recordLoginEvent } from "./expiry.ts";
 import { findPendingLoginByUserCode } from "./guesses.ts";
@@ -60,6 +62,11 @@ export async function approveCliLogin(
   // approver wins the race, the transaction below refuses and the secret is simply never used.
   const sealedKey = await seal(secret, login.sealingPublicKey);
   return deps.storage.writeTransaction(async (tx) => {
+    // Like any key a credential creates: no larger a bucket than the approver's, and through a browser's token,
+    // bound to that token's parent key.
+    const parent = approver.kind === "session" ? await findKey(tx, approver.keyId) : undefined;
+    const lineage = lineageOf(approver, parent, expiresAtMs, nowMilliseconds);
+    const keyExpiresAtMs = lineage.expiresAtMs ?? expiresAtMs;
     const key = await insertNewKey(
       tx,
       actor,
@@ -69,9 +76,10 @@ export async function approveCliLogin(
         name: `CLI: ${login.deviceName ?? "unnamed device"}`.slice(0, 200),
         scopes,
         owner,
-        expiresAtMs,
+        expiresAtMs: keyExpiresAtMs,
         isRoot: false,
-        ratelimit: null,
+        ratelimit: grantedRateLimit(approver, undefined, defaultPolicyOf(project)),
+        parentKeyId: lineage.parentKeyId,
       },
       secret,
       nowMilliseconds,
@@ -91,7 +99,7 @@ export async function approveCliLogin(
       owner,
       scopes,
     });
-    return { keyId: key.id, owner, scopes, expiresAtMs, callbackUrl: login.callbackUrl };
+    return { keyId: key.id, owner, scopes, expiresAtMs: keyExpiresAtMs, callbackUrl: login.callbackUrl };
   });
 }
 

@@ -101,6 +101,11 @@ export const apiKeys = pgTable(
     ratelimitLimit: integer("ratelimit_limit"),
     ratelimitWindowSeconds: integer("ratelimit_window_seconds"),
     lastUsedAtMs: millis("last_used_at_ms"),
+    /**
+     * The key whose session token created this one, which it never outlives: revoking that key revokes this one
+     * (null for a key created with a key, by the root key or at first start).
+     */
+    parentKeyId: bytewise("parent_key_id"),
     /** Requests the key (and tokens minted from it) made; flushed in batches, never on the request path. */
     usageCount: millis("usage_count").notNull().default(0),
     createdAtMs: millis("created_at_ms").notNull(),
@@ -108,6 +113,7 @@ export const apiKeys = pgTable(
   },
   (table) => [
     index("api_keys_project").on(table.projectId, table.id),
+    index("api_keys_parent").on(table.parentKeyId),
     uniqueIndex("api_keys_single_root").on(table.isRoot).where(sql`is_root`),
   ],
 );

@@ -75,6 +75,11 @@ export const apiKeys = sqliteTable(
     ratelimitLimit: integer("ratelimit_limit"),
     ratelimitWindowSeconds: integer("ratelimit_window_seconds"),
     lastUsedAtMs: integer("last_used_at_ms"),
+    /**
+     * The key whose session token created this one, which it never outlives: revoking that key revokes this one
+     * (null for a key created with a key, by the root key or at first start).
+     */
+    parentKeyId: text("parent_key_id"),
     /** Requests the key (and tokens minted from it) made; flushed in batches, never on the request path. */
     usageCount: integer("usage_count").notNull().default(0),
     createdAtMs: integer("created_at_ms").notNull(),
@@ -82,6 +87,7 @@ export const apiKeys = sqliteTable(
   },
   (table) => [
     index("api_keys_project").on(table.projectId, table.id),
+    index("api_keys_parent").on(table.parentKeyId),
     uniqueIndex("api_keys_single_root").on(table.isRoot).where(sql`is_root = 1`),
   ],
 );

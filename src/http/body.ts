@@ -1,36 +1,34 @@
 /**
- * Request bodies: JSON (form-encoded only where a route says so, for OAuth), at most `limitBytes`. The announced
- * length is checked before anything is read, and a
- * body without a length (chunked) is read only up to the limit, so an oversized upload costs at most the limit.
- * An empty body reads as `{}`, so routes whose fields are all optional need no body at all; required fields are then
- * reported by the schema like any other missing field.
+ * Request bodies: JSON in UTF-8 (form-encoded only where a route says so, for OAuth), at most `limitBytes`, read only
+ * by a route that takes one and only after its credential was checked. The announced length is checked before
+ * anything is read, and a body without a length (chunked) is read only up to the limit, so an oversized upload costs
+ * at most the limit. An empty body reads as `{}`, so routes whose fields are all optional need no body at all;
+ * required fields are then reported by the schema like any other missing field.
  */
+import { MIMEType } from "node:util";
 import { AppError } from "../errors.ts";
 
-const JSON_CONTENT_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /**
  * No latchkey body nests deeper than a few levels. A limit well above that keeps a small body of `[[[[…` from costing
  * far more than its size later (the validator's error message holds the value pretty-printed: quadratic in depth).
  */
 export const MAX_JSON_DEPTH = 32;
 
-export function payloadTooLarge(limitBytes: number): AppError {
+function payloadTooLarge(limitBytes: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", {
     details: [{ path: "body", message: `must be at most ${limitBytes} bytes` }],
   });
 }
 
-/** True when the request announces a body longer than the limit; checked for every request, before routing. */
-export function announcesBodyOver(request: Request, limitBytes: number): boolean {
+/** True when the request announces a body longer than the limit. */
+function announcesBodyOver(request: Request, limitBytes: number): boolean {
   const declared = request.headers.get("content-length");
   return declared !== null && !(Number(declared) <= limitBytes);
 }
 
 export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
   const contentType = request.headers.get("content-type");
-  if (contentType !== null && contentType.trim() !== "" && !JSON_CONTENT_TYPE.test(contentType)) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE");
-  }
+  if (contentType !== null && contentType.trim() !== "") refuseUnlessUtf8Json(contentType);
   const text = await readBodyText(request, limitBytes);
   if (text.trim() === "") return {};
   if (contentType === null || contentType.trim() === "") throw new AppError("UNSUPPORTED_MEDIA_TYPE");
@@ -45,6 +43,33 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
     throw new AppError("VALIDATION_FAILED", {
       message: "The request body is not valid JSON.",
       details: [{ path: "body", message: "must be valid JSON" }],
+    });
+  }
+}
+
+/** Names of UTF-8 that senders use (the WHATWG Encoding Standard's labels for it, the common ones). */
+const UTF8_CHARSETS = new Set(["utf-8", "utf8"]);
+
+/**
+ * application/json or any +json type, declaring no charset or UTF-8. JSON exchanged between systems is UTF-8 (RFC 8259
+ * §8.1): a body declared as UTF-16 or Latin-1 would otherwise be read as UTF-8 and understood as something other than
+ * what its sender meant.
+ */
+function refuseUnlessUtf8Json(contentType: string): void {
+  let mediaType: MIMEType;
+  try {
+    mediaType = new MIMEType(contentType);
+  } catch {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE");
+  }
+  const { type, subtype } = mediaType;
+  if (type !== "application" || (subtype !== "json" && !subtype.endsWith("+json"))) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE");
+  }
+  const charset = mediaType.params.get("charset");
+  if (charset !== null && !UTF8_CHARSETS.has(charset.toLowerCase())) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", {
+      details: [{ path: "content-type", message: "must name no charset, or utf-8" }],
     });
   }
 }

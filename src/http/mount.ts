@@ -1,9 +1,10 @@
 /**
  * Turns route rows into Elysia routes. Per request the pipeline is:
  *
- *   onRequest   request id, the request's `now`, announced body size (413)
- *   parse       JSON only (415), within the size limit (413), well-formed (400)
- *   transform   the row's credential: key → principal, tenant, module and scopes (401/403)
+ *   onRequest   request id, the request's `now`, preflights, methods the path does not answer (405)
+ *   credential  the row's: key → principal, browser rule, tenant, module, scopes, bucket (401/403/429); in the parse
+ *               step when the row reads a body, else in transform, so either way before anything about the body
+ *   parse       only where the row has a body: JSON in UTF-8 (415), within the size limit (413), well-formed (400)
  *   validation  the row's zod schemas for params, query and body (400)
  *   handler     the row's handler, given validated input, the principal and `now`
  *   response    checked against the row's schema for that status (a mismatch is a 500, never sent as is)
@@ -77,30 +78,16 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
         Object.assign(set.headers, responseHeaders);
       }
     };
+    const admit = credentialStep(deps, spec);
     const hooks = {
       params: spec.params,
       query: spec.query,
       body: spec.body,
       response: documentedResponses(spec),
-      parse: spec.body ? bodyParser(spec, deps.settings.bodyLimitBytes) : undefined,
-      transform:
-        spec.credential === "none" || spec.credential === "forwarded"
-          ? undefined
-          : async ({ request, set }: ElysiaContext) => {
-              const state = stateOf(request);
-              const rateLimitFields: Record<string, string> = {};
-              try {
-                state.principal = await admitRequest(
-                  deps,
-                  { ...spec, credential: spec.credential as AccessSpec["credential"] },
-                  { method: request.method, presented: presentedBy(request.headers), clientIp: state.clientIp },
-                  state.nowMilliseconds,
-                  rateLimitFields,
-                );
-              } finally {
-                Object.assign(set.headers, rateLimitFields);
-              }
-            },
+      // A credential is checked before the body is even looked at: a caller without one learns nothing of the
+      // route's media type, size limit or schema, and a browser's bare-key write is SESSION_REQUIRED whatever it sent.
+      parse: spec.body ? bodyParser(spec, deps.settings.bodyLimitBytes, admit) : NO_BODY,
+      transform: spec.body ? undefined : admit,
       detail: {
         operationId: spec.operationId,
         summary: spec.summary,
@@ -213,14 +200,43 @@ function credentialNeeded(spec: AnyRoute): string {
   return `Needs ${credential}${scopes}${module}.`;
 }
 
+type Step = (context: ElysiaContext) => Promise<void>;
+
+/** The row's credential check (admission), or undefined for a row that takes none or checks its own (forward-auth). */
+function credentialStep(deps: AppDeps, spec: AnyRoute): Step | undefined {
+  if (spec.credential === "none" || spec.credential === "forwarded") return undefined;
+  const access = { ...spec, credential: spec.credential as AccessSpec["credential"] };
+  return async ({ request, set }) => {
+    const state = stateOf(request);
+    const rateLimitFields: Record<string, string> = {};
+    try {
+      state.principal = await admitRequest(
+        deps,
+        access,
+        { method: request.method, presented: presentedBy(request.headers), clientIp: state.clientIp },
+        state.nowMilliseconds,
+        rateLimitFields,
+      );
+    } finally {
+      Object.assign(set.headers, rateLimitFields);
+    }
+  };
+}
+
+/** A row without a body never reads one: the framework would otherwise parse whatever came, with no size limit. */
+const NO_BODY = "none";
+
 /**
- * The row's body reader: JSON, or a form for OAuth. The function does the reading; the named parser after it is never
- * reached and is there so the document says which media type the route takes.
+ * The row's body reader, after its credential check: JSON, or a form for OAuth. The function does the reading; the
+ * named parser after it is never reached and is there so the document says which media type the route takes.
  */
-function bodyParser(spec: AnyRoute, limitBytes: number) {
-  return spec.bodyFormat === "form"
-    ? [({ request }: ElysiaContext) => readFormBody(request, limitBytes), "urlencoded"]
-    : [({ request }: ElysiaContext) => readJsonBody(request, limitBytes), "json"];
+function bodyParser(spec: AnyRoute, limitBytes: number, admit: Step | undefined) {
+  const read = spec.bodyFormat === "form" ? readFormBody : readJsonBody;
+  const parse = async (context: ElysiaContext) => {
+    await admit?.(context);
+    return read(context.request, limitBytes);
+  };
+  return [parse, spec.bodyFormat === "form" ? "urlencoded" : "json"];
 }
 
 function stateOf(request: Request): RequestState {

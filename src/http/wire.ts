@@ -48,14 +48,18 @@ export function idOf(kind: IdKind) {
 
 /**
  * A display string: 1 to `maxLength` characters with no control characters, and well-formed (a lone UTF-16 surrogate
- * cannot be stored or sent as UTF-8 without turning into something else).
+ * cannot be stored or sent as UTF-8 without turning into something else). Nor the bidirectional embeddings,
+ * overrides and isolates (U+202A–U+202E, U+2066–U+2069): invisible, they reorder what is shown, so the device name an
+ * approver reads as "laptopgnp.exe" could be stored as something else (Trojan Source, CVE-2021-42574).
  */
 export function displayText(maxLength: number) {
   return z
     .string()
     .min(1, { message: "must not be empty" })
     .max(maxLength, { message: `must be at most ${maxLength} characters` })
-    .regex(/^[^\p{Cc}]*$/u, { message: "must not contain control characters" })
+    .regex(/^[^\p{Cc}\u202a-\u202e\u2066-\u2069]*$/u, {
+      message: "must not contain control characters or bidirectional controls",
+    })
     .refine((text) => text.isWellFormed(), { message: "must be valid Unicode text" });
 }
 

@@ -3,6 +3,8 @@
  * token), in which project, holding which scopes, with root powers or not. The auth layer establishes it (its
  * Principal is a Caller and more); services only read it, so they never depend on how it was authenticated.
  */
+import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
+
 export interface Caller {
   kind: "api_key" | "session";
   /** The API key, or the session token's parent key. */
@@ -22,4 +24,6 @@ export interface Caller {
    * whichever is sooner, or the token's `exp` if sooner still. Tokens minted from it never outlive it.
    */
   expiresAtMs: number | null;
+  /** The bucket it spends (a session spends its parent key's): no key it creates gets a larger one. */
+  ratelimit: RateLimitPolicy;
 }

@@ -23,7 +23,10 @@ export const keyRoutes = [
     path: "/v1/keys",
     operationId: "createKey",
     summary: "Create an API key with exactly the scopes listed; the secret is returned once.",
-    description: "A key can only grant scopes it holds itself (403 SCOPE_NOT_GRANTED lists the others).",
+    description:
+      "A key can only grant scopes it holds itself (403 SCOPE_NOT_GRANTED lists the others), and a bucket within " +
+      "its own (403 LIMIT_NOT_GRANTED). A key created through a session token expires no later than the token's " +
+      "parent key and is revoked with it (`parent_key_id`).",
     tags: ["keys"],
     credential: "key_or_session",
     scopes: [RESERVED_SCOPES.keysWrite],
@@ -88,7 +91,7 @@ export const keyRoutes = [
     operationId: "updateKey",
     summary:
       "Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.",
-    description: "Changing a key needs every scope it holds.",
+    description: "Changing a key needs every scope it holds; its bucket can be set only within the caller's own.",
     tags: ["keys"],
     credential: "key_or_session",
     scopes: [RESERVED_SCOPES.keysWrite],
@@ -116,6 +119,7 @@ export const keyRoutes = [
     path: "/v1/keys/:id",
     operationId: "revokeKey",
     summary: "Revoke a key; it is refused from the next request on. Repeating the call answers the same.",
+    description: "Keys created through the key's session tokens (and through theirs) are revoked with it.",
     tags: ["keys"],
     credential: "key_or_session",
     scopes: [RESERVED_SCOPES.keysWrite],

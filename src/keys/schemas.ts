@@ -71,6 +71,12 @@ export const ApiKey = z
     ratelimit: RateLimitPolicy.nullable().describe(
       "The key's own rate-limit policy; null means the project's default.",
     ),
+    parent_key_id: z
+      .string()
+      .nullable()
+      .describe(
+        "The key whose session token created this one: it expires no later and is revoked with it. Null otherwise.",
+      ),
     usage_count: z
       .number()
       .int()
@@ -109,6 +115,7 @@ export function presentKey(row: ApiKeyRow): z.input<typeof ApiKey> {
       row.ratelimitLimit === null || row.ratelimitWindowSeconds === null
         ? null
         : { limit: row.ratelimitLimit, window_seconds: row.ratelimitWindowSeconds },
+    parent_key_id: row.parentKeyId,
     usage_count: row.usageCount,
     expires_at: toIsoStringOrNull(row.expiresAtMs),
     revoked_at: toIsoStringOrNull(row.revokedAtMs),

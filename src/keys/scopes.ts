@@ -13,6 +13,17 @@ export const RESERVED_SCOPES = {
   cliApprove: "cli:approve",
 } as const;
 
+const MANAGEMENT_SCOPES: ReadonlySet<string> = new Set(Object.values(RESERVED_SCOPES));
+
+/**
+ * Whether a scope is one of latchkey's own (keys:read, keys:write, cli:approve). A session token carries these only
+ * when they are asked for by name, never by default: a token lives in a page or a client, where an injected script
+ * could otherwise turn its hour into a permanent key or approve logins in its user's name.
+ */
+export function isManagementScope(scope: string): boolean {
+  return MANAGEMENT_SCOPES.has(scope);
+}
+
 /** The scopes a credential lacks to grant `requested`; empty for the root key, which may grant anything. */
 export function scopesBeyondGrantor(
   grantor: { isRoot: boolean; scopes: readonly string[] },

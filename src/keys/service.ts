@@ -3,7 +3,9 @@
  *
  * - Created with a secret that is returned once; only sha256(secret) and a display hint are kept.
  * - Revocation is immediate and final; revoking twice answers the same. The root key cannot be revoked (only rotated),
- *   so an installation can never lock its operator out.
+ *   so an installation can never lock its operator out. Revoking a key revokes the keys created through its session
+ *   tokens (and theirs), each audited and announced on the change log like any revocation.
+ * - A creator hands on no more than it holds: scopes, bucket, and through a token, lifetime (grants.ts).
  * - Rotation gives the same key id a new secret; the old one keeps working for `graceSeconds`, then is refused as
  *   revoked. Rotating hands out a working secret, so it needs every scope the key holds (no escalation by rotation).
  * - Visibility: a key sees keys of its own project only, never the root key; another project's key is "not found".
@@ -17,6 +19,7 @@ import { newId } from "../lib/ids.ts";
 import { type Page, type PageRequest, pageOf } from "../lib/pagination.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 import type { Caller } from "./caller.ts";
+import { defaultPolicyOf, grantedRateLimit, lineageOf } from "./grants.ts";
 import { scopesBeyondGrantor } from "./scopes.ts";
 import { generateSecret, hashSecret, secretHint } from "./secret.ts";
 import * as store from "./store.ts";
@@ -65,6 +68,9 @@ export async function createKey(
   return deps.storage.writeTransaction(async (tx) => {
     const project = await store.findKeyProject(tx, projectId);
     if (!project) throw projectNotFound();
+    const ratelimit = grantedRateLimit(caller, input.ratelimit, defaultPolicyOf(project));
+    const parent = caller.kind === "session" ? await store.findKey(tx, caller.keyId) : undefined;
+    const lineage = lineageOf(caller, parent, input.expiresAtMs ?? null, nowMilliseconds);
     const secret = generateSecret(project.keyPrefix);
     const key = await insertNewKey(
       tx,
@@ -75,9 +81,10 @@ export async function createKey(
         name: input.name,
         scopes,
         owner: input.owner ?? null,
-        expiresAtMs: input.expiresAtMs ?? null,
+        expiresAtMs: lineage.expiresAtMs,
         isRoot: false,
-        ratelimit: input.ratelimit ?? null,
+        ratelimit,
+        parentKeyId: lineage.parentKeyId,
       },
       secret,
       nowMilliseconds,
@@ -95,6 +102,8 @@ export interface KeyFields {
   expiresAtMs: number | null;
   isRoot: boolean;
   ratelimit: RateLimitPolicy | null;
+  /** The session token's parent key, when a token created this one (see grants.ts). */
+  parentKeyId: string | null;
 }
 
 /**
@@ -130,6 +139,7 @@ export async function insertNewKey(
     revokedAtMs: null,
     ratelimitLimit: fields.ratelimit?.limit ?? null,
     ratelimitWindowSeconds: fields.ratelimit?.windowSeconds ?? null,
+    parentKeyId: fields.parentKeyId,
     lastUsedAtMs: null,
     usageCount: 0,
     createdAtMs: nowMilliseconds,
@@ -154,6 +164,10 @@ export async function insertNewKey(
       owner: key.owner,
       root: key.isRoot,
       expires_at_ms: key.expiresAtMs,
+      ratelimit_limit: key.ratelimitLimit,
+      ratelimit_window_seconds: key.ratelimitWindowSeconds,
+      // Created through a session token: bound to (expiring no later than, revoked with) this key.
+      ...(key.parentKeyId === null ? {} : { parent_key_id: key.parentKeyId }),
     },
   );
   return key;
@@ -190,9 +204,9 @@ export async function revokeKey(
     if (key.revokedAtMs !== null) return key;
     const revoked = (await store.markKeyRevoked(tx, keyId, nowMilliseconds))!;
     await deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-    await recordProjectEvent(tx, actor, "key.revoked", keyTarget(key), await projectOf(tx, key), nowMilliseconds, {
-      name: key.name,
-    });
+    const project = await projectOf(tx, key);
+    await recordProjectEvent(tx, actor, "key.revoked", keyTarget(key), project, nowMilliseconds, { name: key.name });
+    await revokeKeysCreatedThrough(deps, tx, actor, keyId, project, nowMilliseconds);
     return revoked;
   });
 }
@@ -222,6 +236,33 @@ export async function revokeKeysOfProject(
   return revoked.length;
 }
 
+/**
+ * The keys created through session tokens of `keyId`, and through theirs in turn, revoked with it in the same
+ * transaction: every process drops them through the change log as it drops the parent.
+ */
+async function revokeKeysCreatedThrough(
+  deps: KeysDeps,
+  tx: Executor,
+  actor: AuditActor,
+  keyId: string,
+  project: { id: string; tenantId: string },
+  nowMilliseconds: number,
+): Promise<void> {
+  // Each generation was created after the one before, so this ends; the guard on live keys keeps it from repeating.
+  for (let parents = [keyId]; parents.length > 0; ) {
+    const children = await store.markChildKeysRevoked(tx, parents, nowMilliseconds);
+    for (const child of children) {
+      await deps.changeLog.record(tx, "api_key", child.id, nowMilliseconds);
+      await recordProjectEvent(tx, actor, "key.revoked", keyTarget(child), project, nowMilliseconds, {
+        name: child.name,
+        reason: "parent_revoked",
+        parent_key_id: child.parentKeyId,
+      });
+    }
+    parents = children.map((child) => child.id);
+  }
+}
+
 export interface KeyUpdate {
   name?: string;
   /** A policy of its own, or null to go back to the project's default. */
@@ -249,8 +290,10 @@ export async function updateKey(
     const changes: store.KeyChanges = {};
     if (update.name !== undefined) changes.name = update.name;
     if (update.ratelimit !== undefined) {
-      changes.ratelimitLimit = update.ratelimit?.limit ?? null;
-      changes.ratelimitWindowSeconds = update.ratelimit?.windowSeconds ?? null;
+      const project = (await store.findKeyProject(tx, key.projectId))!;
+      const ratelimit = grantedRateLimit(caller, update.ratelimit, defaultPolicyOf(project));
+      changes.ratelimitLimit = ratelimit?.limit ?? null;
+      changes.ratelimitWindowSeconds = ratelimit?.windowSeconds ?? null;
     }
     const updated = await store.updateKey(tx, keyId, changes, nowMilliseconds);
     await deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);

@@ -1,5 +1,5 @@
 /** API keys and their secrets in the database (either engine: see src/db/storage.ts). */
-import { and, desc, eq, gt, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { ApiKeyRow, KeySecretRow } from "../db/schema.ts";
 import { type Executor, first } from "../db/storage.ts";
 import type { PageRequest } from "../lib/pagination.ts";
@@ -13,11 +13,20 @@ export async function findKey(x: Executor, keyId: string): Promise<ApiKeyRow | u
   return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.id, keyId)).limit(1));
 }
 
-/** What a key needs of its project: the tenant it belongs to, the prefix its secrets take, whether it is deleted. */
-export async function findKeyProject(
-  x: Executor,
-  projectId: string,
-): Promise<{ id: string; tenantId: string; keyPrefix: string; deletedAtMs: number | null } | undefined> {
+export interface KeyProject {
+  id: string;
+  tenantId: string;
+  keyPrefix: string;
+  ratelimitLimit: number;
+  ratelimitWindowSeconds: number;
+  deletedAtMs: number | null;
+}
+
+/**
+ * What a key needs of its project: the tenant it belongs to, the prefix its secrets take, its default bucket, and
+ * whether it is deleted.
+ */
+export async function findKeyProject(x: Executor, projectId: string): Promise<KeyProject | undefined> {
   const { projects } = x.t;
   return first(
     await x.q
@@ -26,6 +35,8 @@ export async function findKeyProject(
         tenantId: projects.tenantId,
         keyPrefix: projects.keyPrefix,
         deletedAtMs: projects.deletedAtMs,
+        ratelimitLimit: projects.ratelimitLimit,
+        ratelimitWindowSeconds: projects.ratelimitWindowSeconds,
       })
       .from(projects)
       .where(eq(projects.id, projectId))
@@ -86,6 +97,20 @@ export async function markProjectKeysRevoked(
     .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
     .where(and(eq(apiKeys.projectId, projectId), isNull(apiKeys.revokedAtMs), eq(apiKeys.isRoot, false)))
     .returning({ id: apiKeys.id, name: apiKeys.name });
+}
+
+/** Revokes the live keys created through session tokens of any of `parentKeyIds`, and returns them. */
+export async function markChildKeysRevoked(
+  x: Executor,
+  parentKeyIds: string[],
+  nowMilliseconds: number,
+): Promise<ApiKeyRow[]> {
+  const { apiKeys } = x.t;
+  return x.q
+    .update(apiKeys)
+    .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+    .where(and(inArray(apiKeys.parentKeyId, parentKeyIds), isNull(apiKeys.revokedAtMs)))
+    .returning();
 }
 
 /** Secrets of the key that still work at `nowMilliseconds`. */

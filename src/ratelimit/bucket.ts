@@ -27,6 +27,22 @@ export interface BucketDecision {
   retryAfterSeconds: number;
 }
 
+/** Whether `inner` never admits more than `outer`: no larger a burst, and no faster a refill. */
+export function isPolicyWithin(inner: RateLimitPolicy, outer: RateLimitPolicy): boolean {
+  // inner.limit / inner.windowSeconds <= outer.limit / outer.windowSeconds, in integers.
+  return inner.limit <= outer.limit && inner.limit * outer.windowSeconds <= outer.limit * inner.windowSeconds;
+}
+
+/**
+ * The largest policy within both: the smaller burst, refilled no faster than the slower of the two (its window
+ * rounded up, which only slows it). The window never exceeds the slower policy's own.
+ */
+export function narrowerPolicy(first: RateLimitPolicy, second: RateLimitPolicy): RateLimitPolicy {
+  const slower = first.limit * second.windowSeconds <= second.limit * first.windowSeconds ? first : second;
+  const limit = Math.min(first.limit, second.limit);
+  return { limit, windowSeconds: Math.ceil((limit * slower.windowSeconds) / slower.limit) };
+}
+
 export function refillRatePerMillisecond(policy: RateLimitPolicy): number {
   return policy.limit / (policy.windowSeconds * 1000);
 }

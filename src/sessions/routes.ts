@@ -42,7 +42,8 @@ export const sessionRoutes = [
     summary: "Mint a short-lived session token for one end user, so the secret key never reaches their client.",
     description:
       "Scopes must be a subset of the key's (403 SCOPE_NOT_GRANTED names the others); by default the key's `*:read` " +
-      "scopes. Lifetime: the project's `session_ttl_seconds` (15 minutes by default). The token dies with its key.",
+      "scopes, never keys:read: latchkey's own scopes (keys:read, keys:write, cli:approve) only when named. " +
+      "Lifetime: the project's `session_ttl_seconds` (15 minutes by default). The token dies with its key.",
     tags: ["sessions"],
     credential: "key",
     module: "sessions",
@@ -70,7 +71,8 @@ export const sessionRoutes = [
     summary: "The browser channel: exchange the key and the page's Origin for a one-hour token bound to both.",
     description:
       "The Origin must be one of the project's `allowed_origins` (403 ORIGIN_NOT_ALLOWED otherwise; 400 without " +
-      "one). " +
+      "one). The token carries the key's scopes unless fewer are asked for, but latchkey's own (keys:read, " +
+      "keys:write, cli:approve) only when named. " +
       "Send the token as X-Session-Token on every request that writes.",
     tags: ["sessions"],
     credential: "key",

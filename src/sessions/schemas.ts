@@ -12,7 +12,9 @@ const SessionScopes = z
 
 export const CreateSessionBody = z.strictObject({
   user_id: Owner.describe("The end user the token is for (its `sub`)."),
-  scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: the key's `*:read` scopes."),
+  scopes: SessionScopes.optional().describe(
+    "A subset of the key's scopes; default: the key's `*:read` scopes but keys:read (management scopes only by name).",
+  ),
 });
 
 export const Session = z
@@ -25,7 +27,9 @@ export const Session = z
   .meta({ id: "Session" });
 
 export const CreateBrowserSessionBody = z.strictObject({
-  scopes: SessionScopes.optional().describe("A subset of the key's scopes; default: all of them."),
+  scopes: SessionScopes.optional().describe(
+    "A subset of the key's scopes; default: all of them but keys:read, keys:write and cli:approve (only by name).",
+  ),
 });
 
 export const BrowserSession = z

@@ -5,6 +5,8 @@
  *   its `*:read` scopes), lifetime the project's `session_ttl_seconds` (15 minutes by default).
  * - Browser-channel tokens (`POST /api/v1/sessions`): `sub` is the key itself, bound to the exact Origin that asked,
  *   one hour, with the key's scopes unless fewer are asked for.
+ * - Neither carries latchkey's own management scopes (keys:read, keys:write, cli:approve) unless they are asked for
+ *   by name: by default a token can use the host API, not manage keys or approve logins.
  *
  * A token never outlives its parent: its `exp` is at most the parent's expiry and its secret's retirement.
  */
@@ -12,7 +14,7 @@ import { SYSTEM_ACTOR } from "../audit/service.ts";
 import type { Storage } from "../db/storage.ts";
 import { AppError } from "../errors.ts";
 import type { Caller } from "../keys/caller.ts";
-import { scopesBeyondGrantor } from "../keys/scopes.ts";
+import { isManagementScope, scopesBeyondGrantor } from "../keys/scopes.ts";
 import { findProject } from "../tenants/store.ts";
 import {
   BROWSER_SESSION_TTL_SECONDS,
@@ -100,9 +102,12 @@ function refuseRootKey(caller: Caller): void {
   }
 }
 
-/** The scopes asked for, if the caller holds them all; otherwise the caller's own scopes that pass `byDefault`. */
+/**
+ * The scopes asked for, if the caller holds them all; otherwise the caller's own scopes that pass `byDefault`, never
+ * a management scope.
+ */
 function grantableScopes(caller: Caller, asked: string[] | undefined, byDefault: (scope: string) => boolean): string[] {
-  if (asked === undefined) return caller.scopes.filter(byDefault);
+  if (asked === undefined) return caller.scopes.filter((scope) => byDefault(scope) && !isManagementScope(scope));
   const scopes = [...new Set(asked)];
   const beyond = scopesBeyondGrantor(caller, scopes);
   if (beyond.length > 0) {

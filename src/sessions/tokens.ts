@@ -8,11 +8,13 @@
  *
  * Verification pins everything: algorithm, issuer, audience, typ, maximum age, the kid's shape and publication.
  * Keys are only ever taken from our own ring: a `jwk`, `jku` or `x5u` in the header is never consulted, and JWE
- * input is not a JWS at all. Anything wrong is SESSION_INVALID; only a genuine token past `exp` is SESSION_EXPIRED.
+ * input is not a JWS at all. Each part must be its bytes' canonical base64url: a token is exactly one string.
+ * Anything wrong is SESSION_INVALID; only a genuine token past `exp` is SESSION_EXPIRED.
  */
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
+import { isCanonicalBase64Url } from "../lib/crypto.ts";
 import { idPattern, newId } from "../lib/ids.ts";
 import { MAX_TOKEN_LIFETIME_SECONDS, SIGNING_ALGORITHM, type SigningKeyRing } from "./signing-keys.ts";
 
@@ -91,6 +93,8 @@ export async function checkSessionToken(
   nowMilliseconds: number,
 ): Promise<TokenCheck> {
   if (token.length > MAX_SESSION_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return INVALID;
+  // The signature's spare bits are not signed: another spelling of a genuine token would verify, as another string.
+  if (!token.split(".").every(isCanonicalBase64Url)) return INVALID;
   let kid: string | undefined;
   let audience: unknown;
   try {

@@ -82,6 +82,7 @@ export async function ensureDefaults(
         expiresAtMs: null,
         isRoot: true,
         ratelimit: null,
+        parentKeyId: null,
       },
       secret,
       nowMilliseconds,

@@ -58,13 +58,14 @@ function originalMethodOf(headers: Headers, ownMethod: string): string {
       throw new AppError("VALIDATION_FAILED", { details: [{ path: header, message: "must be one HTTP method" }] });
     }
   }
-  if (named.length === 2 && named[0]!.value.toUpperCase() !== named[1]!.value.toUpperCase()) {
+  if (named.length === 2 && named[0]!.value !== named[1]!.value) {
     throw new AppError("VALIDATION_FAILED", {
       message: "The request names two different original methods.",
       details: [{ path: "x-forwarded-method", message: "must agree with x-original-method" }],
     });
   }
-  return named[0]?.value.toUpperCase() ?? ownMethod;
+  // Taken as written: method names are case-sensitive, and the browser rule counts an unknown one as a write.
+  return named[0]?.value ?? ownMethod;
 }
 
 const IDENTITY_HEADERS: ResponseHeader[] = [

@@ -1,9 +1,9 @@
 import { afterEach, expect, test } from "bun:test";
 import { z } from "zod";
 import { route } from "../../src/http/route.ts";
-import { createKey, expectError } from "../support/keys.ts";
+import { createKey, createProject, createTenant, expectError } from "../support/keys.ts";
 import { forEachTransport } from "../support/transports.ts";
-import { createWorld, type World } from "../support/world.ts";
+import { type CallOptions, createWorld, type World } from "../support/world.ts";
 
 const brokenRoutes = [
   route({
@@ -195,6 +195,114 @@ forEachTransport("the HTTP pipeline", (transport) => {
     world = await createWorld({ transport });
     const answer = await world.call("POST", "/v1/keys", { body: { nonsense: true } });
     expectError(answer, 401, "API_KEY_REQUIRED");
+  });
+
+  /** Bodies each refused on their own (media type, size, syntax, charset): none may decide before the credential. */
+  function badBodies(limitBytes: number): [string, CallOptions][] {
+    const json = { "content-type": "application/json" };
+    const oversized = JSON.stringify({ name: "k".repeat(limitBytes), scopes: ["a:b"] });
+    return [
+      ["text/plain", { rawBody: "name=k", headers: { "content-type": "text/plain" } }],
+      ["a form", { rawBody: "name=k", headers: { "content-type": "application/x-www-form-urlencoded" } }],
+      ["UTF-16 JSON", { rawBody: '{"name":"k"}', headers: { "content-type": "application/json; charset=utf-16" } }],
+      ["malformed JSON", { rawBody: '{"name": "k"', headers: json }],
+      ["nested too deep", { rawBody: `${"[".repeat(100)}${"]".repeat(100)}`, headers: json }],
+      ["invalid UTF-8", { rawBody: new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]), headers: json }],
+      ["over the size limit", { rawBody: oversized, headers: { ...json, "content-length": String(oversized.length) } }],
+      ["the wrong shape", { body: { nonsense: true } }],
+    ];
+  }
+
+  test("regression: credentials and the browser rule are decided before the body's type, size and syntax", async () => {
+    world = await createWorld({ transport, settings: { bodyLimitBytes: 256 } });
+    const origin = "https://app.example.com";
+    const projectId = await createProject(world, await createTenant(world), { allowed_origins: [origin] });
+    const writer = await createKey(world, { scopes: ["keys:write"], project_id: projectId });
+    const reader = await createKey(world, { scopes: ["keys:read"], project_id: projectId });
+    const revoked = await createKey(world, { scopes: ["keys:write"], project_id: projectId });
+    await world.call("DELETE", `/v1/keys/${revoked.id}`, { key: world.rootKey });
+    const expected: [string, Record<string, string>, number, string][] = [
+      ["no credential", {}, 401, "API_KEY_REQUIRED"],
+      ["a malformed key", { authorization: "Bearer sk_live_nonsense" }, 401, "API_KEY_INVALID"],
+      ["a revoked key", { authorization: `Bearer ${revoked.secret}` }, 401, "API_KEY_REVOKED"],
+      ["a browser's bare key", { authorization: `Bearer ${writer.secret}`, origin }, 401, "SESSION_REQUIRED"],
+      ["a key without the scope", { authorization: `Bearer ${reader.secret}` }, 403, "SCOPE_NOT_GRANTED"],
+    ];
+    for (const [credential, credentialHeaders, status, code] of expected) {
+      for (const [body, options] of badBodies(256)) {
+        const answer = await world.call("POST", "/v1/keys", {
+          ...options,
+          headers: { ...options.headers, ...credentialHeaders },
+        });
+        expect({ credential, body, status: answer.status, code: answer.body.error?.code }).toEqual({
+          credential,
+          body,
+          status,
+          code,
+        });
+      }
+    }
+    // Forward-auth reads no body at all: what a proxy passes along never changes the decision.
+    for (const [body, options] of badBodies(256)) {
+      const write = await world.call("POST", "/v1/authz", {
+        ...options,
+        key: writer.secret,
+        headers: { ...options.headers, origin },
+      });
+      expect({ body, status: write.status, code: write.body.error?.code }).toEqual({
+        body,
+        status: 401,
+        code: "SESSION_REQUIRED",
+      });
+    }
+    expect(
+      (await world.call("GET", "/v1/keys", { key: world.rootKey, headers: { "x-project-id": projectId } })).body.data
+        .length,
+    ).toBe(3);
+    // With a good credential the body is judged as before.
+    const judged = await world.call("POST", "/v1/keys", {
+      key: writer.secret,
+      rawBody: "name=k",
+      headers: { "content-type": "text/plain" },
+    });
+    expectError(judged, 415, "UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  test("regression: a JSON body declared in another charset is 415, not read as if it were UTF-8", async () => {
+    world = await createWorld({ transport });
+    const text = JSON.stringify({ name: "k", scopes: ["a:b"] });
+    const utf16 = new Uint8Array(Buffer.from(`\ufeff${text}`, "utf16le"));
+    for (const [contentType, rawBody] of [
+      ["application/json; charset=utf-16", utf16],
+      ["application/json; charset=UTF-16LE", utf16],
+      ["application/json; charset=utf-16", text],
+      ["application/json; charset=iso-8859-1", text],
+      ['application/json; charset="us-ascii"', text],
+      ["application/merge-patch+json; charset=utf-32", text],
+    ] as const) {
+      const answer = await world.call("POST", "/v1/keys", {
+        key: world.rootKey,
+        rawBody,
+        headers: { "content-type": contentType },
+      });
+      expectError(answer, 415, "UNSUPPORTED_MEDIA_TYPE");
+      expect(answer.body.error.details).toEqual([{ path: "content-type", message: "must name no charset, or utf-8" }]);
+    }
+    for (const contentType of [
+      "application/json; charset=UTF-8",
+      'application/json; charset="utf-8"',
+      "application/json;charset=utf8",
+      "application/json ; charset=utf-8",
+    ]) {
+      const answer = await world.call("POST", "/v1/keys", {
+        key: world.rootKey,
+        rawBody: text,
+        headers: { "content-type": contentType },
+      });
+      expect({ contentType, status: answer.status }).toEqual({ contentType, status: 200 });
+    }
+    const listed = await world.call("GET", "/v1/keys", { key: world.rootKey });
+    expect(listed.body.data.length).toBe(5);
   });
 
   test("an infrastructure failure is a bare 500 with a request id; the cause is only logged", async () => {

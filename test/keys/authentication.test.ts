@@ -47,7 +47,7 @@ forEachTransport("credentials", (transport) => {
 
   test("regression: a session token sent as a bearer key is refused with a hint to use X-Session-Token", async () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
-    const token = await mintSession(world, key.secret);
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     const answer = await world.call("GET", "/v1/keys", { key: token });
     expectError(answer, 401, "API_KEY_INVALID");
     expect(answer.body.error.details).toEqual([

@@ -115,6 +115,42 @@ describe("POST /v1/keys input rules", () => {
     expect(answer.body.error.details).toEqual([{ path: "owner", message: "must be valid Unicode text" }]);
   });
 
+  test("regression: bidirectional controls are refused in the names and user ids an approver reads", async () => {
+    // U+202E turns "laptop\u202Eexe.gnp" into "laptopgnp.exe" on screen (Trojan Source, CVE-2021-42574): what the
+    // approval page, an audit reader or a key list shows must be what was stored.
+    const controls = [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069];
+    const sender = await createKey(world, { scopes: ["runs:read"] });
+    for (const control of controls) {
+      const text = `laptop${String.fromCodePoint(control)}exe.gnp`;
+      const refusals = [
+        [await world.call("POST", "/v1/keys", { key: world.rootKey, body: { name: text, scopes: ["a:b"] } }), "name"],
+        [
+          await world.call("POST", "/v1/keys", {
+            key: world.rootKey,
+            body: { name: "k", scopes: ["a:b"], owner: text },
+          }),
+          "owner",
+        ],
+        [await world.call("POST", "/v1/sessions", { key: sender.secret, body: { user_id: text } }), "user_id"],
+        [await world.call("POST", "/v1/tenants", { key: world.rootKey, body: { name: text } }), "name"],
+      ] as const;
+      for (const [answer, path] of refusals) {
+        expectError(answer, 400, "VALIDATION_FAILED");
+        expect(answer.body.error.details).toEqual([
+          { path, message: "must not contain control characters or bidirectional controls" },
+        ]);
+      }
+      const cli = await world.call("POST", "/v1/api/auth/sessions", { body: { deviceName: text } });
+      expect({ status: cli.status, code: cli.body.code }).toEqual({ status: 400, code: "VALIDATION_FAILED" });
+    }
+    const keys = await world.call("GET", "/v1/keys", { key: world.rootKey });
+    expect(keys.body.data.length).toBe(2);
+    // Right-to-left text itself is fine: only the invisible controls that reorder what is shown are refused.
+    expect((await createKey(world, { scopes: ["a:b"], name: "مفتاح الفوترة", owner: "משתמש" })).body.name).toBe(
+      "مفتاح الفوترة",
+    );
+  });
+
   test("the error body never echoes the submitted values", async () => {
     const marker = "sk_live_this_is_not_a_real_secret_but_marks_echoes";
     const answer = await world.call("POST", "/v1/keys", {

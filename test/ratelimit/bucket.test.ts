@@ -2,7 +2,14 @@
  * The token bucket, specified as timelines on a fixed clock.
  */
 import { describe, expect, test } from "bun:test";
-import { type Bucket, type RateLimitPolicy, takeToken } from "../../src/ratelimit/bucket.ts";
+import fc from "fast-check";
+import {
+  type Bucket,
+  isPolicyWithin,
+  narrowerPolicy,
+  type RateLimitPolicy,
+  takeToken,
+} from "../../src/ratelimit/bucket.ts";
 import { RateLimiter } from "../../src/ratelimit/limiter.ts";
 
 const policy: RateLimitPolicy = { limit: 10, windowSeconds: 10 }; // 10 at once, one more every second
@@ -116,5 +123,35 @@ describe("bounded memory", () => {
     timeline([0, 0, 0], limiter, "busy");
     timeline([0], limiter, "other"); // evicts "busy" while it is not full
     expect(timeline(Array(10).fill(0), limiter, "fresh")).toEqual(Array(10).fill(true));
+  });
+});
+
+describe("comparing policies (what a key may grant another)", () => {
+  const policyArbitrary = fc.record({
+    limit: fc.integer({ min: 1, max: 1_000_000 }),
+    windowSeconds: fc.integer({ min: 1, max: 86_400 }),
+  });
+
+  test("within means no larger a burst and no faster a refill", () => {
+    const own = { limit: 20, windowSeconds: 60 };
+    expect(isPolicyWithin({ limit: 20, windowSeconds: 60 }, own)).toBe(true);
+    expect(isPolicyWithin({ limit: 10, windowSeconds: 30 }, own)).toBe(true);
+    expect(isPolicyWithin({ limit: 1, windowSeconds: 86_400 }, own)).toBe(true);
+    expect(isPolicyWithin({ limit: 21, windowSeconds: 3600 }, own)).toBe(false);
+    expect(isPolicyWithin({ limit: 20, windowSeconds: 59 }, own)).toBe(false);
+    expect(isPolicyWithin({ limit: 1_000_000, windowSeconds: 1 }, own)).toBe(false);
+  });
+
+  test("the narrower of two policies is within both, and is either one when it is within the other", () => {
+    fc.assert(
+      fc.property(policyArbitrary, policyArbitrary, (first, second) => {
+        const narrower = narrowerPolicy(first, second);
+        expect(isPolicyWithin(narrower, first) && isPolicyWithin(narrower, second)).toBe(true);
+        expect(narrower.windowSeconds).toBeLessThanOrEqual(86_400);
+        expect(narrower.limit).toBe(Math.min(first.limit, second.limit));
+        if (isPolicyWithin(first, second)) expect(narrowerPolicy(first, second)).toEqual(first);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

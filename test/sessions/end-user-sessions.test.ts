@@ -10,7 +10,7 @@ import { createWorld, type World } from "../support/world.ts";
 forEachTransport("POST /v1/sessions", (transport) => {
   const world = useWorld({ transport });
 
-  test("mints a 15-minute EdDSA token carrying the parent's read scopes by default", async () => {
+  test("mints a 15-minute EdDSA token with the parent's read scopes by default, keys:read only by name", async () => {
     const key = await createKey(world, { scopes: ["runs:read", "runs:write", "keys:read"] });
     const answer = await world.call("POST", "/v1/sessions", { key: key.secret, body: { user_id: "user_42" } });
     expect(answer.status).toBe(200);
@@ -18,8 +18,10 @@ forEachTransport("POST /v1/sessions", (transport) => {
       object: "session",
       token: expect.any(String),
       expires_at: "2026-01-01T00:15:00.000Z",
-      scopes: ["runs:read", "keys:read"],
+      scopes: ["runs:read"],
     });
+    const named = await mintSession(world, key.secret, { scopes: ["runs:read", "keys:read"] });
+    expect(decodeJwt(named).scp).toEqual(["runs:read", "keys:read"]);
     const header = decodeProtectedHeader(answer.body.token);
     expect(header).toEqual({ alg: "EdDSA", typ: "lk-session+jwt", kid: expect.stringMatching(/^sig_/) });
     const claims = decodeJwt(answer.body.token);
@@ -29,7 +31,7 @@ forEachTransport("POST /v1/sessions", (transport) => {
       sub: "user_42",
       key: key.id,
       kv: expect.stringMatching(/^[0-9a-f]{16}$/),
-      scp: ["runs:read", "keys:read"],
+      scp: ["runs:read"],
       jti: expect.stringMatching(/^ses_/),
       iat: Date.parse("2026-01-01T00:00:00Z") / 1000,
       exp: Date.parse("2026-01-01T00:15:00Z") / 1000,
@@ -109,7 +111,7 @@ forEachTransport("POST /v1/sessions", (transport) => {
 
   test("a token is SESSION_EXPIRED from exp on", async () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
-    const token = await mintSession(world, key.secret);
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     world.clock.advanceMilliseconds(15 * 60 * 1000 - 1);
     expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } })).status).toBe(200);
     world.clock.advanceMilliseconds(1);
@@ -120,7 +122,7 @@ forEachTransport("POST /v1/sessions", (transport) => {
 
   test("minting needs the key itself, not a session token", async () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
-    const token = await mintSession(world, key.secret);
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     const answer = await world.call("POST", "/v1/sessions", {
       headers: { "x-session-token": token },
       body: { user_id: "u" },
@@ -141,7 +143,7 @@ forEachTransport("POST /v1/sessions", (transport) => {
   test("sent with a key, the token must have been minted from that key", async () => {
     const first = await createKey(world, { scopes: ["keys:read"] });
     const second = await createKey(world, { scopes: ["keys:read"] });
-    const token = await mintSession(world, first.secret);
+    const token = await mintSession(world, first.secret, { scopes: ["keys:read"] });
     expect(
       (await world.call("GET", "/v1/keys", { key: first.secret, headers: { "x-session-token": token } })).status,
     ).toBe(200);
@@ -154,7 +156,7 @@ forEachTransport("POST /v1/sessions", (transport) => {
 
   test("a token of another project is refused when the caller names its project", async () => {
     const other = await createTenantWithKey(world, ["keys:read"]);
-    const token = await mintSession(world, other.key.secret);
+    const token = await mintSession(world, other.key.secret, { scopes: ["keys:read"] });
     const answer = await world.call("GET", "/v1/keys", {
       headers: { "x-session-token": token, "x-project-id": world.defaultProjectId },
     });
@@ -173,7 +175,7 @@ describe("a token dies with its parent", () => {
 
   test("revoking the parent refuses its tokens on the next request", async () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
-    const token = await mintSession(world, key.secret);
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     expect((await use(token)).status).toBe(200);
     await world.call("DELETE", `/v1/keys/${key.id}`, { key: world.rootKey });
     expectError(await use(token), 401, "API_KEY_REVOKED");
@@ -181,12 +183,12 @@ describe("a token dies with its parent", () => {
 
   test("rotating the parent out refuses tokens minted from the old secret once its grace ends", async () => {
     const key = await createKey(world, { scopes: ["keys:read"] });
-    const oldToken = await mintSession(world, key.secret);
+    const oldToken = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     const rotated = await world.call("POST", `/v1/keys/${key.id}/rotate`, {
       key: world.rootKey,
       body: { grace_seconds: 30 },
     });
-    const newToken = await mintSession(world, rotated.body.secret);
+    const newToken = await mintSession(world, rotated.body.secret, { scopes: ["keys:read"] });
     expect((await use(oldToken)).status).toBe(200);
     world.clock.advanceSeconds(30);
     expectError(await use(oldToken), 401, "API_KEY_REVOKED");
@@ -195,7 +197,7 @@ describe("a token dies with its parent", () => {
 
   test("suspending the tenant or disabling sessions refuses its tokens", async () => {
     const { tenantId, key } = await createTenantWithKey(world, ["keys:read"]);
-    const token = await mintSession(world, key.secret);
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     await world.call("PATCH", `/v1/tenants/${tenantId}`, { key: world.rootKey, body: { status: "suspended" } });
     expectError(await use(token), 403, "TENANT_SUSPENDED");
     await world.call("PATCH", `/v1/tenants/${tenantId}`, {
@@ -207,7 +209,7 @@ describe("a token dies with its parent", () => {
 
   test("the parent's expiry ends its tokens: their exp is capped to it, and the parent is checked anyway", async () => {
     const key = await createKey(world, { scopes: ["keys:read"], expires_at: "2026-01-01T00:05:00Z" });
-    const token = await mintSession(world, key.secret);
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     // A token an earlier version minted past its parent's expiry: the parent check still ends it.
     const uncapped = await signSessionToken(
       world.deps.sessions.ring,

@@ -33,7 +33,7 @@ describe("signing keys", () => {
   test("a rotation publishes the new key first, signs with it once active, keeps the old one verifying", async () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["keys:read"] });
-    const before = await mintSession(world, key.secret);
+    const before = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     const rotated = await world.call("POST", "/v1/signing-keys/rotate", {
       key: world.rootKey,
       body: { activate_in_seconds: 60 },
@@ -47,10 +47,10 @@ describe("signing keys", () => {
     const newKid = rotated.body.kid;
     expect((await jwks()).map((jwk) => jwk.kid)).toEqual([kidOf(before), newKid]);
 
-    const duringLead = await mintSession(world, key.secret);
+    const duringLead = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     expect(kidOf(duringLead)).toBe(kidOf(before));
     world.clock.advanceSeconds(60);
-    const after = await mintSession(world, key.secret);
+    const after = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     expect(kidOf(after)).toBe(newKid);
 
     for (const token of [before, duringLead, after]) {
@@ -67,7 +67,7 @@ describe("signing keys", () => {
   test("a retired key leaves the JWKS once every token it signed has expired, and verifies nothing after", async () => {
     world = await createWorld();
     const key = await createKey(world, { scopes: ["keys:read"] });
-    const oldToken = await mintSession(world, key.secret);
+    const oldToken = await mintSession(world, key.secret, { scopes: ["keys:read"] });
     const rotated = await world.call("POST", "/v1/signing-keys/rotate", {
       key: world.rootKey,
       body: { activate_in_seconds: 0 },
@@ -124,7 +124,7 @@ describe("private signing keys at rest", () => {
         expect(row.private_key).not.toContain('"d"');
       }
       const key = await createKey(world, { scopes: ["keys:read"] });
-      const token = await mintSession(world, key.secret);
+      const token = await mintSession(world, key.secret, { scopes: ["keys:read"] });
       expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } })).status).toBe(200);
     } finally {
       await world.close();

@@ -173,7 +173,7 @@ describe("session tokens an attacker made or changed are refused", () => {
 
   test("a token for another project, where the caller names its own", async () => {
     const other = await createTenantWithKey(world, ["keys:read"]);
-    const token = await mintSession(world, other.key.secret);
+    const token = await mintSession(world, other.key.secret, { scopes: ["keys:read"] });
     const answer = await world.call("GET", "/v1/keys", {
       headers: { "x-session-token": token, "x-project-id": world.defaultProjectId },
     });
@@ -188,6 +188,34 @@ describe("session tokens an attacker made or changed are refused", () => {
     await expectRefused(jwe);
     for (const garbage of ["x", "a.b.c", "....", `${genuine}.${genuine}`, "e".repeat(20_000)])
       await expectRefused(garbage);
+  });
+
+  test("regression: a token spelled otherwise only in the spare bits of its last character is refused", async () => {
+    // An Ed25519 signature is 64 bytes: 86 base64url characters, the last of which carries 4 bits that decoders
+    // ignore. Each of the 15 other spellings decodes to the same signature; a token is one string (a cache key, what
+    // users deny-list), so only the canonical spelling counts.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const [header, payload, signature] = genuine.split(".") as [string, string, string];
+    const last = alphabet.indexOf(signature.at(-1)!);
+    expect(last & 0b1111).toBe(0);
+    // Used first, so a variant meets a warm cache holding the genuine token's claims.
+    expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": genuine } })).status).toBe(200);
+    for (let unusedBits = 1; unusedBits < 16; unusedBits++) {
+      const variant = `${header}.${payload}.${signature.slice(0, -1)}${alphabet[last | unusedBits]}`;
+      expect(Buffer.from(variant.split(".")[2]!, "base64url")).toEqual(Buffer.from(signature, "base64url"));
+      await expectRefused(variant);
+      const verified = await world.call("POST", "/v1/keys/verify", { body: { token: variant } });
+      expect({ valid: verified.body.valid, code: verified.body.code }).toEqual({
+        valid: false,
+        code: "SESSION_INVALID",
+      });
+    }
+    // The header and payload are held to the same rule, even though their signature would fail anyway.
+    const headerTail = alphabet.indexOf(header.at(-1)!);
+    if (header.length % 4 !== 0) {
+      await expectRefused(`${header.slice(0, -1)}${alphabet[headerTail ^ 1]}.${payload}.${signature}`);
+    }
+    expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": genuine } })).status).toBe(200);
   });
 
   test("no refusal echoes the token", async () => {

@@ -60,9 +60,9 @@ export async function mintSession(world: World, key: string, body: { user_id?: s
   return answer.body.token as string;
 }
 
-/** Mints a browser-channel token for `origin` from `key`. */
-export async function mintBrowserSession(world: World, key: string, origin: string) {
-  const answer = await world.call("POST", "/api/v1/sessions", { key, headers: { origin } });
+/** Mints a browser-channel token for `origin` from `key` (with the key's scopes but latchkey's own, unless named). */
+export async function mintBrowserSession(world: World, key: string, origin: string, body: { scopes?: string[] } = {}) {
+  const answer = await world.call("POST", "/api/v1/sessions", { key, headers: { origin }, body });
   expect(answer.status).toBe(201);
   return answer.body.data.sessionToken as string;
 }

@@ -91,7 +91,10 @@ const CREDENTIAL_CODES = /^(API_KEY_|SESSION_|TENANT_|SUBSCRIPTION_|MODULE_NOT_E
 // ---------------------------------------------------------------------------------------------------------------
 // Valid but odd input
 
-/** Text the API accepts as a display string: 1 to max UTF-16 units, no control characters, well-formed. */
+/**
+ * Text the API accepts as a display string: 1 to max UTF-16 units, no control characters and no bidirectional
+ * controls, well-formed.
+ */
 function oddText(maxLength: number): fc.Arbitrary<string> {
   return fc
     .oneof(
@@ -106,14 +109,19 @@ function oddText(maxLength: number): fc.Arbitrary<string> {
         "trailing ",
         "%41",
         "ünïcødé",
-        "\u202eevil",
+        "מפתח",
+        "\u200fmarked",
       ),
       fc.constant("x".repeat(maxLength)),
       fc.constant("é".repeat(maxLength)),
       fc.constant("😀".repeat(Math.floor(maxLength / 2))),
     )
     .filter(
-      (text) => text.length >= 1 && text.length <= maxLength && text.isWellFormed() && /^[^\p{Cc}]*$/u.test(text),
+      (text) =>
+        text.length >= 1 &&
+        text.length <= maxLength &&
+        text.isWellFormed() &&
+        /^[^\p{Cc}\u202a-\u202e\u2066-\u2069]*$/u.test(text),
     );
 }
 
@@ -316,7 +324,8 @@ class MintToken implements Command {
     if (!decision.ok) return expectDecision(answer, decision, where);
     const scopes =
       this.input.scopes === null
-        ? key.scopes.filter((scope) => scope.endsWith(":read"))
+        ? // latchkey's own scopes only when named: keys:read is no default, although it ends in :read.
+          key.scopes.filter((scope) => scope.endsWith(":read") && scope !== "keys:read")
         : [...new Set(this.input.scopes)];
     if (!scopes.every((scope) => key.scopes.includes(scope)))
       return expectDecision(answer, { ok: false, code: "SCOPE_NOT_GRANTED" }, where);

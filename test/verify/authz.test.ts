@@ -127,7 +127,7 @@ forEachTransport("/v1/authz", (transport) => {
       });
       expectError(write, 401, "SESSION_REQUIRED");
     }
-    for (const method of ["GET", "head", "OPTIONS"]) {
+    for (const method of ["GET", "HEAD", "OPTIONS"]) {
       const read = await world.call("GET", "/v1/authz", {
         key: key.secret,
         headers: { origin, "x-forwarded-method": method },
@@ -136,9 +136,36 @@ forEachTransport("/v1/authz", (transport) => {
     }
     const agreeing = await world.call("GET", "/v1/authz", {
       key: key.secret,
-      headers: { origin, "x-forwarded-method": "get", "x-original-method": "GET" },
+      headers: { origin, "x-forwarded-method": " GET", "x-original-method": "GET " },
     });
     expect(agreeing.status).toBe(200);
+  });
+
+  test("regression: method names are case-sensitive, so a lower-case get is an unknown method: a write", async () => {
+    const projectId = await createProject(world, await createTenant(world), {
+      allowed_origins: ["https://app.example.com"],
+    });
+    const key = await createKey(world, { scopes: ["runs:write"], project_id: projectId });
+    const origin = "https://app.example.com";
+    // RFC 9110 §9.1: "get" is not GET. A proxy or server that treats it as a write must not find it admitted as a read.
+    for (const method of ["get", "Get", "head", "options"]) {
+      for (const header of ["x-forwarded-method", "x-original-method"]) {
+        const answer = await world.call("GET", "/v1/authz", { key: key.secret, headers: { origin, [header]: method } });
+        expectError(answer, 401, "SESSION_REQUIRED");
+      }
+    }
+    // Two spellings of one name are two methods, which the two headers then disagree on.
+    const differing = await world.call("GET", "/v1/authz", {
+      key: key.secret,
+      headers: { origin, "x-forwarded-method": "get", "x-original-method": "GET" },
+    });
+    expectError(differing, 400, "VALIDATION_FAILED");
+    // With a session token, the write is admitted as any write is.
+    const token = await mintBrowserSession(world, key.secret, origin);
+    const withSession = await world.call("GET", "/v1/authz", {
+      headers: { origin, "x-forwarded-method": "get", "x-session-token": token },
+    });
+    expect(withSession.status).toBe(200);
   });
 
   test("regression: forward-auth refuses the root key, whatever it is asked (ROOT_KEY_NOT_ALLOWED)", async () => {

@@ -3,7 +3,7 @@
  * exactly as the full pipeline does, and hand everything else to it.
  */
 import { describe, expect, test } from "bun:test";
-import { createKey, mintSession } from "../support/keys.ts";
+import { createKey, createProject, createTenant, mintSession } from "../support/keys.ts";
 import { forEachTransport, useWorld } from "../support/transports.ts";
 import type { Answer, World } from "../support/world.ts";
 
@@ -211,6 +211,59 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
     );
     expect((await world.call("GET", "/v1/authz", { key: world.rootKey })).status).toBe(403);
     expect(await fastLaneAnswers(world)).toBe(before);
+  });
+
+  test("regression: both lanes agree on credential-first order, method case and respelled tokens", async () => {
+    const origin = "https://app.example.com";
+    const projectId = await createProject(world, await createTenant(world), { allowed_origins: [origin] });
+    const key = await createKey(world, { scopes: ["runs:read"], project_id: projectId });
+    const token = await mintSession(world, key.secret, { scopes: ["runs:read"] });
+    // A canonical last character carries four zero spare bits (A, Q, g or w): the next letter decodes the same.
+    const respelled = `${token.slice(0, -1)}${String.fromCharCode(token.charCodeAt(token.length - 1) + 1)}`;
+    const verify = (contentType: string, body: unknown) =>
+      ["POST", "/v1/keys/verify", { rawBody: JSON.stringify(body), headers: { "content-type": contentType } }] as const;
+    const cases = [
+      ["GET", "/v1/authz", { key: key.secret, headers: { origin, "x-forwarded-method": "POST" } }],
+      ["GET", "/v1/authz", { key: key.secret, headers: { origin, "x-forwarded-method": "get" } }],
+      ["GET", "/v1/authz", { headers: { "x-session-token": respelled } }],
+      verify("application/json; charset=utf-16", { key: key.secret }),
+      verify("text/plain", { key: key.secret }),
+      verify("application/json; charset=UTF-8", { key: key.secret }),
+      verify('application/json; charset="utf-8"', { key: key.secret }),
+      verify("application/json", { token: respelled }),
+    ] as const;
+    const outcome = (answer: Answer) => ({
+      status: answer.status,
+      code: answer.body.code ?? answer.body.error?.code,
+      error: answer.headers.get("x-latchkey-error"),
+    });
+    for (const [method, path, options] of cases) {
+      await world.call(method, path, options); // warms what can be warmed
+      const fast = outcome(await world.call(method, path, options));
+      world.deps.settings.fastLane = false;
+      const full = outcome(await world.call(method, path, options));
+      world.deps.settings.fastLane = true;
+      expect({ path, options, fast }).toEqual({ path, options, fast: full });
+    }
+    const answered = async (answer: Promise<Answer>) => outcome(await answer);
+    expect(await answered(world.call(...cases[0]))).toEqual({
+      status: 401,
+      code: "SESSION_REQUIRED",
+      error: "SESSION_REQUIRED",
+    });
+    expect(await answered(world.call(...cases[1]))).toEqual({
+      status: 401,
+      code: "SESSION_REQUIRED",
+      error: "SESSION_REQUIRED",
+    });
+    expect(await answered(world.call(...cases[2]))).toEqual({
+      status: 401,
+      code: "SESSION_INVALID",
+      error: "SESSION_INVALID",
+    });
+    expect((await answered(world.call(...cases[3]))).status).toBe(415);
+    expect((await answered(world.call(...cases[5]))).code).toBe("VALID");
+    expect((await answered(world.call(...cases[7]))).code).toBe("SESSION_INVALID");
   });
 
   test("refusals after the warm check are the pipeline's: revoked at once, rate limited with Retry-After", async () => {

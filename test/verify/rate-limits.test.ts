@@ -56,7 +56,7 @@ describe("rate limits on every authenticated route", () => {
       key: world.rootKey,
       body: { ratelimit: { limit: 4, window_seconds: 60 } },
     });
-    const token = await mintSession(world, key.secret); // spends one
+    const token = await mintSession(world, key.secret, { scopes: ["keys:read"] }); // spends one
     expect((await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } })).status).toBe(200);
     expect((await world.call("GET", "/v1/keys", { key: key.secret })).status).toBe(200);
     const last = await world.call("GET", "/v1/keys", { headers: { "x-session-token": token } });

@@ -148,7 +148,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key with exactly the scopes listed; the secret is returned once.
-         * @description A key can only grant scopes it holds itself (403 SCOPE_NOT_GRANTED lists the others).
+         * @description A key can only grant scopes it holds itself (403 SCOPE_NOT_GRANTED lists the others), and a bucket within its own (403 LIMIT_NOT_GRANTED). A key created through a session token expires no later than the token's parent key and is revoked with it (`parent_key_id`).
          *
          *     Needs an API key or a session token minted from one holding `keys:write` (module `keys`).
          */
@@ -175,14 +175,16 @@ export interface paths {
         post?: never;
         /**
          * Revoke a key; it is refused from the next request on. Repeating the call answers the same.
-         * @description Needs an API key or a session token minted from one holding `keys:write` (module `keys`).
+         * @description Keys created through the key's session tokens (and through theirs) are revoked with it.
+         *
+         *     Needs an API key or a session token minted from one holding `keys:write` (module `keys`).
          */
         delete: operations["revokeKey"];
         options?: never;
         head?: never;
         /**
          * Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.
-         * @description Changing a key needs every scope it holds.
+         * @description Changing a key needs every scope it holds; its bucket can be set only within the caller's own.
          *
          *     Needs an API key or a session token minted from one holding `keys:write` (module `keys`).
          */
@@ -222,7 +224,7 @@ export interface paths {
         put?: never;
         /**
          * Mint a short-lived session token for one end user, so the secret key never reaches their client.
-         * @description Scopes must be a subset of the key's (403 SCOPE_NOT_GRANTED names the others); by default the key's `*:read` scopes. Lifetime: the project's `session_ttl_seconds` (15 minutes by default). The token dies with its key.
+         * @description Scopes must be a subset of the key's (403 SCOPE_NOT_GRANTED names the others); by default the key's `*:read` scopes, never keys:read: latchkey's own scopes (keys:read, keys:write, cli:approve) only when named. Lifetime: the project's `session_ttl_seconds` (15 minutes by default). The token dies with its key.
          *
          *     Needs an API key (module `sessions`).
          */
@@ -244,7 +246,7 @@ export interface paths {
         put?: never;
         /**
          * The browser channel: exchange the key and the page's Origin for a one-hour token bound to both.
-         * @description The Origin must be one of the project's `allowed_origins` (403 ORIGIN_NOT_ALLOWED otherwise; 400 without one). Send the token as X-Session-Token on every request that writes.
+         * @description The Origin must be one of the project's `allowed_origins` (403 ORIGIN_NOT_ALLOWED otherwise; 400 without one). The token carries the key's scopes unless fewer are asked for, but latchkey's own (keys:read, keys:write, cli:approve) only when named. Send the token as X-Session-Token on every request that writes.
          *
          *     Needs an API key (module `sessions`).
          */
@@ -748,6 +750,8 @@ export interface components {
             root: boolean;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
+            /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
+            parent_key_id: string | null;
             /** @description Requests made with the key and its tokens (written at most a minute late). */
             usage_count: number;
             /** Format: date-time */
@@ -774,6 +778,8 @@ export interface components {
             root: boolean;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
+            /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
+            parent_key_id: string | null;
             /** @description Requests made with the key and its tokens (written at most a minute late). */
             usage_count: number;
             /** Format: date-time */
@@ -815,6 +821,8 @@ export interface components {
             root: boolean;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
+            /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
+            parent_key_id: string | null;
             /** @description Requests made with the key and its tokens (written at most a minute late). */
             usage_count: number;
             /** Format: date-time */
@@ -990,7 +998,7 @@ export interface components {
             };
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "LIMIT_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
         /** @description What a refusal is about: a field, a header, a scope. */
         ErrorDetail: {
             path: string;
@@ -2672,7 +2680,7 @@ export interface operations {
                 "application/json": {
                     /** @description The end user the token is for (its `sub`). */
                     user_id: string;
-                    /** @description A subset of the key's scopes; default: the key's `*:read` scopes. */
+                    /** @description A subset of the key's scopes; default: the key's `*:read` scopes but keys:read (management scopes only by name). */
                     scopes?: string[];
                 };
             };
@@ -2797,7 +2805,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description A subset of the key's scopes; default: all of them. */
+                    /** @description A subset of the key's scopes; default: all of them but keys:read, keys:write and cli:approve (only by name). */
                     scopes?: string[];
                 };
             };
