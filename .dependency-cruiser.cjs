@@ -1,39 +1,26 @@
 /**
- * The layers of src/, lowest first; a module may import its own layer and the layers below it, never one above:
+ * The layers of src/ are its folders, lowest first; a module may import its own folder and the folders below it,
+ * never one above:
  *
- *   lib      src/lib/, src/errors.ts          primitives and the error catalogue
- *   db       src/db/                          schema, client, migrations, transactions
- *   domain   audit, keys, tenants, sessions,  services, stores and models (not their routes or wire schemas)
- *            cli-login, ratelimit
- *   auth     src/auth/                        the credential core: principal, decision, caches, authenticate, admission
- *   http     src/http/                        route table type, mount, error edge, CORS, request state, document
- *   routes   src/<feature>/routes.ts, schemas.ts, page.ts, src/verify/, src/ops/
- *   app      src/app.ts, deps.ts, server.ts, workers.ts, main.ts, config.ts, src/commands/
+ *   src/lib/       primitives and the error catalogue
+ *   src/db/        schema, clients, migrations, transactions, backup
+ *   src/domain/    one folder per feature: models, services and stores (ratelimit: buckets and leases)
+ *   src/auth/      the credential core: principal, decision, caches, authentication, admission
+ *   src/http/      route table type, mount, error edge, CORS, request state, the document
+ *   src/api/       one folder per feature: route rows, wire schemas, pages; api/verify/ is the data plane
+ *   src/app/       app, dependencies, server, housekeeping, workers, configuration, commands
+ *   src/main.ts    the entry point
  *
+ * Outside src/: test/ never imports scripts/ (scripts may use test/support/), and src/ imports neither.
  * `bun run lint` runs it; a new upward import, or any cycle, fails CI.
  */
-const LIB = "^src/(lib/|errors\\.ts$)";
-const DB = "^src/db/";
-const DOMAIN = "^src/(audit|keys|tenants|sessions|cli-login|ratelimit)/(?!(routes|schemas|page)\\.ts$)";
-const AUTH = "^src/auth/";
-const HTTP = "^src/http/";
-const ROUTES = "^src/([^/]+/(routes|schemas|page)\\.ts$|verify/|ops/)";
-const APP = "^src/((app|deps|server|workers|main|config)\\.ts$|commands/)";
-
-const layers = [
-  ["lib", LIB],
-  ["db", DB],
-  ["domain", DOMAIN],
-  ["auth", AUTH],
-  ["http", HTTP],
-  ["routes", ROUTES],
-  ["app", APP],
-];
+const layers = ["lib", "db", "domain", "auth", "http", "api", "app"].map((name) => [name, `^src/${name}/`]);
+layers.push(["main", "^src/main\\.ts$"]);
 
 const upward = layers.flatMap(([name, path], index) =>
   layers.slice(index + 1).map(([above, abovePath]) => ({
     name: `${name}-not-above-${above}`,
-    comment: `${name} sits below ${above}: it may not import it`,
+    comment: `src/${name} sits below src/${above}: it may not import it`,
     severity: "error",
     from: { path },
     to: { path: abovePath },
@@ -52,10 +39,24 @@ module.exports = {
     },
     {
       name: "every-module-in-a-layer",
-      comment: "a file of src/ outside every layer has no import rule to keep: put it in one",
+      comment: "a file of src/ outside every layer folder has no import rule to keep: put it in one",
       severity: "error",
-      from: { path: "^src/", pathNot: [LIB, DB, DOMAIN, AUTH, HTTP, ROUTES, APP] },
+      from: { path: "^src/", pathNot: layers.map(([, path]) => path) },
       to: {},
+    },
+    {
+      name: "tests-not-above-scripts",
+      comment: "scripts may use test/support/; a test importing a script would make the tools a layer below the tests",
+      severity: "error",
+      from: { path: "^(test|sdk/test)/" },
+      to: { path: "^scripts/" },
+    },
+    {
+      name: "src-not-above-its-tools",
+      comment: "the server never imports its tests or scripts",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^(test|scripts)/" },
     },
   ],
   options: {
@@ -63,6 +64,6 @@ module.exports = {
     exclude: { path: "node_modules" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
-    enhancedResolveOptions: { extensions: [".ts", ".js", ".json"] },
+    enhancedResolveOptions: { extensions: [".ts", ".js", ".mjs", ".json"] },
   },
 };

@@ -12,10 +12,10 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../src/domain/keys/secret.ts";
+import { buildBinary, callJson, makeTempDir, startBinary } from "../test/support/run-binary.ts";
 import { LOAD_GENERATOR, runLoad } from "./bench/load.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
-import { buildBinary, callJson, makeTempDir, startBinary } from "./lib/binary.ts";
 
 const { values: options } = parseArgs({
   options: {

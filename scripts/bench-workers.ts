@@ -12,10 +12,10 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../src/domain/keys/secret.ts";
+import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "../test/support/run-binary.ts";
 import { format, LOAD_GENERATOR, type LoadResult, onCore, runLoad } from "./bench/load.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
-import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
 
 const { values: options } = parseArgs({
   options: {

@@ -29,12 +29,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/keys/secret.ts";
+import { generateSecret, hashSecret, ROOT_KEY_PREFIX, secretHint } from "../src/domain/keys/secret.ts";
 import { encodeBase62 } from "../src/lib/base62.ts";
 import { newId } from "../src/lib/ids.ts";
+import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "../test/support/run-binary.ts";
 import { format, LOAD_GENERATOR, type LoadResult, type LoadSpec, onCore, runLoad } from "./bench/load.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
-import { buildBinary, callJson, makeTempDir, type RunningBinary, startBinary } from "./lib/binary.ts";
 
 const { values: options } = parseArgs({
   options: {

@@ -1,13 +1,13 @@
 /**
- * kill -9 at random moments under concurrent writes, then checks on restart (see scripts/lib/crash.ts).
+ * kill -9 at random moments under concurrent writes, then checks on restart (see test/support/crash.ts).
  *
  *   bun run crash-test -- --cycles 1000 [--database-url postgres://…/db?search_path=crash]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { runCrashCycles } from "../test/support/crash.ts";
+import { buildBinary, makeTempDir } from "../test/support/run-binary.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
-import { buildBinary, makeTempDir } from "./lib/binary.ts";
-import { runCrashCycles } from "./lib/crash.ts";
 
 const { values } = parseArgs({
   options: { cycles: { type: "string", default: "50" }, "database-url": { type: "string" } },

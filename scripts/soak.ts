@@ -1,13 +1,13 @@
 /**
- * Mixed traffic for a while against the binary (scripts/lib/soak.ts).
+ * Mixed traffic for a while against the binary (test/support/soak.ts).
  *
  *   bun run soak -- --minutes 10 [--clients 16]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { buildBinary, makeTempDir } from "../test/support/run-binary.ts";
+import { boundedness, runSoak } from "../test/support/soak.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
-import { buildBinary, makeTempDir } from "./lib/binary.ts";
-import { boundedness, runSoak } from "./lib/soak.ts";
 
 const { values } = parseArgs({
   options: { minutes: { type: "string", default: "1" }, clients: { type: "string", default: "16" } },

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 /**
  * The command line, and the only file that reads the environment: it hands the environment to the command named
- * first (src/commands/). `latchkey --help` lists them; `latchkey <command> --help` prints one command's usage and
+ * first (src/app/commands/). `latchkey --help` lists them; `latchkey <command> --help` prints one command's usage and
  * settings and exits 0. Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
  */
 import {
@@ -12,11 +12,11 @@ import {
   EXIT_OK,
   EXIT_USAGE,
   settingsHelp,
-} from "./commands/command.ts";
-import { versionCommand } from "./commands/info.ts";
-import { COMMANDS } from "./commands/table.ts";
-import { CONFIG_SETTINGS } from "./config.ts";
-import { VERSION } from "./server.ts";
+} from "./app/commands/command.ts";
+import { versionCommand } from "./app/commands/info.ts";
+import { COMMANDS } from "./app/commands/table.ts";
+import { CONFIG_SETTINGS } from "./app/config.ts";
+import { VERSION } from "./app/server.ts";
 
 const listed = (command: Command) =>
   `${command.usage.map((form) => `  latchkey ${form}`).join("\n")}\n      ${command.summary}`;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { CONFIG_SETTINGS, loadConfig, type ServerConfig, storageConfigOf } from "../src/config.ts";
-import { generateSecret, ROOT_KEY_PREFIX } from "../src/keys/secret.ts";
+import { CONFIG_SETTINGS, loadConfig, type ServerConfig, storageConfigOf } from "../src/app/config.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../src/domain/keys/secret.ts";
 
 describe("configuration", () => {
   test("defaults need nothing set", () => {

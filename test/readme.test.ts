@@ -1,7 +1,7 @@
 /** The README is part of the contract: its tables must name every setting and every error code the server has. */
 import { describe, expect, test } from "bun:test";
-import { CONFIG_SETTINGS } from "../src/config.ts";
-import { ERROR_CATALOGUE, type ErrorCode } from "../src/errors.ts";
+import { CONFIG_SETTINGS } from "../src/app/config.ts";
+import { ERROR_CATALOGUE, type ErrorCode } from "../src/lib/errors.ts";
 
 const readme = await Bun.file(new URL("../README.md", import.meta.url)).text();
 

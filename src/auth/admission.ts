@@ -11,11 +11,11 @@
  * Rate-limit fields are written into `responseHeaders` before any refusal is thrown, so a 429 carries them.
  */
 
-import { AppError } from "../errors.ts";
-import { ROOT_KEY_PREFIX } from "../keys/secret.ts";
-import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
-import { rateLimitHeaders } from "../ratelimit/headers.ts";
-import type { Limiter } from "../ratelimit/limiter.ts";
+import { ROOT_KEY_PREFIX } from "../domain/keys/secret.ts";
+import type { RateLimitPolicy } from "../domain/ratelimit/bucket.ts";
+import { rateLimitHeaders } from "../domain/ratelimit/headers.ts";
+import type { Limiter } from "../domain/ratelimit/limiter.ts";
+import { AppError } from "../lib/errors.ts";
 import { cachedKeyCredential } from "./api-keys.ts";
 import { type AccessSpec, authenticateRequest, CredentialRefusal, type PresentedCredentials } from "./authenticate.ts";
 import type { Principal } from "./principal.ts";

@@ -3,7 +3,7 @@
  * never reaches the database; the lookup is by sha256(secret), and the stored hash is compared in constant time.
  */
 
-import { hashSecret, isWellFormedSecret, MAX_SECRET_LENGTH } from "../keys/secret.ts";
+import { hashSecret, isWellFormedSecret, MAX_SECRET_LENGTH } from "../domain/keys/secret.ts";
 import { constantTimeEqual } from "../lib/crypto.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";

@@ -13,7 +13,7 @@
  * - The data plane (verification and forward-auth) answers for the host API: the root key, a management credential,
  *   is refused there (403 ROOT_KEY_NOT_ALLOWED).
  */
-import { AppError } from "../errors.ts";
+import { AppError } from "../lib/errors.ts";
 import type { Module } from "../lib/modules.ts";
 import { authenticateKey } from "./api-keys.ts";
 import { decideScopes } from "./decision.ts";

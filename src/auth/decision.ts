@@ -8,9 +8,10 @@
  * table in test/auth/decision.test.ts pins, one row per step. The first failing step names the refusal; nothing
  * after it is evaluated.
  */
-import type { ErrorCode, ErrorDetail } from "../errors.ts";
+
+import { decideTenantAccess } from "../domain/tenants/model.ts";
+import type { ErrorCode, ErrorDetail } from "../lib/errors.ts";
 import type { Module } from "../lib/modules.ts";
-import { decideTenantAccess } from "../tenants/model.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
 
 export interface AccessRequirement {

@@ -3,9 +3,9 @@
  * one. A session acts within its parent key's project with the token's scopes, never with root powers.
  */
 import type { ApiKeyRow, ProjectRow } from "../db/schema.ts";
-import type { Caller } from "../keys/caller.ts";
-import { defaultPolicyOf } from "../keys/grants.ts";
-import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
+import type { Caller } from "../domain/keys/caller.ts";
+import { defaultPolicyOf } from "../domain/keys/grants.ts";
+import type { RateLimitPolicy } from "../domain/ratelimit/bucket.ts";
 
 export interface Principal extends Caller {
   /** The end user the key acts for, if it has one. */

@@ -7,12 +7,12 @@
  * while the project still lists it.
  */
 import type { LRUCache } from "lru-cache";
-import { AppError } from "../errors.ts";
+import type { SigningKeyRing } from "../domain/sessions/signing-keys.ts";
+import { checkSessionToken, type SessionClaims } from "../domain/sessions/tokens.ts";
 import { sha256Hex } from "../lib/crypto.ts";
+import { AppError } from "../lib/errors.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import type { Module } from "../lib/modules.ts";
-import type { SigningKeyRing } from "../sessions/signing-keys.ts";
-import { checkSessionToken, type SessionClaims } from "../sessions/tokens.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
 import { decideKeyAccess, decideOrigin } from "./decision.ts";

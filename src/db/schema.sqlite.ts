@@ -157,7 +157,8 @@ export const changes = sqliteTable("changes", {
 });
 
 /**
- * CLI logins (see src/cli-login/model.ts for the states; on the wire and in this table's name, "CLI login sessions").
+ * CLI logins (see src/domain/cli-login/model.ts for the states; on the wire and in this table's name, "CLI login
+ * sessions").
  * The login id (`cls_…`) is a capability held by the CLI,
  * so only its SHA-256 is stored. The key minted on approval is kept only as a sealed box that the session id opens
  * (`sealed_key`), and is wiped once acknowledged or 60 seconds after its first delivery.
@@ -196,9 +197,9 @@ export const cliLogins = sqliteTable(
 );
 
 /**
- * Wrong user codes tried by approvers (src/cli-login/guesses.ts), one row per miss, kept about an hour: the bounds on
- * guessing count these rows, so they hold across every process and node sharing the database. No foreign keys: a
- * row outlives nothing it names for long, and it must not stand in the way of deleting a key or a project.
+ * Wrong user codes tried by approvers (src/domain/cli-login/guesses.ts), one row per miss, kept about an hour: the
+ * bounds on guessing count these rows, so they hold across every process and node sharing the database. No foreign
+ * keys: a row outlives nothing it names for long, and it must not stand in the way of deleting a key or a project.
  */
 export const cliWrongCodes = sqliteTable(
   "cli_wrong_codes",

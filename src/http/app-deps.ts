@@ -1,6 +1,6 @@
 /**
  * What the app is made of: everything createApp, the route handlers and the pipeline use, and nothing else. It is
- * built by src/deps.ts; this layer only names it, so that routes and the pipeline depend on the shape, not on how
+ * built by src/app/deps.ts; this layer only names it, so that routes and the pipeline depend on the shape, not on how
  * it is put together.
  */
 import type { LRUCache } from "lru-cache";
@@ -9,13 +9,13 @@ import type { ChangeLog } from "../auth/change-log.ts";
 import type { CredentialCache } from "../auth/credential-cache.ts";
 import type { UsageRecorder } from "../auth/usage.ts";
 import type { Storage } from "../db/storage.ts";
+import type { RateLimitPolicy } from "../domain/ratelimit/bucket.ts";
+import type { Limiter } from "../domain/ratelimit/limiter.ts";
+import type { SigningKeyRing } from "../domain/sessions/signing-keys.ts";
+import type { SessionClaims } from "../domain/sessions/tokens.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
-import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
-import type { Limiter } from "../ratelimit/limiter.ts";
-import type { SigningKeyRing } from "../sessions/signing-keys.ts";
-import type { SessionClaims } from "../sessions/tokens.ts";
 import type { TrustedProxies } from "./client-ip.ts";
 import type { OriginRegistry } from "./cors.ts";
 
@@ -34,7 +34,7 @@ export interface AppSettings {
   /** CLI login sessions a client address may start (the start is unauthenticated). */
   cliStartPolicy: RateLimitPolicy;
   /**
-   * Answer warm, allowed checks on the hot routes (src/verify/fast-lane.ts) without the full pipeline. On by
+   * Answer warm, allowed checks on the hot routes (src/api/verify/fast-lane.ts) without the full pipeline. On by
    * default; off, every request takes the full pipeline (a test compares the two answers).
    */
   fastLane: boolean;

@@ -6,7 +6,7 @@
  * required fields are then reported by the schema like any other missing field.
  */
 import { MIMEType } from "node:util";
-import { AppError } from "../errors.ts";
+import { AppError } from "../lib/errors.ts";
 
 /**
  * No latchkey body nests deeper than a few levels. A limit well above that keeps a small body of `[[[[…` from costing

@@ -6,7 +6,7 @@
  * check, against its own project's list.
  */
 import type { Storage } from "../db/storage.ts";
-import { findProject, listAllowedOriginsByProject } from "../tenants/store.ts";
+import { findProject, listAllowedOriginsByProject } from "../domain/tenants/store.ts";
 
 const ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS = "Authorization, Content-Type, X-Session-Token, X-Project-Id, X-Request-Id, X-Code-Verifier";

@@ -4,7 +4,7 @@
  * error: logged with the request id, answered 500 with no stack, no message and no internals.
  */
 import { isStorageUnavailable } from "../db/unavailable.ts";
-import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../errors.ts";
+import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../lib/errors.ts";
 import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ANSWER_HEADERS } from "./request-state.ts";

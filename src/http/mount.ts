@@ -13,9 +13,9 @@
  */
 import type { Elysia } from "elysia";
 import type { z } from "zod";
-import { auditActorOf } from "../audit/service.ts";
 import { admitRequest } from "../auth/admission.ts";
 import { type AccessSpec, presentedBy } from "../auth/authenticate.ts";
+import { auditActorOf } from "../domain/audit/service.ts";
 import type { AppDeps } from "./app-deps.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
 import { HEADER_PARAMETERS_FIELD, RESPONSE_HEADERS_FIELD } from "./document.ts";

@@ -8,8 +8,8 @@
  * added to its documented responses by mount.ts; a row lists only its success and route-specific errors.
  */
 import type { z } from "zod";
-import type { AuditActor, RequestContext } from "../audit/service.ts";
 import type { Principal } from "../auth/principal.ts";
+import type { AuditActor, RequestContext } from "../domain/audit/service.ts";
 import type { Module } from "../lib/modules.ts";
 import type { AppDeps } from "./app-deps.ts";
 
@@ -140,7 +140,7 @@ export const RESPONSE_HEADERS = {
 
 export type ResponseHeader = keyof typeof RESPONSE_HEADERS;
 
-/** The rate-limit fields of a bucket a request spent from (src/ratelimit/headers.ts writes them). */
+/** The rate-limit fields of a bucket a request spent from (src/domain/ratelimit/headers.ts writes them). */
 export const RATE_LIMIT_HEADERS = [
   "X-RateLimit-Limit",
   "X-RateLimit-Remaining",

@@ -8,11 +8,11 @@
  * also read as input.
  */
 import { z } from "zod";
-import { ERROR_CODES } from "../errors.ts";
+import { ERROR_CODES } from "../lib/errors.ts";
 import { type IdKind, idPattern } from "../lib/ids.ts";
 import { integerFrom, integerTextFrom } from "../lib/validation.ts";
 
-/** The catalogue's codes (src/errors.ts), listed once in the document. */
+/** The catalogue's codes (src/lib/errors.ts), listed once in the document. */
 export const CatalogueCode = z.enum(ERROR_CODES as [string, ...string[]]).meta({ id: "ErrorCode" });
 
 export const RefusalDetail = z

@@ -23,7 +23,7 @@ export class Metrics {
   rateLimited = 0;
   /** Requests answered 503 because the database could not be reached. */
   databaseErrors = 0;
-  /** Requests answered by a fast lane (src/verify/fast-lane.ts) rather than the full pipeline. */
+  /** Requests answered by a fast lane (src/api/verify/fast-lane.ts) rather than the full pipeline. */
   fastLaneAnswers = 0;
   /** Which of the processes serving the port this is (0: the primary, or the only one). */
   workerIndex = 0;

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import {
   callJson,
   makeTempDir,

@@ -3,7 +3,7 @@
  * revocations surviving kill -9, and the bucket's bound under 64 concurrent clients.
  */
 import { describe, expect, test } from "bun:test";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { callJson, startBinary, useBuiltBinary } from "../support/binary.ts";
 
 const built = useBuiltBinary("hot-path");

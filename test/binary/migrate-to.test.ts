@@ -4,7 +4,7 @@
  * the audit trail. Runs in the PostgreSQL pass; the usage errors run on both.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { callJson, runBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
 import { dropPlace, freshPlace, placeUrl, testEngine } from "../support/engines.ts";
 

@@ -5,11 +5,11 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, statSync } from "node:fs";
-import { settingsOf } from "../../src/commands/command.ts";
-import { COMMANDS } from "../../src/commands/table.ts";
-import { CONFIG_SETTINGS } from "../../src/config.ts";
+import { settingsOf } from "../../src/app/commands/command.ts";
+import { COMMANDS } from "../../src/app/commands/table.ts";
+import { CONFIG_SETTINGS } from "../../src/app/config.ts";
 import { SQLITE_MIGRATIONS } from "../../src/db/migrate.ts";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { callJson, runBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
 
 const built = useBuiltBinary("smoke");

@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { buildBinary } from "../../scripts/lib/binary.ts";
 import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../../src/db/migrate.ts";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { callJson, makeTempDir, type RunningBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
 import { dropPlace, freshPlace, placeUrl, testEngine, testRedisUrl } from "../support/engines.ts";
+import { buildBinary } from "../support/run-binary.ts";
 
 /** The release before this one: the commit this round of work started from. Move it forward with each release. */
 const PREVIOUS_RELEASE = "8be2c1a";

@@ -3,7 +3,7 @@
  * buckets exact across the workers without Redis, revocations refused by every worker at once.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { callJson, type RunningBinary, runBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
 
 const built = useBuiltBinary("workers");

@@ -11,7 +11,7 @@ import {
   normaliseUserCode,
   pollPace,
   verifierMatches,
-} from "../../src/cli-login/model.ts";
+} from "../../src/domain/cli-login/model.ts";
 import { sha256Bytes } from "../../src/lib/crypto.ts";
 
 const EXPIRES = 10_000;

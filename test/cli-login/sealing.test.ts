@@ -1,8 +1,8 @@
 /** The box a minted key waits in: only the login id that started the login opens it, and it is a standard JWE. */
 import { describe, expect, test } from "bun:test";
 import { decodeProtectedHeader } from "jose";
-import { newLoginId } from "../../src/cli-login/model.ts";
-import { open, seal, sealingPublicKeyFor } from "../../src/cli-login/sealing.ts";
+import { newLoginId } from "../../src/domain/cli-login/model.ts";
+import { open, seal, sealingPublicKeyFor } from "../../src/domain/cli-login/sealing.ts";
 
 describe("sealing a minted key to a login", () => {
   test("the login id opens what was sealed to its public half; another id opens nothing", async () => {

@@ -1,6 +1,6 @@
 /** Every state transition of a CLI login, on a fixed clock. States only move forward. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { expireLapsedCliLogins } from "../../src/cli-login/expiry.ts";
+import { expireLapsedCliLogins } from "../../src/domain/cli-login/expiry.ts";
 import { createApprover, expectError, startCliLogin } from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 

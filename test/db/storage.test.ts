@@ -8,8 +8,8 @@ import { eq } from "drizzle-orm";
 import { PostgresStorage } from "../../src/db/postgres.ts";
 import type { Storage } from "../../src/db/storage.ts";
 import { isStorageUnavailable } from "../../src/db/unavailable.ts";
+import { ensureDefaults } from "../../src/domain/tenants/bootstrap.ts";
 import { DeadlineExceeded } from "../../src/lib/deadline.ts";
-import { ensureDefaults } from "../../src/tenants/bootstrap.ts";
 import { makeTempDir } from "../support/binary.ts";
 import {
   type DatabasePlace,

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ALL_ROUTES } from "../../src/app.ts";
+import { ALL_ROUTES } from "../../src/app/app.ts";
 import { expectError } from "../support/keys.ts";
 import { forEachTransport, useWorld } from "../support/transports.ts";
 

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { generatedTypes } from "../../sdk/scripts/generate.ts";
-import { ALL_ROUTES } from "../../src/app.ts";
+import { ALL_ROUTES } from "../../src/app/app.ts";
 import { documentPathOf } from "../../src/http/document.ts";
 import { RESPONSE_HEADERS } from "../../src/http/route.ts";
 import { makeTempDir } from "../support/binary.ts";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { ALL_ROUTES } from "../../src/app.ts";
+import { ALL_ROUTES } from "../../src/app/app.ts";
 import { documentPathOf } from "../../src/http/document.ts";
 import { documentedResponses } from "../../src/http/mount.ts";
 import { createWorld, type World } from "../support/world.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { generateSecret } from "../../src/keys/secret.ts";
+import { generateSecret } from "../../src/domain/keys/secret.ts";
 import { createKey, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
 import { forEachTransport, useWorld } from "../support/transports.ts";
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { isWellFormedSecret } from "../../src/keys/secret.ts";
+import { isWellFormedSecret } from "../../src/domain/keys/secret.ts";
 import { createKey, createTenantWithKey, expectError } from "../support/keys.ts";
 import { forEachTransport, useWorld } from "../support/transports.ts";
 import { createWorld, type World } from "../support/world.ts";

@@ -5,7 +5,7 @@ import {
   hashSecret,
   isWellFormedSecret,
   secretHint,
-} from "../../src/keys/secret.ts";
+} from "../../src/domain/keys/secret.ts";
 import { newId, newRequestId } from "../../src/lib/ids.ts";
 
 describe("secret format", () => {

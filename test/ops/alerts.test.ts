@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { generateSecret } from "../../src/keys/secret.ts";
+import { generateSecret } from "../../src/domain/keys/secret.ts";
 import { testRedisUrl } from "../support/engines.ts";
 import { createKey } from "../support/keys.ts";
 import { createWorld } from "../support/world.ts";

@@ -9,8 +9,8 @@ import {
   narrowerPolicy,
   type RateLimitPolicy,
   takeToken,
-} from "../../src/ratelimit/bucket.ts";
-import { RateLimiter } from "../../src/ratelimit/limiter.ts";
+} from "../../src/domain/ratelimit/bucket.ts";
+import { RateLimiter } from "../../src/domain/ratelimit/limiter.ts";
 
 const policy: RateLimitPolicy = { limit: 10, windowSeconds: 10 }; // 10 at once, one more every second
 

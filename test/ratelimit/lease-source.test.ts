@@ -1,14 +1,19 @@
 /**
- * Leasing from one authority in memory (src/ratelimit/lease-source.ts), the design the workers of one host use
- * (src/workers.ts carries the same calls over IPC): several limiters, one bucket, never more than it holds — even
+ * Leasing from one authority in memory (src/domain/ratelimit/lease-source.ts), the design the workers of one host use
+ * (src/app/workers.ts carries the same calls over IPC): several limiters, one bucket, never more than it holds — even
  * when the authority answers late.
  */
 import { describe, expect, test } from "bun:test";
+import type { RateLimitPolicy } from "../../src/domain/ratelimit/bucket.ts";
+import {
+  type LeaseResult,
+  type LeaseSource,
+  LiveNodes,
+  LocalLeaseSource,
+} from "../../src/domain/ratelimit/lease-source.ts";
+import { RateLimiter } from "../../src/domain/ratelimit/limiter.ts";
+import { SharedRateLimiter } from "../../src/domain/ratelimit/shared.ts";
 import { createLogger } from "../../src/lib/logger.ts";
-import type { RateLimitPolicy } from "../../src/ratelimit/bucket.ts";
-import { type LeaseResult, type LeaseSource, LiveNodes, LocalLeaseSource } from "../../src/ratelimit/lease-source.ts";
-import { RateLimiter } from "../../src/ratelimit/limiter.ts";
-import { SharedRateLimiter } from "../../src/ratelimit/shared.ts";
 
 const admitted = (decisions: { allowed: boolean }[]) => decisions.filter((decision) => decision.allowed).length;
 

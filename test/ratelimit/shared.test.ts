@@ -1,11 +1,11 @@
 /**
- * Buckets shared through Redis (src/ratelimit/shared.ts), against a real Redis: each limiter here is one node.
+ * Buckets shared through Redis (src/domain/ratelimit/shared.ts), against a real Redis: each limiter here is one node.
  * Runs in the PostgreSQL + Redis pass (LATCHKEY_TEST_REDIS_URL); without Redis it says so and skips.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import type { RateLimitPolicy } from "../../src/domain/ratelimit/bucket.ts";
+import { RedisUnreachableError, SharedRateLimiter } from "../../src/domain/ratelimit/shared.ts";
 import { createLogger } from "../../src/lib/logger.ts";
-import type { RateLimitPolicy } from "../../src/ratelimit/bucket.ts";
-import { RedisUnreachableError, SharedRateLimiter } from "../../src/ratelimit/shared.ts";
 import { testRedisUrl } from "../support/engines.ts";
 
 const redisUrl = testRedisUrl();

@@ -4,10 +4,10 @@
  * database exactly as it was. A new route is covered by being in the table.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ALL_ROUTES } from "../../src/app.ts";
+import { ALL_ROUTES } from "../../src/app/app.ts";
+import { generateSecret } from "../../src/domain/keys/secret.ts";
 import { documentedResponses } from "../../src/http/mount.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
-import { generateSecret } from "../../src/keys/secret.ts";
 import { fingerprintPlace } from "../support/engines.ts";
 import {
   createKey,

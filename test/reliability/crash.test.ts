@@ -1,10 +1,10 @@
 /**
- * Crash safety (scripts/lib/crash.ts) on the run's engine: CI runs 50 kill -9 cycles on SQLite and 50 on PostgreSQL;
+ * Crash safety (test/support/crash.ts) on the run's engine: CI runs 50 kill -9 cycles on SQLite and 50 on PostgreSQL;
  * `bun run crash-test -- --cycles N [--database-url …]` runs more.
  */
 import { afterAll, expect, test } from "bun:test";
-import { type CrashDatabase, runCrashCycles } from "../../scripts/lib/crash.ts";
 import { useBuiltBinary } from "../support/binary.ts";
+import { type CrashDatabase, runCrashCycles } from "../support/crash.ts";
 import { dropPlace, freshPlace, placeUrl, testEngine } from "../support/engines.ts";
 
 const built = useBuiltBinary("crash");

@@ -4,7 +4,7 @@
  * is in test/cli-login/approval.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { callJson, type RunningBinary, startBinary, useBuiltBinary } from "../support/binary.ts";
 
 const built = useBuiltBinary("races");

@@ -1,7 +1,7 @@
-/** A short soak in CI (scripts/lib/soak.ts); `bun run soak -- --minutes N` runs longer ones. */
+/** A short soak in CI (test/support/soak.ts); `bun run soak -- --minutes N` runs longer ones. */
 import { expect, test } from "bun:test";
-import { boundedness, runSoak } from "../../scripts/lib/soak.ts";
 import { useBuiltBinary } from "../support/binary.ts";
+import { boundedness, runSoak } from "../support/soak.ts";
 
 const built = useBuiltBinary("soak");
 const SECONDS = Number(Bun.env.LATCHKEY_SOAK_SECONDS ?? 20);

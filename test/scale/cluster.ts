@@ -5,9 +5,9 @@
  * skip.
  */
 import pg from "pg";
-import { type RunningBinary, startBinary } from "../../scripts/lib/binary.ts";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { type DatabasePlace, dropPlace, freshPlace, placeUrl, testEngine, testRedisUrl } from "../support/engines.ts";
+import { type RunningBinary, startBinary } from "../support/run-binary.ts";
 
 export const SCALE_ENABLED = testEngine() === "postgres" && testRedisUrl() !== undefined;
 /** Appended to the title of every multi-node block, so a skipped one says why. */

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { secretVersionOf } from "../../src/auth/principal.ts";
-import { hashSecret } from "../../src/keys/secret.ts";
-import { signSessionToken } from "../../src/sessions/tokens.ts";
+import { hashSecret } from "../../src/domain/keys/secret.ts";
+import { signSessionToken } from "../../src/domain/sessions/tokens.ts";
 import { createKey, createTenantWithKey, expectError, mintSession } from "../support/keys.ts";
 import { forEachTransport, useWorld } from "../support/transports.ts";
 import { createWorld, type World } from "../support/world.ts";

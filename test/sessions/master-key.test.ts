@@ -1,14 +1,19 @@
 /**
- * Re-sealing the signing keys under a new master key (src/sessions/master-key.ts), on the run's engine: all of them
- * in one transaction or none, recorded in the audit trail, and no process still holding the previous key sealing a
+ * Re-sealing the signing keys under a new master key (src/domain/sessions/master-key.ts), on the run's engine: all of
+ * them in one transaction or none, recorded in the audit trail, and no process still holding the previous key sealing a
  * new signing key under it.
  */
 import { describe, expect, test } from "bun:test";
-import { SYSTEM_ACTOR } from "../../src/audit/service.ts";
-import { deriveMasterKey, MasterKeyError, openPrivateKey, sealPrivateKey } from "../../src/sessions/key-encryption.ts";
-import { resealSigningKeys } from "../../src/sessions/master-key.ts";
-import { rotateSigningKey } from "../../src/sessions/signing-keys.ts";
-import { insertSigningKey, listSigningKeys } from "../../src/sessions/store.ts";
+import { SYSTEM_ACTOR } from "../../src/domain/audit/service.ts";
+import {
+  deriveMasterKey,
+  MasterKeyError,
+  openPrivateKey,
+  sealPrivateKey,
+} from "../../src/domain/sessions/key-encryption.ts";
+import { resealSigningKeys } from "../../src/domain/sessions/master-key.ts";
+import { rotateSigningKey } from "../../src/domain/sessions/signing-keys.ts";
+import { insertSigningKey, listSigningKeys } from "../../src/domain/sessions/store.ts";
 import { createKey, mintSession } from "../support/keys.ts";
 import { createWorld } from "../support/world.ts";
 

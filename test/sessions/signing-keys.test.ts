@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-import { rotateSigningKeyIfDue } from "../../src/sessions/service.ts";
-import { MAX_TOKEN_LIFETIME_SECONDS } from "../../src/sessions/signing-keys.ts";
+import { rotateSigningKeyIfDue } from "../../src/domain/sessions/service.ts";
+import { MAX_TOKEN_LIFETIME_SECONDS } from "../../src/domain/sessions/signing-keys.ts";
 import { createKey, expectError, mintSession } from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 

@@ -122,7 +122,7 @@ describe("session tokens an attacker made or changed are refused", () => {
       (key: { root: boolean }) => key.root,
     );
     const rootSecretVersion = (await import("../../src/auth/principal.ts")).secretVersionOf(
-      (await import("../../src/keys/secret.ts")).hashSecret(world.rootKey),
+      (await import("../../src/domain/keys/secret.ts")).hashSecret(world.rootKey),
     );
     const forged = await signWithOurKey({
       ...claims,

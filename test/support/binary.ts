@@ -1,9 +1,9 @@
 /** The compiled binary in tests: built once per test file, with fresh database files beside it. */
 import { afterAll, beforeAll } from "bun:test";
 import { join } from "node:path";
-import { buildBinary, makeTempDir } from "../../scripts/lib/binary.ts";
+import { buildBinary, makeTempDir } from "./run-binary.ts";
 
-export { callJson, makeTempDir, type RunningBinary, runBinary, startBinary } from "../../scripts/lib/binary.ts";
+export { callJson, makeTempDir, type RunningBinary, runBinary, startBinary } from "./run-binary.ts";
 
 /**
  * Builds the binary once for the calling test file into a temporary folder (removed afterwards) and hands out fresh

@@ -13,10 +13,10 @@
  * `bun run fuzz -- --stateful --runs N`.
  */
 import fc from "fast-check";
-import { ALL_ROUTES } from "../../src/app.ts";
+import { ALL_ROUTES } from "../../src/app/app.ts";
 import { secretVersionOf } from "../../src/auth/principal.ts";
+import { hashSecret } from "../../src/domain/keys/secret.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
-import { hashSecret } from "../../src/keys/secret.ts";
 import { checkAnswer, loadOperations, type Operation } from "./contract.ts";
 import { createProject, createTenant } from "./keys.ts";
 import { fillPath } from "./paths.ts";

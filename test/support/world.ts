@@ -6,22 +6,22 @@
  * (`joining`), as a second process or node would.
  */
 import { join } from "node:path";
-import { makeTempDir } from "../../scripts/lib/binary.ts";
-import { assertNoLeaks, readDatabaseFiles } from "../../scripts/lib/leaks.ts";
-import { ALL_ROUTES, createApp, handleInProcess, listenApp } from "../../src/app.ts";
+import { ALL_ROUTES, createApp, handleInProcess, listenApp } from "../../src/app/app.ts";
+import { DEFAULT_CONFIG, runtimeOf } from "../../src/app/config.ts";
+import { type CacheSizes, createDeps } from "../../src/app/deps.ts";
 import { HEARTBEAT_INTERVAL_MILLISECONDS } from "../../src/auth/change-log.ts";
-import { DEFAULT_CONFIG, runtimeOf } from "../../src/config.ts";
 import type { Storage } from "../../src/db/storage.ts";
-import { type CacheSizes, createDeps } from "../../src/deps.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
+import type { Limiter } from "../../src/domain/ratelimit/limiter.ts";
+import { SharedRateLimiter } from "../../src/domain/ratelimit/shared.ts";
+import { ensureDefaults } from "../../src/domain/tenants/bootstrap.ts";
 import type { AppDeps, AppSettings } from "../../src/http/app-deps.ts";
 import type { AnyRoute } from "../../src/http/route.ts";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
 import { createManualClock, type ManualClock } from "../../src/lib/clock.ts";
 import { createLogger, type Logger } from "../../src/lib/logger.ts";
-import type { Limiter } from "../../src/ratelimit/limiter.ts";
-import { SharedRateLimiter } from "../../src/ratelimit/shared.ts";
-import { ensureDefaults } from "../../src/tenants/bootstrap.ts";
 import { type DatabasePlace, dropPlace, dumpPlace, freshPlace, openPlace, rawQuery, testRedisUrl } from "./engines.ts";
+import { assertNoLeaks, readDatabaseFiles } from "./leaks.ts";
+import { makeTempDir } from "./run-binary.ts";
 
 export { assertNoLeaks };
 

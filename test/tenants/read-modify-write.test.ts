@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Project, Tenant, UpdateProjectBody, UpdateTenantBody } from "../../src/tenants/schemas.ts";
+import { Project, Tenant, UpdateProjectBody, UpdateTenantBody } from "../../src/api/tenants/schemas.ts";
 import { createProject, createTenant, expectError } from "../support/keys.ts";
 import { forEachTransport, useWorld } from "../support/transports.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The fast lanes of GET /v1/authz and POST /v1/keys/verify (src/verify/fast-lane.ts) answer the warm, allowed case
+ * The fast lanes of GET /v1/authz and POST /v1/keys/verify (src/api/verify/fast-lane.ts) answer the warm, allowed case
  * exactly as the full pipeline does, and hand everything else to it.
  */
 import { describe, expect, test } from "bun:test";

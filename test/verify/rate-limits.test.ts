@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { createKey, createProject, createTenant, expectError, mintSession } from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { generateSecret } from "../../src/keys/secret.ts";
+import { generateSecret } from "../../src/domain/keys/secret.ts";
 import {
   createKey,
   createProject,

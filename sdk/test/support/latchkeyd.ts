@@ -4,7 +4,7 @@
  * http://127.0.0.1:<port>, as beside a sidecar.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { generateSecret, ROOT_KEY_PREFIX } from "../../../src/keys/secret.ts";
+import { generateSecret, ROOT_KEY_PREFIX } from "../../../src/domain/keys/secret.ts";
 import { callJson, type RunningBinary, startBinary, useBuiltBinary } from "../../../test/support/binary.ts";
 import { freePort } from "../../../test/support/ports.ts";
 import type { Latchkeyd } from "./scenarios.ts";

@@ -1,0 +1,157 @@
+/** Key management within the caller's project (the root key: any project). */
+
+import { RESERVED_SCOPES } from "../../domain/keys/scopes.ts";
+import * as keys from "../../domain/keys/service.ts";
+import { route } from "../../http/route.ts";
+import { ErrorResponse, listOf, listResponse, policyFromWire } from "../../http/wire.ts";
+import { toIsoString } from "../../lib/clock.ts";
+import {
+  ApiKey,
+  CreatedKey,
+  CreateKeyBody,
+  KeyListQuery,
+  KeyParams,
+  presentKey,
+  RevokedKey,
+  RotatedKey,
+  RotateKeyBody,
+  UpdateKeyBody,
+} from "./schemas.ts";
+
+export const keyRoutes = [
+  route({
+    method: "POST",
+    path: "/v1/keys",
+    operationId: "createKey",
+    summary: "Create an API key with exactly the scopes listed; the secret is returned once.",
+    description:
+      "A key can only grant scopes it holds itself (403 SCOPE_NOT_GRANTED lists the others), and a bucket within " +
+      "its own (403 LIMIT_NOT_GRANTED). A key created through a session token expires no later than the token's " +
+      "parent key and is revoked with it (`parent_key_id`).",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    body: CreateKeyBody,
+    responses: { 200: CreatedKey, 404: ErrorResponse, 409: ErrorResponse },
+    handle: async ({ deps, principal, actor, body, nowMilliseconds }) => {
+      const issued = await keys.createKey(
+        deps,
+        principal,
+        actor,
+        {
+          name: body.name,
+          scopes: body.scopes,
+          expiresAtMs: body.expires_at === undefined ? undefined : Date.parse(body.expires_at),
+          projectId: body.project_id,
+          owner: body.owner,
+          ratelimit: body.ratelimit && policyFromWire(body.ratelimit),
+        },
+        nowMilliseconds,
+      );
+      return { ...presentKey(issued.key), secret: issued.secret };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/keys",
+    operationId: "listKeys",
+    summary: "List the project's keys, newest first; secrets are never shown.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysRead],
+    module: "keys",
+    query: KeyListQuery,
+    responses: { 200: listOf(ApiKey), 404: ErrorResponse },
+    handle: async ({ deps, principal, query }) => {
+      const page = await keys.listKeys(deps, principal, {
+        beforeId: query.cursor,
+        limit: query.limit,
+        projectId: query.project_id,
+        owner: query.owner,
+      });
+      return listResponse(page.items.map(presentKey), page.nextCursor);
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/keys/:id",
+    operationId: "getKey",
+    summary: "Read one key of the project; the secret is never shown.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysRead],
+    module: "keys",
+    params: KeyParams,
+    responses: { 200: ApiKey, 404: ErrorResponse },
+    handle: async ({ deps, principal, params }) => presentKey(await keys.getKey(deps, principal, params.id)),
+  }),
+  route({
+    method: "PATCH",
+    path: "/v1/keys/:id",
+    operationId: "updateKey",
+    summary:
+      "Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.",
+    description: "Changing a key needs every scope it holds; its bucket can be set only within the caller's own.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    params: KeyParams,
+    body: UpdateKeyBody,
+    responses: { 200: ApiKey, 404: ErrorResponse, 409: ErrorResponse },
+    handle: async ({ deps, principal, actor, params, body, nowMilliseconds }) =>
+      presentKey(
+        await keys.updateKey(
+          deps,
+          principal,
+          actor,
+          params.id,
+          {
+            name: body.name,
+            ratelimit: body.ratelimit === undefined ? undefined : body.ratelimit && policyFromWire(body.ratelimit),
+          },
+          nowMilliseconds,
+        ),
+      ),
+  }),
+  route({
+    method: "DELETE",
+    path: "/v1/keys/:id",
+    operationId: "revokeKey",
+    summary: "Revoke a key; it is refused from the next request on. Repeating the call answers the same.",
+    description: "Keys created through the key's session tokens (and through theirs) are revoked with it.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    params: KeyParams,
+    responses: { 200: RevokedKey, 404: ErrorResponse, 409: ErrorResponse },
+    handle: async ({ deps, principal, actor, params, nowMilliseconds }) => {
+      const revoked = await keys.revokeKey(deps, principal, actor, params.id, nowMilliseconds);
+      return { id: revoked.id, object: "api_key" as const, revoked: true as const };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/v1/keys/:id/rotate",
+    operationId: "rotateKey",
+    summary: "Give the key a new secret; the old one works for grace_seconds more, then answers API_KEY_REVOKED.",
+    description: "Rotation hands out a working secret, so the caller must hold every scope of the key.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysWrite],
+    module: "keys",
+    params: KeyParams,
+    body: RotateKeyBody,
+    responses: { 200: RotatedKey, 404: ErrorResponse, 409: ErrorResponse },
+    handle: async ({ deps, principal, actor, params, body, nowMilliseconds }) => {
+      const rotated = await keys.rotateKey(deps, principal, actor, params.id, body.grace_seconds, nowMilliseconds);
+      return {
+        ...presentKey(rotated.key),
+        secret: rotated.secret,
+        previous_secret_expires_at: toIsoString(rotated.previousSecretRetiresAtMs),
+      };
+    },
+  }),
+];

@@ -1,0 +1,126 @@
+/** Wire shapes of API keys, and how stored rows become them. The secret appears only on create and rotate. */
+import { z } from "zod";
+import type { ApiKeyRow } from "../../db/schema.ts";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
+import { ROTATION_GRACE_SECONDS_MAX } from "../../domain/keys/service.ts";
+import {
+  displayText,
+  IsoDateTime,
+  idOf,
+  pageQuery,
+  queryText,
+  RateLimitPolicy,
+  RateLimitPolicyInput,
+} from "../../http/wire.ts";
+import { toIsoString, toIsoStringOrNull } from "../../lib/clock.ts";
+import { integerFrom } from "../../lib/validation.ts";
+
+export const Scope = z
+  .string()
+  .max(MAX_SCOPE_LENGTH, { message: `must be at most ${MAX_SCOPE_LENGTH} characters` })
+  .refine((scope) => !scope.includes("*"), { message: "must not contain wildcards (*)" })
+  .regex(SCOPE_PATTERN, { message: "must be lower-case resource:action, e.g. runs:write" });
+
+export const ScopeList = z
+  .array(Scope)
+  .min(1, { message: "must list at least one scope" })
+  .max(MAX_SCOPES_PER_KEY, { message: `must list at most ${MAX_SCOPES_PER_KEY} scopes` });
+
+export const Owner = displayText(256).describe("The end user this key acts for, in the host app's own ids.");
+
+export const KeyParams = z.object({ id: idOf("apiKey") });
+
+export const CreateKeyBody = z.strictObject({
+  name: displayText(200),
+  scopes: ScopeList,
+  expires_at: IsoDateTime.optional().describe("When the key stops working; omitted means never."),
+  project_id: idOf("project").optional().describe("Root key only: the project to create the key in."),
+  owner: Owner.optional(),
+  ratelimit: RateLimitPolicyInput.optional().describe("This key's own bucket; the project's default when omitted."),
+});
+
+export const UpdateKeyBody = z.strictObject({
+  name: displayText(200).optional(),
+  ratelimit: RateLimitPolicyInput.nullable()
+    .optional()
+    .describe("This key's own bucket; null returns to the project's."),
+});
+
+export const RotateKeyBody = z.strictObject({
+  grace_seconds: integerFrom(0, ROTATION_GRACE_SECONDS_MAX)
+    .default(0)
+    .describe("How long the previous secret keeps working; 0 retires it at once."),
+});
+
+export const KeyListQuery = z.object({
+  ...pageQuery("apiKey"),
+  project_id: idOf("project").optional().describe("Root key only: list another project's keys."),
+  owner: queryText(Owner).optional(),
+});
+
+export const ApiKey = z
+  .object({
+    id: z.string(),
+    object: z.literal("api_key"),
+    project_id: z.string(),
+    name: z.string(),
+    hint: z.string().describe("Prefix and last four characters of the current secret, for display."),
+    scopes: z.array(z.string()),
+    owner: z.string().nullable(),
+    root: z.boolean(),
+    ratelimit: RateLimitPolicy.nullable().describe(
+      "The key's own rate-limit policy; null means the project's default.",
+    ),
+    parent_key_id: z
+      .string()
+      .nullable()
+      .describe(
+        "The key whose session token created this one: it expires no later and is revoked with it. Null otherwise.",
+      ),
+    usage_count: z
+      .number()
+      .int()
+      .describe("Requests made with the key and its tokens (written at most a minute late)."),
+    expires_at: IsoDateTime.nullable(),
+    revoked_at: IsoDateTime.nullable(),
+    last_used_at: IsoDateTime.nullable(),
+    created_at: IsoDateTime,
+    updated_at: IsoDateTime,
+  })
+  .meta({ id: "ApiKey" });
+
+export const CreatedKey = ApiKey.extend({ secret: z.string().describe("Shown once; store it now.") }).meta({
+  id: "ApiKeyCreated",
+});
+
+export const RotatedKey = CreatedKey.extend({
+  previous_secret_expires_at: IsoDateTime.describe("When the previous secret stops working."),
+}).meta({ id: "ApiKeyRotated" });
+
+export const RevokedKey = z
+  .object({ id: z.string(), object: z.literal("api_key"), revoked: z.literal(true) })
+  .meta({ id: "ApiKeyRevoked" });
+
+export function presentKey(row: ApiKeyRow): z.input<typeof ApiKey> {
+  return {
+    id: row.id,
+    object: "api_key",
+    project_id: row.projectId,
+    name: row.name,
+    hint: row.hint,
+    scopes: row.scopes,
+    owner: row.owner,
+    root: row.isRoot,
+    ratelimit:
+      row.ratelimitLimit === null || row.ratelimitWindowSeconds === null
+        ? null
+        : { limit: row.ratelimitLimit, window_seconds: row.ratelimitWindowSeconds },
+    parent_key_id: row.parentKeyId,
+    usage_count: row.usageCount,
+    expires_at: toIsoStringOrNull(row.expiresAtMs),
+    revoked_at: toIsoStringOrNull(row.revokedAtMs),
+    last_used_at: toIsoStringOrNull(row.lastUsedAtMs),
+    created_at: toIsoString(row.createdAtMs),
+    updated_at: toIsoString(row.updatedAtMs),
+  };
+}

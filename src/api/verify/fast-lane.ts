@@ -1,0 +1,319 @@
+/**
+ * The fast lane of the two hot routes, GET /v1/authz and POST /v1/keys/verify: the common case (a credential memory
+ * holds, allowed or out of tokens) answered without the framework's per-request lifecycle, with exactly the answer the
+ * full pipeline gives (test/verify/fast-lane.test.ts compares the two). It accelerates those route rows; it is not a
+ * second route: anything it does not recognise at once (another header that matters, an unusual query or body, a
+ * credential memory does not hold, any other refusal) is handed to the full pipeline, which then decides everything
+ * from the start. It decides with the functions the pipeline uses (the credential cache, the decision, the bucket,
+ * the answer and error builders), so the two cannot drift apart.
+ *
+ * What the full pipeline does per request and this lane skips: the framework's context, routing and hooks; zod
+ * validation of the input and of the response (the contract tests and fuzzers check every answer against the
+ * document); working out the client's address unless some address may be throttled (see FailureWatch).
+ */
+import { keyRateLimited } from "../../auth/admission.ts";
+import { cachedKeyCredential, keyPrincipalOf } from "../../auth/api-keys.ts";
+import { decideKeyAccess, decideScopes } from "../../auth/decision.ts";
+import type { Principal } from "../../auth/principal.ts";
+import { warmSessionPrincipal } from "../../auth/session-tokens.ts";
+import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
+import type { BucketDecision } from "../../domain/ratelimit/bucket.ts";
+import { rateLimitDecisionHeaders, rateLimitPolicyHeaders } from "../../domain/ratelimit/headers.ts";
+import type { AppDeps } from "../../http/app-deps.ts";
+import { clientAddress } from "../../http/client-ip.ts";
+import { answerError } from "../../http/error-edge.ts";
+import {
+  ANSWER_HEADERS,
+  carrySocketAddress,
+  recordFinished,
+  requestIdOf,
+  type SocketServer,
+  socketAddressOf,
+} from "../../http/request-state.ts";
+import { authorizationOf, identityHeaders, METHOD_HEADERS, REQUIRED_SCOPES_HEADER } from "./forward-auth.ts";
+import { verificationOf } from "./routes.ts";
+
+export const AUTHZ_PATH = "/v1/authz";
+export const VERIFY_PATH = "/v1/keys/verify";
+
+/** Request headers that change the decision or the answer: when one is present, the full pipeline decides. */
+const AUTHZ_HEADERS_FOR_THE_PIPELINE = [
+  "x-project-id",
+  "origin",
+  REQUIRED_SCOPES_HEADER,
+  ...METHOD_HEADERS,
+  "content-length",
+  "transfer-encoding",
+] as const;
+/** A verification body larger than this is the pipeline's (it has its own limit and error). */
+const FAST_VERIFY_BODY_BYTES = 4096;
+const JSON_MEDIA_TYPE = /^application\/json\s*(?:;\s*charset=utf-8\s*)?$/i;
+
+type Lane = Response | null | Promise<Response | null>;
+
+/** The answer to a warm, allowed GET /v1/authz; null when the full pipeline must answer (or a promise of either). */
+export function warmAuthorization(deps: AppDeps, request: Request, server: SocketServer | null): Lane {
+  if (!deps.settings.fastLane || !deps.status.ready || request.method !== "GET") return null;
+  const startedAt = performance.now();
+  const headers = request.headers;
+  for (const name of AUTHZ_HEADERS_FOR_THE_PIPELINE) if (headers.has(name)) return null;
+  const token = headers.get("x-session-token");
+  const secret = bearerSecretOf(headers.get("authorization"));
+  // A token with a key too must have been minted from that key: the pipeline checks that pairing.
+  if ((token === null) === (secret === null)) return null;
+  const scopes = requiredScopesOf(request.url);
+  if (scopes === null) return null;
+  const nowMilliseconds = deps.clock.nowMilliseconds();
+  const principal = warmPrincipal(deps, secret, token, scopes, nowMilliseconds);
+  if (!principal || mayBeThrottled(deps, request, server, nowMilliseconds)) return null;
+  return withToken(deps, principal, nowMilliseconds, (decision) => {
+    const requestId = requestIdOf(request);
+    const parts = fixedPartsOf(principal);
+    if (!decision.allowed) {
+      // As forward-auth refuses: the error envelope, and X-Latchkey-Error for a proxy that drops the body.
+      const refusal = answerError(keyRateLimited(), requestId);
+      deps.metrics.recordVerification("RATE_LIMITED");
+      deps.metrics.rateLimited++;
+      recordFinished(deps, "GET", AUTHZ_PATH, refusal.status, startedAt, requestId);
+      const body = JSON.stringify(refusal.body);
+      const response = answer(body, refusal.status, parts.headers, requestId, decision, nowMilliseconds);
+      for (const [name, value] of Object.entries(refusal.headers)) response.headers.set(name, value);
+      response.headers.set("x-latchkey-error", "RATE_LIMITED");
+      return response;
+    }
+    deps.metrics.recordVerification("VALID");
+    parts.authorization ??= authorizationAnswerOf(principal, parts.headers);
+    recordFinished(deps, "GET", AUTHZ_PATH, 200, startedAt, requestId);
+    const { body, headers: fixed } = parts.authorization;
+    return answer(body, 200, fixed, requestId, decision, nowMilliseconds);
+  });
+}
+
+/**
+ * The answer to a warm, valid POST /v1/keys/verify ({key} or {token}, optional scopes); otherwise the request handed
+ * to the pipeline (the body is read here, so the pipeline gets a copy carrying it and the client's socket address).
+ */
+export async function warmVerification(
+  deps: AppDeps,
+  request: Request,
+  server: SocketServer | null,
+  pipeline: (request: Request) => Response | Promise<Response>,
+): Promise<Response> {
+  const headers = request.headers;
+  const length = Number(headers.get("content-length") ?? Number.NaN);
+  if (
+    !deps.settings.fastLane ||
+    !deps.status.ready ||
+    request.method !== "POST" ||
+    !(length > 0 && length <= FAST_VERIFY_BODY_BYTES) ||
+    !JSON_MEDIA_TYPE.test(headers.get("content-type") ?? "") ||
+    headers.has("x-project-id")
+  ) {
+    return pipeline(request);
+  }
+  const startedAt = performance.now();
+  const text = await request.text();
+  const body = verifyBodyOf(text);
+  const nowMilliseconds = deps.clock.nowMilliseconds();
+  const principal = body && warmPrincipal(deps, body.key, body.token, body.scopes, nowMilliseconds);
+  const answering =
+    principal &&
+    withToken(deps, principal, nowMilliseconds, (decision) => {
+      // A verification is always 200; a spent bucket is its code, RATE_LIMITED, as the pipeline answers it.
+      const code = decision.allowed ? "VALID" : "RATE_LIMITED";
+      deps.metrics.recordVerification(code);
+      const requestId = requestIdOf(request);
+      const parts = fixedPartsOf(principal);
+      recordFinished(deps, "POST", VERIFY_PATH, 200, startedAt, requestId);
+      const body = verificationBodyOf(parts, principal, code, decision);
+      return answer(body, 200, parts.headers, requestId, decision, nowMilliseconds);
+    });
+  const answered = answering instanceof Promise ? await answering : answering;
+  if (answered) return answered;
+  const copy = new Request(request.url, { method: "POST", headers, body: text });
+  carrySocketAddress(copy, socketAddressOf(server, request));
+  return pipeline(copy);
+}
+
+/** The principal for a credential memory holds and the decision allows; undefined for the pipeline to decide. */
+function warmPrincipal(
+  deps: AppDeps,
+  secret: string | null,
+  token: string | null,
+  scopes: readonly string[],
+  nowMilliseconds: number,
+): Principal | undefined {
+  if (token !== null) {
+    const session = warmSessionPrincipal(deps, token, { origin: null, module: "verify" }, nowMilliseconds);
+    return session && decideScopes(session.scopes, scopes).ok ? session : undefined;
+  }
+  const record = secret === null ? undefined : cachedKeyCredential(deps.credentials, secret);
+  if (!record) return undefined;
+  const decision = decideKeyAccess(record, { module: "verify", scopes, refuseRootKey: true }, nowMilliseconds);
+  return decision.ok ? keyPrincipalOf(record) : undefined;
+}
+
+/** Asks the principal's bucket for a token and answers with its decision (usage is noted only when allowed). */
+function withToken(
+  deps: AppDeps,
+  principal: Principal,
+  nowMilliseconds: number,
+  answer: (decision: BucketDecision) => Response,
+): Response | Promise<Response> {
+  const respond = (decision: BucketDecision): Response => {
+    if (decision.allowed) deps.usage.record(principal.keyId, nowMilliseconds);
+    deps.metrics.fastLaneAnswers++;
+    return answer(decision);
+  };
+  const decision = deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
+  return decision instanceof Promise ? decision.then(respond) : respond(decision);
+}
+
+/**
+ * What a warm answer says about a principal, but for its per-request fields, never changes (records are replaced,
+ * never changed, when their rows change): worked out once per kept principal. Copying a ready Headers and setting four
+ * fields costs less than building a Response's headers from an object each time.
+ */
+interface FixedParts {
+  /** The fields every answer for this principal starts with: the constant ones and the rate-limit policy's. */
+  headers: Headers;
+  /** An allowed authorization's headers (those and the identity headers) and body. */
+  authorization?: { headers: Headers; body: string };
+  /** A verification's body by code, in two halves around the bucket's figures (see verificationBodyOf). */
+  verifications: Map<string, [string, string]>;
+}
+
+const fixedParts = new WeakMap<Principal, FixedParts>();
+
+function fixedPartsOf(principal: Principal): FixedParts {
+  let parts = fixedParts.get(principal);
+  if (parts === undefined) {
+    const headers: Record<string, string> = { ...ANSWER_HEADERS, "content-type": "application/json;charset=utf-8" };
+    rateLimitPolicyHeaders("key", principal.ratelimit, headers);
+    parts = { headers: new Headers(headers), verifications: new Map() };
+    fixedParts.set(principal, parts);
+  }
+  return parts;
+}
+
+function authorizationAnswerOf(principal: Principal, start: Headers): { headers: Headers; body: string } {
+  const headers = new Headers(start);
+  for (const [name, value] of Object.entries(identityHeaders(principal))) headers.set(name, value);
+  return { headers, body: JSON.stringify(authorizationOf(principal)) };
+}
+
+/**
+ * The answer with the fixed fields and this request's (its id and the bucket's figures). The Response copies the fixed
+ * Headers once; the per-request fields are then set on its own.
+ */
+function answer(
+  body: string,
+  status: number,
+  fixed: Headers,
+  requestId: string,
+  decision: BucketDecision,
+  nowMilliseconds: number,
+): Response {
+  const response = new Response(body, { status, headers: fixed });
+  response.headers.set("x-request-id", requestId);
+  rateLimitDecisionHeaders("key", decision, nowMilliseconds, response.headers);
+  return response;
+}
+
+/**
+ * A warm verification's body, as JSON.stringify(verificationOf(…)) writes it: everything but the bucket's figures
+ * is the same for a principal and code, so it is serialised once (with the ratelimit field's place kept) and the
+ * figures are written between the two halves.
+ */
+const RATELIMIT_PLACEHOLDER = '"ratelimit":null';
+
+function verificationBodyOf(parts: FixedParts, principal: Principal, code: string, decision: BucketDecision): string {
+  let halves = parts.verifications.get(code);
+  if (halves === undefined) {
+    const whole = JSON.stringify(verificationOf(code, principal, null, []));
+    const at = whole.lastIndexOf(RATELIMIT_PLACEHOLDER);
+    halves = [whole.slice(0, at), whole.slice(at + RATELIMIT_PLACEHOLDER.length)];
+    parts.verifications.set(code, halves);
+  }
+  const { limit } = principal.ratelimit;
+  const rateLimit = `"ratelimit":{"limit":${limit},"remaining":${decision.remaining},"reset":${decision.fullAtMs}}`;
+  return halves[0] + rateLimit + halves[1];
+}
+
+/** `Bearer <secret>` in its plain form; anything else (other spacing, schemes, empty) is the pipeline's to judge. */
+function bearerSecretOf(authorization: string | null): string | null {
+  if (authorization === null || !authorization.startsWith("Bearer ")) return null;
+  const secret = authorization.slice(7);
+  return secret.length > 0 && !/\s/.test(secret) ? secret : null;
+}
+
+/** The scopes of `?scopes=a:b,c:d`, or none; null for any other query (the pipeline parses and judges it). */
+function requiredScopesOf(url: string): string[] | null {
+  const queryStart = url.indexOf("?");
+  if (queryStart < 0) return [];
+  const query = url.slice(queryStart + 1);
+  if (query === "") return [];
+  if (!query.startsWith("scopes=") || query.includes("&") || query.includes("%") || query.includes("+")) return null;
+  const known = parsedScopeLists.get(query);
+  if (known !== undefined) return known;
+  const scopes = scopeListOf(query.slice(7).split(","));
+  if (scopes === null) return null;
+  // A proxy asks with the same few queries again and again; remembering them is bounded by a plain reset.
+  if (parsedScopeLists.size >= PARSED_SCOPE_LISTS) parsedScopeLists.clear();
+  parsedScopeLists.set(query, scopes);
+  return scopes;
+}
+
+const PARSED_SCOPE_LISTS = 1024;
+const parsedScopeLists = new Map<string, string[]>();
+
+/**
+ * Scopes as the pipeline's schema would accept them (empty items dropped), or null for it to judge (and name what is
+ * wrong). A list with nothing to drop is returned as it is.
+ */
+function scopeListOf(items: readonly unknown[]): string[] | null {
+  let empties = 0;
+  for (const item of items) {
+    if (item === "") empties++;
+    else if (typeof item !== "string" || item.length > MAX_SCOPE_LENGTH || !SCOPE_PATTERN.test(item)) return null;
+  }
+  if (items.length - empties > MAX_SCOPES_PER_KEY) return null;
+  return (empties === 0 ? items : items.filter((item) => item !== "")) as string[];
+}
+
+/** `{"key": …}` or `{"token": …}`, with optional scopes and nothing else; null for the pipeline to judge. */
+function verifyBodyOf(text: string): { key: string | null; token: string | null; scopes: string[] } | null {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  for (const name in body) if (name !== "key" && name !== "token" && name !== "scopes") return null;
+  const { key, token, scopes } = body as Record<string, unknown>;
+  if ((key === undefined) === (token === undefined)) return null;
+  const credential = key ?? token;
+  if (typeof credential !== "string" || credential.length === 0 || credential.length > 4096) return null;
+  let required: string[] | null = [];
+  if (scopes !== undefined) required = Array.isArray(scopes) && !scopes.includes("") ? scopeListOf(scopes) : null;
+  if (required === null) return null;
+  return {
+    key: typeof key === "string" ? key : null,
+    token: typeof token === "string" ? token : null,
+    scopes: required,
+  };
+}
+
+/** Whether this client's failed authentications have emptied its failure bucket (then the pipeline answers 429). */
+function mayBeThrottled(deps: AppDeps, request: Request, server: SocketServer | null, nowMilliseconds: number) {
+  if (!deps.authFailures.mayThrottle(nowMilliseconds)) return false;
+  const clientIp = clientAddress(
+    socketAddressOf(server, request),
+    request.headers.get("x-forwarded-for"),
+    deps.settings.trustedProxies,
+  );
+  if (clientIp === null) return false;
+  const tokens = deps.rateLimiter.peek(`auth-failures:${clientIp}`, deps.settings.authFailurePolicy, nowMilliseconds);
+  return tokens instanceof Promise || tokens < 1;
+}

@@ -1,0 +1,93 @@
+/**
+ * "May this request run?" for the host API: POST /v1/keys/verify, JSON, always 200 with the deciding code. It runs
+ * the same admission as latchkey's own routes (the documented decision order, the key's bucket, usage batched in
+ * memory); forward-auth for proxies is its sibling, in forward-auth.ts.
+ */
+import { type AdmissionOutcome, admitRequest, NO_REQUEST_METHOD } from "../../auth/admission.ts";
+import type { Principal } from "../../auth/principal.ts";
+import { RATE_LIMIT_HEADERS, route } from "../../http/route.ts";
+import { toIsoStringOrNull } from "../../lib/clock.ts";
+import { AppError, type ErrorDetail } from "../../lib/errors.ts";
+import { forwardAuthRoutes } from "./forward-auth.ts";
+import { VerifyBody, VerifyResult } from "./schemas.ts";
+
+/** The answer of POST /v1/keys/verify. */
+export function verificationOf(
+  code: string,
+  principal: Principal | null,
+  rateLimit: AdmissionOutcome["rateLimit"],
+  details: ErrorDetail[],
+) {
+  return {
+    valid: code === "VALID",
+    code,
+    key_id: principal?.keyId ?? null,
+    project_id: principal?.projectId ?? null,
+    tenant_id: principal?.tenantId ?? null,
+    owner: principal === null ? null : ownerOf(principal),
+    scopes: principal ? [...principal.scopes] : [],
+    expires_at: toIsoStringOrNull(principal?.expiresAtMs ?? null),
+    ratelimit:
+      rateLimit === null
+        ? null
+        : { limit: rateLimit.limit, remaining: rateLimit.remaining, reset: rateLimit.resetAtMs },
+    details,
+  };
+}
+
+/** The key's owner; for a session token, the end user it was minted for. */
+function ownerOf(principal: Principal): string | null {
+  return principal.kind === "session" ? principal.subject : principal.owner;
+}
+
+export const verifyRoutes = [
+  route({
+    method: "POST",
+    path: "/v1/keys/verify",
+    operationId: "verifyCredential",
+    summary: "Check an API key or session token for the host API; always 200 with valid and the deciding code.",
+    description:
+      "The decision order is the documented one; a valid credential spends one token of its key's bucket. " +
+      "`code` is VALID or the catalogue code that refused it. Only a malformed request body is a 400. " +
+      "Send X-Project-Id to refuse credentials of any other project as API_KEY_INVALID. The root key is refused " +
+      "(ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API. Refusals of a known credential " +
+      "still name it (key_id, scopes, ...) and say why in `details`.",
+    tags: ["verify"],
+    credential: "none",
+    headers: ["X-Project-Id"],
+    body: VerifyBody,
+    responses: { 200: VerifyResult },
+    answerHeaders: { 200: RATE_LIMIT_HEADERS },
+    handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
+      const presented = {
+        secret: body.key ?? null,
+        sessionToken: body.token ?? null,
+        origin: body.origin ?? null,
+        projectId: request.headers.get("x-project-id"),
+      };
+      const outcome: AdmissionOutcome = { principal: null, rateLimit: null };
+      let code = "VALID";
+      let details: ErrorDetail[] = [];
+      try {
+        await admitRequest(
+          deps,
+          { credential: "key_or_session", module: "verify", scopes: body.scopes, dataPlane: true },
+          // The host API is the caller: its address must not collect its end users' failures. It asks about a
+          // credential, not on behalf of one browser request, so there is no method to apply the browser rule to:
+          // the host API applies it with its own request's method (`origin` still checks the project's origins).
+          { method: NO_REQUEST_METHOD, presented, clientIp: null },
+          nowMilliseconds,
+          responseHeaders,
+          outcome,
+        );
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        code = error.code;
+        details = error.details;
+      }
+      deps.metrics.recordVerification(code);
+      return verificationOf(code, outcome.principal, outcome.rateLimit, details);
+    },
+  }),
+  ...forwardAuthRoutes,
+];

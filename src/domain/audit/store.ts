@@ -1,0 +1,31 @@
+/** Audit events in the database (either engine: see src/db/storage.ts). */
+import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import type { AuditEventRow } from "../../db/schema.ts";
+import type { Executor } from "../../db/storage.ts";
+import type { PageRequest } from "../../lib/pagination.ts";
+
+export async function insertAuditEvent(x: Executor, row: AuditEventRow): Promise<void> {
+  await x.q.insert(x.t.auditEvents).values(row);
+}
+
+export interface AuditEventFilter extends PageRequest {
+  tenantId?: string;
+  projectId?: string;
+  action?: string;
+}
+
+/** Newest first, one more row than asked so the caller can tell whether another page exists. */
+export async function listAuditEvents(x: Executor, filter: AuditEventFilter): Promise<AuditEventRow[]> {
+  const { auditEvents } = x.t;
+  const conditions: SQL[] = [];
+  if (filter.tenantId !== undefined) conditions.push(eq(auditEvents.tenantId, filter.tenantId));
+  if (filter.projectId !== undefined) conditions.push(eq(auditEvents.projectId, filter.projectId));
+  if (filter.action !== undefined) conditions.push(eq(auditEvents.action, filter.action));
+  if (filter.beforeId !== undefined) conditions.push(lt(auditEvents.id, filter.beforeId));
+  return x.q
+    .select()
+    .from(auditEvents)
+    .where(and(...conditions))
+    .orderBy(desc(auditEvents.id))
+    .limit(filter.limit + 1);
+}

@@ -1,0 +1,180 @@
+/** API keys and their secrets in the database (either engine: see src/db/storage.ts). */
+import { and, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import type { ApiKeyRow, KeySecretRow } from "../../db/schema.ts";
+import { type Executor, first } from "../../db/storage.ts";
+import type { PageRequest } from "../../lib/pagination.ts";
+
+export async function insertKey(x: Executor, key: ApiKeyRow, secret: KeySecretRow): Promise<void> {
+  await x.q.insert(x.t.apiKeys).values(key);
+  await x.q.insert(x.t.keySecrets).values(secret);
+}
+
+export async function findKey(x: Executor, keyId: string): Promise<ApiKeyRow | undefined> {
+  return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.id, keyId)).limit(1));
+}
+
+export interface KeyProject {
+  id: string;
+  tenantId: string;
+  keyPrefix: string;
+  ratelimitLimit: number;
+  ratelimitWindowSeconds: number;
+  deletedAtMs: number | null;
+}
+
+/**
+ * What a key needs of its project: the tenant it belongs to, the prefix its secrets take, its default bucket, and
+ * whether it is deleted.
+ */
+export async function findKeyProject(x: Executor, projectId: string): Promise<KeyProject | undefined> {
+  const { projects } = x.t;
+  return first(
+    await x.q
+      .select({
+        id: projects.id,
+        tenantId: projects.tenantId,
+        keyPrefix: projects.keyPrefix,
+        deletedAtMs: projects.deletedAtMs,
+        ratelimitLimit: projects.ratelimitLimit,
+        ratelimitWindowSeconds: projects.ratelimitWindowSeconds,
+      })
+      .from(projects)
+      .where(eq(projects.id, projectId))
+      .limit(1),
+  );
+}
+
+export async function findRootKey(x: Executor): Promise<ApiKeyRow | undefined> {
+  return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.isRoot, true)).limit(1));
+}
+
+export interface KeyListFilter extends PageRequest {
+  projectId: string;
+  owner?: string;
+  includeRoot: boolean;
+}
+
+/** Newest first, one more row than asked so the caller can tell whether another page exists. */
+export async function listKeys(x: Executor, filter: KeyListFilter): Promise<ApiKeyRow[]> {
+  const { apiKeys } = x.t;
+  const conditions: SQL[] = [eq(apiKeys.projectId, filter.projectId)];
+  if (!filter.includeRoot) conditions.push(eq(apiKeys.isRoot, false));
+  if (filter.owner !== undefined) conditions.push(eq(apiKeys.owner, filter.owner));
+  if (filter.beforeId !== undefined) conditions.push(lt(apiKeys.id, filter.beforeId));
+  return x.q
+    .select()
+    .from(apiKeys)
+    .where(and(...conditions))
+    .orderBy(desc(apiKeys.id))
+    .limit(filter.limit + 1);
+}
+
+/** Guarded: only a live key changes, so a repeated revoke leaves the first revocation time in place. */
+export async function markKeyRevoked(
+  x: Executor,
+  keyId: string,
+  nowMilliseconds: number,
+): Promise<ApiKeyRow | undefined> {
+  const { apiKeys } = x.t;
+  return first(
+    await x.q
+      .update(apiKeys)
+      .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+      .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAtMs)))
+      .returning(),
+  );
+}
+
+/** Revokes every live key of the project at once (its deletion); the root key is never one of them. */
+export async function markProjectKeysRevoked(
+  x: Executor,
+  projectId: string,
+  nowMilliseconds: number,
+): Promise<Pick<ApiKeyRow, "id" | "name">[]> {
+  const { apiKeys } = x.t;
+  return x.q
+    .update(apiKeys)
+    .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+    .where(and(eq(apiKeys.projectId, projectId), isNull(apiKeys.revokedAtMs), eq(apiKeys.isRoot, false)))
+    .returning({ id: apiKeys.id, name: apiKeys.name });
+}
+
+/** Revokes the live keys created through session tokens of any of `parentKeyIds`, and returns them. */
+export async function markChildKeysRevoked(
+  x: Executor,
+  parentKeyIds: string[],
+  nowMilliseconds: number,
+): Promise<ApiKeyRow[]> {
+  const { apiKeys } = x.t;
+  return x.q
+    .update(apiKeys)
+    .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
+    .where(and(inArray(apiKeys.parentKeyId, parentKeyIds), isNull(apiKeys.revokedAtMs)))
+    .returning();
+}
+
+/** Secrets of the key that still work at `nowMilliseconds`. */
+function liveSecretsOf(x: Executor, keyId: string, nowMilliseconds: number): SQL {
+  const { keySecrets } = x.t;
+  return and(
+    eq(keySecrets.keyId, keyId),
+    or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds)),
+  ) as SQL;
+}
+
+/**
+ * Gives every secret of the key that still works a retirement time no later than `retiresAtMs`; a secret already
+ * retiring sooner keeps its earlier time, so a second rotation never extends the first one's grace.
+ */
+export async function retireLiveSecrets(
+  x: Executor,
+  keyId: string,
+  retiresAtMs: number,
+  nowMilliseconds: number,
+): Promise<void> {
+  const { keySecrets } = x.t;
+  const retires = sql`CAST(${retiresAtMs} AS BIGINT)`;
+  await x.q
+    .update(keySecrets)
+    .set({
+      // The earlier of the two (LEAST in PostgreSQL, min() in SQLite: CASE is both).
+      retiresAtMs: sql`CASE WHEN ${keySecrets.retiresAtMs} IS NULL OR ${keySecrets.retiresAtMs} > ${retires}
+        THEN ${retires} ELSE ${keySecrets.retiresAtMs} END`,
+    })
+    .where(liveSecretsOf(x, keyId, nowMilliseconds));
+}
+
+export async function addSecretAndHint(x: Executor, secret: KeySecretRow, hint: string): Promise<ApiKeyRow> {
+  await x.q.insert(x.t.keySecrets).values(secret);
+  const [updated] = await x.q
+    .update(x.t.apiKeys)
+    .set({ hint, updatedAtMs: secret.createdAtMs })
+    .where(eq(x.t.apiKeys.id, secret.keyId))
+    .returning();
+  return updated!;
+}
+
+/** Hashes of the key's secrets that still work at `nowMilliseconds` (more than one only during a rotation's grace). */
+export async function listLiveSecretHashes(x: Executor, keyId: string, nowMilliseconds: number): Promise<string[]> {
+  const rows = await x.q
+    .select({ hash: x.t.keySecrets.hash })
+    .from(x.t.keySecrets)
+    .where(liveSecretsOf(x, keyId, nowMilliseconds));
+  return rows.map((row) => row.hash);
+}
+
+export type KeyChanges = Partial<Pick<ApiKeyRow, "name" | "ratelimitLimit" | "ratelimitWindowSeconds">>;
+
+export async function updateKey(
+  x: Executor,
+  keyId: string,
+  changes: KeyChanges,
+  nowMilliseconds: number,
+): Promise<ApiKeyRow> {
+  const [updated] = await x.q
+    .update(x.t.apiKeys)
+    .set({ ...changes, updatedAtMs: nowMilliseconds })
+    .where(eq(x.t.apiKeys.id, keyId))
+    .returning();
+  return updated!;
+}
