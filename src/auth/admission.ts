@@ -13,6 +13,7 @@
 
 import { ROOT_KEY_PREFIX } from "../domain/keys/secret.ts";
 import type { RateLimitPolicy } from "../domain/ratelimit/bucket.ts";
+import { BUCKET_KINDS, bucketName } from "../domain/ratelimit/buckets.ts";
 import { rateLimitHeaders } from "../domain/ratelimit/headers.ts";
 import type { Limiter } from "../domain/ratelimit/limiter.ts";
 import { AppError } from "../lib/errors.ts";
@@ -81,11 +82,16 @@ export async function admitRequest(
   outcome: AdmissionOutcome = { principal: null, rateLimit: null },
 ): Promise<Principal> {
   const failureBucket =
-    request.clientIp === null || isKnownRootKey(deps, request.presented) ? null : `auth-failures:${request.clientIp}`;
+    request.clientIp === null || isKnownRootKey(deps, request.presented)
+      ? null
+      : bucketName(BUCKET_KINDS.authFailures, request.clientIp);
   const failurePolicy = deps.settings.authFailurePolicy;
   if (failureBucket !== null && (await deps.rateLimiter.peek(failureBucket, failurePolicy, nowMilliseconds)) < 1) {
     const decision = await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
-    Object.assign(responseHeaders, rateLimitHeaders("auth-failures", failurePolicy, decision, nowMilliseconds));
+    Object.assign(
+      responseHeaders,
+      rateLimitHeaders(BUCKET_KINDS.authFailures, failurePolicy, decision, nowMilliseconds),
+    );
     throw rateLimited("Too many failed authentications from this address.");
   }
   let principal: Principal;
@@ -100,9 +106,13 @@ export async function admitRequest(
     throw error;
   }
   outcome.principal = principal;
-  const decision = await deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
+  const decision = await deps.rateLimiter.take(
+    bucketName(BUCKET_KINDS.key, principal.keyId),
+    principal.ratelimit,
+    nowMilliseconds,
+  );
   outcome.rateLimit = { limit: principal.ratelimit.limit, remaining: decision.remaining, resetAtMs: decision.fullAtMs };
-  Object.assign(responseHeaders, rateLimitHeaders("key", principal.ratelimit, decision, nowMilliseconds));
+  Object.assign(responseHeaders, rateLimitHeaders(BUCKET_KINDS.key, principal.ratelimit, decision, nowMilliseconds));
   if (!decision.allowed) throw keyRateLimited();
   deps.usage.record(principal.keyId, nowMilliseconds);
   return principal;

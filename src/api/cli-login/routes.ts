@@ -13,6 +13,7 @@ import {
 import { closeCliLogin, pollCliLogin, startCliLogin } from "../../domain/cli-login/cli.ts";
 import { type DeviceTokenOutcome, exchangeDeviceCode } from "../../domain/cli-login/device-grant.ts";
 import { MAX_SCOPES_PER_KEY, RESERVED_SCOPES, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
+import { BUCKET_KINDS, bucketName } from "../../domain/ratelimit/buckets.ts";
 import { rateLimitHeaders } from "../../domain/ratelimit/headers.ts";
 import type { AppDeps } from "../../http/app-deps.ts";
 import { type HandlerRequest, RATE_LIMIT_HEADERS, route } from "../../http/route.ts";
@@ -49,8 +50,9 @@ async function limitStarts(
 ) {
   if (request.ip === null) return;
   const policy = deps.settings.cliStartPolicy;
-  const decision = await deps.rateLimiter.take(`cli-starts:${request.ip}`, policy, nowMilliseconds);
-  Object.assign(responseHeaders, rateLimitHeaders("cli-starts", policy, decision, nowMilliseconds));
+  const bucket = bucketName(BUCKET_KINDS.cliStarts, request.ip);
+  const decision = await deps.rateLimiter.take(bucket, policy, nowMilliseconds);
+  Object.assign(responseHeaders, rateLimitHeaders(BUCKET_KINDS.cliStarts, policy, decision, nowMilliseconds));
   if (!decision.allowed)
     throw new AppError("RATE_LIMITED", { message: "Too many login sessions started from this address." });
 }

@@ -18,6 +18,7 @@ import type { Principal } from "../../auth/principal.ts";
 import { warmSessionPrincipal } from "../../auth/session-tokens.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
 import type { BucketDecision } from "../../domain/ratelimit/bucket.ts";
+import { BUCKET_KINDS, bucketName } from "../../domain/ratelimit/buckets.ts";
 import { rateLimitDecisionHeaders, rateLimitPolicyHeaders } from "../../domain/ratelimit/headers.ts";
 import type { AppDeps } from "../../http/app-deps.ts";
 import { clientAddress } from "../../http/client-ip.ts";
@@ -165,7 +166,11 @@ function withToken(
     deps.metrics.fastLaneAnswers++;
     return answer(decision);
   };
-  const decision = deps.rateLimiter.take(`key:${principal.keyId}`, principal.ratelimit, nowMilliseconds);
+  const decision = deps.rateLimiter.take(
+    bucketName(BUCKET_KINDS.key, principal.keyId),
+    principal.ratelimit,
+    nowMilliseconds,
+  );
   return decision instanceof Promise ? decision.then(respond) : respond(decision);
 }
 
@@ -189,7 +194,7 @@ function fixedPartsOf(principal: Principal): FixedParts {
   let parts = fixedParts.get(principal);
   if (parts === undefined) {
     const headers: Record<string, string> = { ...ANSWER_HEADERS, "content-type": "application/json;charset=utf-8" };
-    rateLimitPolicyHeaders("key", principal.ratelimit, headers);
+    rateLimitPolicyHeaders(BUCKET_KINDS.key, principal.ratelimit, headers);
     parts = { headers: new Headers(headers), verifications: new Map() };
     fixedParts.set(principal, parts);
   }
@@ -216,7 +221,7 @@ function answer(
 ): Response {
   const response = new Response(body, { status, headers: fixed });
   response.headers.set("x-request-id", requestId);
-  rateLimitDecisionHeaders("key", decision, nowMilliseconds, response.headers);
+  rateLimitDecisionHeaders(BUCKET_KINDS.key, decision, nowMilliseconds, response.headers);
   return response;
 }
 
@@ -314,6 +319,10 @@ function mayBeThrottled(deps: AppDeps, request: Request, server: SocketServer | 
     deps.settings.trustedProxies,
   );
   if (clientIp === null) return false;
-  const tokens = deps.rateLimiter.peek(`auth-failures:${clientIp}`, deps.settings.authFailurePolicy, nowMilliseconds);
+  const tokens = deps.rateLimiter.peek(
+    bucketName(BUCKET_KINDS.authFailures, clientIp),
+    deps.settings.authFailurePolicy,
+    nowMilliseconds,
+  );
   return tokens instanceof Promise || tokens < 1;
 }

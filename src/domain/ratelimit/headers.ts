@@ -8,13 +8,14 @@
  * credential and write only the second per request (into a Headers copied from that template).
  */
 import type { BucketDecision, RateLimitPolicy } from "./bucket.ts";
+import type { BucketKind } from "./buckets.ts";
 
 /** A plain record of header fields (the pipeline's), or a Headers (the fast lanes'). */
 export type HeaderFields = Record<string, string> | Headers;
 
 /** All the fields, written into `headers` (a new object when none is given, which is returned either way). */
 export function rateLimitHeaders(
-  policyName: string,
+  policyName: BucketKind,
   policy: RateLimitPolicy,
   decision: BucketDecision,
   nowMilliseconds: number,
@@ -27,7 +28,7 @@ export function rateLimitHeaders(
 
 /** The fields fixed by the policy: the same on every answer under it. */
 export function rateLimitPolicyHeaders(
-  policyName: string,
+  policyName: BucketKind,
   policy: RateLimitPolicy,
   headers: Record<string, string> = {},
 ): Record<string, string> {
@@ -38,7 +39,7 @@ export function rateLimitPolicyHeaders(
 
 /** The fields that move with each decision. */
 export function rateLimitDecisionHeaders(
-  policyName: string,
+  policyName: BucketKind,
   decision: BucketDecision,
   nowMilliseconds: number,
   headers: HeaderFields,
