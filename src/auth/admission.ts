@@ -1,26 +1,29 @@
 /**
- * Admission: the whole access decision for a request, shared by every authenticated route, /v1/authz and
- * /v1/keys/verify.
+ * Admission: the whole access decision for a request, one function for every authenticated route, /v1/authz and
+ * /v1/keys/verify, and for the fast lane of the last two alike (`admit`).
  *
  *   1. a client address with too many recent failed authentications → 429 (before any credential work; the root key,
  *      when memory already knows it, is exempt)
- *   2. the credential (authenticate.ts), in the documented order; a 401 counts against the address
+ *   2. the credential (authenticate.ts), in the documented order; a 401 counts against the address. A credential
+ *      memory holds and allows is decided from memory (`warmPrincipal`), anything else the full way.
  *   3. the principal's bucket (a session spends its parent key's) → 429 with Retry-After
  *   4. usage noted in memory (written in batches, never here)
  *
- * Rate-limit fields are written into `responseHeaders` before any refusal is thrown, so a 429 carries them.
+ * It returns the decision, refusal included, and throws nothing of its own: the HTTP edge (the route mount,
+ * forward-auth, verification, the fast lane) turns it into an answer.
  */
 
 import { ROOT_KEY_PREFIX } from "../domain/keys/secret.ts";
-import type { RateLimitPolicy } from "../domain/ratelimit/bucket.ts";
-import { BUCKET_KINDS, bucketName } from "../domain/ratelimit/buckets.ts";
+import type { BucketDecision, RateLimitPolicy } from "../domain/ratelimit/bucket.ts";
+import { BUCKET_KINDS, type BucketKind, bucketName } from "../domain/ratelimit/buckets.ts";
 import { rateLimitHeaders } from "../domain/ratelimit/headers.ts";
 import type { Limiter } from "../domain/ratelimit/limiter.ts";
 import { AppError } from "../lib/errors.ts";
-import { cachedKeyCredential } from "./api-keys.ts";
-import { type AccessSpec, authenticateRequest, CredentialRefusal, type PresentedCredentials } from "./authenticate.ts";
+import { cachedKeyCredential, keyPrincipalOf } from "./api-keys.ts";
+import { type AccessSpec, authenticateRequest, type PresentedCredentials } from "./authenticate.ts";
+import { decideKeyAccess, decideScopes } from "./decision.ts";
 import type { Principal } from "./principal.ts";
-import type { SessionTokenDeps } from "./session-tokens.ts";
+import { type SessionTokenDeps, warmSessionPrincipal } from "./session-tokens.ts";
 import type { UsageRecorder } from "./usage.ts";
 
 export interface AdmissionDeps extends SessionTokenDeps {
@@ -63,59 +66,158 @@ export interface AdmissionRequest {
   /** The method the browser rule is decided on; NO_REQUEST_METHOD where there is none. */
   method: string | null;
   presented: PresentedCredentials;
-  /** Whose failed authentications count; null when unknown or when failures must not count (verify). */
-  clientIp: string | null;
+  /**
+   * Whose failed authentications count; null when unknown or when failures must not count (verify). A function,
+   * because working the address out costs a little and is needed only while some address may be throttled.
+   */
+  clientIp: () => string | null;
 }
 
-/** What admission established, filled in as it goes, so a caller can report it even when admission refuses. */
-export interface AdmissionOutcome {
-  principal: Principal | null;
-  rateLimit: { limit: number; remaining: number; resetAtMs: number } | null;
+/** For a request whose failures must not count against any address (verification: the host API asks). */
+export const NO_CLIENT_ADDRESS = (): string | null => null;
+
+/** A bucket's answer to this request, and which bucket it was: what the rate-limit fields describe. */
+export interface BucketAnswer {
+  kind: BucketKind;
+  policy: RateLimitPolicy;
+  decision: BucketDecision;
 }
 
-export async function admitRequest(
+/** The rate-limit fields of the bucket that answered, if one did, written into `headers`. */
+export function writeBucketFields(
+  admission: Admission,
+  nowMilliseconds: number,
+  headers: Record<string, string>,
+): void {
+  const bucket = admission.bucket;
+  if (bucket !== null) rateLimitHeaders(bucket.kind, bucket.policy, bucket.decision, nowMilliseconds, headers);
+}
+
+/** What admission decided: the principal (when the credential was identified, refused or not), the bucket, why not. */
+export type Admission =
+  | { principal: Principal; bucket: BucketAnswer; refusal: null }
+  | { principal: Principal | null; bucket: BucketAnswer | null; refusal: AppError };
+
+/** An admission memory decided: a principal it holds, and its key's bucket, which admitted the request or not. */
+export interface WarmAdmission {
+  principal: Principal;
+  bucket: BucketAnswer;
+  refusal: AppError | null;
+}
+
+/**
+ * The decision on a request. `memoryOnly` (the fast lane): decide only what memory holds and allows, or the key's
+ * bucket refuses, with no side effect otherwise; null then, for the full pipeline to decide from the start. The
+ * answer is synchronous whenever the bucket's is (an in-process bucket), which keeps the fast lane's cost down.
+ */
+export function admit(
   deps: AdmissionDeps,
   spec: AccessSpec,
   request: AdmissionRequest,
   nowMilliseconds: number,
-  responseHeaders: Record<string, string>,
-  outcome: AdmissionOutcome = { principal: null, rateLimit: null },
-): Promise<Principal> {
+  memoryOnly: true,
+): WarmAdmission | Promise<WarmAdmission> | null;
+export function admit(
+  deps: AdmissionDeps,
+  spec: AccessSpec,
+  request: AdmissionRequest,
+  nowMilliseconds: number,
+  memoryOnly?: false,
+): Promise<Admission>;
+export function admit(
+  deps: AdmissionDeps,
+  spec: AccessSpec,
+  request: AdmissionRequest,
+  nowMilliseconds: number,
+  memoryOnly = false,
+): Admission | Promise<Admission> | null {
+  if (!memoryOnly) return admitAny(deps, spec, request, nowMilliseconds);
+  if (mayBeThrottled(deps, request, nowMilliseconds)) return null;
+  const principal = warmPrincipal(deps, spec, request.presented, nowMilliseconds);
+  return principal === undefined ? null : spendFrom(deps, principal, nowMilliseconds);
+}
+
+async function admitAny(
+  deps: AdmissionDeps,
+  spec: AccessSpec,
+  request: AdmissionRequest,
+  nowMilliseconds: number,
+): Promise<Admission> {
+  const clientIp = request.clientIp();
   const failureBucket =
-    request.clientIp === null || isKnownRootKey(deps, request.presented)
+    clientIp === null || isKnownRootKey(deps, request.presented)
       ? null
-      : bucketName(BUCKET_KINDS.authFailures, request.clientIp);
+      : bucketName(BUCKET_KINDS.authFailures, clientIp);
   const failurePolicy = deps.settings.authFailurePolicy;
   if (failureBucket !== null && (await deps.rateLimiter.peek(failureBucket, failurePolicy, nowMilliseconds)) < 1) {
     const decision = await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
-    Object.assign(
-      responseHeaders,
-      rateLimitHeaders(BUCKET_KINDS.authFailures, failurePolicy, decision, nowMilliseconds),
-    );
-    throw rateLimited("Too many failed authentications from this address.");
+    return {
+      principal: null,
+      bucket: { kind: BUCKET_KINDS.authFailures, policy: failurePolicy, decision },
+      refusal: rateLimited("Too many failed authentications from this address."),
+    };
   }
-  let principal: Principal;
-  try {
-    principal = await authenticateRequest(deps, spec, request.method, request.presented, nowMilliseconds);
-  } catch (error) {
-    if (failureBucket !== null && error instanceof AppError && error.status === 401) {
+  const warm = warmPrincipal(deps, spec, request.presented, nowMilliseconds);
+  if (warm !== undefined) return spendFrom(deps, warm, nowMilliseconds);
+  const authentication = await authenticateRequest(deps, spec, request.method, request.presented, nowMilliseconds);
+  if (authentication.refusal !== null) {
+    if (failureBucket !== null && authentication.refusal.status === 401) {
       deps.authFailures.noteFailure(nowMilliseconds);
       await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
     }
-    if (error instanceof CredentialRefusal) outcome.principal = error.principal;
-    throw error;
+    return { ...authentication, bucket: null };
   }
-  outcome.principal = principal;
-  const decision = await deps.rateLimiter.take(
-    bucketName(BUCKET_KINDS.key, principal.keyId),
-    principal.ratelimit,
-    nowMilliseconds,
-  );
-  outcome.rateLimit = { limit: principal.ratelimit.limit, remaining: decision.remaining, resetAtMs: decision.fullAtMs };
-  Object.assign(responseHeaders, rateLimitHeaders(BUCKET_KINDS.key, principal.ratelimit, decision, nowMilliseconds));
-  if (!decision.allowed) throw keyRateLimited();
-  deps.usage.record(principal.keyId, nowMilliseconds);
-  return principal;
+  return spendFrom(deps, authentication.principal, nowMilliseconds);
+}
+
+/**
+ * The principal for a credential memory holds and allows, decided as the full check would (the same decision
+ * functions on the same records); undefined for the full check to decide, and say why. It decides only the plain
+ * case: one credential, no Origin (no browser rule, no origin list), no X-Project-Id, not a root-only route.
+ */
+function warmPrincipal(
+  deps: AdmissionDeps,
+  spec: AccessSpec,
+  presented: PresentedCredentials,
+  nowMilliseconds: number,
+): Principal | undefined {
+  const { secret, sessionToken } = presented;
+  if (presented.origin !== null || presented.projectId !== null || spec.credential === "root") return undefined;
+  if (sessionToken !== null) {
+    if (secret !== null || spec.credential === "key") return undefined;
+    const session = warmSessionPrincipal(deps, sessionToken, { origin: null, module: spec.module }, nowMilliseconds);
+    return session && decideScopes(session.scopes, spec.scopes ?? []).ok ? session : undefined;
+  }
+  const record = secret === null ? undefined : cachedKeyCredential(deps.credentials, secret);
+  if (record === undefined) return undefined;
+  const requirement = { module: spec.module, scopes: spec.scopes, refuseRootKey: spec.dataPlane };
+  return decideKeyAccess(record, requirement, nowMilliseconds).ok ? keyPrincipalOf(record) : undefined;
+}
+
+/** Spends a token of the principal's bucket; usage is noted only when it admits. */
+function spendFrom(deps: AdmissionDeps, principal: Principal, nowMilliseconds: number): Admission | Promise<Admission> {
+  const policy = principal.ratelimit;
+  const admission = (decision: BucketDecision): Admission => {
+    const bucket = { kind: BUCKET_KINDS.key, policy, decision };
+    if (!decision.allowed) return { principal, bucket, refusal: keyRateLimited() };
+    deps.usage.record(principal.keyId, nowMilliseconds);
+    return { principal, bucket, refusal: null };
+  };
+  const decision = deps.rateLimiter.take(bucketName(BUCKET_KINDS.key, principal.keyId), policy, nowMilliseconds);
+  return decision instanceof Promise ? decision.then(admission) : admission(decision);
+}
+
+/**
+ * Whether this client's failed authentications may have emptied its failure bucket, as far as memory can tell
+ * without a wait: the fast lane then leaves the request to the full pipeline, which answers the 429.
+ */
+function mayBeThrottled(deps: AdmissionDeps, request: AdmissionRequest, nowMilliseconds: number): boolean {
+  if (!deps.authFailures.mayThrottle(nowMilliseconds)) return false;
+  const clientIp = request.clientIp();
+  if (clientIp === null) return false;
+  const policy = deps.settings.authFailurePolicy;
+  const tokens = deps.rateLimiter.peek(bucketName(BUCKET_KINDS.authFailures, clientIp), policy, nowMilliseconds);
+  return tokens instanceof Promise || tokens < 1;
 }
 
 /**
@@ -134,6 +236,6 @@ function rateLimited(message: string): AppError {
 }
 
 /** The refusal of a request whose key's bucket is empty. */
-export function keyRateLimited(): AppError {
+function keyRateLimited(): AppError {
   return rateLimited("The key's rate limit is exhausted.");
 }

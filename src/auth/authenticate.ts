@@ -50,29 +50,33 @@ export interface PresentedCredentials {
 }
 
 export function presentedBy(headers: Headers): PresentedCredentials {
-  const authorization = headers.get("authorization");
-  const match = authorization === null ? null : /^Bearer(?:[ \t]+(.*))?$/i.exec(authorization);
-  const secret = match ? (match[1] ?? "").trim() : "";
   return {
-    secret: secret === "" ? null : secret,
+    secret: bearerSecretOf(headers.get("authorization")),
     sessionToken: headers.get("x-session-token"),
     origin: headers.get("origin"),
     projectId: headers.get("x-project-id"),
   };
 }
 
-/**
- * The principal, or a refusal. A refusal that comes after the credential was identified (revoked, scopes, …) carries
- * the principal it would have been, so verification can say whose credential it refused.
- */
-export class CredentialRefusal extends AppError {
-  constructor(
-    refusal: AppError,
-    readonly principal: Principal,
-  ) {
-    super(refusal.code, { message: refusal.publicMessage, details: refusal.details });
+/** The credential of `Authorization: Bearer <credential>` (the scheme in any case); null for none or another scheme. */
+function bearerSecretOf(authorization: string | null): string | null {
+  if (authorization === null) return null;
+  // The form every client sends, without the regular expression; anything else takes the general grammar below.
+  if (authorization.startsWith("Bearer ") && !/\s/.test(authorization.slice(7))) {
+    return authorization.length > 7 ? authorization.slice(7) : null;
   }
+  const match = /^Bearer(?:[ \t]+(.*))?$/i.exec(authorization);
+  const secret = match ? (match[1] ?? "").trim() : "";
+  return secret === "" ? null : secret;
 }
+
+/**
+ * Who the credential stands for, or the refusal. A refusal that comes after the credential was identified (revoked,
+ * scopes, …) names the principal it would have been, so verification can say whose credential it refused.
+ */
+export type Authentication =
+  | { principal: Principal; refusal: null }
+  | { principal: Principal | null; refusal: AppError };
 
 /**
  * `method` is the method the browser rule is decided on: the request's own, the original one behind a proxy, or null
@@ -84,39 +88,49 @@ export async function authenticateRequest(
   method: string | null,
   presented: PresentedCredentials,
   nowMilliseconds: number,
-): Promise<Principal> {
+): Promise<Authentication> {
   const { origin, sessionToken, secret } = presented;
   // latchkey's own pages (the CLI approval page) are not a foreign browser origin: no project needs to list them.
   const foreignOrigin = origin !== null && origin !== ownOrigin(deps.settings.publicUrl) ? origin : null;
   const projectId = presented.projectId ?? undefined;
 
   if (origin !== null && sessionToken === null && method !== null && isWriteMethod(method) && !spec.browserChannel) {
-    throw new AppError("SESSION_REQUIRED", {
-      message: "A browser request that writes must carry a session token (X-Session-Token), not a bare API key.",
-    });
+    return refused(
+      new AppError("SESSION_REQUIRED", {
+        message: "A browser request that writes must carry a session token (X-Session-Token), not a bare API key.",
+      }),
+    );
   }
 
   if (sessionToken !== null && spec.credential !== "key") {
-    const session = await authenticateSessionToken(
-      deps,
-      sessionToken,
-      { origin: foreignOrigin, projectId, module: spec.module },
-      nowMilliseconds,
-    );
+    let session: Principal;
+    try {
+      session = await authenticateSessionToken(
+        deps,
+        sessionToken,
+        { origin: foreignOrigin, projectId, module: spec.module },
+        nowMilliseconds,
+      );
+    } catch (error) {
+      if (error instanceof AppError) return refused(error);
+      throw error;
+    }
     if (secret !== null) {
       const key = await authenticateKey(deps.credentials, secret, { projectId }, nowMilliseconds);
-      if (!key.ok) throw new AppError(key.code, { details: key.details });
+      if (!key.ok) return refused(new AppError(key.code, { details: key.details }));
       if (key.principal.keyId !== session.keyId) {
-        throw new AppError("SESSION_INVALID", { message: "The session token was not minted from this API key." });
+        return refused(
+          new AppError("SESSION_INVALID", { message: "The session token was not minted from this API key." }),
+        );
       }
     }
-    if (spec.credential === "root") throw needsRootKey();
+    if (spec.credential === "root") return refused(needsRootKey());
     const scopes = decideScopes(session.scopes, spec.scopes ?? []);
-    if (!scopes.ok) throw new CredentialRefusal(new AppError(scopes.code, { details: scopes.details }), session);
-    return session;
+    if (!scopes.ok) return refused(new AppError(scopes.code, { details: scopes.details }), session);
+    return { principal: session, refusal: null };
   }
 
-  if (secret === null) throw new AppError("API_KEY_REQUIRED");
+  if (secret === null) return refused(new AppError("API_KEY_REQUIRED"));
   const authentication = await authenticateKey(
     deps.credentials,
     secret,
@@ -127,30 +141,41 @@ export async function authenticateRequest(
     const refusal = new AppError(authentication.code, {
       details: authentication.details ?? hintFor(secret, authentication.code),
     });
-    throw authentication.principal ? new CredentialRefusal(refusal, authentication.principal) : refusal;
+    return refused(refusal, authentication.principal);
   }
   const principal = authentication.principal;
-  if (spec.credential === "root" && !principal.isRoot) throw needsRootKey();
-  if (!principal.isRoot || projectId === undefined) return principal;
+  if (spec.credential === "root" && !principal.isRoot) return refused(needsRootKey());
+  if (!principal.isRoot || projectId === undefined) return { principal, refusal: null };
   if (spec.credential === "root") {
-    throw new AppError("VALIDATION_FAILED", {
-      message: "X-Project-Id does not apply to this route: it is not about one project.",
-      details: [{ path: "X-Project-Id", message: "must not be sent to this route" }],
-    });
+    return refused(
+      new AppError("VALIDATION_FAILED", {
+        message: "X-Project-Id does not apply to this route: it is not about one project.",
+        details: [{ path: "X-Project-Id", message: "must not be sent to this route" }],
+      }),
+    );
   }
   return rootInProject(deps, principal, projectId);
 }
 
+function refused(refusal: AppError, principal: Principal | null = null): Authentication {
+  return { principal, refusal };
+}
+
 /** The root key acting in the project X-Project-Id names: as if it were a key of that project, with root's powers. */
-async function rootInProject(deps: SessionTokenDeps, root: Principal, projectId: string): Promise<Principal> {
+async function rootInProject(deps: SessionTokenDeps, root: Principal, projectId: string): Promise<Authentication> {
   const project = await deps.credentials.project(projectId);
   if (!project) {
-    throw new AppError("NOT_FOUND", {
-      message: "No such project.",
-      details: [{ path: "X-Project-Id", message: "no project has this id" }],
-    });
+    return refused(
+      new AppError("NOT_FOUND", {
+        message: "No such project.",
+        details: [{ path: "X-Project-Id", message: "no project has this id" }],
+      }),
+    );
   }
-  return { ...root, projectId: project.id, tenantId: project.tenantId, crossProject: false };
+  return {
+    principal: { ...root, projectId: project.id, tenantId: project.tenantId, crossProject: false },
+    refusal: null,
+  };
 }
 
 /** A session token is a JWT (three base64url parts); sent as a bearer key, say where it belongs. */

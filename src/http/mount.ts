@@ -13,7 +13,7 @@
  */
 import type { Elysia } from "elysia";
 import type { z } from "zod";
-import { admitRequest } from "../auth/admission.ts";
+import { admit, writeBucketFields } from "../auth/admission.ts";
 import { type AccessSpec, presentedBy } from "../auth/authenticate.ts";
 import { auditActorOf } from "../domain/audit/service.ts";
 import type { AppDeps } from "./app-deps.ts";
@@ -208,18 +208,15 @@ function credentialStep(deps: AppDeps, spec: AnyRoute): Step | undefined {
   const access = { ...spec, credential: spec.credential as AccessSpec["credential"] };
   return async ({ request, set }) => {
     const state = stateOf(request);
-    const rateLimitFields: Record<string, string> = {};
-    try {
-      state.principal = await admitRequest(
-        deps,
-        access,
-        { method: request.method, presented: presentedBy(request.headers), clientIp: state.clientIp },
-        state.nowMilliseconds,
-        rateLimitFields,
-      );
-    } finally {
-      Object.assign(set.headers, rateLimitFields);
-    }
+    const admission = await admit(
+      deps,
+      access,
+      { method: request.method, presented: presentedBy(request.headers), clientIp: () => state.clientIp },
+      state.nowMilliseconds,
+    );
+    writeBucketFields(admission, state.nowMilliseconds, set.headers as Record<string, string>);
+    if (admission.refusal !== null) throw admission.refusal;
+    state.principal = admission.principal;
   };
 }
 

@@ -206,11 +206,24 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
       });
     }
     expect((await world.call("GET", "/v1/authz", { headers: { "x-session-token": token } })).status).toBe(200);
-    expect((await world.call("GET", "/v1/authz", { headers: { authorization: `bearer ${key.secret}` } })).status).toBe(
-      200,
-    );
     expect((await world.call("GET", "/v1/authz", { key: world.rootKey })).status).toBe(403);
     expect(await fastLaneAnswers(world)).toBe(before);
+  });
+
+  test("one bearer grammar: what the pipeline reads, the lane reads alike and answers as the pipeline", async () => {
+    const key = await createKey(world, { scopes: ["runs:read"] });
+    await world.call("GET", "/v1/authz", { key: key.secret }); // warms the cache
+    for (const authorization of [`bearer ${key.secret}`, `BEARER  ${key.secret}`, `Bearer\t${key.secret} `]) {
+      const headers = { authorization };
+      const before = await fastLaneAnswers(world);
+      const fast = await world.call("GET", "/v1/authz", { headers });
+      expect({ authorization, lane: await fastLaneAnswers(world) }).toEqual({ authorization, lane: before + 1 });
+      world.deps.settings.fastLane = false;
+      const full = await world.call("GET", "/v1/authz", { headers });
+      world.deps.settings.fastLane = true;
+      expect(comparable(fast)).toEqual(comparable(full));
+      expect(fast.status).toBe(200);
+    }
   });
 
   test("regression: both lanes agree on credential-first order, method case and respelled tokens", async () => {

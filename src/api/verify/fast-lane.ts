@@ -11,14 +11,12 @@
  * validation of the input and of the response (the contract tests and fuzzers check every answer against the
  * document); working out the client's address unless some address may be throttled (see FailureWatch).
  */
-import { keyRateLimited } from "../../auth/admission.ts";
-import { cachedKeyCredential, keyPrincipalOf } from "../../auth/api-keys.ts";
-import { decideKeyAccess, decideScopes } from "../../auth/decision.ts";
+import { admit, NO_CLIENT_ADDRESS, NO_REQUEST_METHOD, type WarmAdmission } from "../../auth/admission.ts";
+import { type AccessSpec, type PresentedCredentials, presentedBy } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
-import { warmSessionPrincipal } from "../../auth/session-tokens.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
 import type { BucketDecision } from "../../domain/ratelimit/bucket.ts";
-import { BUCKET_KINDS, bucketName } from "../../domain/ratelimit/buckets.ts";
+import { BUCKET_KINDS } from "../../domain/ratelimit/buckets.ts";
 import { rateLimitDecisionHeaders, rateLimitPolicyHeaders } from "../../domain/ratelimit/headers.ts";
 import type { AppDeps } from "../../http/app-deps.ts";
 import { clientAddress } from "../../http/client-ip.ts";
@@ -58,35 +56,43 @@ export function warmAuthorization(deps: AppDeps, request: Request, server: Socke
   const startedAt = performance.now();
   const headers = request.headers;
   for (const name of AUTHZ_HEADERS_FOR_THE_PIPELINE) if (headers.has(name)) return null;
-  const token = headers.get("x-session-token");
-  const secret = bearerSecretOf(headers.get("authorization"));
-  // A token with a key too must have been minted from that key: the pipeline checks that pairing.
-  if ((token === null) === (secret === null)) return null;
   const scopes = requiredScopesOf(request.url);
   if (scopes === null) return null;
   const nowMilliseconds = deps.clock.nowMilliseconds();
-  const principal = warmPrincipal(deps, secret, token, scopes, nowMilliseconds);
-  if (!principal || mayBeThrottled(deps, request, server, nowMilliseconds)) return null;
-  return withToken(deps, principal, nowMilliseconds, (decision) => {
+  const admitting = admit(
+    deps,
+    { ...DATA_PLANE, scopes },
+    {
+      // Neither Origin nor a method header is present (checked above), so the browser rule has nothing to judge.
+      method: NO_REQUEST_METHOD,
+      presented: presentedBy(headers),
+      clientIp: () =>
+        clientAddress(socketAddressOf(server, request), headers.get("x-forwarded-for"), deps.settings.trustedProxies),
+    },
+    nowMilliseconds,
+    true,
+  );
+  return answered(deps, admitting, (admission) => {
     const requestId = requestIdOf(request);
+    const { principal, bucket } = admission;
     const parts = fixedPartsOf(principal);
-    if (!decision.allowed) {
+    if (admission.refusal !== null) {
       // As forward-auth refuses: the error envelope, and X-Latchkey-Error for a proxy that drops the body.
-      const refusal = answerError(keyRateLimited(), requestId);
-      deps.metrics.recordVerification("RATE_LIMITED");
+      const refusal = answerError(admission.refusal, requestId);
+      deps.metrics.recordVerification(admission.refusal.code);
       deps.metrics.rateLimited++;
       recordFinished(deps, "GET", AUTHZ_PATH, refusal.status, startedAt, requestId);
       const body = JSON.stringify(refusal.body);
-      const response = answer(body, refusal.status, parts.headers, requestId, decision, nowMilliseconds);
+      const response = answer(body, refusal.status, parts.headers, requestId, bucket.decision, nowMilliseconds);
       for (const [name, value] of Object.entries(refusal.headers)) response.headers.set(name, value);
-      response.headers.set("x-latchkey-error", "RATE_LIMITED");
+      response.headers.set("x-latchkey-error", admission.refusal.code);
       return response;
     }
     deps.metrics.recordVerification("VALID");
     parts.authorization ??= authorizationAnswerOf(principal, parts.headers);
     recordFinished(deps, "GET", AUTHZ_PATH, 200, startedAt, requestId);
     const { body, headers: fixed } = parts.authorization;
-    return answer(body, 200, fixed, requestId, decision, nowMilliseconds);
+    return answer(body, 200, fixed, requestId, bucket.decision, nowMilliseconds);
   });
 }
 
@@ -116,62 +122,42 @@ export async function warmVerification(
   const text = await request.text();
   const body = verifyBodyOf(text);
   const nowMilliseconds = deps.clock.nowMilliseconds();
-  const principal = body && warmPrincipal(deps, body.key, body.token, body.scopes, nowMilliseconds);
+  const admitting =
+    body && admit(deps, { ...DATA_PLANE, scopes: body.scopes }, verifyRequestOf(body), nowMilliseconds, true);
   const answering =
-    principal &&
-    withToken(deps, principal, nowMilliseconds, (decision) => {
+    admitting &&
+    answered(deps, admitting, ({ principal, bucket, refusal }) => {
       // A verification is always 200; a spent bucket is its code, RATE_LIMITED, as the pipeline answers it.
-      const code = decision.allowed ? "VALID" : "RATE_LIMITED";
+      const code = refusal?.code ?? "VALID";
       deps.metrics.recordVerification(code);
       const requestId = requestIdOf(request);
       const parts = fixedPartsOf(principal);
       recordFinished(deps, "POST", VERIFY_PATH, 200, startedAt, requestId);
-      const body = verificationBodyOf(parts, principal, code, decision);
-      return answer(body, 200, parts.headers, requestId, decision, nowMilliseconds);
+      const body = verificationBodyOf(parts, principal, code, bucket.decision);
+      return answer(body, 200, parts.headers, requestId, bucket.decision, nowMilliseconds);
     });
-  const answered = answering instanceof Promise ? await answering : answering;
-  if (answered) return answered;
+  const response = answering instanceof Promise ? await answering : answering;
+  if (response) return response;
   const copy = new Request(request.url, { method: "POST", headers, body: text });
   carrySocketAddress(copy, socketAddressOf(server, request));
   return pipeline(copy);
 }
 
-/** The principal for a credential memory holds and the decision allows; undefined for the pipeline to decide. */
-function warmPrincipal(
-  deps: AppDeps,
-  secret: string | null,
-  token: string | null,
-  scopes: readonly string[],
-  nowMilliseconds: number,
-): Principal | undefined {
-  if (token !== null) {
-    const session = warmSessionPrincipal(deps, token, { origin: null, module: "verify" }, nowMilliseconds);
-    return session && decideScopes(session.scopes, scopes).ok ? session : undefined;
-  }
-  const record = secret === null ? undefined : cachedKeyCredential(deps.credentials, secret);
-  if (!record) return undefined;
-  const decision = decideKeyAccess(record, { module: "verify", scopes, refuseRootKey: true }, nowMilliseconds);
-  return decision.ok ? keyPrincipalOf(record) : undefined;
-}
+/** What both routes ask of a credential: the data plane's question, under the verify module. */
+const DATA_PLANE: AccessSpec = { credential: "key_or_session", module: "verify", dataPlane: true };
 
-/** Asks the principal's bucket for a token and answers with its decision (usage is noted only when allowed). */
-function withToken(
+/** The answer built from the admission memory decided, or null when it could not and the pipeline must. */
+function answered(
   deps: AppDeps,
-  principal: Principal,
-  nowMilliseconds: number,
-  answer: (decision: BucketDecision) => Response,
-): Response | Promise<Response> {
-  const respond = (decision: BucketDecision): Response => {
-    if (decision.allowed) deps.usage.record(principal.keyId, nowMilliseconds);
+  admitting: WarmAdmission | Promise<WarmAdmission> | null,
+  answer: (admission: WarmAdmission) => Response,
+): Response | null | Promise<Response | null> {
+  if (admitting === null) return null;
+  const respond = (admission: WarmAdmission): Response => {
     deps.metrics.fastLaneAnswers++;
-    return answer(decision);
+    return answer(admission);
   };
-  const decision = deps.rateLimiter.take(
-    bucketName(BUCKET_KINDS.key, principal.keyId),
-    principal.ratelimit,
-    nowMilliseconds,
-  );
-  return decision instanceof Promise ? decision.then(respond) : respond(decision);
+  return admitting instanceof Promise ? admitting.then(respond) : respond(admitting);
 }
 
 /**
@@ -245,13 +231,6 @@ function verificationBodyOf(parts: FixedParts, principal: Principal, code: strin
   return halves[0] + rateLimit + halves[1];
 }
 
-/** `Bearer <secret>` in its plain form; anything else (other spacing, schemes, empty) is the pipeline's to judge. */
-function bearerSecretOf(authorization: string | null): string | null {
-  if (authorization === null || !authorization.startsWith("Bearer ")) return null;
-  const secret = authorization.slice(7);
-  return secret.length > 0 && !/\s/.test(secret) ? secret : null;
-}
-
 /** The scopes of `?scopes=a:b,c:d`, or none; null for any other query (the pipeline parses and judges it). */
 function requiredScopesOf(url: string): string[] | null {
   const queryStart = url.indexOf("?");
@@ -310,19 +289,8 @@ function verifyBodyOf(text: string): { key: string | null; token: string | null;
   };
 }
 
-/** Whether this client's failed authentications have emptied its failure bucket (then the pipeline answers 429). */
-function mayBeThrottled(deps: AppDeps, request: Request, server: SocketServer | null, nowMilliseconds: number) {
-  if (!deps.authFailures.mayThrottle(nowMilliseconds)) return false;
-  const clientIp = clientAddress(
-    socketAddressOf(server, request),
-    request.headers.get("x-forwarded-for"),
-    deps.settings.trustedProxies,
-  );
-  if (clientIp === null) return false;
-  const tokens = deps.rateLimiter.peek(
-    bucketName(BUCKET_KINDS.authFailures, clientIp),
-    deps.settings.authFailurePolicy,
-    nowMilliseconds,
-  );
-  return tokens instanceof Promise || tokens < 1;
+/** The admission request of a verification body: the host API asks about a credential (see routes.ts). */
+function verifyRequestOf(body: { key: string | null; token: string | null }) {
+  const presented: PresentedCredentials = { secret: body.key, sessionToken: body.token, origin: null, projectId: null };
+  return { method: NO_REQUEST_METHOD, presented, clientIp: NO_CLIENT_ADDRESS };
 }

@@ -4,7 +4,7 @@
  * error body and X-Latchkey-Error (a proxy drops auth bodies; the code lets it rebuild one). The method the browser
  * rule is decided on is the original request's, which the proxy names in a header.
  */
-import { admitRequest } from "../../auth/admission.ts";
+import { admit, writeBucketFields } from "../../auth/admission.ts";
 import { presentedBy } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
 import { type HttpMethod, RATE_LIMIT_HEADERS, type ResponseHeader, route } from "../../http/route.ts";
@@ -135,32 +135,29 @@ export const forwardAuthRoutes = [
           429: [...RATE_LIMIT_HEADERS, ...REFUSAL_HEADERS],
         },
         handle: async ({ deps, query, request, nowMilliseconds, responseHeaders }) => {
-          let principal: Principal;
-          try {
-            principal = await admitRequest(
-              deps,
-              {
-                credential: "key_or_session",
-                module: "verify",
-                scopes: requiredScopes(query.scopes, request.headers),
-                dataPlane: true,
-              },
-              {
-                method: originalMethodOf(request.headers, method),
-                presented: presentedBy(request.headers),
-                clientIp: request.ip,
-              },
-              nowMilliseconds,
-              responseHeaders,
-            );
-          } catch (error) {
-            if (error instanceof AppError) {
-              deps.metrics.recordVerification(error.code);
-              // A proxy drops the body of an auth answer; this header lets it rebuild the error body for the client.
-              responseHeaders["x-latchkey-error"] = error.code;
-            }
-            throw error;
+          const admission = await admit(
+            deps,
+            {
+              credential: "key_or_session",
+              module: "verify",
+              scopes: requiredScopes(query.scopes, request.headers),
+              dataPlane: true,
+            },
+            {
+              method: originalMethodOf(request.headers, method),
+              presented: presentedBy(request.headers),
+              clientIp: () => request.ip,
+            },
+            nowMilliseconds,
+          );
+          writeBucketFields(admission, nowMilliseconds, responseHeaders);
+          if (admission.refusal !== null) {
+            deps.metrics.recordVerification(admission.refusal.code);
+            // A proxy drops the body of an auth answer; this header lets it rebuild the error body for the client.
+            responseHeaders["x-latchkey-error"] = admission.refusal.code;
+            throw admission.refusal;
           }
+          const principal = admission.principal;
           deps.metrics.recordVerification("VALID");
           Object.assign(responseHeaders, identityHeaders(principal));
           return authorizationOf(principal);

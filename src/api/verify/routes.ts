@@ -3,7 +3,13 @@
  * the same admission as latchkey's own routes (the documented decision order, the key's bucket, usage batched in
  * memory); forward-auth for proxies is its sibling, in forward-auth.ts.
  */
-import { type AdmissionOutcome, admitRequest, NO_REQUEST_METHOD } from "../../auth/admission.ts";
+import {
+  admit,
+  type BucketAnswer,
+  NO_CLIENT_ADDRESS,
+  NO_REQUEST_METHOD,
+  writeBucketFields,
+} from "../../auth/admission.ts";
 import type { Principal } from "../../auth/principal.ts";
 import { RATE_LIMIT_HEADERS, route } from "../../http/route.ts";
 import { toIsoStringOrNull } from "../../lib/clock.ts";
@@ -15,7 +21,7 @@ import { VerifyBody, VerifyResult } from "./schemas.ts";
 export function verificationOf(
   code: string,
   principal: Principal | null,
-  rateLimit: AdmissionOutcome["rateLimit"],
+  bucket: BucketAnswer | null,
   details: ErrorDetail[],
 ) {
   return {
@@ -28,9 +34,9 @@ export function verificationOf(
     scopes: principal ? [...principal.scopes] : [],
     expires_at: toIsoStringOrNull(principal?.expiresAtMs ?? null),
     ratelimit:
-      rateLimit === null
+      bucket === null
         ? null
-        : { limit: rateLimit.limit, remaining: rateLimit.remaining, reset: rateLimit.resetAtMs },
+        : { limit: bucket.policy.limit, remaining: bucket.decision.remaining, reset: bucket.decision.fullAtMs },
     details,
   };
 }
@@ -65,28 +71,19 @@ export const verifyRoutes = [
         origin: body.origin ?? null,
         projectId: request.headers.get("x-project-id"),
       };
-      const outcome: AdmissionOutcome = { principal: null, rateLimit: null };
-      let code = "VALID";
-      let details: ErrorDetail[] = [];
-      try {
-        await admitRequest(
-          deps,
-          { credential: "key_or_session", module: "verify", scopes: body.scopes, dataPlane: true },
-          // The host API is the caller: its address must not collect its end users' failures. It asks about a
-          // credential, not on behalf of one browser request, so there is no method to apply the browser rule to:
-          // the host API applies it with its own request's method (`origin` still checks the project's origins).
-          { method: NO_REQUEST_METHOD, presented, clientIp: null },
-          nowMilliseconds,
-          responseHeaders,
-          outcome,
-        );
-      } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        code = error.code;
-        details = error.details;
-      }
+      const admission = await admit(
+        deps,
+        { credential: "key_or_session", module: "verify", scopes: body.scopes, dataPlane: true },
+        // The host API is the caller: its address must not collect its end users' failures. It asks about a
+        // credential, not on behalf of one browser request, so there is no method to apply the browser rule to:
+        // the host API applies it with its own request's method (`origin` still checks the project's origins).
+        { method: NO_REQUEST_METHOD, presented, clientIp: NO_CLIENT_ADDRESS },
+        nowMilliseconds,
+      );
+      writeBucketFields(admission, nowMilliseconds, responseHeaders);
+      const code = admission.refusal?.code ?? "VALID";
       deps.metrics.recordVerification(code);
-      return verificationOf(code, outcome.principal, outcome.rateLimit, details);
+      return verificationOf(code, admission.principal, admission.bucket, admission.refusal?.details ?? []);
     },
   }),
   ...forwardAuthRoutes,
