@@ -59,7 +59,7 @@ export function presentedBy(headers: Headers): PresentedCredentials {
 }
 
 /** The credential of `Authorization: Bearer <credential>` (the scheme in any case); null for none or another scheme. */
-function bearerSecretOf(authorization: string | null): string | null {
+export function bearerSecretOf(authorization: string | null): string | null {
   if (authorization === null) return null;
   // The form every client sends, without the regular expression; anything else takes the general grammar below.
   if (authorization.startsWith("Bearer ") && !/\s/.test(authorization.slice(7))) {

@@ -12,7 +12,7 @@
  * document); working out the client's address unless some address may be throttled (see FailureWatch).
  */
 import { admit, NO_CLIENT_ADDRESS, NO_REQUEST_METHOD, type WarmAdmission } from "../../auth/admission.ts";
-import { type AccessSpec, type PresentedCredentials, presentedBy } from "../../auth/authenticate.ts";
+import { type AccessSpec, bearerSecretOf, type PresentedCredentials } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
 import type { BucketDecision } from "../../domain/ratelimit/bucket.ts";
@@ -65,7 +65,13 @@ export function warmAuthorization(deps: AppDeps, request: Request, server: Socke
     {
       // Neither Origin nor a method header is present (checked above), so the browser rule has nothing to judge.
       method: NO_REQUEST_METHOD,
-      presented: presentedBy(headers),
+      // Origin and X-Project-Id are absent (checked above): the credentials are the bearer's and the token's.
+      presented: {
+        secret: bearerSecretOf(headers.get("authorization")),
+        sessionToken: headers.get("x-session-token"),
+        origin: null,
+        projectId: null,
+      },
       clientIp: () =>
         clientAddress(socketAddressOf(server, request), headers.get("x-forwarded-for"), deps.settings.trustedProxies),
     },

@@ -13,7 +13,7 @@ import {
 import type { Principal } from "../../auth/principal.ts";
 import { RATE_LIMIT_HEADERS, route } from "../../http/route.ts";
 import { toIsoStringOrNull } from "../../lib/clock.ts";
-import { AppError, type ErrorDetail } from "../../lib/errors.ts";
+import type { ErrorDetail } from "../../lib/errors.ts";
 import { forwardAuthRoutes } from "./forward-auth.ts";
 import { VerifyBody, VerifyResult } from "./schemas.ts";
 
