@@ -14,7 +14,7 @@ export type KeyAuthentication =
   | { ok: true; principal: Principal; record: KeyCredentialRecord }
   | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord; principal?: Principal });
 
-export async function lookupKeyCredential(
+async function lookupKeyCredential(
   credentials: CredentialCache,
   secret: string,
 ): Promise<KeyCredentialRecord | undefined> {

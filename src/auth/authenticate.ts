@@ -27,7 +27,7 @@ import { authenticateSessionToken, type SessionTokenDeps } from "./session-token
  */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export function isWriteMethod(method: string): boolean {
+function isWriteMethod(method: string): boolean {
   return !SAFE_METHODS.has(method);
 }
 
@@ -187,7 +187,7 @@ function hintFor(secret: string, code: string): { path: string; message: string 
 let ownOriginMemo = { publicUrl: "", origin: "" };
 
 /** The origin of latchkey's public URL (remembered: it is asked on every request and changes only at start). */
-export function ownOrigin(publicUrl: string): string {
+function ownOrigin(publicUrl: string): string {
   if (ownOriginMemo.publicUrl !== publicUrl) ownOriginMemo = { publicUrl, origin: new URL(publicUrl).origin };
   return ownOriginMemo.origin;
 }

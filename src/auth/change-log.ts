@@ -24,7 +24,7 @@ import type { Executor, Storage } from "../db/storage.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 
 const READ_BATCH = 1000;
-export const CHANGE_RETENTION_MILLISECONDS = 60 * 60 * 1000;
+const CHANGE_RETENTION_MILLISECONDS = 60 * 60 * 1000;
 /** A node not confirmed in sync for longer than this stops answering from its caches. */
 export const SYNC_BOUND_MILLISECONDS = 1000;
 export const HEARTBEAT_INTERVAL_MILLISECONDS = 200;

@@ -80,6 +80,6 @@ function holdsAll(heldScopes: readonly string[], requiredScopes: readonly string
   return true;
 }
 
-export function missingScopes(heldScopes: readonly string[], requiredScopes: readonly string[]): string[] {
+function missingScopes(heldScopes: readonly string[], requiredScopes: readonly string[]): string[] {
   return requiredScopes.filter((scope) => !heldScopes.includes(scope));
 }

@@ -11,7 +11,7 @@ interface PendingUsage {
 }
 
 /** Pending keys that trigger an early flush, so memory stays bounded when very many keys are used in a minute. */
-export const USAGE_BATCH_KEYS_MAX = 10_000;
+const USAGE_BATCH_KEYS_MAX = 10_000;
 
 export class UsageRecorder {
   private pending = new Map<string, PendingUsage>();

@@ -15,7 +15,7 @@ import type { EmbeddedMigration } from "./embedded-migrations.ts";
 import type { AppliedMigration } from "./migrate.ts";
 import type { ChangeRow, Tables } from "./schema.ts";
 
-export type Dialect = "sqlite" | "postgres";
+type Dialect = "sqlite" | "postgres";
 
 /** What the change log names: a key, a project or a tenant whose cached copies must be dropped. */
 export type ChangedEntity = ChangeRow["entity"];

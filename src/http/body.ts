@@ -12,7 +12,7 @@ import { AppError } from "../lib/errors.ts";
  * No latchkey body nests deeper than a few levels. A limit well above that keeps a small body of `[[[[…` from costing
  * far more than its size later (the validator's error message holds the value pretty-printed: quadratic in depth).
  */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 function payloadTooLarge(limitBytes: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", {

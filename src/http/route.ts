@@ -41,7 +41,7 @@ type SuccessBody<Responses> = {
     : never;
 }[keyof Responses];
 
-export interface HandlerContext<C extends Credential, Body, Query, Params> {
+interface HandlerContext<C extends Credential, Body, Query, Params> {
   body: Body;
   query: Query;
   params: Params;

@@ -63,8 +63,8 @@ export function displayText(maxLength: number) {
     .refine((text) => text.isWellFormed(), { message: "must be valid Unicode text" });
 }
 
-export const PAGE_LIMIT_MAX = 100;
-export const PAGE_LIMIT_DEFAULT = 20;
+const PAGE_LIMIT_MAX = 100;
+const PAGE_LIMIT_DEFAULT = 20;
 
 export function pageQuery(cursorKind: IdKind) {
   return {

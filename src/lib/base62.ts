@@ -8,7 +8,7 @@
 export const BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /** Characters needed to write any value of `byteLength` bytes: ceil(8·n / log2 62). */
-export function base62WidthForBytes(byteLength: number): number {
+function base62WidthForBytes(byteLength: number): number {
   return Math.ceil((byteLength * 8) / Math.log2(62));
 }
 

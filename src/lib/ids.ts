@@ -7,7 +7,7 @@
 import { BASE62_ALPHABET, encodeBase62 } from "./base62.ts";
 import { randomBytes } from "./crypto.ts";
 
-export const ID_PREFIXES = {
+const ID_PREFIXES = {
   tenant: "ten",
   project: "prj",
   apiKey: "key",
@@ -18,7 +18,6 @@ export const ID_PREFIXES = {
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
-export type IdPrefix = (typeof ID_PREFIXES)[IdKind];
 
 const ID_BODY_LENGTH = 22;
 const TIME_BYTES = 6;

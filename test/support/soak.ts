@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { generateSecret, ROOT_KEY_PREFIX } from "../../src/domain/keys/secret.ts";
 import { callJson, startBinary } from "./run-binary.ts";
 
-export interface SoakSample {
+interface SoakSample {
   atSeconds: number;
   rssMegabytes: number;
   walMegabytes: number;

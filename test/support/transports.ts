@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe } from "bun:test";
 import { createWorld, type Transport, type World, type WorldOptions } from "./world.ts";
 
-export const TRANSPORTS: readonly Transport[] = ["in-process", "http"];
+const TRANSPORTS: readonly Transport[] = ["in-process", "http"];
 
 export function forEachTransport(title: string, define: (transport: Transport) => void): void {
   for (const transport of TRANSPORTS) describe(`${title} (${transport})`, () => define(transport));

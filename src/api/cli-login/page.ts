@@ -89,7 +89,7 @@ function cspHash(text: string): string {
   return `'sha256-${Buffer.from(sha256Bytes(text)).toString("base64")}'`;
 }
 
-export const APPROVAL_PAGE_CSP = [
+const APPROVAL_PAGE_CSP = [
   "default-src 'none'",
   `script-src ${cspHash(SCRIPT)}`,
   `style-src ${cspHash(STYLE)}`,

@@ -58,7 +58,7 @@ const ScopesParameter = z.union([
  * The scope list of a forward-auth request. This runs on every proxied request, so the check is the scope pattern
  * itself rather than a schema per item; the messages are the ones the Scope schema gives.
  */
-export function parseScopeList(value: string | string[] | undefined, context: z.RefinementCtx): string[] {
+function parseScopeList(value: string | string[] | undefined, context: z.RefinementCtx): string[] {
   const scopes: string[] = [];
   const parts = typeof value === "string" ? [value] : (value ?? []);
   for (const part of parts) {

@@ -23,8 +23,8 @@ export type CliLoginStatus = "pending" | "approved" | "delivered" | "denied" | "
 
 /** How long a minted key waits for the CLI's acknowledgement after it was first handed over. */
 export const DELIVERY_WINDOW_MILLISECONDS = 60_000;
-export const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ";
-export const USER_CODE_LENGTH = 8;
+const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ";
+const USER_CODE_LENGTH = 8;
 /** Wrong user codes allowed per approving key and per client address within a session lifetime. */
 export const WRONG_USER_CODE_ATTEMPTS = 5;
 /**

@@ -43,7 +43,7 @@ export function narrowerPolicy(first: RateLimitPolicy, second: RateLimitPolicy):
   return { limit, windowSeconds: Math.ceil((limit * slower.windowSeconds) / slower.limit) };
 }
 
-export function refillRatePerMillisecond(policy: RateLimitPolicy): number {
+function refillRatePerMillisecond(policy: RateLimitPolicy): number {
   return policy.limit / (policy.windowSeconds * 1000);
 }
 
