@@ -16,6 +16,7 @@ import { prepareSigningKeys } from "../domain/sessions/signing-keys.ts";
 import type { AppDeps, AppSettings } from "../http/app-deps.ts";
 import { OriginRegistry } from "../http/cors.ts";
 import type { Clock } from "../lib/clock.ts";
+import { causeFields } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import { Metrics } from "../lib/metrics.ts";
 
@@ -62,7 +63,7 @@ export async function createDeps(input: DepsInput): Promise<AppDeps> {
     // A full batch is written on a later turn of the event loop, never inside the request that filled it.
     setTimeout(() => {
       usage.flush(storage).catch((error: unknown) => {
-        logger.error("usage flush failed", { error: error instanceof Error ? error.message : String(error) });
+        logger.error("usage flush failed", causeFields(error));
       });
     }, 0);
   });
