@@ -1,5 +1,16 @@
 import { describe, expect, test } from "bun:test";
-import { CONFIG_SETTINGS, loadConfig, type ServerConfig, storageConfigOf } from "../src/app/config.ts";
+import { commandHelp } from "../src/app/commands/command.ts";
+import { serveCommand } from "../src/app/commands/serve.ts";
+import {
+  CONFIG_SETTINGS,
+  DEFAULT_CONFIG,
+  loadConfig,
+  SETTINGS,
+  type ServerConfig,
+  type SettingKey,
+  type SettingRow,
+  storageConfigOf,
+} from "../src/app/config.ts";
 import { generateSecret, ROOT_KEY_PREFIX } from "../src/domain/keys/secret.ts";
 
 describe("configuration", () => {
@@ -133,5 +144,48 @@ describe("configuration", () => {
   test("an unknown LATCHKEY_ variable is a warning, not a failure (likely a typo)", () => {
     const result = loadConfig([], { LATCHKEY_PROT: "1" });
     expect(result.ok && result.warnings).toEqual(["LATCHKEY_PROT is not a latchkey setting; ignored"]);
+  });
+});
+
+describe("the configuration table is the one source of every setting", () => {
+  const rows = Object.entries(SETTINGS) as [SettingKey, SettingRow][];
+  const helpLines = commandHelp(serveCommand, "test").split("\n");
+
+  test("every setting has help, and --help shows the default its zod type applies (or what unset means)", () => {
+    for (const [key, row] of rows) {
+      const at = helpLines.findIndex(
+        (line) => line.startsWith(`  ${row.flag ?? "(env only)"} `) && line.includes(` ${row.env} `),
+      );
+      const applied = DEFAULT_CONFIG[key];
+      const hasDefault = applied !== undefined && applied !== "";
+      // What --help must say: the default itself, or (only for a setting without one) what leaving it unset means.
+      const shown = hasDefault ? String(applied) : row.whenUnset;
+      expect({ key, help: row.help.trim().length > 0, whenUnset: hasDefault ? row.whenUnset : "given" }).toEqual({
+        key,
+        help: true,
+        whenUnset: hasDefault ? undefined : "given",
+      });
+      expect({ key, line: helpLines[at]?.trimEnd().endsWith(` ${shown}`) }).toEqual({ key, line: true });
+      expect({ key, help: helpLines[at + 1]?.trim() }).toEqual({ key, help: row.help });
+      expect({
+        key,
+        listed: CONFIG_SETTINGS.some((setting) => setting.key === key && setting.env === row.env),
+      }).toEqual({ key, listed: true });
+    }
+  });
+
+  test("every variable and every flag of the table is read", () => {
+    // "x" is refused by some settings and taken by others: either way, a setting that was read shows it.
+    const read = (key: SettingKey, name: string, result: ReturnType<typeof loadConfig>) =>
+      result.ok ? result.config[key] !== DEFAULT_CONFIG[key] : result.problems.some((line) => line.startsWith(name));
+    for (const [key, row] of rows) {
+      expect({ env: row.env, read: read(key, row.env, loadConfig([], { [row.env]: "x" })) }).toEqual({
+        env: row.env,
+        read: true,
+      });
+      if (row.flag === null) continue;
+      const problems = loadConfig([row.flag, "x"], {});
+      expect({ flag: row.flag, read: read(key, row.env, problems) }).toEqual({ flag: row.flag, read: true });
+    }
   });
 });

@@ -16,7 +16,7 @@ import { allowedMethodsOf } from "../http/allowed-methods.ts";
 import type { AppDeps } from "../http/app-deps.ts";
 import { clientAddress } from "../http/client-ip.ts";
 import { corsResponseHeaders, preflightHeaders } from "../http/cors.ts";
-import { answerError, lastResortResponse, MethodNotAllowed, toAppError } from "../http/error-edge.ts";
+import { answerError, lastResortResponse, logServerError, MethodNotAllowed, toAppError } from "../http/error-edge.ts";
 import { errorFormats, mountRoutes } from "../http/mount.ts";
 import { DOCS_PATH, OPENAPI_PATH, openapiPlugin } from "../http/openapi.ts";
 import {
@@ -56,7 +56,12 @@ export function createApp(deps: AppDeps, routes: readonly AnyRoute[] = ALL_ROUTE
     // Every hook names the context fields it reads (see request-state.ts for why).
     .onError({ as: "global" }, ({ request, code, error, set, route }) => {
       const state = requestStateOf(request) ?? beginRequest(request, deps.clock.nowMilliseconds(), null);
-      const failure = toAppError(code, error, deps.logger, state.requestId);
+      const failure = toAppError(code, error);
+      logServerError(deps.logger, failure, {
+        requestId: state.requestId,
+        method: request.method,
+        route: route || "unmatched",
+      });
       if (isStorageUnavailable(error)) deps.metrics.databaseErrors++;
       const answer = answerError(failure, state.requestId, formats.get(`${request.method} ${route}`));
       if (answer.status === 429) deps.metrics.rateLimited++;

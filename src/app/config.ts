@@ -2,6 +2,10 @@
  * Configuration: flags over environment variables over defaults, validated with zod. Every bad value is reported
  * at once, each naming its variable and flag, and values are never echoed (one of them is the root key).
  *
+ * One table, SETTINGS, declares each setting once: its variable, its flag, its zod type with its default, and its
+ * help. The flag parser, the environment reader, the validation (and the names its errors carry), the defaults and
+ * the settings part of `--help` are all read from it, so none of them can forget a setting or disagree on a default.
+ *
  * The root key and the master key have no flags on purpose: command lines are visible to every user of the machine.
  */
 
@@ -16,167 +20,8 @@ import { LOG_LEVELS } from "../lib/logger.ts";
 import { integerTextFrom } from "../lib/validation.ts";
 import type { CacheSizes } from "./deps.ts";
 
-export interface ConfigSetting {
-  key: keyof ServerConfig;
-  env: string;
-  flag: string | null;
-  description: string;
-  defaultText: string;
-}
-
-/** The configuration table; the README's table and `--help` are printed from it. */
-export const CONFIG_SETTINGS: readonly ConfigSetting[] = [
-  {
-    key: "port",
-    env: "LATCHKEY_PORT",
-    flag: "--port",
-    description: "TCP port to listen on (0 picks a free one)",
-    defaultText: "8787",
-  },
-  {
-    key: "host",
-    env: "LATCHKEY_HOST",
-    flag: "--host",
-    description: "Interface to bind (0.0.0.0 for a sidecar reached from outside)",
-    defaultText: "127.0.0.1",
-  },
-  {
-    key: "db",
-    env: "LATCHKEY_DB",
-    flag: "--db",
-    description: "SQLite file (created if missing); not with LATCHKEY_DATABASE_URL",
-    defaultText: "./latchkey.db",
-  },
-  {
-    key: "databaseUrl",
-    env: "LATCHKEY_DATABASE_URL",
-    flag: "--database-url",
-    description: "PostgreSQL URL (postgres://user:password@host:5432/db); every node given it shares its state",
-    defaultText: "not set: SQLite (LATCHKEY_DB)",
-  },
-  {
-    key: "redisUrl",
-    env: "LATCHKEY_REDIS_URL",
-    flag: "--redis-url",
-    description:
-      "Redis URL (redis://[:password@]host:6379[/db], rediss:// for TLS); rate-limit buckets shared by every node",
-    defaultText: "not set: buckets per process",
-  },
-  {
-    key: "redisKeyPrefix",
-    env: "LATCHKEY_REDIS_KEY_PREFIX",
-    flag: "--redis-key-prefix",
-    description: "Prefix of latchkey's Redis keys, so several installations can share one Redis",
-    defaultText: "latchkey",
-  },
-  {
-    key: "publicUrl",
-    env: "LATCHKEY_PUBLIC_URL",
-    flag: "--public-url",
-    description: "URL clients reach latchkey at (links, token issuer)",
-    defaultText: "http://localhost:<port>",
-  },
-  {
-    key: "rootKey",
-    env: "LATCHKEY_ROOT_KEY",
-    flag: null,
-    description: "Root key to create on first start (from `latchkey keygen`); env only",
-    defaultText: "generated and printed once",
-  },
-  {
-    key: "workers",
-    env: "LATCHKEY_WORKERS",
-    flag: "--workers",
-    description: "Processes serving the port (Linux, SO_REUSEPORT), buckets exact across them; auto: one per CPU",
-    defaultText: "1",
-  },
-  {
-    key: "logLevel",
-    env: "LATCHKEY_LOG_LEVEL",
-    flag: "--log-level",
-    description: "debug, info, warn, error or silent",
-    defaultText: "info",
-  },
-  {
-    key: "bodyLimitBytes",
-    env: "LATCHKEY_BODY_LIMIT_BYTES",
-    flag: "--body-limit-bytes",
-    description: "Largest request body accepted (413 above)",
-    defaultText: "65536",
-  },
-  {
-    key: "masterKey",
-    env: "LATCHKEY_MASTER_KEY",
-    flag: null,
-    description: "Seals private signing keys at rest (32+ characters); env only",
-    defaultText: "not set: keys stored unsealed",
-  },
-  {
-    key: "signingKeyRotationDays",
-    env: "LATCHKEY_SIGNING_KEY_ROTATION_DAYS",
-    flag: "--signing-key-rotation-days",
-    description: "Rotate the token-signing key automatically after this many days (0: never)",
-    defaultText: "30",
-  },
-  {
-    key: "trustedProxies",
-    env: "LATCHKEY_TRUSTED_PROXIES",
-    flag: "--trusted-proxies",
-    description: "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed",
-    defaultText: "none",
-  },
-  {
-    key: "authFailuresPerMinute",
-    env: "LATCHKEY_AUTH_FAILURES_PER_MINUTE",
-    flag: "--auth-failures-per-minute",
-    description: "Failed authentications per client address per minute before 429",
-    defaultText: "60",
-  },
-  {
-    key: "cliStartsPerMinute",
-    env: "LATCHKEY_CLI_STARTS_PER_MINUTE",
-    flag: "--cli-starts-per-minute",
-    description: "CLI login sessions one client address may start per minute",
-    defaultText: "20",
-  },
-  {
-    key: "keyCacheEntries",
-    env: "LATCHKEY_KEY_CACHE_ENTRIES",
-    flag: "--key-cache-entries",
-    description: "API keys held in memory (LRU, about 1 KB each)",
-    defaultText: "25000",
-  },
-  {
-    key: "tokenCacheEntries",
-    env: "LATCHKEY_TOKEN_CACHE_ENTRIES",
-    flag: "--token-cache-entries",
-    description: "Verified session tokens held in memory (LRU, never past exp)",
-    defaultText: "10000",
-  },
-  {
-    key: "ratelimitBuckets",
-    env: "LATCHKEY_RATELIMIT_BUCKETS",
-    flag: "--ratelimit-buckets",
-    description: "Rate-limit buckets held in memory (LRU, about 0.3 KB each)",
-    defaultText: "50000",
-  },
-  {
-    key: "usageFlushSeconds",
-    env: "LATCHKEY_USAGE_FLUSH_SECONDS",
-    flag: "--usage-flush-seconds",
-    description: "How often last_used_at and usage counts are written",
-    defaultText: "60",
-  },
-  {
-    key: "changePollMilliseconds",
-    env: "LATCHKEY_CHANGE_POLL_MS",
-    flag: "--change-poll-ms",
-    description: "How often the change log is read (revocations from other processes)",
-    defaultText: "250",
-  },
-];
-
 export const MAX_WORKERS = 256;
+export const DEFAULT_SQLITE_PATH = "./latchkey.db";
 /** Set by a primary process for the workers it starts (src/app/workers.ts); not a setting. */
 export const WORKER_INDEX_ENV = "LATCHKEY_WORKER_INDEX";
 /** The master key `latchkey master-key rotate` seals under; read by that command only, not a setting. */
@@ -188,60 +33,225 @@ export const MasterKeyText = z
   .string()
   .min(32, "must be at least 32 characters (for example: openssl rand -base64 32)");
 
-const ConfigSchema = z.object({
-  port: integerTextFrom(0, 65535).default(8787),
-  host: z.string().min(1).max(255).default("127.0.0.1"),
-  db: z.string().min(1).optional(),
-  databaseUrl: z
-    .string()
-    .refine((text) => URL.canParse(text) && /^postgres(ql)?:$/.test(new URL(text).protocol), {
-      message: "must be a postgres:// URL",
-    })
-    .optional(),
-  redisKeyPrefix: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must be 1 to 64 letters, digits, _, . or -" })
-    .default("latchkey"),
-  redisUrl: z
-    .string()
-    .refine((text) => URL.canParse(text) && /^rediss?:$/.test(new URL(text).protocol), {
-      message: "must be a redis:// or rediss:// URL",
-    })
-    .optional(),
-  publicUrl: z
-    .string()
-    .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), "must be an http(s) URL")
-    .transform((text) => text.replace(/\/+$/, ""))
-    .optional(),
-  rootKey: z
-    .string()
-    .refine(isWellFormedSecret, "must be a latchkey secret; generate one with `latchkey keygen`")
-    .optional(),
-  workers: z
-    .union([z.literal("auto"), integerTextFrom(1, MAX_WORKERS)])
-    .default(1)
-    .transform((workers) => (workers === "auto" ? Math.min(MAX_WORKERS, availableParallelism()) : workers))
-    .refine((workers) => workers === 1 || process.platform === "linux", {
-      message: "more than one worker needs Linux (SO_REUSEPORT spreads connections over processes there only)",
-    }),
-  logLevel: z.enum(LOG_LEVELS).default("info"),
-  bodyLimitBytes: integerTextFrom(1024, 16 * 1024 * 1024).default(65536),
-  masterKey: MasterKeyText.optional(),
-  signingKeyRotationDays: integerTextFrom(0, 3650).default(30),
-  trustedProxies: z
-    .string()
-    .refine((text) => parseTrustedProxies(text).ok, "must be comma-separated IP addresses or CIDR ranges")
-    .default(""),
-  authFailuresPerMinute: integerTextFrom(1, 1_000_000).default(60),
-  cliStartsPerMinute: integerTextFrom(1, 1_000_000).default(20),
-  keyCacheEntries: integerTextFrom(100, 10_000_000).default(25_000),
-  tokenCacheEntries: integerTextFrom(100, 10_000_000).default(10_000),
-  ratelimitBuckets: integerTextFrom(100, 10_000_000).default(50_000),
-  usageFlushSeconds: integerTextFrom(1, 3600).default(60),
-  changePollMilliseconds: integerTextFrom(50, 5000).default(250),
-});
+/** One row of the configuration table. */
+export interface SettingRow {
+  env: `LATCHKEY_${string}`;
+  /** null: environment only. */
+  flag: `--${string}` | null;
+  /** The type of the text given (flag or variable); its `.default()` is the setting's default. */
+  type: z.ZodType;
+  help: string;
+  /**
+   * What --help says in the default's place, only for a setting whose default says nothing by itself: none (the
+   * setting is optional), or the empty text. A setting with a default shows that default.
+   */
+  whenUnset?: string;
+}
+
+/** The configuration table; `--help` is printed from it and the README's table is checked against it. */
+export const SETTINGS = {
+  port: {
+    env: "LATCHKEY_PORT",
+    flag: "--port",
+    type: integerTextFrom(0, 65535).default(8787),
+    help: "TCP port to listen on (0 picks a free one)",
+  },
+  host: {
+    env: "LATCHKEY_HOST",
+    flag: "--host",
+    type: z.string().min(1).max(255).default("127.0.0.1"),
+    help: "Interface to bind (0.0.0.0 for a sidecar reached from outside)",
+  },
+  db: {
+    env: "LATCHKEY_DB",
+    flag: "--db",
+    type: z.string().min(1).optional(),
+    help: "SQLite file (created if missing); not with LATCHKEY_DATABASE_URL",
+    whenUnset: DEFAULT_SQLITE_PATH,
+  },
+  databaseUrl: {
+    env: "LATCHKEY_DATABASE_URL",
+    flag: "--database-url",
+    type: z
+      .string()
+      .refine((text) => URL.canParse(text) && /^postgres(ql)?:$/.test(new URL(text).protocol), {
+        message: "must be a postgres:// URL",
+      })
+      .optional(),
+    help: "PostgreSQL URL (postgres://user:password@host:5432/db); every node given it shares its state",
+    whenUnset: "not set: SQLite (LATCHKEY_DB)",
+  },
+  redisUrl: {
+    env: "LATCHKEY_REDIS_URL",
+    flag: "--redis-url",
+    type: z
+      .string()
+      .refine((text) => URL.canParse(text) && /^rediss?:$/.test(new URL(text).protocol), {
+        message: "must be a redis:// or rediss:// URL",
+      })
+      .optional(),
+    help: "Redis URL (redis://[:password@]host:6379[/db], rediss:// for TLS); rate-limit buckets shared by every node",
+    whenUnset: "not set: buckets per process",
+  },
+  redisKeyPrefix: {
+    env: "LATCHKEY_REDIS_KEY_PREFIX",
+    flag: "--redis-key-prefix",
+    type: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must be 1 to 64 letters, digits, _, . or -" })
+      .default("latchkey"),
+    help: "Prefix of latchkey's Redis keys, so several installations can share one Redis",
+  },
+  publicUrl: {
+    env: "LATCHKEY_PUBLIC_URL",
+    flag: "--public-url",
+    type: z
+      .string()
+      .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), "must be an http(s) URL")
+      .transform((text) => text.replace(/\/+$/, ""))
+      .optional(),
+    help: "URL clients reach latchkey at (links, token issuer)",
+    whenUnset: "http://localhost:<port>",
+  },
+  rootKey: {
+    env: "LATCHKEY_ROOT_KEY",
+    flag: null,
+    type: z
+      .string()
+      .refine(isWellFormedSecret, "must be a latchkey secret; generate one with `latchkey keygen`")
+      .optional(),
+    help: "Root key to create on first start (from `latchkey keygen`); env only",
+    whenUnset: "generated and printed once",
+  },
+  workers: {
+    env: "LATCHKEY_WORKERS",
+    flag: "--workers",
+    type: z
+      .union([z.literal("auto"), integerTextFrom(1, MAX_WORKERS)])
+      .default(1)
+      .transform((workers) => (workers === "auto" ? Math.min(MAX_WORKERS, availableParallelism()) : workers))
+      .refine((workers) => workers === 1 || process.platform === "linux", {
+        message: "more than one worker needs Linux (SO_REUSEPORT spreads connections over processes there only)",
+      }),
+    help: "Processes serving the port (Linux, SO_REUSEPORT), buckets exact across them; auto: one per CPU",
+  },
+  logLevel: {
+    env: "LATCHKEY_LOG_LEVEL",
+    flag: "--log-level",
+    type: z.enum(LOG_LEVELS).default("info"),
+    help: "debug, info, warn, error or silent",
+  },
+  bodyLimitBytes: {
+    env: "LATCHKEY_BODY_LIMIT_BYTES",
+    flag: "--body-limit-bytes",
+    type: integerTextFrom(1024, 16 * 1024 * 1024).default(65536),
+    help: "Largest request body accepted (413 above)",
+  },
+  masterKey: {
+    env: "LATCHKEY_MASTER_KEY",
+    flag: null,
+    type: MasterKeyText.optional(),
+    help: "Seals private signing keys at rest (32+ characters); env only",
+    whenUnset: "not set: keys stored unsealed",
+  },
+  signingKeyRotationDays: {
+    env: "LATCHKEY_SIGNING_KEY_ROTATION_DAYS",
+    flag: "--signing-key-rotation-days",
+    type: integerTextFrom(0, 3650).default(30),
+    help: "Rotate the token-signing key automatically after this many days (0: never)",
+  },
+  trustedProxies: {
+    env: "LATCHKEY_TRUSTED_PROXIES",
+    flag: "--trusted-proxies",
+    type: z
+      .string()
+      .refine((text) => parseTrustedProxies(text).ok, "must be comma-separated IP addresses or CIDR ranges")
+      .default(""),
+    help: "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed",
+    whenUnset: "none",
+  },
+  authFailuresPerMinute: {
+    env: "LATCHKEY_AUTH_FAILURES_PER_MINUTE",
+    flag: "--auth-failures-per-minute",
+    type: integerTextFrom(1, 1_000_000).default(60),
+    help: "Failed authentications per client address per minute before 429",
+  },
+  cliStartsPerMinute: {
+    env: "LATCHKEY_CLI_STARTS_PER_MINUTE",
+    flag: "--cli-starts-per-minute",
+    type: integerTextFrom(1, 1_000_000).default(20),
+    help: "CLI login sessions one client address may start per minute",
+  },
+  keyCacheEntries: {
+    env: "LATCHKEY_KEY_CACHE_ENTRIES",
+    flag: "--key-cache-entries",
+    type: integerTextFrom(100, 10_000_000).default(25_000),
+    help: "API keys held in memory (LRU, about 1 KB each)",
+  },
+  tokenCacheEntries: {
+    env: "LATCHKEY_TOKEN_CACHE_ENTRIES",
+    flag: "--token-cache-entries",
+    type: integerTextFrom(100, 10_000_000).default(10_000),
+    help: "Verified session tokens held in memory (LRU, never past exp)",
+  },
+  ratelimitBuckets: {
+    env: "LATCHKEY_RATELIMIT_BUCKETS",
+    flag: "--ratelimit-buckets",
+    type: integerTextFrom(100, 10_000_000).default(50_000),
+    help: "Rate-limit buckets held in memory (LRU, about 0.3 KB each)",
+  },
+  usageFlushSeconds: {
+    env: "LATCHKEY_USAGE_FLUSH_SECONDS",
+    flag: "--usage-flush-seconds",
+    type: integerTextFrom(1, 3600).default(60),
+    help: "How often last_used_at and usage counts are written",
+  },
+  changePollMilliseconds: {
+    env: "LATCHKEY_CHANGE_POLL_MS",
+    flag: "--change-poll-ms",
+    type: integerTextFrom(50, 5000).default(250),
+    help: "How often the change log is read (revocations from other processes)",
+  },
+} satisfies Record<string, SettingRow>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+const ConfigSchema = z.object(
+  Object.fromEntries(Object.entries(SETTINGS).map(([key, row]) => [key, row.type])) as {
+    [Key in SettingKey]: (typeof SETTINGS)[Key]["type"];
+  },
+);
 
 export type ServerConfig = z.output<typeof ConfigSchema>;
+
+/** Every setting as --help and the README show it: names, what it does, and its default (or what unset means). */
+export interface ConfigSetting {
+  key: SettingKey;
+  env: string;
+  flag: string | null;
+  description: string;
+  defaultText: string;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = ConfigSchema.parse({});
+
+const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+export const CONFIG_SETTINGS: readonly ConfigSetting[] = SETTING_KEYS.map((key) => {
+  const row: SettingRow = SETTINGS[key];
+  return {
+    key,
+    env: row.env,
+    flag: row.flag,
+    description: row.help,
+    defaultText: row.whenUnset ?? String(DEFAULT_CONFIG[key]),
+  };
+});
+
+/** How an error names a setting: its variable, and its flag when it has one. */
+function namesOf(row: SettingRow): string {
+  return row.flag === null ? row.env : `${row.env} / ${row.flag}`;
+}
 
 export type ConfigResult = { ok: true; config: ServerConfig; warnings: string[] } | { ok: false; problems: string[] };
 
@@ -249,9 +259,9 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
   const problems: string[] = [];
   const warnings: string[] = [];
   const raw: Record<string, string> = {};
-  for (const setting of CONFIG_SETTINGS) {
-    const value = env[setting.env];
-    if (value !== undefined && value !== "") raw[setting.key] = value;
+  for (const key of SETTING_KEYS) {
+    const value = env[SETTINGS[key].env];
+    if (value !== undefined && value !== "") raw[key] = value;
   }
   for (const problem of readFlags(flags, raw)) problems.push(problem);
   const known = new Set([...CONFIG_SETTINGS.map((setting) => setting.env), ...INTERNAL_ENV]);
@@ -261,21 +271,18 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const setting = CONFIG_SETTINGS.find((candidate) => candidate.key === issue.path[0]);
-      const names = setting ? [setting.env, setting.flag].filter(Boolean).join(" / ") : String(issue.path[0]);
-      problems.push(`${names}: ${issue.message}`);
+      const key = String(issue.path[0]);
+      problems.push(`${Object.hasOwn(SETTINGS, key) ? namesOf(SETTINGS[key as SettingKey]) : key}: ${issue.message}`);
     }
   }
   if (parsed.success && parsed.data.db !== undefined && parsed.data.databaseUrl !== undefined) {
     problems.push(
-      "LATCHKEY_DB / --db and LATCHKEY_DATABASE_URL / --database-url: give one, a SQLite file or a PostgreSQL URL",
+      `${namesOf(SETTINGS.db)} and ${namesOf(SETTINGS.databaseUrl)}: give one, a SQLite file or a PostgreSQL URL`,
     );
   }
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
   return { ok: true, config: parsed.data, warnings };
 }
-
-export const DEFAULT_SQLITE_PATH = "./latchkey.db";
 
 /** Where the state lives: the PostgreSQL URL when one is given, else the SQLite file. */
 export function storageConfigOf(config: ServerConfig): StorageConfig {
@@ -303,8 +310,6 @@ export function runtimeOf(
     cacheSizes: { keys: config.keyCacheEntries, tokens: config.tokenCacheEntries, buckets: config.ratelimitBuckets },
   };
 }
-
-export const DEFAULT_CONFIG: ServerConfig = ConfigSchema.parse({});
 
 export function defaultPublicUrl(host: string, port: number): string {
   const reachableHost = host === "0.0.0.0" || host === "::" || host === "127.0.0.1" ? "localhost" : host;

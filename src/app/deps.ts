@@ -16,6 +16,7 @@ import { prepareSigningKeys } from "../domain/sessions/signing-keys.ts";
 import type { AppDeps, AppSettings } from "../http/app-deps.ts";
 import { OriginRegistry } from "../http/cors.ts";
 import type { Clock } from "../lib/clock.ts";
+import { causeFields } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import { Metrics } from "../lib/metrics.ts";
 
@@ -25,8 +26,6 @@ export interface CacheSizes {
   buckets: number;
 }
 
-export const DEFAULT_CACHE_SIZES: CacheSizes = { keys: 25_000, tokens: 10_000, buckets: 50_000 };
-
 export interface DepsInput {
   storage: Storage;
   clock: Clock;
@@ -34,15 +33,15 @@ export interface DepsInput {
   settings: AppSettings;
   /** LATCHKEY_MASTER_KEY, when set. */
   masterKeyText?: string;
-  cacheSizes?: CacheSizes;
+  /** From the configuration (runtimeOf in config.ts), whose table holds their defaults. */
+  cacheSizes: CacheSizes;
   /** Where buckets live; this process's memory when omitted (one process, or buckets not shared). */
   rateLimiter?: Limiter;
 }
 
 /** Everything createApp needs beyond its inputs: the signing-key ring (made ready), caches and registries. */
 export async function createDeps(input: DepsInput): Promise<AppDeps> {
-  const { storage, clock, logger } = input;
-  const sizes = input.cacheSizes ?? DEFAULT_CACHE_SIZES;
+  const { storage, clock, logger, cacheSizes: sizes } = input;
   const masterKey = input.masterKeyText === undefined ? null : await deriveMasterKey(input.masterKeyText);
   const { ring, sealed } = await prepareSigningKeys(storage, masterKey, SYSTEM_ACTOR, clock.nowMilliseconds());
   // Only the process that sealed says so: a restart, or the other workers of one start, find nothing to seal.
@@ -64,7 +63,7 @@ export async function createDeps(input: DepsInput): Promise<AppDeps> {
     // A full batch is written on a later turn of the event loop, never inside the request that filled it.
     setTimeout(() => {
       usage.flush(storage).catch((error: unknown) => {
-        logger.error("usage flush failed", { error: error instanceof Error ? error.message : String(error) });
+        logger.error("usage flush failed", causeFields(error));
       });
     }, 0);
   });

@@ -16,6 +16,7 @@ import { rotateSigningKeyIfDue } from "../domain/sessions/service.ts";
 import { type Bootstrap, ensureDefaults } from "../domain/tenants/bootstrap.ts";
 import type { AppDeps } from "../http/app-deps.ts";
 import type { Clock } from "../lib/clock.ts";
+import { causeFields } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import { createApp, listenApp } from "./app.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig, storageConfigOf } from "./config.ts";
@@ -225,7 +226,7 @@ async function flushUsage(deps: AppDeps): Promise<void> {
 }
 
 function logFailure(deps: AppDeps, label: string, error: unknown): void {
-  deps.logger.error(`${label} failed`, { error: error instanceof Error ? error.message : String(error) });
+  deps.logger.error(`${label} failed`, causeFields(error));
 }
 
 function rootKeyBanner(secret: string, defaultProjectId: string): string {

@@ -1,10 +1,20 @@
 /**
  * The only place an exception becomes an HTTP answer. Expected failures (AppError) answer through the catalogue;
  * Elysia's own failures are translated (malformed input → 400, unknown route → 404); everything else is an internal
- * error: logged with the request id, answered 500 with no stack, no message and no internals.
+ * error, answered 500 with no stack, no message and no internals. The underlying error travels as the AppError's
+ * cause to the answer's log line (logServerError), with the request id: a 500 or a 503 in the log says why.
  */
 import { isStorageUnavailable } from "../db/unavailable.ts";
-import { AppError, type ErrorDetail, errorBody, isCredentialError, OAuthError } from "../lib/errors.ts";
+import {
+  AppError,
+  causeFields,
+  type ErrorDetail,
+  errorBody,
+  innermostCause,
+  isCredentialError,
+  OAuthError,
+  stackFramesOf,
+} from "../lib/errors.ts";
 import { newRequestId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ANSWER_HEADERS } from "./request-state.ts";
@@ -41,51 +51,69 @@ export class MethodNotAllowed extends AppError {
   }
 }
 
-export function toAppError(
-  code: string | number,
-  error: unknown,
-  logger: Logger,
-  requestId: string,
-): AppError | OAuthError {
+/** A response that failed its own schema: what was wrong, by path and rule (never the values, which may be secret). */
+class ResponseSchemaError extends Error {
+  override name = "ResponseSchemaError";
+}
+
+/**
+ * Any error, as the AppError it is answered with. An underlying error (a database that cannot answer, a bug) becomes
+ * the AppError's cause, for logServerError; it never reaches the body.
+ */
+export function toAppError(code: string | number, error: unknown): AppError | OAuthError {
   if (error instanceof AppError || error instanceof OAuthError) return error;
   if (code === "PARSE") {
     const cause = (error as { cause?: unknown }).cause;
     if (cause instanceof AppError) return cause;
-    return new AppError("VALIDATION_FAILED", { details: [{ path: "body", message: "could not be read" }] });
+    return new AppError("VALIDATION_FAILED", {
+      details: [{ path: "body", message: "could not be read" }],
+      cause: error,
+    });
   }
   if (code === "VALIDATION") {
     const validation = error as ElysiaValidationError;
     // A response that fails its own schema is our bug, not the caller's.
     if (validation.type === "response") {
-      logger.error("response failed its schema", {
-        request_id: requestId,
-        details: describeIssues(validation)
-          .map((d) => `${d.path}: ${d.message}`)
-          .join("; "),
-      });
-      return new AppError("INTERNAL");
+      const details = describeIssues(validation).map((detail) => `${detail.path}: ${detail.message}`);
+      return new AppError("INTERNAL", { cause: new ResponseSchemaError(details.join("; ")) });
     }
     return new AppError("VALIDATION_FAILED", { details: describeIssues(validation) });
   }
   if (code === "NOT_FOUND") return new AppError("NOT_FOUND", { message: "No such route." });
-  if (isStorageUnavailable(error)) {
-    logger.warn("database unavailable", { request_id: requestId, error: describe(error) });
-    return new AppError("UNAVAILABLE");
+  if (isStorageUnavailable(error)) return new AppError("UNAVAILABLE", { cause: error });
+  return new AppError("INTERNAL", { cause: error });
+}
+
+/** The most of a 500's stack a log line keeps. */
+const LOGGED_STACK_FRAMES = 10;
+
+/**
+ * The log line of a 5xx answer, which says why: the cause's name, message, code and where it was thrown (a 500 also
+ * its stack). Decisions answered 503 with their reason in the body (not ready yet) have no cause and no line.
+ */
+export function logServerError(
+  logger: Logger,
+  failure: AppError | OAuthError,
+  request: { requestId: string; method?: string; route?: string },
+): void {
+  if (!(failure instanceof AppError) || failure.status < 500) return;
+  if (failure.cause === undefined && failure.code !== "INTERNAL") return;
+  const fields = {
+    request_id: request.requestId,
+    method: request.method,
+    route: request.route,
+    status: failure.status,
+    code: failure.code,
+    ...causeFields(failure),
+  };
+  if (failure.code === "UNAVAILABLE") {
+    logger.warn(isStorageUnavailable(failure.cause) ? "database unavailable" : "unavailable", fields);
+  } else if (failure.cause instanceof ResponseSchemaError) {
+    logger.error("response failed its schema", fields);
+  } else {
+    const stack = stackFramesOf(innermostCause(failure)).slice(0, LOGGED_STACK_FRAMES).join("\n");
+    logger.error("unhandled error", { ...fields, stack: stack === "" ? undefined : stack });
   }
-  logUnhandled(logger, requestId, error);
-  return new AppError("INTERNAL");
-}
-
-function logUnhandled(logger: Logger, requestId: string, error: unknown): void {
-  logger.error("unhandled error", {
-    request_id: requestId,
-    error: describe(error),
-    stack: error instanceof Error ? error.stack : undefined,
-  });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**
@@ -95,8 +123,9 @@ function describe(error: unknown): string {
  */
 export function lastResortResponse(error: unknown, logger: Logger): Response {
   const requestId = newRequestId();
-  logUnhandled(logger, requestId, error);
-  return Response.json(errorBody(new AppError("INTERNAL"), requestId), {
+  const failure = new AppError("INTERNAL", { cause: error });
+  logServerError(logger, failure, { requestId });
+  return Response.json(errorBody(failure, requestId), {
     status: 500,
     headers: { ...ANSWER_HEADERS, "x-request-id": requestId },
   });

@@ -4,6 +4,8 @@
  *
  * The body is always {"error":{"code","message","details":[{"path","message"}],"request_id"}}.
  */
+import type { LogFields } from "./logger.ts";
+
 export const ERROR_CATALOGUE = {
   VALIDATION_FAILED: { status: 400, message: "The request is not valid." },
   API_KEY_REQUIRED: { status: 401, message: "An API key is required: send Authorization: Bearer <key>." },
@@ -44,16 +46,18 @@ export interface ErrorDetail {
 
 /**
  * A failure latchkey expected: services throw it, the HTTP edge answers it through the catalogue. `message` replaces
- * the catalogue's public message only with text that is safe to show (it never contains input values).
+ * the catalogue's public message only with text that is safe to show (it never contains input values). `cause` is
+ * the underlying error it was made from (the database's, the socket's, a bug's): it travels to the log line of the
+ * answer, never into its body.
  */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[];
   readonly publicMessage: string;
 
-  constructor(code: ErrorCode, options: { message?: string; details?: ErrorDetail[] } = {}) {
+  constructor(code: ErrorCode, options: { message?: string; details?: ErrorDetail[]; cause?: unknown } = {}) {
     const publicMessage = options.message ?? ERROR_CATALOGUE[code].message;
-    super(publicMessage);
+    super(publicMessage, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "AppError";
     this.code = code;
     this.details = options.details ?? [];
@@ -63,6 +67,58 @@ export class AppError extends Error {
   get status(): number {
     return ERROR_CATALOGUE[this.code].status;
   }
+}
+
+/** How deep a chain of causes is followed: wrappers (drizzle's, ours) are one or two deep. */
+const MAX_CAUSE_DEPTH = 5;
+const MAX_CAUSE_MESSAGE_LENGTH = 500;
+/** A URL's password, and any run of characters long enough to be a secret, a token or a hash. */
+const URL_PASSWORD = /(\/\/[^/:@\s]*):[^/@\s]*@/g;
+const SECRET_LIKE = /[A-Za-z0-9_-]{32,}/g;
+
+/**
+ * What a log line says of why something failed: the innermost cause's name, message, code (a socket's ECONNREFUSED,
+ * a PostgreSQL SQLSTATE, SQLite's SQLITE_BUSY) and the top frame of its stack. The innermost, because wrappers say
+ * less and some say too much (drizzle's repeats the query's parameters). Anything that could be a secret is cut from
+ * the message: a URL's password, and every run of 32 or more letters, digits, "_" or "-".
+ */
+export function causeFields(error: unknown): LogFields {
+  const cause = innermostCause(error);
+  if (!(cause instanceof Error)) return { cause_name: typeof cause, cause_message: scrubbed(String(cause)) };
+  const code = (cause as { code?: unknown }).code;
+  const name = cause.name === "Error" || cause.name === "error" ? cause.constructor.name : cause.name;
+  return {
+    cause_name: name,
+    cause_message: scrubbed(cause.message),
+    cause_code: typeof code === "string" || typeof code === "number" ? scrubbed(String(code)) : undefined,
+    cause_at: stackFramesOf(cause)[0],
+  };
+}
+
+/** The error at the end of a chain of causes (the error itself when it has none). */
+export function innermostCause(error: unknown): unknown {
+  let cause = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && cause instanceof Error && cause.cause !== undefined; depth++) {
+    cause = cause.cause;
+  }
+  return cause;
+}
+
+/** The frames of an error's stack ("at f (file:line:column)"), without its first line (that is the message). */
+export function stackFramesOf(error: unknown): string[] {
+  if (!(error instanceof Error) || typeof error.stack !== "string") return [];
+  return error.stack
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("at "));
+}
+
+function scrubbed(text: string): string {
+  // Cut after redacting, so a secret is never left in part at the end.
+  return text
+    .replace(URL_PASSWORD, "$1:[redacted]@")
+    .replace(SECRET_LIKE, "[redacted]")
+    .slice(0, MAX_CAUSE_MESSAGE_LENGTH);
 }
 
 export interface ErrorBody {

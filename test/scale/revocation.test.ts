@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SYNC_BOUND_MILLISECONDS } from "../../src/auth/change-log.ts";
 import { useBuiltBinary } from "../support/binary.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
 import { Cluster, percentile, SCALE_ENABLED, SCALE_NOTE, waitUntil } from "./cluster.ts";
-import { TcpProxy } from "./tcp-proxy.ts";
 
 const built = useBuiltBinary("scale-revocation");
 /** Node 2 reaches the database through the proxy. */

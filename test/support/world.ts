@@ -75,6 +75,8 @@ export interface WorldOptions {
   shareable?: boolean;
   /** Open another world's database, as a second process or node would, with its root key; it stays the owner. */
   joining?: World;
+  /** Open this place (made by the test, which drops it): a database reached through a proxy the test can cut. */
+  place?: DatabasePlace;
   /** The root key to create on first start. */
   rootKey?: string;
   /** SQLite whatever the run's engine: for tests of SQLite's own behaviour (polling the log, its file). */
@@ -96,6 +98,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
   let folder: ReturnType<typeof makeTempDir> | undefined;
   let place: DatabasePlace;
   if (options.joining) place = options.joining.place;
+  else if (options.place) place = options.place;
   else {
     if (options.shareable) folder = makeTempDir("world");
     place = freshPlace(folder && join(folder.path, "shared.db"), options.engine);
@@ -196,7 +199,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
         await storage.close();
       }
       await rateLimiter?.close();
-      if (!options.joining) {
+      if (!options.joining && !options.place) {
         await dropPlace(place);
         folder?.remove();
       }

@@ -5,7 +5,7 @@ import { generateSecret, ROOT_KEY_PREFIX } from "../../domain/keys/secret.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { createApp } from "../app.ts";
-import { DEFAULT_CONFIG, runtimeOf } from "../config.ts";
+import { DEFAULT_CONFIG, defaultPublicUrl, runtimeOf } from "../config.ts";
 import { createDeps } from "../deps.ts";
 import { VERSION } from "../server.ts";
 import { type Command, EXIT_OK } from "./command.ts";
@@ -22,7 +22,7 @@ export const openapiCommand: Command = {
       storage,
       clock: systemClock,
       logger: createLogger("silent"),
-      ...runtimeOf(DEFAULT_CONFIG, "http://localhost:8787", VERSION),
+      ...runtimeOf(DEFAULT_CONFIG, defaultPublicUrl(DEFAULT_CONFIG.host, DEFAULT_CONFIG.port), VERSION),
     });
     deps.status.ready = true;
     const app = createApp(deps);

@@ -51,8 +51,8 @@ export const migrateToCommand: Command = {
   summary: "copy everything in a SQLite file into an empty PostgreSQL database",
   details: [
     "Run it with the servers stopped (nothing may be written to the file meanwhile), then start every node with\n" +
-      "--database-url U. --from F: the SQLite file to copy (default ./latchkey.db). Signing keys stay sealed under\n" +
-      "the same LATCHKEY_MASTER_KEY.",
+      `--database-url U. --from F: the SQLite file to copy (default ${DEFAULT_SQLITE_PATH}). ` +
+      "Signing keys stay sealed under\nthe same LATCHKEY_MASTER_KEY.",
   ],
   settings: ["databaseUrl"],
   run: (args, context) => {

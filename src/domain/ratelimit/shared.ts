@@ -25,7 +25,9 @@
  * LeaseSource.whenUnanswered; the workers of one host, leasing from their primary, refuse instead: exact whatever
  * happens.)
  */
+
 import { withDeadline } from "../../lib/deadline.ts";
+import { causeFields } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logger.ts";
 import type { SharedBucketStats } from "../../lib/metrics.ts";
 import type { BucketDecision, RateLimitPolicy } from "./bucket.ts";
@@ -271,7 +273,7 @@ export class SharedRateLimiter implements Limiter {
     if (this.redisReachable) {
       this.logger.warn(`${this.source.name} unreachable: deciding locally with a share of each limit`, {
         nodes: this.liveNodes,
-        error: error instanceof Error ? error.message : String(error),
+        ...causeFields(error),
       });
     }
     this.redisReachable = false;
