@@ -20,7 +20,7 @@ import { LOG_LEVELS } from "../lib/logger.ts";
 import { integerTextFrom } from "../lib/validation.ts";
 import type { CacheSizes } from "./deps.ts";
 
-export const MAX_WORKERS = 256;
+const MAX_WORKERS = 256;
 export const DEFAULT_SQLITE_PATH = "./latchkey.db";
 /** Set by a primary process for the workers it starts (src/app/workers.ts); not a setting. */
 export const WORKER_INDEX_ENV = "LATCHKEY_WORKER_INDEX";

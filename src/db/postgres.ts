@@ -23,13 +23,13 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import type { EmbeddedMigration } from "./embedded-migrations.ts";
-import { type AppliedMigration, MigrationError, POSTGRES_MIGRATIONS, pendingMigrations } from "./migrate.ts";
+import { type AppliedMigration, POSTGRES_MIGRATIONS, pendingMigrations } from "./migrate.ts";
 import { PgListener } from "./pg-listener.ts";
 import * as schema from "./schema.pg.ts";
 import type { ChangedEntity, ChangePage, Executor, MigrationResult, QueryDb, Storage } from "./storage.ts";
 import { isStorageUnavailable } from "./unavailable.ts";
 
-export const CHANGES_CHANNEL = "latchkey_changes";
+const CHANGES_CHANNEL = "latchkey_changes";
 /** Any 64-bit number that other applications sharing the database are unlikely to use for their own locks. */
 const MIGRATION_LOCK = "7419055327113452";
 const TRANSACTION_ATTEMPTS = 8;
@@ -38,7 +38,7 @@ const RETRYABLE = new Set(["40001", "40P01"]);
 /** A burst larger than this in one read is not applied row by row: every cache is dropped instead (always safe). */
 const MAX_CHANGES_PER_READ = 10_000;
 /** No query of latchkey's takes long; one that has not answered in this long is failed (503 to its request). */
-export const QUERY_DEADLINE_MILLISECONDS = 10_000;
+const QUERY_DEADLINE_MILLISECONDS = 10_000;
 
 export interface PostgresOptions {
   /** The schema latchkey's tables live in; the URL's `search_path` parameter when omitted, else the default. */
@@ -281,14 +281,14 @@ async function readApplied(client: pg.Pool | pg.PoolClient): Promise<AppliedMigr
   return rows.map((row) => ({ tag: row.tag, sha256: row.sha256, additive: row.additive === true }));
 }
 
-export function sqlStateOf(error: unknown): string {
+function sqlStateOf(error: unknown): string {
   const direct = (error as { code?: unknown }).code;
   if (typeof direct === "string") return direct;
   const cause = (error as { cause?: { code?: unknown } }).cause?.code;
   return typeof cause === "string" ? cause : "";
 }
 
-export function quoteIdentifier(name: string): string {
+function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
@@ -315,5 +315,3 @@ function countQueries(pool: pg.Pool, onQuery: (text: string, values: readonly un
     };
   });
 }
-
-export { MigrationError };

@@ -20,7 +20,7 @@ import { closeSync, existsSync, openSync, realpathSync, statSync } from "node:fs
 import { asc, gt, lt, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import type { EmbeddedMigration } from "./embedded-migrations.ts";
-import { type AppliedMigration, MigrationError, pendingMigrations, SQLITE_MIGRATIONS } from "./migrate.ts";
+import { type AppliedMigration, pendingMigrations, SQLITE_MIGRATIONS } from "./migrate.ts";
 import * as schema from "./schema.sqlite.ts";
 import type { Tables } from "./schema.ts";
 import type { ChangedEntity, ChangePage, Executor, MigrationResult, QueryDb, Storage } from "./storage.ts";
@@ -206,7 +206,7 @@ export class SqliteStorage implements Storage {
 }
 
 /** The whole check-and-apply in one BEGIN IMMEDIATE, so parallel first starts take turns. */
-export function applySqliteMigrations(
+function applySqliteMigrations(
   sqlite: Database,
   nowMilliseconds: number,
   embedded: readonly EmbeddedMigration[] = SQLITE_MIGRATIONS,
@@ -245,8 +245,6 @@ function readApplied(sqlite: Database): AppliedMigration[] {
   }[];
   return rows.map((row) => ({ tag: row.tag, sha256: row.sha256, additive: row.additive === 1 }));
 }
-
-export { MigrationError };
 
 function switchToWriteAheadLog(sqlite: Database): void {
   for (let attempt = 1; ; attempt++) {

@@ -40,7 +40,7 @@ export interface AppSettings {
   fastLane: boolean;
 }
 
-export interface SessionsRuntime {
+interface SessionsRuntime {
   ring: SigningKeyRing;
   /** Seals new private signing keys; null when LATCHKEY_MASTER_KEY is not set. */
   masterKey: CryptoKey | null;

@@ -150,7 +150,7 @@ function describeIssues(validation: ElysiaValidationError): ErrorDetail[] {
 }
 
 /** ["scopes", 2] → "scopes[2]", ["ratelimit", "limit"] → "ratelimit.limit". */
-export function formatPath(path: readonly (PropertyKey | { key: PropertyKey })[]): string {
+function formatPath(path: readonly (PropertyKey | { key: PropertyKey })[]): string {
   let text = "";
   for (const segment of path) {
     const key = typeof segment === "object" ? segment.key : segment;

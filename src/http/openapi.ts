@@ -17,7 +17,7 @@ const SCALAR_BUNDLE_PATH = "/docs/scalar.js";
 
 type ScalarOptions = NonNullable<NonNullable<Parameters<typeof openapi>[0]>["scalar"]>;
 
-export const API_TAGS = [
+const API_TAGS = [
   { name: "keys", description: "Project-scoped API keys: create, list, read, revoke, rotate." },
   {
     name: "sessions",

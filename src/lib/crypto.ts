@@ -27,10 +27,6 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return difference === 0;
 }
 
-export function base64UrlEncode(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("base64url");
-}
-
 /**
  * Whether `text` is the one unpadded base64url spelling of the bytes it decodes to. Decoders ignore the unused low
  * bits of the last character (and a dangling sixth bit group), so the same bytes have up to sixteen spellings; where

@@ -25,7 +25,7 @@ import { makeTempDir } from "./run-binary.ts";
 
 export { assertNoLeaks };
 
-export const FIXED_START_MILLISECONDS = Date.parse("2026-01-01T00:00:00.000Z");
+const FIXED_START_MILLISECONDS = Date.parse("2026-01-01T00:00:00.000Z");
 
 export type Transport = "in-process" | "http";
 

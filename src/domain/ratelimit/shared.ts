@@ -38,9 +38,9 @@ import { RedisLeaseSource } from "./redis-source.ts";
 export { RedisUnreachableError } from "./redis-source.ts";
 
 /** The most tokens one lease takes. */
-export const MAX_LEASE = 64;
+const MAX_LEASE = 64;
 /** A lease not spent within this long is dropped (its tokens are lost, never returned: sharing stays exact). */
-export const LEASE_TTL_MILLISECONDS = 2_000;
+const LEASE_TTL_MILLISECONDS = 2_000;
 const NODE_HEARTBEAT_MILLISECONDS = 1_000;
 const FIRST_BEAT_DEADLINE_MILLISECONDS = 200;
 const FIRST_BEAT_ATTEMPTS = 10;

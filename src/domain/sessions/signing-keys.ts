@@ -39,7 +39,7 @@ export interface PublishedSigningKey {
 }
 
 /** The schedule of `rows` (ordered by activation) as seen at `nowMilliseconds`; keys past publication are left out. */
-export function signingSchedule(rows: readonly SigningKeyRow[], nowMilliseconds: number): PublishedSigningKey[] {
+function signingSchedule(rows: readonly SigningKeyRow[], nowMilliseconds: number): PublishedSigningKey[] {
   const schedule: PublishedSigningKey[] = [];
   rows.forEach((row, index) => {
     const retiresAtMs = rows[index + 1]?.activatesAtMs ?? null;
@@ -63,13 +63,13 @@ export function signingKeyStatus(key: PublishedSigningKey, nowMilliseconds: numb
  * The key that signs at `nowMilliseconds`: the latest one already active. Before any key is active (a process whose
  * clock trails the one that created the first key by a few milliseconds) the earliest key signs: there is no other.
  */
-export function signerAt(rows: readonly SigningKeyRow[], nowMilliseconds: number): SigningKeyRow | undefined {
+function signerAt(rows: readonly SigningKeyRow[], nowMilliseconds: number): SigningKeyRow | undefined {
   let signer: SigningKeyRow | undefined = rows[0];
   for (const row of rows) if (row.activatesAtMs <= nowMilliseconds) signer = row;
   return signer;
 }
 
-export function rotationIsDue(rows: readonly SigningKeyRow[], rotationDays: number, nowMilliseconds: number): boolean {
+function rotationIsDue(rows: readonly SigningKeyRow[], rotationDays: number, nowMilliseconds: number): boolean {
   if (rotationDays <= 0) return false;
   const signer = signerAt(rows, nowMilliseconds);
   const pending = rows.some((row) => row.activatesAtMs > nowMilliseconds);
