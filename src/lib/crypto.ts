@@ -28,10 +28,12 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /**
- * Whether `text` is the one unpadded base64url spelling of the bytes it decodes to. Decoders ignore the unused low
- * bits of the last character (and a dangling sixth bit group), so the same bytes have up to sixteen spellings; where
- * a string is an identity (a token is a cache key, and what users deny-list), only the canonical one may count.
+ * The bytes of `text` if it is the one unpadded base64url spelling of them; undefined otherwise. Decoders ignore the
+ * unused low bits of the last character (and a dangling sixth bit group), so the same bytes have up to sixteen
+ * spellings; where a string is an identity (a token is a cache key, and what users deny-list), only the canonical one
+ * may count.
  */
-export function isCanonicalBase64Url(text: string): boolean {
-  return Buffer.from(text, "base64url").toString("base64url") === text;
+export function decodeCanonicalBase64Url(text: string): Buffer | undefined {
+  const bytes = Buffer.from(text, "base64url");
+  return bytes.toString("base64url") === text ? bytes : undefined;
 }

@@ -11,6 +11,7 @@
  * Several processes may share the database: each keeps a ring loaded from it, reloads it every few seconds, and at
  * once when it meets a kid it does not know (at most once a second, so made-up kids cannot hammer the database).
  */
+import { createPublicKey, type JsonWebKeyInput, type KeyObject } from "node:crypto";
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { SigningKeyRow } from "../../db/schema.ts";
 import type { Executor, Storage } from "../../db/storage.ts";
@@ -93,7 +94,8 @@ async function newSigningKeyRow(masterKey: CryptoKey | null, activatesAtMs: numb
 
 export class SigningKeyRing {
   private rows: SigningKeyRow[] = [];
-  private readonly verificationKeys = new Map<string, CryptoKey>();
+  /** node:crypto key objects, made once per kid: its Ed25519 verify costs half of WebCrypto's (65 µs vs 154 µs). */
+  private readonly verificationKeys = new Map<string, KeyObject>();
   private readonly signingKeys = new Map<string, CryptoKey>();
   private loadedAtMs = Number.NEGATIVE_INFINITY;
   private lastUnknownKidReloadAtMs = Number.NEGATIVE_INFINITY;
@@ -107,7 +109,9 @@ export class SigningKeyRing {
     const rows = await listSigningKeys(this.storage.reader);
     for (const row of rows) {
       if (!this.verificationKeys.has(row.kid)) {
-        this.verificationKeys.set(row.kid, (await importJWK(row.publicJwk as JWK, SIGNING_ALGORITHM)) as CryptoKey);
+        const key = createPublicKey({ key: row.publicJwk as JsonWebKeyInput["key"], format: "jwk" });
+        // Only Ed25519 verifies: "EdDSA" names Ed448 too, which this server never makes.
+        if (key.asymmetricKeyType === "ed25519") this.verificationKeys.set(row.kid, key);
       }
     }
     this.rows = rows;
@@ -134,7 +138,7 @@ export class SigningKeyRing {
   }
 
   /** The public key for `kid` if that key is published at `nowMilliseconds`. */
-  async verificationKey(kid: string, nowMilliseconds: number): Promise<CryptoKey | undefined> {
+  async verificationKey(kid: string, nowMilliseconds: number): Promise<KeyObject | undefined> {
     await this.reloadIfStale(nowMilliseconds);
     if (
       !this.rows.some((row) => row.kid === kid) &&
