@@ -19,7 +19,7 @@ import { idPattern, newId } from "../../lib/ids.ts";
 import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { MAX_TOKEN_LIFETIME_SECONDS, SIGNING_ALGORITHM, type SigningKeyRing } from "./signing-keys.ts";
 
-const SESSION_TOKEN_TYPE = "lk-session+jwt";
+export const SESSION_TOKEN_TYPE = "lk-session+jwt";
 export const MAX_SESSION_TOKEN_LENGTH = 8192;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
