@@ -195,9 +195,13 @@ function warmPrincipal(
 }
 
 /** Spends a token of the principal's bucket; usage is noted only when it admits. */
-function spendFrom(deps: AdmissionDeps, principal: Principal, nowMilliseconds: number): Admission | Promise<Admission> {
+function spendFrom(
+  deps: AdmissionDeps,
+  principal: Principal,
+  nowMilliseconds: number,
+): WarmAdmission | Promise<WarmAdmission> {
   const policy = principal.ratelimit;
-  const admission = (decision: BucketDecision): Admission => {
+  const admission = (decision: BucketDecision): WarmAdmission => {
     const bucket = { kind: BUCKET_KINDS.key, policy, decision };
     if (!decision.allowed) return { principal, bucket, refusal: keyRateLimited() };
     deps.usage.record(principal.keyId, nowMilliseconds);
