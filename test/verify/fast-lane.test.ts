@@ -226,6 +226,50 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
     }
   });
 
+  test("one reading of the query and the body: what the lane takes, the pipeline's schema reads alike", async () => {
+    const key = await createKey(world, { scopes: ["runs:read", "runs:write"] });
+    await world.call("GET", "/v1/authz", { key: key.secret }); // warms the cache
+    const tooMany = Array.from({ length: 65 }, (_, index) => `runs:r${index}`);
+    const cases: [string, string, { key?: string; body?: unknown }][] = [
+      ["GET", "/v1/authz?scopes=runs:read,,runs:write", { key: key.secret }],
+      ["GET", "/v1/authz?scopes=runs:read,runs:read", { key: key.secret }],
+      ["GET", "/v1/authz?scopes=", { key: key.secret }],
+      ["GET", "/v1/authz?scopes=runs:*", { key: key.secret }],
+      ["GET", "/v1/authz?scopes=Runs:read", { key: key.secret }],
+      ["GET", `/v1/authz?scopes=${tooMany.join(",")}`, { key: key.secret }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, scopes: [] } }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, scopes: ["runs:read", "runs:read"] } }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, scopes: ["runs:read", ""] } }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, scopes: "runs:read" } }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, scopes: tooMany } }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, origin: "https://app.example.com" } }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, token: "x" } }],
+      ["POST", "/v1/keys/verify", { body: { key: key.secret, extra: true } }],
+      ["POST", "/v1/keys/verify", { body: { key: "" } }],
+      ["POST", "/v1/keys/verify", { body: [key.secret] }],
+    ];
+    const outcome = (answer: Answer) => ({
+      status: answer.status,
+      code: answer.body.code ?? answer.body.error?.code,
+      details: answer.body.details ?? answer.body.error?.details,
+    });
+    const byLane: number[] = [];
+    for (const [index, [method, path, options]] of cases.entries()) {
+      const before = await fastLaneAnswers(world);
+      const fast = outcome(await world.call(method, path, options));
+      if ((await fastLaneAnswers(world)) > before) byLane.push(index);
+      world.deps.settings.fastLane = false;
+      const full = outcome(await world.call(method, path, options));
+      world.deps.settings.fastLane = true;
+      expect({ path, options, fast }).toEqual({ path, options, fast: full });
+    }
+    // The lane took the well-formed ones and left every malformed one, and the origin, to the pipeline.
+    expect(byLane).toEqual([0, 1, 2, 6, 7]);
+    const lastQuery = cases.findLastIndex(([method]) => method === "GET");
+    expect(outcome(await world.call(...cases[3]!)).status).toBe(400);
+    expect(outcome(await world.call(...cases[lastQuery]!)).status).toBe(400);
+    expect(outcome(await world.call(...cases[0]!)).status).toBe(200);
+  });
   test("regression: both lanes agree on credential-first order, method case and respelled tokens", async () => {
     const origin = "https://app.example.com";
     const projectId = await createProject(world, await createTenant(world), { allowed_origins: [origin] });

@@ -14,7 +14,6 @@
 import { admit, NO_CLIENT_ADDRESS, NO_REQUEST_METHOD, type WarmAdmission } from "../../auth/admission.ts";
 import { type AccessSpec, bearerSecretOf, type PresentedCredentials } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
-import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
 import type { BucketDecision } from "../../domain/ratelimit/bucket.ts";
 import { BUCKET_KINDS } from "../../domain/ratelimit/buckets.ts";
 import { rateLimitDecisionHeaders, rateLimitPolicyHeaders } from "../../domain/ratelimit/headers.ts";
@@ -31,6 +30,7 @@ import {
 } from "../../http/request-state.ts";
 import { authorizationOf, identityHeaders, METHOD_HEADERS, REQUIRED_SCOPES_HEADER } from "./forward-auth.ts";
 import { verificationOf } from "./routes.ts";
+import { AuthzQuery, VerifyBody } from "./schemas.ts";
 
 export const AUTHZ_PATH = "/v1/authz";
 export const VERIFY_PATH = "/v1/keys/verify";
@@ -237,7 +237,11 @@ function verificationBodyOf(parts: FixedParts, principal: Principal, code: strin
   return halves[0] + rateLimit + halves[1];
 }
 
-/** The scopes of `?scopes=a:b,c:d`, or none; null for any other query (the pipeline parses and judges it). */
+/**
+ * The scopes of `?scopes=a:b,c:d`, or none; null for any other query, or one the schema refuses (the pipeline then
+ * answers it, with the schema's message). Only the plain form is read here, so nothing needs decoding; the reading
+ * itself is the pipeline's schema (AuthzQuery), run once per distinct query.
+ */
 function requiredScopesOf(url: string): string[] | null {
   const queryStart = url.indexOf("?");
   if (queryStart < 0) return [];
@@ -246,57 +250,36 @@ function requiredScopesOf(url: string): string[] | null {
   if (!query.startsWith("scopes=") || query.includes("&") || query.includes("%") || query.includes("+")) return null;
   const known = parsedScopeLists.get(query);
   if (known !== undefined) return known;
-  const scopes = scopeListOf(query.slice(7).split(","));
-  if (scopes === null) return null;
+  const parsed = AuthzQuery.safeParse({ scopes: query.slice("scopes=".length) });
+  if (!parsed.success) return null;
   // A proxy asks with the same few queries again and again; remembering them is bounded by a plain reset.
   if (parsedScopeLists.size >= PARSED_SCOPE_LISTS) parsedScopeLists.clear();
-  parsedScopeLists.set(query, scopes);
-  return scopes;
+  parsedScopeLists.set(query, parsed.data.scopes);
+  return parsed.data.scopes;
 }
 
 const PARSED_SCOPE_LISTS = 1024;
 const parsedScopeLists = new Map<string, string[]>();
 
-/**
- * Scopes as the pipeline's schema would accept them (empty items dropped), or null for it to judge (and name what is
- * wrong). A list with nothing to drop is returned as it is.
- */
-function scopeListOf(items: readonly unknown[]): string[] | null {
-  let empties = 0;
-  for (const item of items) {
-    if (item === "") empties++;
-    else if (typeof item !== "string" || item.length > MAX_SCOPE_LENGTH || !SCOPE_PATTERN.test(item)) return null;
-  }
-  if (items.length - empties > MAX_SCOPES_PER_KEY) return null;
-  return (empties === 0 ? items : items.filter((item) => item !== "")) as string[];
-}
-
-/** `{"key": …}` or `{"token": …}`, with optional scopes and nothing else; null for the pipeline to judge. */
-function verifyBodyOf(text: string): { key: string | null; token: string | null; scopes: string[] } | null {
+/** The body as the pipeline's schema (VerifyBody) reads it; null for the pipeline to judge (and name what is wrong). */
+function verifyBodyOf(text: string): VerifyBody | null {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     return null;
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
-  for (const name in body) if (name !== "key" && name !== "token" && name !== "scopes") return null;
-  const { key, token, scopes } = body as Record<string, unknown>;
-  if ((key === undefined) === (token === undefined)) return null;
-  const credential = key ?? token;
-  if (typeof credential !== "string" || credential.length === 0 || credential.length > 4096) return null;
-  let required: string[] | null = [];
-  if (scopes !== undefined) required = Array.isArray(scopes) && !scopes.includes("") ? scopeListOf(scopes) : null;
-  if (required === null) return null;
-  return {
-    key: typeof key === "string" ? key : null,
-    token: typeof token === "string" ? token : null,
-    scopes: required,
-  };
+  const parsed = VerifyBody.safeParse(body);
+  return parsed.success ? parsed.data : null;
 }
 
 /** The admission request of a verification body: the host API asks about a credential (see routes.ts). */
-function verifyRequestOf(body: { key: string | null; token: string | null }) {
-  const presented: PresentedCredentials = { secret: body.key, sessionToken: body.token, origin: null, projectId: null };
+function verifyRequestOf(body: VerifyBody) {
+  const presented: PresentedCredentials = {
+    secret: body.key ?? null,
+    sessionToken: body.token ?? null,
+    origin: body.origin ?? null,
+    projectId: null,
+  };
   return { method: NO_REQUEST_METHOD, presented, clientIp: NO_CLIENT_ADDRESS };
 }

@@ -21,6 +21,7 @@ export const VerifyBody = z
     message: "send exactly one of key or token",
     path: ["key"],
   });
+export type VerifyBody = z.infer<typeof VerifyBody>;
 
 const RateLimitState = z
   .object({
