@@ -186,12 +186,12 @@ function warmPrincipal(
   if (sessionToken !== null) {
     if (secret !== null || spec.credential === "key") return undefined;
     const session = warmSessionPrincipal(deps, sessionToken, { origin: null, module: spec.module }, nowMilliseconds);
-    return session && decideScopes(session.scopes, spec.scopes ?? []).ok ? session : undefined;
+    return session && decideScopes(session.scopes, spec.scopes ?? []) === null ? session : undefined;
   }
   const record = secret === null ? undefined : cachedKeyCredential(deps.credentials, secret);
   if (record === undefined) return undefined;
   const requirement = { module: spec.module, scopes: spec.scopes, refuseRootKey: spec.dataPlane };
-  return decideKeyAccess(record, requirement, nowMilliseconds).ok ? keyPrincipalOf(record) : undefined;
+  return decideKeyAccess(record, requirement, nowMilliseconds) === null ? keyPrincipalOf(record) : undefined;
 }
 
 /** Spends a token of the principal's bucket; usage is noted only when it admits. */

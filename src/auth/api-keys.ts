@@ -7,12 +7,8 @@ import { hashSecret, isWellFormedSecret, MAX_SECRET_LENGTH } from "../domain/key
 import { constantTimeEqual } from "../lib/crypto.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
-import { type AccessDecision, type AccessRequirement, decideKeyAccess } from "./decision.ts";
-import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
-
-export type KeyAuthentication =
-  | { ok: true; principal: Principal; record: KeyCredentialRecord }
-  | (Extract<AccessDecision, { ok: false }> & { record?: KeyCredentialRecord; principal?: Principal });
+import { type AccessRequirement, decideKeyAccess } from "./decision.ts";
+import { type Authentication, type Principal, rateLimitPolicyOf, refused, secretVersionOf } from "./principal.ts";
 
 async function lookupKeyCredential(
   credentials: CredentialCache,
@@ -46,15 +42,13 @@ export async function authenticateKey(
   secret: string,
   requirement: AccessRequirement,
   nowMilliseconds: number,
-): Promise<KeyAuthentication> {
+): Promise<Authentication> {
   const record = await lookupKeyCredential(credentials, secret);
-  const decision = decideKeyAccess(record, requirement, nowMilliseconds);
-  if (!decision.ok) {
-    // An unknown key, or one of a project the caller did not name, stays unknown: no identity goes with the refusal.
-    const identified = record !== undefined && decision.code !== "API_KEY_INVALID";
-    return { ...decision, record, principal: identified ? keyPrincipalOf(record) : undefined };
-  }
-  return { ok: true, record: record!, principal: keyPrincipalOf(record!) };
+  const refusal = decideKeyAccess(record, requirement, nowMilliseconds);
+  if (refusal === null) return { principal: keyPrincipalOf(record!), refusal: null };
+  // An unknown key, or one of a project the caller did not name, stays unknown: no identity goes with the refusal.
+  const identified = record !== undefined && refusal.code !== "API_KEY_INVALID";
+  return refused(refusal, identified ? keyPrincipalOf(record) : null);
 }
 
 /** Records are replaced, never changed, when their rows change: each one's principal is worked out once. */

@@ -17,7 +17,7 @@ import { AppError } from "../lib/errors.ts";
 import type { Module } from "../lib/modules.ts";
 import { authenticateKey } from "./api-keys.ts";
 import { decideScopes } from "./decision.ts";
-import type { Principal } from "./principal.ts";
+import { type Authentication, type Principal, refused } from "./principal.ts";
 import { authenticateSessionToken, type SessionTokenDeps } from "./session-tokens.ts";
 
 /**
@@ -71,14 +71,6 @@ export function bearerSecretOf(authorization: string | null): string | null {
 }
 
 /**
- * Who the credential stands for, or the refusal. A refusal that comes after the credential was identified (revoked,
- * scopes, …) names the principal it would have been, so verification can say whose credential it refused.
- */
-export type Authentication =
-  | { principal: Principal; refusal: null }
-  | { principal: Principal | null; refusal: AppError };
-
-/**
  * `method` is the method the browser rule is decided on: the request's own, the original one behind a proxy, or null
  * where there is no request to judge (verification, which answers about a credential).
  */
@@ -103,21 +95,13 @@ export async function authenticateRequest(
   }
 
   if (sessionToken !== null && spec.credential !== "key") {
-    let session: Principal;
-    try {
-      session = await authenticateSessionToken(
-        deps,
-        sessionToken,
-        { origin: foreignOrigin, projectId, module: spec.module },
-        nowMilliseconds,
-      );
-    } catch (error) {
-      if (error instanceof AppError) return refused(error);
-      throw error;
-    }
+    const expectations = { origin: foreignOrigin, projectId, module: spec.module };
+    const authentication = await authenticateSessionToken(deps, sessionToken, expectations, nowMilliseconds);
+    if (authentication.refusal !== null) return refused(authentication.refusal);
+    const session = authentication.principal;
     if (secret !== null) {
       const key = await authenticateKey(deps.credentials, secret, { projectId }, nowMilliseconds);
-      if (!key.ok) return refused(new AppError(key.code, { details: key.details }));
+      if (key.refusal !== null) return refused(key.refusal);
       if (key.principal.keyId !== session.keyId) {
         return refused(
           new AppError("SESSION_INVALID", { message: "The session token was not minted from this API key." }),
@@ -125,9 +109,8 @@ export async function authenticateRequest(
       }
     }
     if (spec.credential === "root") return refused(needsRootKey());
-    const scopes = decideScopes(session.scopes, spec.scopes ?? []);
-    if (!scopes.ok) return refused(new AppError(scopes.code, { details: scopes.details }), session);
-    return { principal: session, refusal: null };
+    const scopeRefusal = decideScopes(session.scopes, spec.scopes ?? []);
+    return scopeRefusal === null ? authentication : refused(scopeRefusal, session);
   }
 
   if (secret === null) return refused(new AppError("API_KEY_REQUIRED"));
@@ -137,11 +120,9 @@ export async function authenticateRequest(
     { module: spec.module, scopes: spec.scopes, projectId, origin: foreignOrigin, refuseRootKey: spec.dataPlane },
     nowMilliseconds,
   );
-  if (!authentication.ok) {
-    const refusal = new AppError(authentication.code, {
-      details: authentication.details ?? hintFor(secret, authentication.code),
-    });
-    return refused(refusal, authentication.principal);
+  if (authentication.refusal !== null) {
+    const hint = hintFor(secret, authentication.refusal);
+    return hint === null ? authentication : refused(hint, authentication.principal);
   }
   const principal = authentication.principal;
   if (spec.credential === "root" && !principal.isRoot) return refused(needsRootKey());
@@ -155,10 +136,6 @@ export async function authenticateRequest(
     );
   }
   return rootInProject(deps, principal, projectId);
-}
-
-function refused(refusal: AppError, principal: Principal | null = null): Authentication {
-  return { principal, refusal };
 }
 
 /** The root key acting in the project X-Project-Id names: as if it were a key of that project, with root's powers. */
@@ -178,10 +155,12 @@ async function rootInProject(deps: SessionTokenDeps, root: Principal, projectId:
   };
 }
 
-/** A session token is a JWT (three base64url parts); sent as a bearer key, say where it belongs. */
-function hintFor(secret: string, code: string): { path: string; message: string }[] | undefined {
-  if (code !== "API_KEY_INVALID" || !/^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(secret)) return undefined;
-  return [{ path: "Authorization", message: "carries a session token: send session tokens as X-Session-Token" }];
+/** A session token is a JWT (three base64url parts); sent as a bearer key, the refusal says where it belongs. */
+function hintFor(secret: string, refusal: AppError): AppError | null {
+  if (refusal.code !== "API_KEY_INVALID" || !/^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(secret)) return null;
+  return new AppError("API_KEY_INVALID", {
+    details: [{ path: "Authorization", message: "carries a session token: send session tokens as X-Session-Token" }],
+  });
 }
 
 let ownOriginMemo = { publicUrl: "", origin: "" };

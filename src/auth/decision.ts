@@ -6,11 +6,12 @@
  *
  * Pure functions of (record, requirement, now): the same inputs always give the same answer, which is what the
  * table in test/auth/decision.test.ts pins, one row per step. The first failing step names the refusal; nothing
- * after it is evaluated.
+ * after it is evaluated. A decision is the refusal (an AppError, the auth core's one refusal type, thrown only at the
+ * HTTP edge) or null when the step allows.
  */
 
 import { decideTenantAccess } from "../domain/tenants/model.ts";
-import type { ErrorCode, ErrorDetail } from "../lib/errors.ts";
+import { AppError } from "../lib/errors.ts";
 import type { Module } from "../lib/modules.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
 
@@ -25,28 +26,24 @@ export interface AccessRequirement {
   refuseRootKey?: boolean;
 }
 
-export type AccessDecision = { ok: true } | { ok: false; code: ErrorCode; details?: ErrorDetail[] };
-
-const ALLOWED: AccessDecision = { ok: true };
-
 export function decideKeyAccess(
   record: KeyCredentialRecord | undefined,
   requirement: AccessRequirement,
   nowMilliseconds: number,
-): AccessDecision {
-  if (!record) return { ok: false, code: "API_KEY_INVALID" };
+): AppError | null {
+  if (!record) return new AppError("API_KEY_INVALID");
   const { key, tenant } = record;
   if (requirement.projectId !== undefined && requirement.projectId !== key.projectId && !key.isRoot) {
-    return { ok: false, code: "API_KEY_INVALID" };
+    return new AppError("API_KEY_INVALID");
   }
-  if (key.revokedAtMs !== null && key.revokedAtMs <= nowMilliseconds) return { ok: false, code: "API_KEY_REVOKED" };
+  if (key.revokedAtMs !== null && key.revokedAtMs <= nowMilliseconds) return new AppError("API_KEY_REVOKED");
   // Deleting a project or tenant revokes its keys; this holds even where a cached key row predates the revocation.
-  if (record.project.deletedAtMs !== null || tenant.deletedAtMs !== null) return { ok: false, code: "API_KEY_REVOKED" };
+  if (record.project.deletedAtMs !== null || tenant.deletedAtMs !== null) return new AppError("API_KEY_REVOKED");
   if (record.secretRetiresAtMs !== null && record.secretRetiresAtMs <= nowMilliseconds) {
-    return { ok: false, code: "API_KEY_REVOKED" };
+    return new AppError("API_KEY_REVOKED");
   }
-  if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) return { ok: false, code: "API_KEY_EXPIRED" };
-  if (key.isRoot && requirement.refuseRootKey) return { ok: false, code: "ROOT_KEY_NOT_ALLOWED" };
+  if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) return new AppError("API_KEY_EXPIRED");
+  if (key.isRoot && requirement.refuseRootKey) return new AppError("ROOT_KEY_NOT_ALLOWED");
   // The root key is the operator's way back in: tenant state, modules and scopes never lock it out.
   if (!key.isRoot) {
     const tenantRefusal = decideTenantAccess(tenant, requirement.module);
@@ -54,25 +51,21 @@ export function decideKeyAccess(
   }
   const originRefusal = decideOrigin(record.project.allowedOrigins, requirement.origin ?? null);
   if (originRefusal) return originRefusal;
-  return key.isRoot ? ALLOWED : decideScopes(key.scopes, requirement.scopes ?? []);
+  return key.isRoot ? null : decideScopes(key.scopes, requirement.scopes ?? []);
 }
 
 /** A request from a browser (it carries Origin) must come from one of the project's exact origins. */
-export function decideOrigin(allowedOrigins: readonly string[], origin: string | null): AccessDecision | null {
+export function decideOrigin(allowedOrigins: readonly string[], origin: string | null): AppError | null {
   if (origin === null || allowedOrigins.includes(origin)) return null;
-  return { ok: false, code: "ORIGIN_NOT_ALLOWED", details: [{ path: "origin", message: origin.slice(0, 2048) }] };
+  return new AppError("ORIGIN_NOT_ALLOWED", { details: [{ path: "origin", message: origin.slice(0, 2048) }] });
 }
 
 /** Every required scope must be held; the refusal lists exactly the missing ones. */
-export function decideScopes(heldScopes: readonly string[], requiredScopes: readonly string[]): AccessDecision {
+export function decideScopes(heldScopes: readonly string[], requiredScopes: readonly string[]): AppError | null {
   // The common case (everything held) without building the list of what is missing: this runs for every check.
-  if (holdsAll(heldScopes, requiredScopes)) return ALLOWED;
+  if (holdsAll(heldScopes, requiredScopes)) return null;
   const missing = missingScopes(heldScopes, requiredScopes);
-  return {
-    ok: false,
-    code: "SCOPE_NOT_GRANTED",
-    details: missing.map((scope) => ({ path: "scopes", message: scope })),
-  };
+  return new AppError("SCOPE_NOT_GRANTED", { details: missing.map((scope) => ({ path: "scopes", message: scope })) });
 }
 
 function holdsAll(heldScopes: readonly string[], requiredScopes: readonly string[]): boolean {

@@ -6,6 +6,7 @@ import type { ApiKeyRow, ProjectRow } from "../db/schema.ts";
 import type { Caller } from "../domain/keys/caller.ts";
 import { defaultPolicyOf } from "../domain/keys/grants.ts";
 import type { RateLimitPolicy } from "../domain/ratelimit/bucket.ts";
+import type { AppError } from "../lib/errors.ts";
 
 export interface Principal extends Caller {
   /** The end user the key acts for, if it has one. */
@@ -14,6 +15,20 @@ export interface Principal extends Caller {
   origin: string | null;
   /** The session token's `jti` (null for an API key). */
   tokenId: string | null;
+}
+
+/**
+ * Who the credential stands for, or the refusal: what the auth core returns (it throws nothing of its own; the HTTP
+ * edge turns a refusal into an answer). A refusal that comes after the credential was identified (revoked, scopes,
+ * …) names the principal it would have been, so verification can say whose credential it refused.
+ */
+export type Authentication =
+  | { principal: Principal; refusal: null }
+  | { principal: Principal | null; refusal: AppError };
+
+/** A refusal, naming the principal it would have been when the credential was identified. */
+export function refused(refusal: AppError, principal: Principal | null = null): Authentication {
+  return { principal, refusal };
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Module } from "../lib/modules.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
 import { decideKeyAccess, decideOrigin } from "./decision.ts";
-import { type Principal, rateLimitPolicyOf, secretVersionOf } from "./principal.ts";
+import { type Authentication, type Principal, rateLimitPolicyOf, refused, secretVersionOf } from "./principal.ts";
 
 export interface SessionTokenDeps {
   credentials: CredentialCache;
@@ -34,16 +34,17 @@ export interface SessionExpectations {
   module?: Module;
 }
 
-/** The principal a session token stands for, or the refusal (thrown) in the documented decision order. */
+/** The principal a session token stands for, or the refusal in the documented decision order. */
 export async function authenticateSessionToken(
   deps: SessionTokenDeps,
   token: string,
   expectations: SessionExpectations,
   nowMilliseconds: number,
-): Promise<Principal> {
+): Promise<Authentication> {
   const claims = await verifiedClaims(deps, token, nowMilliseconds);
+  if (claims instanceof AppError) return refused(claims);
   if (expectations.projectId !== undefined && expectations.projectId !== claims.aud) {
-    throw new AppError("SESSION_INVALID");
+    return refused(new AppError("SESSION_INVALID"));
   }
   const record = await deps.credentials.byKeyId(claims.key, (secretHash) => secretVersionOf(secretHash) === claims.kv);
   return sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
@@ -77,14 +78,11 @@ export function warmSessionPrincipal(
   }
   const record = deps.credentials.cachedByKeyId(claims.key, (hash) => secretVersionOf(hash) === claims.kv);
   if (record === undefined) return undefined;
-  try {
-    const principal = sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
-    warmSessions.set(claims, { generation, module: expectations.module, principal });
-    deps.metrics.tokenCacheHits++;
-    return principal;
-  } catch {
-    return undefined;
-  }
+  const { principal } = sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
+  if (principal === null) return undefined;
+  warmSessions.set(claims, { generation, module: expectations.module, principal });
+  deps.metrics.tokenCacheHits++;
+  return principal;
 }
 
 /** The principal last worked out for a token's claims (kept as long as its claims are), and from what. */
@@ -93,34 +91,24 @@ const warmSessions = new WeakMap<
   { generation: number; module: Module | undefined; principal: Principal }
 >();
 
-/** The parent's checks, in the documented order, and the principal they leave. */
+/** The parent's checks, in the documented order, and the principal they leave (or the first refusal). */
 function sessionPrincipalOf(
   record: KeyCredentialRecord | undefined,
   claims: SessionClaims,
   expectations: SessionExpectations,
   nowMilliseconds: number,
-): Principal {
+): Authentication {
   // The root key mints no tokens; one that names it as its parent was not made by this server's rules.
-  if (!record || record.key.projectId !== claims.aud || record.key.isRoot) throw new AppError("SESSION_INVALID");
+  if (!record || record.key.projectId !== claims.aud || record.key.isRoot)
+    return refused(new AppError("SESSION_INVALID"));
   for (const module of new Set<Module>(["sessions", ...(expectations.module ? [expectations.module] : [])])) {
-    const parent = decideKeyAccess(record, { module }, nowMilliseconds);
-    if (!parent.ok) throw new AppError(parent.code, { details: parent.details });
+    const parentRefusal = decideKeyAccess(record, { module }, nowMilliseconds);
+    if (parentRefusal) return refused(parentRefusal);
   }
-  if (claims.origin !== undefined) {
-    if (expectations.origin !== claims.origin) {
-      throw new AppError("ORIGIN_NOT_ALLOWED", {
-        message: "This session token is bound to another origin.",
-        details: [{ path: "origin", message: (expectations.origin ?? "(none)").slice(0, 2048) }],
-      });
-    }
-    const stillListed = decideOrigin(record.project.allowedOrigins, claims.origin);
-    if (stillListed && !stillListed.ok) throw new AppError(stillListed.code, { details: stillListed.details });
-  } else {
-    const originRefusal = decideOrigin(record.project.allowedOrigins, expectations.origin);
-    if (originRefusal && !originRefusal.ok) throw new AppError(originRefusal.code, { details: originRefusal.details });
-  }
+  const originRefusal = sessionOriginRefusal(record.project.allowedOrigins, claims.origin, expectations.origin);
+  if (originRefusal) return refused(originRefusal);
   const parentScopes = new Set(record.key.scopes);
-  return {
+  const principal: Principal = {
     kind: "session",
     keyId: record.key.id,
     projectId: record.key.projectId,
@@ -141,24 +129,47 @@ function sessionPrincipalOf(
       record.secretRetiresAtMs ?? Number.POSITIVE_INFINITY,
     ),
   };
+  return { principal, refusal: null };
+}
+
+/**
+ * A token bound to an origin is accepted only from that origin, and only while the project still lists it; an
+ * unbound one from any origin the project lists (or from none).
+ */
+function sessionOriginRefusal(
+  allowedOrigins: readonly string[],
+  boundOrigin: string | undefined,
+  origin: string | null,
+): AppError | null {
+  if (boundOrigin === undefined) return decideOrigin(allowedOrigins, origin);
+  if (origin !== boundOrigin) {
+    return new AppError("ORIGIN_NOT_ALLOWED", {
+      message: "This session token is bound to another origin.",
+      details: [{ path: "origin", message: (origin ?? "(none)").slice(0, 2048) }],
+    });
+  }
+  return decideOrigin(allowedOrigins, boundOrigin);
 }
 
 /**
  * The token's claims after a full check, from a bounded cache of tokens already checked (keyed by the token's
  * hash, never used past `exp`), so the signature is verified once per token rather than once per request.
  */
-async function verifiedClaims(deps: SessionTokenDeps, token: string, nowMilliseconds: number): Promise<SessionClaims> {
+async function verifiedClaims(
+  deps: SessionTokenDeps,
+  token: string,
+  nowMilliseconds: number,
+): Promise<SessionClaims | AppError> {
   const cacheKey = sha256Hex(token);
   const cached = deps.sessions.verifiedTokens.get(cacheKey);
   if (cached !== undefined) {
     deps.metrics.tokenCacheHits++;
     if (cached.exp * 1000 > nowMilliseconds) return cached;
     deps.sessions.verifiedTokens.delete(cacheKey);
-    throw new AppError("SESSION_EXPIRED");
+    return new AppError("SESSION_EXPIRED");
   }
   deps.metrics.tokenCacheMisses++;
-  const check = await checkSessionToken(deps.sessions.ring, deps.settings.publicUrl, token, nowMilliseconds);
-  if (!check.ok) throw new AppError(check.code);
-  deps.sessions.verifiedTokens.set(cacheKey, check.claims);
-  return check.claims;
+  const checked = await checkSessionToken(deps.sessions.ring, deps.settings.publicUrl, token, nowMilliseconds);
+  if (!(checked instanceof AppError)) deps.sessions.verifiedTokens.set(cacheKey, checked);
+  return checked;
 }

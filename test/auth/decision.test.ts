@@ -162,22 +162,22 @@ describe("decideKeyAccess, step by step", () => {
   for (const [label, candidate, requirement, expected] of rows) {
     test(`${label} → ${expected}`, () => {
       const decision = decideKeyAccess(candidate, requirement, NOW);
-      expect(decision.ok ? "OK" : decision.code).toBe(expected);
+      expect(decision === null ? "OK" : decision.code).toBe(expected);
     });
   }
 });
 
 describe("the refusals name what they are about", () => {
   test("SCOPE_NOT_GRANTED lists exactly the missing scopes, in the order asked", () => {
-    expect(decideScopes(["a:b", "c:d"], ["x:y", "a:b", "z:z"])).toEqual({
-      ok: false,
+    const refusal = decideScopes(["a:b", "c:d"], ["x:y", "a:b", "z:z"]);
+    expect({ code: refusal?.code, details: refusal?.details }).toEqual({
       code: "SCOPE_NOT_GRANTED",
       details: [
         { path: "scopes", message: "x:y" },
         { path: "scopes", message: "z:z" },
       ],
     });
-    expect(decideScopes(["a:b"], [])).toEqual({ ok: true });
+    expect(decideScopes(["a:b"], [])).toBeNull();
   });
 
   test("ORIGIN_NOT_ALLOWED names the origin, cut to a bounded length; exact matches only", () => {
@@ -190,12 +190,12 @@ describe("the refusals name what they are about", () => {
     });
     const long = `https://${"a".repeat(5000)}.test`;
     const refusal = decideOrigin([], long);
-    expect(refusal?.ok === false && refusal.details?.[0]?.message.length).toBe(2048);
+    expect(refusal?.details[0]?.message.length).toBe(2048);
   });
 
   test("MODULE_NOT_ENABLED names the module", () => {
-    expect(decideKeyAccess(record({ tenant: { modules: [] } }), { module: "keys" }, NOW)).toEqual({
-      ok: false,
+    const refusal = decideKeyAccess(record({ tenant: { modules: [] } }), { module: "keys" }, NOW);
+    expect({ code: refusal?.code, details: refusal?.details }).toEqual({
       code: "MODULE_NOT_ENABLED",
       details: [{ path: "module", message: "keys" }],
     });

@@ -13,6 +13,7 @@ import {
   SESSION_TOKEN_TYPE,
   SessionClaims,
 } from "../../src/domain/sessions/tokens.ts";
+import { AppError } from "../../src/lib/errors.ts";
 import { createKey, mintSession } from "../support/keys.ts";
 import { createWorld, type World } from "../support/world.ts";
 
@@ -48,7 +49,7 @@ describe("the session-token check keeps jose's rules, code for code", () => {
       token,
       world.clock.nowMilliseconds(),
     );
-    return check.ok ? "ok" : check.code;
+    return check instanceof AppError ? (check.code as Outcome) : "ok";
   }
 
   /** The previous check's rules: jose's jwtVerify, pinned as before, then the same claim schema. */
@@ -158,10 +159,10 @@ describe("the session-token check keeps jose's rules, code for code", () => {
   test("the claim rules alone: presence, issuer, then nbf, exp and age against the given second", () => {
     const issuer = String(claims.iss);
     const iat = Number(claims.iat);
-    expect(refusedClaims(claims, issuer, iat)).toBeUndefined();
-    expect(refusedClaims(claims, "https://other.example", iat)).toEqual({ ok: false, code: "SESSION_INVALID" });
-    expect(refusedClaims(claims, issuer, Number(claims.exp))).toEqual({ ok: false, code: "SESSION_EXPIRED" });
-    expect(refusedClaims(claims, issuer, iat - 1)).toEqual({ ok: false, code: "SESSION_INVALID" });
-    expect(refusedClaims(without("jti"), issuer, iat)).toEqual({ ok: false, code: "SESSION_INVALID" });
+    expect(refusedClaims(claims, issuer, iat)).toBeNull();
+    expect(refusedClaims(claims, "https://other.example", iat)?.code).toBe("SESSION_INVALID");
+    expect(refusedClaims(claims, issuer, Number(claims.exp))?.code).toBe("SESSION_EXPIRED");
+    expect(refusedClaims(claims, issuer, iat - 1)?.code).toBe("SESSION_INVALID");
+    expect(refusedClaims(without("jti"), issuer, iat)?.code).toBe("SESSION_INVALID");
   });
 });

@@ -105,7 +105,6 @@ export async function callJson(
   method: string,
   path: string,
   options: { key?: string; body?: unknown } = {},
-  // biome-ignore lint/suspicious/noExplicitAny: callers check the answers' shapes; this only carries them.
 ): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}${path}`, {
     method,

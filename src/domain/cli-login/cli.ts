@@ -66,7 +66,7 @@ export async function startCliLogin(
     });
   }
   const tenantRefusal = decideTenantAccess((await findTenant(reader, project.tenantId))!, "cli_login");
-  if (tenantRefusal) throw new AppError(tenantRefusal.code, { details: tenantRefusal.details });
+  if (tenantRefusal) throw tenantRefusal;
   if (input.callbackUrl !== undefined) {
     const check = checkCallbackUrl(input.callbackUrl, project);
     if (!check.ok) {

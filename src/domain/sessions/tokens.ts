@@ -15,6 +15,7 @@ import { type KeyObject, verify } from "node:crypto";
 import { SignJWT } from "jose";
 import { z } from "zod";
 import { decodeCanonicalBase64Url } from "../../lib/crypto.ts";
+import { AppError } from "../../lib/errors.ts";
 import { idPattern, newId } from "../../lib/ids.ts";
 import { MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../keys/scopes.ts";
 import { MAX_TOKEN_LIFETIME_SECONDS, SIGNING_ALGORITHM, type SigningKeyRing } from "./signing-keys.ts";
@@ -81,11 +82,8 @@ export async function signSessionToken(
   return { token, expiresAtMs: expiresAtSeconds * 1000, tokenId };
 }
 
-export type TokenCheck =
-  | { ok: true; claims: SessionClaims }
-  | { ok: false; code: "SESSION_INVALID" | "SESSION_EXPIRED" };
-
-const INVALID: TokenCheck = { ok: false, code: "SESSION_INVALID" };
+/** The refusal of a token that was not minted here, or was changed since: each a new error, never a shared one. */
+const invalid = () => new AppError("SESSION_INVALID");
 const SIGNING_KEY_ID = idPattern("signingKey");
 const PROJECT_ID = idPattern("project");
 /** Every claim a session token carries; a token missing any of them was not minted here. */
@@ -102,45 +100,41 @@ export async function checkSessionToken(
   issuer: string,
   token: string,
   nowMilliseconds: number,
-): Promise<TokenCheck> {
-  if (token.length > MAX_SESSION_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return INVALID;
+): Promise<SessionClaims | AppError> {
+  if (token.length > MAX_SESSION_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return invalid();
   const [encodedHeader, encodedPayload, encodedSignature] = token.split(".") as [string, string, string];
   // The signature's spare bits are not signed: another spelling of a genuine token would verify, as another string.
   const signature = decodeCanonicalBase64Url(encodedSignature);
   const header = decodeJsonObject(encodedHeader);
   const payload = decodeJsonObject(encodedPayload);
-  if (signature === undefined || header === undefined || payload === undefined) return INVALID;
+  if (signature === undefined || header === undefined || payload === undefined) return invalid();
   // No extension is understood, so none may be declared critical (RFC 7515 §4.1.11); `jwk`, `jku`, `x5u` are ignored.
-  if (header.alg !== SIGNING_ALGORITHM || header.typ !== SESSION_TOKEN_TYPE || "crit" in header) return INVALID;
+  if (header.alg !== SIGNING_ALGORITHM || header.typ !== SESSION_TOKEN_TYPE || "crit" in header) return invalid();
   const { kid } = header;
-  if (typeof kid !== "string" || !SIGNING_KEY_ID.test(kid)) return INVALID;
-  if (typeof payload.aud !== "string" || !PROJECT_ID.test(payload.aud)) return INVALID;
+  if (typeof kid !== "string" || !SIGNING_KEY_ID.test(kid)) return invalid();
+  if (typeof payload.aud !== "string" || !PROJECT_ID.test(payload.aud)) return invalid();
   const key = await ring.verificationKey(kid, nowMilliseconds);
-  if (!key || !signatureHolds(key, `${encodedHeader}.${encodedPayload}`, signature)) return INVALID;
+  if (!key || !signatureHolds(key, `${encodedHeader}.${encodedPayload}`, signature)) return invalid();
   const refusal = refusedClaims(payload, issuer, Math.floor(nowMilliseconds / 1000));
   if (refusal) return refusal;
   const claims = SessionClaims.safeParse(payload);
-  return claims.success ? { ok: true, claims: claims.data } : INVALID;
+  return claims.success ? claims.data : invalid();
 }
 
 /**
  * The time and identity rules for claims whose signature held, in jose's order (presence, iss, aud, nbf, exp, age):
  * a token is only "expired" once its signature has proved it genuine and it names this issuer and its audience.
  */
-export function refusedClaims(
-  payload: Record<string, unknown>,
-  issuer: string,
-  nowSeconds: number,
-): TokenCheck | undefined {
-  if (!REQUIRED_CLAIMS.every((claim) => Object.hasOwn(payload, claim))) return INVALID;
-  if (payload.iss !== issuer || typeof payload.aud !== "string") return INVALID;
+export function refusedClaims(payload: Record<string, unknown>, issuer: string, nowSeconds: number): AppError | null {
+  if (!REQUIRED_CLAIMS.every((claim) => Object.hasOwn(payload, claim))) return invalid();
+  if (payload.iss !== issuer || typeof payload.aud !== "string") return invalid();
   const { iat, nbf, exp } = payload;
-  if (typeof iat !== "number" || typeof exp !== "number") return INVALID;
-  if (nbf !== undefined && (typeof nbf !== "number" || nbf > nowSeconds)) return INVALID;
-  if (exp <= nowSeconds) return { ok: false, code: "SESSION_EXPIRED" };
+  if (typeof iat !== "number" || typeof exp !== "number") return invalid();
+  if (nbf !== undefined && (typeof nbf !== "number" || nbf > nowSeconds)) return invalid();
+  if (exp <= nowSeconds) return new AppError("SESSION_EXPIRED");
   const ageSeconds = nowSeconds - iat;
-  if (ageSeconds > MAX_TOKEN_LIFETIME_SECONDS || ageSeconds < 0) return INVALID;
-  return undefined;
+  if (ageSeconds > MAX_TOKEN_LIFETIME_SECONDS || ageSeconds < 0) return invalid();
+  return null;
 }
 
 function signatureHolds(key: KeyObject, signingInput: string, signature: Uint8Array): boolean {

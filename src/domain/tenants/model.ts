@@ -7,7 +7,7 @@
  * Any key of a tenant that is suspended, cancelled or past due, or that calls a module the tenant lacks, is refused
  * on its very next request; the root key is exempt so an operator can always repair things.
  */
-import type { ErrorCode, ErrorDetail } from "../../lib/errors.ts";
+import { AppError } from "../../lib/errors.ts";
 import type { Module } from "../../lib/modules.ts";
 import { DEFAULT_KEY_PREFIX } from "../keys/secret.ts";
 
@@ -30,18 +30,16 @@ export const PROJECT_DEFAULTS = {
 
 export const SESSION_TTL_SECONDS_MAX = 24 * 60 * 60;
 
-export type TenantRefusal = { ok: false; code: ErrorCode; details?: ErrorDetail[] };
-
 /** Whether a tenant's keys may be used for `module` now: status, then subscription, then the module; null if so. */
 export function decideTenantAccess(
   tenant: { status: string; subscription: string; modules: readonly string[] },
   module: Module | undefined,
-): TenantRefusal | null {
-  if (tenant.status === "suspended") return { ok: false, code: "TENANT_SUSPENDED" };
-  if (tenant.subscription === "cancelled") return { ok: false, code: "SUBSCRIPTION_CANCELLED" };
-  if (tenant.subscription === "past_due") return { ok: false, code: "SUBSCRIPTION_PAST_DUE" };
+): AppError | null {
+  if (tenant.status === "suspended") return new AppError("TENANT_SUSPENDED");
+  if (tenant.subscription === "cancelled") return new AppError("SUBSCRIPTION_CANCELLED");
+  if (tenant.subscription === "past_due") return new AppError("SUBSCRIPTION_PAST_DUE");
   if (module !== undefined && !tenant.modules.includes(module)) {
-    return { ok: false, code: "MODULE_NOT_ENABLED", details: [{ path: "module", message: module }] };
+    return new AppError("MODULE_NOT_ENABLED", { details: [{ path: "module", message: module }] });
   }
   return null;
 }
