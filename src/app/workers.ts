@@ -28,14 +28,14 @@ import { type ServerConfig, WORKER_INDEX_ENV } from "./config.ts";
 import { PortInUseError, type RunningServer, startServer } from "./server.ts";
 
 type Message =
-  | { t: "lease"; id: number; name: string; policy: RateLimitPolicy; want: number; now: number }
-  | { t: "beat"; id: number; nodeId: string }
-  | { t: "reply"; id: number; value: LeaseResult | number }
-  | { t: "change"; entity: ChangedEntity; entityId: string }
-  | { t: "failure"; at: number }
+  | { kind: "lease"; id: number; name: string; policy: RateLimitPolicy; want: number; now: number }
+  | { kind: "beat"; id: number; nodeId: string }
+  | { kind: "reply"; id: number; value: LeaseResult | number }
+  | { kind: "change"; entity: ChangedEntity; entityId: string }
+  | { kind: "failure"; at: number }
   /** A worker listens on the port; the primary answers every process with how many do now. */
-  | { t: "listening" }
-  | { t: "workers"; listening: number };
+  | { kind: "listening" }
+  | { kind: "workers"; listening: number };
 
 const RESTART_DELAY_MILLISECONDS = 1_000;
 const STOP_GRACE_MILLISECONDS = 10_000;
@@ -71,24 +71,24 @@ export async function servePrimary(
   };
   const countListening = () => {
     primary.deps.status.workers.listening = 1 + listening.size;
-    relay({ t: "workers", listening: 1 + listening.size }, null);
+    relay({ kind: "workers", listening: 1 + listening.size }, null);
   };
-  primary.deps.changeLog.onCommitted = (entity, entityId) => relay({ t: "change", entity, entityId }, null);
-  primary.deps.authFailures.onNoted = throttled((at) => relay({ t: "failure", at }, null));
+  primary.deps.changeLog.onCommitted = (entity, entityId) => relay({ kind: "change", entity, entityId }, null);
+  primary.deps.authFailures.onNoted = throttled((at) => relay({ kind: "failure", at }, null));
 
   const handle = (index: number, message: Message, worker: Subprocess) => {
-    if (message.t === "lease") {
+    if (message.kind === "lease") {
       const value = authority.lease(message.name, message.policy, message.want, message.now);
-      worker.send({ t: "reply", id: message.id, value } satisfies Message);
-    } else if (message.t === "beat") {
-      worker.send({ t: "reply", id: message.id, value: nodes.beat(message.nodeId, Date.now()) } satisfies Message);
-    } else if (message.t === "change") {
+      worker.send({ kind: "reply", id: message.id, value } satisfies Message);
+    } else if (message.kind === "beat") {
+      worker.send({ kind: "reply", id: message.id, value: nodes.beat(message.nodeId, Date.now()) } satisfies Message);
+    } else if (message.kind === "change") {
       primary.deps.changeLog.applyRelayed(message.entity, message.entityId);
       relay(message, index);
-    } else if (message.t === "failure") {
+    } else if (message.kind === "failure") {
       primary.deps.authFailures.noteFailure(message.at, true);
       relay(message, index);
-    } else if (message.t === "listening") {
+    } else if (message.kind === "listening") {
       listening.add(index);
       countListening();
     }
@@ -144,10 +144,10 @@ export async function serveWorker(
   const readiness = { listening: 0, expected: config.workers };
   // Listening first: the limiter's first heartbeats are answered before the server exists.
   process.on("message", (message: Message) => {
-    if (message.t === "reply") source.answer(message.id, message.value);
-    else if (message.t === "change") server?.deps.changeLog.applyRelayed(message.entity, message.entityId);
-    else if (message.t === "failure") server?.deps.authFailures.noteFailure(message.at, true);
-    else if (message.t === "workers") readiness.listening = message.listening;
+    if (message.kind === "reply") source.answer(message.id, message.value);
+    else if (message.kind === "change") server?.deps.changeLog.applyRelayed(message.entity, message.entityId);
+    else if (message.kind === "failure") server?.deps.authFailures.noteFailure(message.at, true);
+    else if (message.kind === "workers") readiness.listening = message.listening;
   });
   process.on("disconnect", onPrimaryGone);
   const rateLimiter =
@@ -158,9 +158,9 @@ export async function serveWorker(
     workerIndex: index,
     workers: readiness,
   });
-  server.deps.changeLog.onCommitted = (entity, entityId) => send({ t: "change", entity, entityId });
-  server.deps.authFailures.onNoted = throttled((at) => send({ t: "failure", at }));
-  send({ t: "listening" });
+  server.deps.changeLog.onCommitted = (entity, entityId) => send({ kind: "change", entity, entityId });
+  server.deps.authFailures.onNoted = throttled((at) => send({ kind: "failure", at }));
+  send({ kind: "listening" });
   const started = server;
   return {
     ...started,
@@ -186,11 +186,11 @@ class IpcLeaseSource implements LeaseSource {
   constructor(private readonly send: (message: Message) => void) {}
 
   lease(name: string, policy: RateLimitPolicy, want: number, nowMilliseconds: number): Promise<LeaseResult> {
-    return this.ask((id) => ({ t: "lease", id, name, policy, want, now: nowMilliseconds })) as Promise<LeaseResult>;
+    return this.ask((id) => ({ kind: "lease", id, name, policy, want, now: nowMilliseconds })) as Promise<LeaseResult>;
   }
 
   beat(nodeId: string): Promise<number> {
-    return this.ask((id) => ({ t: "beat", id, nodeId })) as Promise<number>;
+    return this.ask((id) => ({ kind: "beat", id, nodeId })) as Promise<number>;
   }
 
   answer(id: number, value: LeaseResult | number): void {

@@ -88,18 +88,18 @@ export class CredentialCache {
       return warm.record;
     }
     const keyId = this.keyIdBySecretHash.get(secretHash);
-    const record = keyId === undefined ? undefined : this.held(keyId, (hash) => hash === secretHash);
+    const record = keyId === undefined ? undefined : this.recordInMemory(keyId, (hash) => hash === secretHash);
     if (record !== undefined) this.warm.set(secretHash, { record, generation: this.generation });
     return record;
   }
 
   /** cachedBySecretHash for a session token's parent: the key's secret whose hash satisfies `matches`. */
   cachedByKeyId(keyId: string, matches: (secretHash: string) => boolean): KeyCredentialRecord | undefined {
-    return this.trusted() ? this.held(keyId, matches) : undefined;
+    return this.trusted() ? this.recordInMemory(keyId, matches) : undefined;
   }
 
   /** The record memory holds for the key's secret whose hash satisfies `matches`: key, project and tenant, or none. */
-  private held(keyId: string, matches: (secretHash: string) => boolean): KeyCredentialRecord | undefined {
+  private recordInMemory(keyId: string, matches: (secretHash: string) => boolean): KeyCredentialRecord | undefined {
     const key = this.keys.get(keyId);
     const secret = key?.secrets.find((candidate) => matches(candidate.hash));
     const project = key && this.projects.get(key.key.projectId);
@@ -170,7 +170,7 @@ export class CredentialCache {
   private async cached<Value extends {}>(
     cache: LRUCache<string, Value>,
     id: string,
-    load: (x: Executor, id: string) => Promise<Value | undefined>,
+    load: (db: Executor, id: string) => Promise<Value | undefined>,
   ): Promise<Value | undefined> {
     if (this.trusted()) {
       const hit = cache.get(id);

@@ -25,10 +25,10 @@ export interface KeyWithSecrets {
  * driver that ever handed back another query's rows must not turn them into another key's "allowed".
  */
 
-export async function findKeyIdBySecretHash(x: Executor, secretHash: string): Promise<string | undefined> {
-  const { keySecrets } = x.t;
+export async function findKeyIdBySecretHash(db: Executor, secretHash: string): Promise<string | undefined> {
+  const { keySecrets } = db.tables;
   const row = first(
-    await x.q
+    await db.drizzle
       .select({ keyId: keySecrets.keyId, hash: keySecrets.hash })
       .from(keySecrets)
       .where(eq(keySecrets.hash, secretHash))
@@ -37,11 +37,11 @@ export async function findKeyIdBySecretHash(x: Executor, secretHash: string): Pr
   return row?.hash === secretHash ? row.keyId : undefined;
 }
 
-export async function findKeyWithSecrets(x: Executor, keyId: string): Promise<KeyWithSecrets | undefined> {
-  const { apiKeys, keySecrets } = x.t;
-  const key = first(await x.q.select().from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1));
+export async function findKeyWithSecrets(db: Executor, keyId: string): Promise<KeyWithSecrets | undefined> {
+  const { apiKeys, keySecrets } = db.tables;
+  const key = first(await db.drizzle.select().from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1));
   if (key?.id !== keyId) return undefined;
-  const secrets = await x.q
+  const secrets = await db.drizzle
     .select({ keyId: keySecrets.keyId, hash: keySecrets.hash, retiresAtMs: keySecrets.retiresAtMs })
     .from(keySecrets)
     .where(eq(keySecrets.keyId, keyId));
@@ -53,21 +53,25 @@ export async function findKeyWithSecrets(x: Executor, keyId: string): Promise<Ke
   };
 }
 
-export async function findProjectForCredential(x: Executor, projectId: string): Promise<ProjectRow | undefined> {
-  const project = first(await x.q.select().from(x.t.projects).where(eq(x.t.projects.id, projectId)).limit(1));
+export async function findProjectForCredential(db: Executor, projectId: string): Promise<ProjectRow | undefined> {
+  const project = first(
+    await db.drizzle.select().from(db.tables.projects).where(eq(db.tables.projects.id, projectId)).limit(1),
+  );
   return project?.id === projectId ? project : undefined;
 }
 
-export async function findTenantForCredential(x: Executor, tenantId: string): Promise<TenantRow | undefined> {
-  const tenant = first(await x.q.select().from(x.t.tenants).where(eq(x.t.tenants.id, tenantId)).limit(1));
+export async function findTenantForCredential(db: Executor, tenantId: string): Promise<TenantRow | undefined> {
+  const tenant = first(
+    await db.drizzle.select().from(db.tables.tenants).where(eq(db.tables.tenants.id, tenantId)).limit(1),
+  );
   return tenant?.id === tenantId ? tenant : undefined;
 }
 
 /** Adds batched usage to a key: the latest use wins, counts add up. */
-export async function addKeyUsage(x: Executor, keyId: string, lastUsedAtMs: number, requests: number): Promise<void> {
-  const { apiKeys } = x.t;
+export async function addKeyUsage(db: Executor, keyId: string, lastUsedAtMs: number, requests: number): Promise<void> {
+  const { apiKeys } = db.tables;
   const used = sql`CAST(${lastUsedAtMs} AS BIGINT)`;
-  await x.q
+  await db.drizzle
     .update(apiKeys)
     .set({
       lastUsedAtMs: sql`CASE WHEN ${apiKeys.lastUsedAtMs} IS NULL OR ${apiKeys.lastUsedAtMs} < ${used}

@@ -28,7 +28,7 @@ export async function copyDatabase(source: Storage, target: Storage, nowMillisec
   await target.migrate(nowMilliseconds);
   const report = {} as CopyReport;
   await target.writeTransaction(async (tx) => {
-    const [existing] = await tx.q.select({ tenants: count() }).from(tx.t.tenants);
+    const [existing] = await tx.drizzle.select({ tenants: count() }).from(tx.tables.tenants);
     if ((existing?.tenants ?? 0) > 0) {
       throw new CopyError(
         `the target database already holds latchkey data (${existing!.tenants} tenants); copy into an empty one`,
@@ -37,15 +37,15 @@ export async function copyDatabase(source: Storage, target: Storage, nowMillisec
     for (const name of TABLES) {
       // One loop over tables of different row types, the same in both schemas (test/db/schema.test.ts).
       // biome-ignore lint/suspicious/noExplicitAny: see above.
-      const rows: any[] = await source.reader.q.select().from(source.reader.t[name]);
+      const rows: any[] = await source.reader.drizzle.select().from(source.reader.tables[name]);
       for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-        await tx.q.insert(tx.t[name]).values(rows.slice(start, start + CHUNK_ROWS));
+        await tx.drizzle.insert(tx.tables[name]).values(rows.slice(start, start + CHUNK_ROWS));
       }
       report[name] = rows.length;
     }
   });
   for (const name of TABLES) {
-    const [copied] = await target.reader.q.select({ rows: count() }).from(target.reader.t[name]);
+    const [copied] = await target.reader.drizzle.select({ rows: count() }).from(target.reader.tables[name]);
     if (copied?.rows !== report[name]) {
       throw new CopyError(`${name}: ${report[name]} rows read but ${copied?.rows ?? 0} found after the copy`);
     }

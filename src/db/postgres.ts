@@ -85,7 +85,7 @@ export class PostgresStorage implements Storage {
     this.pool.on("connect", (client) => client.on("error", () => {}));
     if (options.onQuery) countQueries(this.pool, options.onQuery);
     this.db = drizzle({ client: this.pool, schema }) as unknown as QueryDb;
-    this.reader = { q: this.db, t: schema, dialect: this.dialect, afterCommit: (action) => action() };
+    this.reader = { drizzle: this.db, tables: schema, dialect: this.dialect, afterCommit: (action) => action() };
     const schemaNote = this.schema === undefined ? "" : ` (schema ${this.schema})`;
     this.location = `postgres://${parsed.host}${parsed.pathname}${schemaNote}`;
   }
@@ -129,8 +129,8 @@ export class PostgresStorage implements Storage {
       await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
       try {
         result = await work({
-          q: drizzle({ client, schema }) as unknown as QueryDb,
-          t: schema,
+          drizzle: drizzle({ client, schema }) as unknown as QueryDb,
+          tables: schema,
           dialect: this.dialect,
           afterCommit: (action) => committed.push(action),
         });
@@ -213,8 +213,8 @@ export class PostgresStorage implements Storage {
   }
 
   async recordChange(tx: Executor, entity: ChangedEntity, entityId: string, nowMilliseconds: number): Promise<void> {
-    await tx.q.insert(tx.t.changes).values({ entity, entityId, changedAtMs: nowMilliseconds });
-    await tx.q.execute(sql`SELECT pg_notify(${this.channel}, ${`${entity}:${entityId}`})`);
+    await tx.drizzle.insert(tx.tables.changes).values({ entity, entityId, changedAtMs: nowMilliseconds });
+    await tx.drizzle.execute(sql`SELECT pg_notify(${this.channel}, ${`${entity}:${entityId}`})`);
   }
 
   async changeLogEnd(): Promise<string> {

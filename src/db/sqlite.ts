@@ -108,8 +108,8 @@ export class SqliteStorage implements Storage {
     // Typed as PostgreSQL's query builder (see Tables); at run time it is drizzle's SQLite one.
     this.db = drizzle({ client: sqlite, schema }) as unknown as QueryDb;
     this.reader = {
-      q: readSqlite === sqlite ? this.db : (drizzle({ client: readSqlite, schema }) as unknown as QueryDb),
-      t: schema as unknown as Tables,
+      drizzle: readSqlite === sqlite ? this.db : (drizzle({ client: readSqlite, schema }) as unknown as QueryDb),
+      tables: schema as unknown as Tables,
       dialect: this.dialect,
       afterCommit: (action) => action(),
     };
@@ -126,7 +126,7 @@ export class SqliteStorage implements Storage {
   async writeTransaction<Result>(work: (tx: Executor) => Promise<Result>): Promise<Result> {
     return this.lock.hold(async () => {
       const committed: (() => void | Promise<void>)[] = [];
-      const tx: Executor = { ...this.reader, q: this.db, afterCommit: (action) => committed.push(action) };
+      const tx: Executor = { ...this.reader, drizzle: this.db, afterCommit: (action) => committed.push(action) };
       this.sqlite.run("BEGIN IMMEDIATE");
       let result: Result;
       try {
@@ -158,11 +158,13 @@ export class SqliteStorage implements Storage {
   }
 
   async recordChange(tx: Executor, entity: ChangedEntity, entityId: string, nowMilliseconds: number): Promise<void> {
-    await tx.q.insert(tx.t.changes).values({ entity, entityId, changedAtMs: nowMilliseconds });
+    await tx.drizzle.insert(tx.tables.changes).values({ entity, entityId, changedAtMs: nowMilliseconds });
   }
 
   async changeLogEnd(): Promise<string> {
-    const [row] = await this.reader.q.select({ seq: max(this.reader.t.changes.seq) }).from(this.reader.t.changes);
+    const [row] = await this.reader.drizzle
+      .select({ seq: max(this.reader.tables.changes.seq) })
+      .from(this.reader.tables.changes);
     return String(row?.seq ?? 0);
   }
 
@@ -173,8 +175,8 @@ export class SqliteStorage implements Storage {
    */
   async readChanges(position: string, limit: number): Promise<ChangePage> {
     const after = Number(position);
-    const { changes } = this.reader.t;
-    const rows = await this.reader.q
+    const { changes } = this.reader.tables;
+    const rows = await this.reader.drizzle
       .select()
       .from(changes)
       .where(gt(changes.seq, after))
@@ -189,9 +191,9 @@ export class SqliteStorage implements Storage {
 
   async pruneChanges(olderThanMilliseconds: number): Promise<number> {
     return this.writeTransaction(async (tx) => {
-      const pruned = await tx.q
-        .delete(tx.t.changes)
-        .where(lt(tx.t.changes.changedAtMs, olderThanMilliseconds))
+      const pruned = await tx.drizzle
+        .delete(tx.tables.changes)
+        .where(lt(tx.tables.changes.changedAtMs, olderThanMilliseconds))
         .returning();
       return pruned.length;
     });

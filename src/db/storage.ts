@@ -25,8 +25,8 @@ export type QueryDb = PgDatabase<NodePgQueryResultHKT, Tables>;
 
 /** What a store runs its queries on: the database, or an open write transaction. */
 export interface Executor {
-  readonly q: QueryDb;
-  readonly t: Tables;
+  readonly drizzle: QueryDb;
+  readonly tables: Tables;
   readonly dialect: Dialect;
   /**
    * Runs once the enclosing transaction has committed (and never if it rolls back); at once outside one. The

@@ -42,35 +42,35 @@ async function freshStorage(sqliteFile?: string): Promise<{ storage: Storage; te
 describe("write transactions", () => {
   test("one that fails after writing leaves nothing behind", async () => {
     const { storage, tenantId } = await freshStorage();
-    const { tenants } = storage.reader.t;
+    const { tenants } = storage.reader.tables;
     await expect(
       storage.writeTransaction(async (tx) => {
-        await tx.q.update(tenants).set({ name: "half-written" }).where(eq(tenants.id, tenantId));
+        await tx.drizzle.update(tenants).set({ name: "half-written" }).where(eq(tenants.id, tenantId));
         await Bun.sleep(1); // across a turn of the event loop, as real work (hashing, sealing) does
         throw new Error("refused after the write");
       }),
     ).rejects.toThrow("refused after the write");
-    const [tenant] = await storage.reader.q.select().from(tenants).where(eq(tenants.id, tenantId));
+    const [tenant] = await storage.reader.drizzle.select().from(tenants).where(eq(tenants.id, tenantId));
     expect(tenant!.name).toBe("default");
   });
 
   test("concurrent read-decide-write transactions lose no update", async () => {
     const { storage, tenantId } = await freshStorage();
-    const { tenants } = storage.reader.t;
+    const { tenants } = storage.reader.tables;
     const writers = 20;
     await Promise.all(
       Array.from({ length: writers }, (_, index) =>
         storage.writeTransaction(async (tx) => {
-          const [tenant] = await tx.q.select().from(tenants).where(eq(tenants.id, tenantId));
+          const [tenant] = await tx.drizzle.select().from(tenants).where(eq(tenants.id, tenantId));
           await Bun.sleep(index % 3); // let the others read the same row meanwhile
-          await tx.q
+          await tx.drizzle
             .update(tenants)
             .set({ name: `${tenant!.name}+` })
             .where(eq(tenants.id, tenantId));
         }),
       ),
     );
-    const [tenant] = await storage.reader.q.select().from(tenants).where(eq(tenants.id, tenantId));
+    const [tenant] = await storage.reader.drizzle.select().from(tenants).where(eq(tenants.id, tenantId));
     expect(tenant!.name).toBe(`default${"+".repeat(writers)}`);
   });
 
@@ -78,9 +78,9 @@ describe("write transactions", () => {
     const folder = makeTempDir("dirty-read");
     try {
       const { storage, tenantId } = await freshStorage(join(folder.path, "file.db"));
-      const { tenants } = storage.reader.t;
+      const { tenants } = storage.reader.tables;
       const nameNow = async () =>
-        (await storage.reader.q.select().from(tenants).where(eq(tenants.id, tenantId)))[0]!.name;
+        (await storage.reader.drizzle.select().from(tenants).where(eq(tenants.id, tenantId)))[0]!.name;
       let finish!: () => void;
       const held = new Promise<void>((resolve) => {
         finish = resolve;
@@ -90,7 +90,7 @@ describe("write transactions", () => {
         written = resolve;
       });
       const transaction = storage.writeTransaction(async (tx) => {
-        await tx.q.update(tenants).set({ name: "uncommitted" }).where(eq(tenants.id, tenantId));
+        await tx.drizzle.update(tenants).set({ name: "uncommitted" }).where(eq(tenants.id, tenantId));
         written();
         await held;
       });
@@ -143,10 +143,10 @@ describe("telling an unreachable database from a wrong query", () => {
     const syntax = await rawQuery(storage, "SELEC nonsense").catch((error: unknown) => error);
     expect(syntax).toBeInstanceOf(Error);
     expect(isStorageUnavailable(syntax)).toBe(false);
-    const { tenants } = storage.reader.t;
-    const [tenant] = await storage.reader.q.select().from(tenants).where(eq(tenants.id, tenantId));
+    const { tenants } = storage.reader.tables;
+    const [tenant] = await storage.reader.drizzle.select().from(tenants).where(eq(tenants.id, tenantId));
     const duplicate = await storage
-      .writeTransaction((tx) => tx.q.insert(tenants).values(tenant!))
+      .writeTransaction((tx) => tx.drizzle.insert(tenants).values(tenant!))
       .catch((error: unknown) => error);
     expect(duplicate).toBeInstanceOf(Error);
     expect(isStorageUnavailable(duplicate)).toBe(false);

@@ -48,10 +48,11 @@ const AUTHZ_HEADERS_FOR_THE_PIPELINE = [
 const FAST_VERIFY_BODY_BYTES = 4096;
 const JSON_MEDIA_TYPE = /^application\/json\s*(?:;\s*charset=utf-8\s*)?$/i;
 
-type Lane = Response | null | Promise<Response | null>;
+/** A warm answer, or null for the pipeline to answer (or a promise of either). */
+type WarmAnswer = Response | null | Promise<Response | null>;
 
 /** The answer to a warm, allowed GET /v1/authz; null when the full pipeline must answer (or a promise of either). */
-export function warmAuthorization(deps: AppDeps, request: Request, server: SocketServer | null): Lane {
+export function warmAuthorization(deps: AppDeps, request: Request, server: SocketServer | null): WarmAnswer {
   if (!deps.settings.fastLane || !deps.status.ready || request.method !== "GET") return null;
   const startedAt = performance.now();
   const headers = request.headers;
@@ -157,7 +158,7 @@ function answered(
   deps: AppDeps,
   admitting: WarmAdmission | Promise<WarmAdmission> | null,
   answer: (admission: WarmAdmission) => Response,
-): Response | null | Promise<Response | null> {
+): WarmAnswer {
   if (admitting === null) return null;
   const respond = (admission: WarmAdmission): Response => {
     deps.metrics.fastLaneAnswers++;

@@ -4,8 +4,8 @@ import type { AuditEventRow } from "../../db/schema.ts";
 import type { Executor } from "../../db/storage.ts";
 import type { PageRequest } from "../../lib/pagination.ts";
 
-export async function insertAuditEvent(x: Executor, row: AuditEventRow): Promise<void> {
-  await x.q.insert(x.t.auditEvents).values(row);
+export async function insertAuditEvent(db: Executor, row: AuditEventRow): Promise<void> {
+  await db.drizzle.insert(db.tables.auditEvents).values(row);
 }
 
 export interface AuditEventFilter extends PageRequest {
@@ -15,14 +15,14 @@ export interface AuditEventFilter extends PageRequest {
 }
 
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
-export async function listAuditEvents(x: Executor, filter: AuditEventFilter): Promise<AuditEventRow[]> {
-  const { auditEvents } = x.t;
+export async function listAuditEvents(db: Executor, filter: AuditEventFilter): Promise<AuditEventRow[]> {
+  const { auditEvents } = db.tables;
   const conditions: SQL[] = [];
   if (filter.tenantId !== undefined) conditions.push(eq(auditEvents.tenantId, filter.tenantId));
   if (filter.projectId !== undefined) conditions.push(eq(auditEvents.projectId, filter.projectId));
   if (filter.action !== undefined) conditions.push(eq(auditEvents.action, filter.action));
   if (filter.beforeId !== undefined) conditions.push(lt(auditEvents.id, filter.beforeId));
-  return x.q
+  return db.drizzle
     .select()
     .from(auditEvents)
     .where(and(...conditions))

@@ -12,18 +12,20 @@ function bigint(value: number): SQL {
   return sql`CAST(${value} AS BIGINT)`;
 }
 
-export async function insertCliLogin(x: Executor, row: CliLoginRow): Promise<void> {
-  await x.q.insert(x.t.cliLogins).values(row);
+export async function insertCliLogin(db: Executor, row: CliLoginRow): Promise<void> {
+  await db.drizzle.insert(db.tables.cliLogins).values(row);
 }
 
-export async function findCliLogin(x: Executor, idHash: string): Promise<CliLoginRow | undefined> {
-  return first(await x.q.select().from(x.t.cliLogins).where(eq(x.t.cliLogins.idHash, idHash)).limit(1));
-}
-
-export async function findPendingCliLoginByUserCode(x: Executor, userCode: string): Promise<CliLoginRow | undefined> {
-  const { cliLogins } = x.t;
+export async function findCliLogin(db: Executor, idHash: string): Promise<CliLoginRow | undefined> {
   return first(
-    await x.q
+    await db.drizzle.select().from(db.tables.cliLogins).where(eq(db.tables.cliLogins.idHash, idHash)).limit(1),
+  );
+}
+
+export async function findPendingCliLoginByUserCode(db: Executor, userCode: string): Promise<CliLoginRow | undefined> {
+  const { cliLogins } = db.tables;
+  return first(
+    await db.drizzle
       .select()
       .from(cliLogins)
       .where(and(eq(cliLogins.userCode, userCode), eq(cliLogins.status, "pending")))
@@ -31,19 +33,19 @@ export async function findPendingCliLoginByUserCode(x: Executor, userCode: strin
   );
 }
 
-export async function isPendingUserCodeTaken(x: Executor, userCode: string): Promise<boolean> {
-  return (await findPendingCliLoginByUserCode(x, userCode)) !== undefined;
+export async function isPendingUserCodeTaken(db: Executor, userCode: string): Promise<boolean> {
+  return (await findPendingCliLoginByUserCode(db, userCode)) !== undefined;
 }
 
 /** Changes the login's row where `guard` holds; true when it did. */
 async function changed(
-  x: Executor,
+  db: Executor,
   idHash: string,
   guard: SQL | undefined,
   values: Partial<CliLoginRow>,
 ): Promise<boolean> {
-  const { cliLogins } = x.t;
-  const rows = await x.q
+  const { cliLogins } = db.tables;
+  const rows = await db.drizzle
     .update(cliLogins)
     .set(values)
     .where(and(eq(cliLogins.idHash, idHash), guard))
@@ -52,37 +54,37 @@ async function changed(
 }
 
 /** Records a poll unless the previous one was less than the login's interval ago. */
-export async function recordPoll(x: Executor, idHash: string, nowMilliseconds: number): Promise<boolean> {
-  const { cliLogins } = x.t;
+export async function recordPoll(db: Executor, idHash: string, nowMilliseconds: number): Promise<boolean> {
+  const { cliLogins } = db.tables;
   const paced = or(
     isNull(cliLogins.lastPolledAtMs),
     lte(cliLogins.lastPolledAtMs, sql`${bigint(nowMilliseconds)} - ${cliLogins.pollIntervalSeconds} * 1000`),
   );
-  return changed(x, idHash, paced, { lastPolledAtMs: nowMilliseconds });
+  return changed(db, idHash, paced, { lastPolledAtMs: nowMilliseconds });
 }
 
 /** RFC 8628 slow_down: the client must wait five more seconds from now on. */
-export async function slowDown(x: Executor, idHash: string, nowMilliseconds: number): Promise<void> {
-  const { cliLogins } = x.t;
-  await x.q
+export async function slowDown(db: Executor, idHash: string, nowMilliseconds: number): Promise<void> {
+  const { cliLogins } = db.tables;
+  await db.drizzle
     .update(cliLogins)
     .set({ pollIntervalSeconds: sql`${cliLogins.pollIntervalSeconds} + 5`, lastPolledAtMs: nowMilliseconds })
     .where(eq(cliLogins.idHash, idHash));
 }
 
 /** The guard of every decision: the login is still pending and its time has not run out. */
-function stillPending(x: Executor, nowMilliseconds: number): SQL | undefined {
-  const { cliLogins } = x.t;
+function stillPending(db: Executor, nowMilliseconds: number): SQL | undefined {
+  const { cliLogins } = db.tables;
   return and(eq(cliLogins.status, "pending"), sql`${cliLogins.expiresAtMs} > ${bigint(nowMilliseconds)}`);
 }
 
 export async function markApproved(
-  x: Executor,
+  db: Executor,
   idHash: string,
   approval: { approvedBy: string; keyId: string; sealedKey: string },
   nowMilliseconds: number,
 ): Promise<boolean> {
-  return changed(x, idHash, stillPending(x, nowMilliseconds), {
+  return changed(db, idHash, stillPending(db, nowMilliseconds), {
     status: "approved",
     decidedAtMs: nowMilliseconds,
     ...approval,
@@ -90,43 +92,43 @@ export async function markApproved(
 }
 
 export async function markDenied(
-  x: Executor,
+  db: Executor,
   idHash: string,
   deniedBy: string,
   nowMilliseconds: number,
 ): Promise<boolean> {
-  return changed(x, idHash, stillPending(x, nowMilliseconds), {
+  return changed(db, idHash, stillPending(db, nowMilliseconds), {
     status: "denied",
     decidedAtMs: nowMilliseconds,
     approvedBy: deniedBy,
   });
 }
 
-export async function markFirstDelivery(x: Executor, idHash: string, nowMilliseconds: number): Promise<boolean> {
-  const { cliLogins } = x.t;
+export async function markFirstDelivery(db: Executor, idHash: string, nowMilliseconds: number): Promise<boolean> {
+  const { cliLogins } = db.tables;
   const undelivered = and(eq(cliLogins.status, "approved"), isNull(cliLogins.firstDeliveredAtMs));
-  return changed(x, idHash, undelivered, { firstDeliveredAtMs: nowMilliseconds });
+  return changed(db, idHash, undelivered, { firstDeliveredAtMs: nowMilliseconds });
 }
 
 /** Acknowledged: the CLI has the key; the sealed copy is wiped. */
-export async function markDelivered(x: Executor, idHash: string): Promise<boolean> {
-  return changed(x, idHash, eq(x.t.cliLogins.status, "approved"), { status: "delivered", sealedKey: null });
+export async function markDelivered(db: Executor, idHash: string): Promise<boolean> {
+  return changed(db, idHash, eq(db.tables.cliLogins.status, "approved"), { status: "delivered", sealedKey: null });
 }
 
-export async function markExpired(x: Executor, idHash: string): Promise<boolean> {
-  const { cliLogins } = x.t;
+export async function markExpired(db: Executor, idHash: string): Promise<boolean> {
+  const { cliLogins } = db.tables;
   const live = or(eq(cliLogins.status, "pending"), eq(cliLogins.status, "approved"));
-  return changed(x, idHash, live, { status: "expired", sealedKey: null });
+  return changed(db, idHash, live, { status: "expired", sealedKey: null });
 }
 
 /** Logins whose time ran out but whose row does not say so yet: pending past expiry, keys past their window. */
 export async function listLapsedCliLogins(
-  x: Executor,
+  db: Executor,
   nowMilliseconds: number,
   deliveryWindowMs: number,
 ): Promise<CliLoginRow[]> {
-  const { cliLogins } = x.t;
-  return x.q
+  const { cliLogins } = db.tables;
+  return db.drizzle
     .select()
     .from(cliLogins)
     .where(
@@ -151,13 +153,13 @@ export interface WrongCodeCounts {
 
 /** Wrong user codes recorded after `sinceMilliseconds`, counted for each of the three. */
 export async function countWrongCodes(
-  x: Executor,
+  db: Executor,
   by: WrongCodeCounts,
   sinceMilliseconds: number,
 ): Promise<{ project: number; key: number; ip: number }> {
-  const { cliWrongCodes: t } = x.t;
+  const { cliWrongCodes: t } = db.tables;
   const counted = (condition: SQL) => sql`CAST(count(*) FILTER (WHERE ${condition}) AS INTEGER)`.mapWith(Number);
-  const [row] = await x.q
+  const [row] = await db.drizzle
     .select({
       project: counted(eq(t.projectId, by.projectId)),
       key: counted(eq(t.keyId, by.keyId)),
@@ -173,10 +175,10 @@ export async function countWrongCodes(
   return { project: row?.project ?? 0, key: row?.key ?? 0, ip: row?.ip ?? 0 };
 }
 
-export async function recordWrongCode(x: Executor, by: WrongCodeCounts, nowMilliseconds: number): Promise<void> {
-  await x.q.insert(x.t.cliWrongCodes).values({ ...by, atMs: nowMilliseconds });
+export async function recordWrongCode(db: Executor, by: WrongCodeCounts, nowMilliseconds: number): Promise<void> {
+  await db.drizzle.insert(db.tables.cliWrongCodes).values({ ...by, atMs: nowMilliseconds });
 }
 
-export async function forgetWrongCodesUntil(x: Executor, untilMilliseconds: number): Promise<void> {
-  await x.q.delete(x.t.cliWrongCodes).where(lte(x.t.cliWrongCodes.atMs, untilMilliseconds));
+export async function forgetWrongCodesUntil(db: Executor, untilMilliseconds: number): Promise<void> {
+  await db.drizzle.delete(db.tables.cliWrongCodes).where(lte(db.tables.cliWrongCodes.atMs, untilMilliseconds));
 }

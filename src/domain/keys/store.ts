@@ -4,13 +4,13 @@ import type { ApiKeyRow, KeySecretRow } from "../../db/schema.ts";
 import { type Executor, first } from "../../db/storage.ts";
 import type { PageRequest } from "../../lib/pagination.ts";
 
-export async function insertKey(x: Executor, key: ApiKeyRow, secret: KeySecretRow): Promise<void> {
-  await x.q.insert(x.t.apiKeys).values(key);
-  await x.q.insert(x.t.keySecrets).values(secret);
+export async function insertKey(db: Executor, key: ApiKeyRow, secret: KeySecretRow): Promise<void> {
+  await db.drizzle.insert(db.tables.apiKeys).values(key);
+  await db.drizzle.insert(db.tables.keySecrets).values(secret);
 }
 
-export async function findKey(x: Executor, keyId: string): Promise<ApiKeyRow | undefined> {
-  return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.id, keyId)).limit(1));
+export async function findKey(db: Executor, keyId: string): Promise<ApiKeyRow | undefined> {
+  return first(await db.drizzle.select().from(db.tables.apiKeys).where(eq(db.tables.apiKeys.id, keyId)).limit(1));
 }
 
 export interface KeyProject {
@@ -26,10 +26,10 @@ export interface KeyProject {
  * What a key needs of its project: the tenant it belongs to, the prefix its secrets take, its default bucket, and
  * whether it is deleted.
  */
-export async function findKeyProject(x: Executor, projectId: string): Promise<KeyProject | undefined> {
-  const { projects } = x.t;
+export async function findKeyProject(db: Executor, projectId: string): Promise<KeyProject | undefined> {
+  const { projects } = db.tables;
   return first(
-    await x.q
+    await db.drizzle
       .select({
         id: projects.id,
         tenantId: projects.tenantId,
@@ -44,8 +44,8 @@ export async function findKeyProject(x: Executor, projectId: string): Promise<Ke
   );
 }
 
-export async function findRootKey(x: Executor): Promise<ApiKeyRow | undefined> {
-  return first(await x.q.select().from(x.t.apiKeys).where(eq(x.t.apiKeys.isRoot, true)).limit(1));
+export async function findRootKey(db: Executor): Promise<ApiKeyRow | undefined> {
+  return first(await db.drizzle.select().from(db.tables.apiKeys).where(eq(db.tables.apiKeys.isRoot, true)).limit(1));
 }
 
 export interface KeyListFilter extends PageRequest {
@@ -55,13 +55,13 @@ export interface KeyListFilter extends PageRequest {
 }
 
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
-export async function listKeys(x: Executor, filter: KeyListFilter): Promise<ApiKeyRow[]> {
-  const { apiKeys } = x.t;
+export async function listKeys(db: Executor, filter: KeyListFilter): Promise<ApiKeyRow[]> {
+  const { apiKeys } = db.tables;
   const conditions: SQL[] = [eq(apiKeys.projectId, filter.projectId)];
   if (!filter.includeRoot) conditions.push(eq(apiKeys.isRoot, false));
   if (filter.owner !== undefined) conditions.push(eq(apiKeys.owner, filter.owner));
   if (filter.beforeId !== undefined) conditions.push(lt(apiKeys.id, filter.beforeId));
-  return x.q
+  return db.drizzle
     .select()
     .from(apiKeys)
     .where(and(...conditions))
@@ -71,13 +71,13 @@ export async function listKeys(x: Executor, filter: KeyListFilter): Promise<ApiK
 
 /** Guarded: only a live key changes, so a repeated revoke leaves the first revocation time in place. */
 export async function markKeyRevoked(
-  x: Executor,
+  db: Executor,
   keyId: string,
   nowMilliseconds: number,
 ): Promise<ApiKeyRow | undefined> {
-  const { apiKeys } = x.t;
+  const { apiKeys } = db.tables;
   return first(
-    await x.q
+    await db.drizzle
       .update(apiKeys)
       .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
       .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAtMs)))
@@ -87,12 +87,12 @@ export async function markKeyRevoked(
 
 /** Revokes every live key of the project at once (its deletion); the root key is never one of them. */
 export async function markProjectKeysRevoked(
-  x: Executor,
+  db: Executor,
   projectId: string,
   nowMilliseconds: number,
 ): Promise<Pick<ApiKeyRow, "id" | "name">[]> {
-  const { apiKeys } = x.t;
-  return x.q
+  const { apiKeys } = db.tables;
+  return db.drizzle
     .update(apiKeys)
     .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
     .where(and(eq(apiKeys.projectId, projectId), isNull(apiKeys.revokedAtMs), eq(apiKeys.isRoot, false)))
@@ -101,12 +101,12 @@ export async function markProjectKeysRevoked(
 
 /** Revokes the live keys created through session tokens of any of `parentKeyIds`, and returns them. */
 export async function markChildKeysRevoked(
-  x: Executor,
+  db: Executor,
   parentKeyIds: string[],
   nowMilliseconds: number,
 ): Promise<ApiKeyRow[]> {
-  const { apiKeys } = x.t;
-  return x.q
+  const { apiKeys } = db.tables;
+  return db.drizzle
     .update(apiKeys)
     .set({ revokedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
     .where(and(inArray(apiKeys.parentKeyId, parentKeyIds), isNull(apiKeys.revokedAtMs)))
@@ -114,8 +114,8 @@ export async function markChildKeysRevoked(
 }
 
 /** Secrets of the key that still work at `nowMilliseconds`. */
-function liveSecretsOf(x: Executor, keyId: string, nowMilliseconds: number): SQL {
-  const { keySecrets } = x.t;
+function liveSecretsOf(db: Executor, keyId: string, nowMilliseconds: number): SQL {
+  const { keySecrets } = db.tables;
   return and(
     eq(keySecrets.keyId, keyId),
     or(isNull(keySecrets.retiresAtMs), gt(keySecrets.retiresAtMs, nowMilliseconds)),
@@ -127,54 +127,54 @@ function liveSecretsOf(x: Executor, keyId: string, nowMilliseconds: number): SQL
  * retiring sooner keeps its earlier time, so a second rotation never extends the first one's grace.
  */
 export async function retireLiveSecrets(
-  x: Executor,
+  db: Executor,
   keyId: string,
   retiresAtMs: number,
   nowMilliseconds: number,
 ): Promise<void> {
-  const { keySecrets } = x.t;
+  const { keySecrets } = db.tables;
   const retires = sql`CAST(${retiresAtMs} AS BIGINT)`;
-  await x.q
+  await db.drizzle
     .update(keySecrets)
     .set({
       // The earlier of the two (LEAST in PostgreSQL, min() in SQLite: CASE is both).
       retiresAtMs: sql`CASE WHEN ${keySecrets.retiresAtMs} IS NULL OR ${keySecrets.retiresAtMs} > ${retires}
         THEN ${retires} ELSE ${keySecrets.retiresAtMs} END`,
     })
-    .where(liveSecretsOf(x, keyId, nowMilliseconds));
+    .where(liveSecretsOf(db, keyId, nowMilliseconds));
 }
 
-export async function addSecretAndHint(x: Executor, secret: KeySecretRow, hint: string): Promise<ApiKeyRow> {
-  await x.q.insert(x.t.keySecrets).values(secret);
-  const [updated] = await x.q
-    .update(x.t.apiKeys)
+export async function addSecretAndHint(db: Executor, secret: KeySecretRow, hint: string): Promise<ApiKeyRow> {
+  await db.drizzle.insert(db.tables.keySecrets).values(secret);
+  const [updated] = await db.drizzle
+    .update(db.tables.apiKeys)
     .set({ hint, updatedAtMs: secret.createdAtMs })
-    .where(eq(x.t.apiKeys.id, secret.keyId))
+    .where(eq(db.tables.apiKeys.id, secret.keyId))
     .returning();
   return updated!;
 }
 
 /** Hashes of the key's secrets that still work at `nowMilliseconds` (more than one only during a rotation's grace). */
-export async function listLiveSecretHashes(x: Executor, keyId: string, nowMilliseconds: number): Promise<string[]> {
-  const rows = await x.q
-    .select({ hash: x.t.keySecrets.hash })
-    .from(x.t.keySecrets)
-    .where(liveSecretsOf(x, keyId, nowMilliseconds));
+export async function listLiveSecretHashes(db: Executor, keyId: string, nowMilliseconds: number): Promise<string[]> {
+  const rows = await db.drizzle
+    .select({ hash: db.tables.keySecrets.hash })
+    .from(db.tables.keySecrets)
+    .where(liveSecretsOf(db, keyId, nowMilliseconds));
   return rows.map((row) => row.hash);
 }
 
 export type KeyChanges = Partial<Pick<ApiKeyRow, "name" | "ratelimitLimit" | "ratelimitWindowSeconds">>;
 
 export async function updateKey(
-  x: Executor,
+  db: Executor,
   keyId: string,
   changes: KeyChanges,
   nowMilliseconds: number,
 ): Promise<ApiKeyRow> {
-  const [updated] = await x.q
-    .update(x.t.apiKeys)
+  const [updated] = await db.drizzle
+    .update(db.tables.apiKeys)
     .set({ ...changes, updatedAtMs: nowMilliseconds })
-    .where(eq(x.t.apiKeys.id, keyId))
+    .where(eq(db.tables.apiKeys.id, keyId))
     .returning();
   return updated!;
 }

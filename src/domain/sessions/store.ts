@@ -3,14 +3,17 @@ import { asc, eq } from "drizzle-orm";
 import type { SigningKeyRow } from "../../db/schema.ts";
 import type { Executor } from "../../db/storage.ts";
 
-export async function listSigningKeys(x: Executor): Promise<SigningKeyRow[]> {
-  return x.q.select().from(x.t.signingKeys).orderBy(asc(x.t.signingKeys.activatesAtMs), asc(x.t.signingKeys.kid));
+export async function listSigningKeys(db: Executor): Promise<SigningKeyRow[]> {
+  return db.drizzle
+    .select()
+    .from(db.tables.signingKeys)
+    .orderBy(asc(db.tables.signingKeys.activatesAtMs), asc(db.tables.signingKeys.kid));
 }
 
-export async function insertSigningKey(x: Executor, row: SigningKeyRow): Promise<void> {
-  await x.q.insert(x.t.signingKeys).values(row);
+export async function insertSigningKey(db: Executor, row: SigningKeyRow): Promise<void> {
+  await db.drizzle.insert(db.tables.signingKeys).values(row);
 }
 
-export async function replacePrivateKey(x: Executor, kid: string, privateKey: string): Promise<void> {
-  await x.q.update(x.t.signingKeys).set({ privateKey }).where(eq(x.t.signingKeys.kid, kid));
+export async function replacePrivateKey(db: Executor, kid: string, privateKey: string): Promise<void> {
+  await db.drizzle.update(db.tables.signingKeys).set({ privateKey }).where(eq(db.tables.signingKeys.kid, kid));
 }

@@ -4,16 +4,16 @@ import type { ProjectRow, TenantRow } from "../../db/schema.ts";
 import { type Executor, first } from "../../db/storage.ts";
 import type { PageRequest } from "../../lib/pagination.ts";
 
-export async function insertTenant(x: Executor, row: TenantRow): Promise<void> {
-  await x.q.insert(x.t.tenants).values(row);
+export async function insertTenant(db: Executor, row: TenantRow): Promise<void> {
+  await db.drizzle.insert(db.tables.tenants).values(row);
 }
 
-export async function findTenant(x: Executor, tenantId: string): Promise<TenantRow | undefined> {
-  return first(await x.q.select().from(x.t.tenants).where(eq(x.t.tenants.id, tenantId)).limit(1));
+export async function findTenant(db: Executor, tenantId: string): Promise<TenantRow | undefined> {
+  return first(await db.drizzle.select().from(db.tables.tenants).where(eq(db.tables.tenants.id, tenantId)).limit(1));
 }
 
-export async function findDefaultTenant(x: Executor): Promise<TenantRow | undefined> {
-  return first(await x.q.select().from(x.t.tenants).where(eq(x.t.tenants.isDefault, true)).limit(1));
+export async function findDefaultTenant(db: Executor): Promise<TenantRow | undefined> {
+  return first(await db.drizzle.select().from(db.tables.tenants).where(eq(db.tables.tenants.isDefault, true)).limit(1));
 }
 
 /** Which records a list shows: deleted ones only when asked for. */
@@ -22,12 +22,12 @@ export interface ListFilter extends PageRequest {
 }
 
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
-export async function listTenants(x: Executor, page: ListFilter): Promise<TenantRow[]> {
-  const { tenants } = x.t;
+export async function listTenants(db: Executor, page: ListFilter): Promise<TenantRow[]> {
+  const { tenants } = db.tables;
   const conditions: SQL[] = [];
   if (!page.includeDeleted) conditions.push(isNull(tenants.deletedAtMs));
   if (page.beforeId !== undefined) conditions.push(lt(tenants.id, page.beforeId));
-  return x.q
+  return db.drizzle
     .select()
     .from(tenants)
     .where(and(...conditions))
@@ -38,29 +38,29 @@ export async function listTenants(x: Executor, page: ListFilter): Promise<Tenant
 export type TenantChanges = Partial<Pick<TenantRow, "name" | "status" | "subscription" | "modules">>;
 
 export async function updateTenant(
-  x: Executor,
+  db: Executor,
   tenantId: string,
   changes: TenantChanges,
   nowMilliseconds: number,
 ): Promise<TenantRow | undefined> {
   return first(
-    await x.q
-      .update(x.t.tenants)
+    await db.drizzle
+      .update(db.tables.tenants)
       .set({ ...changes, updatedAtMs: nowMilliseconds })
-      .where(eq(x.t.tenants.id, tenantId))
+      .where(eq(db.tables.tenants.id, tenantId))
       .returning(),
   );
 }
 
 /** Guarded: only a live tenant is marked, so a repeated delete keeps the first deletion time. */
 export async function markTenantDeleted(
-  x: Executor,
+  db: Executor,
   tenantId: string,
   nowMilliseconds: number,
 ): Promise<TenantRow | undefined> {
-  const { tenants } = x.t;
+  const { tenants } = db.tables;
   return first(
-    await x.q
+    await db.drizzle
       .update(tenants)
       .set({ deletedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
       .where(and(eq(tenants.id, tenantId), isNull(tenants.deletedAtMs)))
@@ -68,25 +68,27 @@ export async function markTenantDeleted(
   );
 }
 
-export async function insertProject(x: Executor, row: ProjectRow): Promise<void> {
-  await x.q.insert(x.t.projects).values(row);
+export async function insertProject(db: Executor, row: ProjectRow): Promise<void> {
+  await db.drizzle.insert(db.tables.projects).values(row);
 }
 
-export async function findProject(x: Executor, projectId: string): Promise<ProjectRow | undefined> {
-  return first(await x.q.select().from(x.t.projects).where(eq(x.t.projects.id, projectId)).limit(1));
+export async function findProject(db: Executor, projectId: string): Promise<ProjectRow | undefined> {
+  return first(await db.drizzle.select().from(db.tables.projects).where(eq(db.tables.projects.id, projectId)).limit(1));
 }
 
-export async function findDefaultProject(x: Executor): Promise<ProjectRow | undefined> {
-  return first(await x.q.select().from(x.t.projects).where(eq(x.t.projects.isDefault, true)).limit(1));
+export async function findDefaultProject(db: Executor): Promise<ProjectRow | undefined> {
+  return first(
+    await db.drizzle.select().from(db.tables.projects).where(eq(db.tables.projects.isDefault, true)).limit(1),
+  );
 }
 
-export async function listProjects(x: Executor, page: ListFilter & { tenantId?: string }): Promise<ProjectRow[]> {
-  const { projects } = x.t;
+export async function listProjects(db: Executor, page: ListFilter & { tenantId?: string }): Promise<ProjectRow[]> {
+  const { projects } = db.tables;
   const conditions: SQL[] = [];
   if (!page.includeDeleted) conditions.push(isNull(projects.deletedAtMs));
   if (page.tenantId !== undefined) conditions.push(eq(projects.tenantId, page.tenantId));
   if (page.beforeId !== undefined) conditions.push(lt(projects.id, page.beforeId));
-  return x.q
+  return db.drizzle
     .select()
     .from(projects)
     .where(and(...conditions))
@@ -114,29 +116,29 @@ export type ProjectChanges = Partial<
 >;
 
 export async function updateProject(
-  x: Executor,
+  db: Executor,
   projectId: string,
   changes: ProjectChanges,
   nowMilliseconds: number,
 ): Promise<ProjectRow | undefined> {
   return first(
-    await x.q
-      .update(x.t.projects)
+    await db.drizzle
+      .update(db.tables.projects)
       .set({ ...changes, updatedAtMs: nowMilliseconds })
-      .where(eq(x.t.projects.id, projectId))
+      .where(eq(db.tables.projects.id, projectId))
       .returning(),
   );
 }
 
 /** Guarded like markTenantDeleted. */
 export async function markProjectDeleted(
-  x: Executor,
+  db: Executor,
   projectId: string,
   nowMilliseconds: number,
 ): Promise<ProjectRow | undefined> {
-  const { projects } = x.t;
+  const { projects } = db.tables;
   return first(
-    await x.q
+    await db.drizzle
       .update(projects)
       .set({ deletedAtMs: nowMilliseconds, updatedAtMs: nowMilliseconds })
       .where(and(eq(projects.id, projectId), isNull(projects.deletedAtMs)))
@@ -145,18 +147,18 @@ export async function markProjectDeleted(
 }
 
 /** The tenant's projects not yet deleted, whatever their number (a tenant's deletion takes them all). */
-export async function listLiveProjectsOfTenant(x: Executor, tenantId: string): Promise<ProjectRow[]> {
-  const { projects } = x.t;
-  return x.q
+export async function listLiveProjectsOfTenant(db: Executor, tenantId: string): Promise<ProjectRow[]> {
+  const { projects } = db.tables;
+  return db.drizzle
     .select()
     .from(projects)
     .where(and(eq(projects.tenantId, tenantId), isNull(projects.deletedAtMs)));
 }
 
 /** Each live project's allowed origins, for answering CORS preflights from memory. */
-export async function listAllowedOriginsByProject(x: Executor): Promise<[string, string[]][]> {
-  const { projects } = x.t;
-  const rows = await x.q
+export async function listAllowedOriginsByProject(db: Executor): Promise<[string, string[]][]> {
+  const { projects } = db.tables;
+  const rows = await db.drizzle
     .select({ id: projects.id, origins: projects.allowedOrigins })
     .from(projects)
     .where(isNull(projects.deletedAtMs));
