@@ -74,6 +74,7 @@ function principalOf(record: KeyCredentialRecord): Principal {
     isRoot: key.isRoot,
     crossProject: key.isRoot,
     owner: key.owner,
+    meta: key.meta,
     subject: key.id,
     secretVersion: secretVersionOf(record.secretHash),
     origin: null,

@@ -20,9 +20,9 @@ import { LRUCache } from "lru-cache";
 import type { ChangedEntity } from "../db/change-recorder.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import type { Executor, Storage } from "../db/storage.ts";
+import { findKeyIdBySecretHash } from "../domain/keys/store.ts";
 import { withDeadline } from "../lib/deadline.ts";
 import {
-  findKeyIdBySecretHash,
   findKeyWithSecrets,
   findProjectForCredential,
   findTenantForCredential,

@@ -25,18 +25,6 @@ export interface KeyWithSecrets {
  * driver that ever handed back another query's rows must not turn them into another key's "allowed".
  */
 
-export async function findKeyIdBySecretHash(db: Executor, secretHash: string): Promise<string | undefined> {
-  const { keySecrets } = db.tables;
-  const row = first(
-    await db.drizzle
-      .select({ keyId: keySecrets.keyId, hash: keySecrets.hash })
-      .from(keySecrets)
-      .where(eq(keySecrets.hash, secretHash))
-      .limit(1),
-  );
-  return row?.hash === secretHash ? row.keyId : undefined;
-}
-
 export async function findKeyWithSecrets(db: Executor, keyId: string): Promise<KeyWithSecrets | undefined> {
   const { apiKeys, keySecrets } = db.tables;
   const key = first(await db.drizzle.select().from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1));

@@ -1,8 +1,8 @@
 /**
  * The credential decision, in the documented order:
  *
- *   format and checksum → lookup → revoked (or its project or tenant deleted) → expired → root key on the data
- *   plane → tenant status and subscription → module → origin → scopes → rate limit
+ *   format and checksum → lookup → revoked (or its project or tenant deleted) → disabled → expired → root key on
+ *   the data plane → tenant status and subscription → module → origin → scopes → rate limit
  *
  * Pure functions of (record, requirement, now): the same inputs always give the same answer, which is what the
  * table in test/auth/decision.test.ts pins, one row per step. The first failing step names the refusal; nothing
@@ -42,6 +42,7 @@ export function decideKeyAccess(
   if (record.secretRetiresAtMs !== null && record.secretRetiresAtMs <= nowMilliseconds) {
     return new AppError("API_KEY_REVOKED");
   }
+  if (!key.enabled) return new AppError("API_KEY_DISABLED");
   if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) return new AppError("API_KEY_EXPIRED");
   if (key.isRoot && requirement.refuseRootKey) return new AppError("ROOT_KEY_NOT_ALLOWED");
   // The root key is the operator's way back in: tenant state, modules and scopes never lock it out.

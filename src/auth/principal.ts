@@ -11,6 +11,8 @@ import type { AppError } from "../lib/errors.ts";
 export interface Principal extends Caller {
   /** The end user the key acts for, if it has one. */
   owner: string | null;
+  /** The key's metadata (a session token's: its parent key's), as the host app stored it; null for none. */
+  meta: Record<string, unknown> | null;
   /** The browser origin a session token is bound to. */
   origin: string | null;
   /** The session token's `jti` (null for an API key). */

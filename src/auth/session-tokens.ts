@@ -118,6 +118,7 @@ function sessionPrincipalOf(
     isRoot: false,
     crossProject: false,
     owner: record.key.owner,
+    meta: record.key.meta,
     subject: claims.sub,
     secretVersion: claims.kv,
     origin: claims.origin ?? null,

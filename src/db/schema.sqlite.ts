@@ -74,6 +74,10 @@ export const apiKeys = sqliteTable(
     revokedAtMs: integer("revoked_at_ms"),
     ratelimitLimit: integer("ratelimit_limit"),
     ratelimitWindowSeconds: integer("ratelimit_window_seconds"),
+    /** A disabled key (and every token minted from it) is refused until enabled again; unlike revoking, it returns. */
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** The host app's own data about the key (a JSON object, at most 4 KB), returned on read and on verify. */
+    meta: text("meta", { mode: "json" }).$type<Record<string, unknown>>(),
     lastUsedAtMs: integer("last_used_at_ms"),
     /**
      * The key whose session token created this one, which it never outlives: revoking that key revokes this one

@@ -11,6 +11,7 @@ export const ERROR_CATALOGUE = {
   API_KEY_REQUIRED: { status: 401, message: "An API key is required: send Authorization: Bearer <key>." },
   API_KEY_INVALID: { status: 401, message: "The API key is not valid." },
   API_KEY_REVOKED: { status: 401, message: "The API key has been revoked." },
+  API_KEY_DISABLED: { status: 401, message: "The API key is disabled." },
   API_KEY_EXPIRED: { status: 401, message: "The API key has expired." },
   SESSION_REQUIRED: { status: 401, message: "A session token is required: send X-Session-Token." },
   SESSION_INVALID: { status: 401, message: "The session token is not valid." },

@@ -103,6 +103,47 @@ describe.skipIf(!SCALE_ENABLED)(`revocation and lost sync ${SCALE_NOTE}`, () => 
     expect(Math.max(...delays)).toBeLessThanOrEqual(SYNC_BOUND_MILLISECONDS);
   }, 60_000);
 
+  test("disabling a key refuses it and its tokens on every node within 1 s; enabling it lets both back", async () => {
+    const delays: number[] = [];
+    const codesOn = async (index: number, secret: string, token: string) => [
+      await cluster.verifyCode(index, secret),
+      (await cluster.call(index, "GET", "/v1/authz", { headers: { "x-session-token": token } })).status,
+    ];
+    for (let round = 0; round < 6; round++) {
+      const writer = round % 3;
+      const key = await cluster.createKey(writer);
+      const minted = await cluster.call(writer, "POST", "/v1/sessions", { key: key.secret, body: { user_id: "u" } });
+      const token = minted.body.token as string;
+      for (const index of [0, 1, 2]) expect(await codesOn(index, key.secret, token)).toEqual(["VALID", 200]);
+      for (const [enabled, expected] of [
+        [false, ["API_KEY_DISABLED", 401]],
+        [true, ["VALID", 200]],
+      ] as const) {
+        const changed = await cluster.call(writer, "PATCH", `/v1/keys/${key.id}`, {
+          key: cluster.rootKey,
+          body: { enabled },
+        });
+        expect(changed.body.enabled).toBe(enabled);
+        const others = [0, 1, 2].filter((index) => index !== writer);
+        const reached = await Promise.all(
+          others.map((index) =>
+            waitUntil(
+              async () => JSON.stringify(await codesOn(index, key.secret, token)) === JSON.stringify(expected),
+              2000,
+              `node ${index}: enabled ${enabled}`,
+            ),
+          ),
+        );
+        delays.push(...reached);
+      }
+    }
+    console.log(
+      `disabling and enabling reached the other nodes: ${delays.length} observations, ` +
+        `p50 ${percentile(delays, 50).toFixed(1)} ms, max ${Math.max(...delays).toFixed(1)} ms`,
+    );
+    expect(Math.max(...delays)).toBeLessThanOrEqual(SYNC_BOUND_MILLISECONDS);
+  }, 60_000);
+
   test("regression: deleting a project or a tenant refuses its keys and tokens on every node within 1 s", async () => {
     const delays: number[] = [];
     const codesOn = async (index: number, secret: string, token: string) => [

@@ -31,6 +31,7 @@ forEachTransport("POST /v1/keys/verify", (transport) => {
       key_id: key.id,
       project_id: world.defaultProjectId,
       tenant_id: world.defaultTenantId,
+      meta: null,
       owner: "user_7",
       scopes: ["runs:read", "runs:write"],
       expires_at: "2026-06-01T00:00:00.000Z",

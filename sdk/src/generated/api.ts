@@ -183,12 +183,34 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.
-         * @description Changing a key needs every scope it holds; its bucket can be set only within the caller's own.
+         * Change a key: name, scopes, owner, expiry, rate-limit policy, enabled, meta; applies on the next request everywhere.
+         * @description Only the fields sent change. Changing a key needs every scope it holds, new scopes only ones the caller holds (403 SCOPE_NOT_GRANTED), a bucket only within the caller's own (403 LIMIT_NOT_GRANTED); `expires_at` must be in the future (null: never) and ends no later than the key's parent. The root key's scopes, expiry and bucket are fixed and it cannot be disabled (409). Every change is audited with the values before and after.
          *
          *     Needs an API key or a session token minted from one holding `keys:write` (module `keys`).
          */
         patch: operations["updateKey"];
+        trace?: never;
+    };
+    "/v1/keys/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Which key is this? The record of the key a secret belongs to (never the secret), for support and leaks.
+         * @description Needs keys:read of the key's project (or the root key). A malformed or unknown secret, or a key of another project, is 404 alike. A secret retired by rotation still names its key.
+         *
+         *     Needs an API key or a session token minted from one holding `keys:read` (module `keys`).
+         */
+        post: operations["findKeyBySecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/keys/{id}/rotate": {
@@ -748,6 +770,8 @@ export interface components {
             scopes: string[];
             owner: string | null;
             root: boolean;
+            enabled: boolean;
+            meta: components["schemas"]["KeyMeta"] | null;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
             /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
@@ -776,6 +800,8 @@ export interface components {
             scopes: string[];
             owner: string | null;
             root: boolean;
+            enabled: boolean;
+            meta: components["schemas"]["KeyMeta"] | null;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
             /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
@@ -819,6 +845,8 @@ export interface components {
             scopes: string[];
             owner: string | null;
             root: boolean;
+            enabled: boolean;
+            meta: components["schemas"]["KeyMeta"] | null;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
             /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
@@ -998,7 +1026,7 @@ export interface components {
             };
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "LIMIT_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_DISABLED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "LIMIT_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
         /** @description What a refusal is about: a field, a header, a scope. */
         ErrorDetail: {
             path: string;
@@ -1018,6 +1046,9 @@ export interface components {
                 alg: string;
                 use: string;
             }[];
+        };
+        KeyMeta: {
+            [key: string]: unknown;
         };
         OAuthError: {
             error: string;
@@ -1152,6 +1183,8 @@ export interface components {
             tenant_id: string | null;
             /** @description The key's owner; for a session token, its end user (sub). */
             owner: string | null;
+            /** @description The key's metadata (a session token's parent key's); null for none. */
+            meta: components["schemas"]["KeyMeta"] | null;
             scopes: string[];
             /** Format: date-time */
             expires_at: string | null;
@@ -1925,6 +1958,12 @@ export interface operations {
                 cursor?: string;
                 project_id?: string;
                 owner?: string | string[];
+                name?: string | string[];
+                enabled?: string;
+                revoked?: string;
+                expired?: string;
+                created_after?: string;
+                created_before?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -2054,6 +2093,13 @@ export interface operations {
                         /** @description Seconds for the bucket to refill completely. */
                         window_seconds: number;
                     };
+                    /**
+                     * @description A disabled key is refused (API_KEY_DISABLED) until enabled again.
+                     * @default true
+                     */
+                    enabled?: boolean;
+                    /** @description The host app's own data about the key (at most 100 top-level properties, 4 KB as JSON). */
+                    meta?: components["schemas"]["KeyMeta"];
                 };
             };
         };
@@ -2400,6 +2446,15 @@ export interface operations {
             content: {
                 "application/json": {
                     name?: string;
+                    /** @description Replaces the key's scopes; the caller must hold each one. */
+                    scopes?: string[];
+                    /** @description The end user this key acts for, in the host app's own ids. */
+                    owner?: string | null;
+                    /**
+                     * Format: date-time
+                     * @description A moment in the future, or null for never; a key made through a session token ends with its parent.
+                     */
+                    expires_at?: string | null;
                     /** @description This key's own bucket; null returns to the project's. */
                     ratelimit?: {
                         /** @description Requests allowed at once (the bucket's size). */
@@ -2407,6 +2462,10 @@ export interface operations {
                         /** @description Seconds for the bucket to refill completely. */
                         window_seconds: number;
                     } | null;
+                    /** @description false refuses the key and its tokens (API_KEY_DISABLED) until true again. */
+                    enabled?: boolean;
+                    /** @description The host app's own data about the key (at most 100 top-level properties, 4 KB as JSON). */
+                    meta?: components["schemas"]["KeyMeta"];
                 };
             };
         };
@@ -2469,6 +2528,131 @@ export interface operations {
             };
             /** @description Response for status 409 */
             409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 413 */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 415 */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 429 */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 500 */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    findKeyBySecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A session token, where the route accepts one instead of an API key. */
+                "X-Session-Token"?: string;
+                /** @description The project the caller expects: a credential of any other project is refused as unknown. With the root key, the project to act in. */
+                "X-Project-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The secret of the key to look up; it is hashed, never kept or logged. */
+                    key: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Response for status 200 */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Response for status 400 */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 401 */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 403 */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Response for status 404 */
+            404: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;

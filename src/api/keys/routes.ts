@@ -1,5 +1,6 @@
 /** Key management within the caller's project (the root key: any project). */
 
+import * as keyChanges from "../../domain/keys/changes.ts";
 import { RESERVED_SCOPES } from "../../domain/keys/scopes.ts";
 import * as keys from "../../domain/keys/service.ts";
 import { route } from "../../http/route.ts";
@@ -16,6 +17,7 @@ import {
   RotatedKey,
   RotateKeyBody,
   UpdateKeyBody,
+  WhoamiBody,
 } from "./schemas.ts";
 
 export const keyRoutes = [
@@ -46,6 +48,8 @@ export const keyRoutes = [
           projectId: body.project_id,
           owner: body.owner,
           ratelimit: body.ratelimit && policyFromWire(body.ratelimit),
+          enabled: body.enabled,
+          meta: body.meta,
         },
         nowMilliseconds,
       );
@@ -63,12 +67,19 @@ export const keyRoutes = [
     module: "keys",
     query: KeyListQuery,
     responses: { 200: listOf(ApiKey), 404: ErrorResponse },
-    handle: async ({ deps, principal, query }) => {
+    handle: async ({ deps, principal, query, nowMilliseconds }) => {
       const page = await keys.listKeys(deps, principal, {
         beforeId: query.cursor,
         limit: query.limit,
         projectId: query.project_id,
         owner: query.owner,
+        namePrefix: query.name,
+        enabled: query.enabled,
+        revoked: query.revoked,
+        expired: query.expired,
+        createdFromMs: query.created_after === undefined ? undefined : Date.parse(query.created_after),
+        createdBeforeMs: query.created_before === undefined ? undefined : Date.parse(query.created_before),
+        nowMilliseconds,
       });
       return listResponse(page.items.map(presentKey), page.nextCursor);
     },
@@ -87,12 +98,33 @@ export const keyRoutes = [
     handle: async ({ deps, principal, params }) => presentKey(await keys.getKey(deps, principal, params.id)),
   }),
   route({
+    method: "POST",
+    path: "/v1/keys/whoami",
+    operationId: "findKeyBySecret",
+    summary: "Which key is this? The record of the key a secret belongs to (never the secret), for support and leaks.",
+    description:
+      "Needs keys:read of the key's project (or the root key). A malformed or unknown secret, or a key of another " +
+      "project, is 404 alike. A secret retired by rotation still names its key.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysRead],
+    module: "keys",
+    body: WhoamiBody,
+    responses: { 200: ApiKey, 404: ErrorResponse },
+    handle: async ({ deps, principal, body }) => presentKey(await keys.findKeyBySecret(deps, principal, body.key)),
+  }),
+  route({
     method: "PATCH",
     path: "/v1/keys/:id",
     operationId: "updateKey",
     summary:
-      "Rename a key or set its own rate-limit policy (null: back to the project's); applies on the next request.",
-    description: "Changing a key needs every scope it holds; its bucket can be set only within the caller's own.",
+      "Change a key: name, scopes, owner, expiry, rate-limit policy, enabled, meta; applies on the next request " +
+      "everywhere.",
+    description:
+      "Only the fields sent change. Changing a key needs every scope it holds, new scopes only ones the caller " +
+      "holds (403 SCOPE_NOT_GRANTED), a bucket only within the caller's own (403 LIMIT_NOT_GRANTED); `expires_at` " +
+      "must be in the future (null: never) and ends no later than the key's parent. The root key's scopes, expiry " +
+      "and bucket are fixed and it cannot be disabled (409). Every change is audited with the values before and after.",
     tags: ["keys"],
     credential: "key_or_session",
     scopes: [RESERVED_SCOPES.keysWrite],
@@ -102,14 +134,19 @@ export const keyRoutes = [
     responses: { 200: ApiKey, 404: ErrorResponse, 409: ErrorResponse },
     handle: async ({ deps, principal, actor, params, body, nowMilliseconds }) =>
       presentKey(
-        await keys.updateKey(
+        await keyChanges.updateKey(
           deps,
           principal,
           actor,
           params.id,
           {
             name: body.name,
+            scopes: body.scopes,
+            owner: body.owner,
+            expiresAtMs: body.expires_at == null ? body.expires_at : Date.parse(body.expires_at),
             ratelimit: body.ratelimit === undefined ? undefined : body.ratelimit && policyFromWire(body.ratelimit),
+            enabled: body.enabled,
+            meta: body.meta,
           },
           nowMilliseconds,
         ),
@@ -146,7 +183,14 @@ export const keyRoutes = [
     body: RotateKeyBody,
     responses: { 200: RotatedKey, 404: ErrorResponse, 409: ErrorResponse },
     handle: async ({ deps, principal, actor, params, body, nowMilliseconds }) => {
-      const rotated = await keys.rotateKey(deps, principal, actor, params.id, body.grace_seconds, nowMilliseconds);
+      const rotated = await keyChanges.rotateKey(
+        deps,
+        principal,
+        actor,
+        params.id,
+        body.grace_seconds,
+        nowMilliseconds,
+      );
       return {
         ...presentKey(rotated.key),
         secret: rotated.secret,

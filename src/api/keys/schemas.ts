@@ -28,6 +28,22 @@ export const ScopeList = z
 
 export const Owner = displayText(256).describe("The end user this key acts for, in the host app's own ids.");
 
+/** Bounds of a key's metadata: what a verification answer may carry on every request. */
+const KEY_META_MAX_BYTES = 4096;
+const KEY_META_MAX_PROPERTIES = 100;
+
+/** A key's metadata as answered: any JSON object. */
+export const KeyMetaValue = z.record(z.string(), z.unknown()).meta({ id: "KeyMeta" });
+
+/** A key's metadata as sent: a JSON object of at most 100 top-level properties and 4 KB serialised. */
+const KeyMeta = KeyMetaValue.refine((meta) => Object.keys(meta).length <= KEY_META_MAX_PROPERTIES, {
+  message: `must have at most ${KEY_META_MAX_PROPERTIES} top-level properties`,
+})
+  .refine((meta) => Buffer.byteLength(JSON.stringify(meta)) <= KEY_META_MAX_BYTES, {
+    message: `must be at most ${KEY_META_MAX_BYTES} bytes as JSON`,
+  })
+  .describe("The host app's own data about the key (at most 100 top-level properties, 4 KB as JSON).");
+
 export const KeyParams = z.object({ id: idOf("apiKey") });
 
 export const CreateKeyBody = z.strictObject({
@@ -37,13 +53,26 @@ export const CreateKeyBody = z.strictObject({
   project_id: idOf("project").optional().describe("Root key only: the project to create the key in."),
   owner: Owner.optional(),
   ratelimit: RateLimitPolicyInput.optional().describe("This key's own bucket; the project's default when omitted."),
+  enabled: z.boolean().default(true).describe("A disabled key is refused (API_KEY_DISABLED) until enabled again."),
+  meta: KeyMeta.optional(),
 });
 
 export const UpdateKeyBody = z.strictObject({
   name: displayText(200).optional(),
+  scopes: ScopeList.optional().describe("Replaces the key's scopes; the caller must hold each one."),
+  owner: Owner.nullable().optional().describe("null: the key no longer names an end user."),
+  expires_at: IsoDateTime.nullable()
+    .optional()
+    .describe("A moment in the future, or null for never; a key made through a session token ends with its parent."),
   ratelimit: RateLimitPolicyInput.nullable()
     .optional()
     .describe("This key's own bucket; null returns to the project's."),
+  enabled: z.boolean().optional().describe("false refuses the key and its tokens (API_KEY_DISABLED) until true again."),
+  meta: KeyMeta.nullable().optional().describe("Replaces the key's metadata; null removes it."),
+});
+
+export const WhoamiBody = z.strictObject({
+  key: z.string().min(1).max(4096).describe("The secret of the key to look up; it is hashed, never kept or logged."),
 });
 
 export const RotateKeyBody = z.strictObject({
@@ -56,6 +85,12 @@ export const KeyListQuery = z.object({
   ...pageQuery("apiKey"),
   project_id: idOf("project").optional().describe("Root key only: list another project's keys."),
   owner: queryText(Owner).optional(),
+  name: queryText(displayText(200)).optional().describe("Only keys whose name starts with this text (exact case)."),
+  enabled: z.stringbool().optional().describe("true: only enabled keys; false: only disabled ones."),
+  revoked: z.stringbool().optional().describe("true: only revoked keys; false: only live ones."),
+  expired: z.stringbool().optional().describe("true: only keys past expires_at; false: only unexpired ones."),
+  created_after: IsoDateTime.optional().describe("Only keys created at or after this moment."),
+  created_before: IsoDateTime.optional().describe("Only keys created before this moment."),
 });
 
 export const ApiKey = z
@@ -68,6 +103,8 @@ export const ApiKey = z
     scopes: z.array(z.string()),
     owner: z.string().nullable(),
     root: z.boolean(),
+    enabled: z.boolean(),
+    meta: KeyMetaValue.nullable(),
     ratelimit: RateLimitPolicy.nullable().describe(
       "The key's own rate-limit policy; null means the project's default.",
     ),
@@ -111,6 +148,8 @@ export function presentKey(row: ApiKeyRow): z.input<typeof ApiKey> {
     scopes: row.scopes,
     owner: row.owner,
     root: row.isRoot,
+    enabled: row.enabled,
+    meta: row.meta,
     ratelimit:
       row.ratelimitLimit === null || row.ratelimitWindowSeconds === null
         ? null

@@ -31,6 +31,7 @@ export function verificationOf(
     project_id: principal?.projectId ?? null,
     tenant_id: principal?.tenantId ?? null,
     owner: principal === null ? null : ownerOf(principal),
+    meta: principal?.meta ?? null,
     scopes: principal ? [...principal.scopes] : [],
     expires_at: toIsoStringOrNull(principal?.expiresAtMs ?? null),
     ratelimit:

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
 import { MAX_SESSION_TOKEN_LENGTH } from "../../domain/sessions/tokens.ts";
 import { CatalogueCode, IsoDateTime, RefusalDetail } from "../../http/wire.ts";
-import { Scope } from "../keys/schemas.ts";
+import { KeyMetaValue, Scope } from "../keys/schemas.ts";
 
 export const VerifyBody = z
   .strictObject({
@@ -39,6 +39,7 @@ export const VerifyResult = z
     project_id: z.string().nullable(),
     tenant_id: z.string().nullable(),
     owner: z.string().nullable().describe("The key's owner; for a session token, its end user (sub)."),
+    meta: KeyMetaValue.nullable().describe("The key's metadata (a session token's parent key's); null for none."),
     scopes: z.array(z.string()),
     expires_at: IsoDateTime.nullable(),
     ratelimit: RateLimitState.nullable(),

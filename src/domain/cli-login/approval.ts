@@ -79,6 +79,8 @@ export async function approveCliLogin(
         owner,
         expiresAtMs: keyExpiresAtMs,
         isRoot: false,
+        enabled: true,
+        meta: null,
         ratelimit: grantedRateLimit(approver, undefined, defaultPolicyOf(project)),
         parentKeyId: lineage.parentKeyId,
       },

@@ -14,6 +14,20 @@ import type { ApiKeyRow } from "../../db/schema.ts";
 import { AppError } from "../../lib/errors.ts";
 import { isPolicyWithin, narrowerPolicy, type RateLimitPolicy } from "../ratelimit/bucket.ts";
 import type { Caller } from "./caller.ts";
+import { scopesBeyondGrantor } from "./scopes.ts";
+
+/** The scopes asked for, each once, when the grantor holds every one (403 SCOPE_NOT_GRANTED naming the others). */
+export function grantedScopes(caller: Caller, asked: readonly string[]): string[] {
+  const scopes = [...new Set(asked)];
+  const beyond = scopesBeyondGrantor(caller, scopes);
+  if (beyond.length > 0) {
+    throw new AppError("SCOPE_NOT_GRANTED", {
+      message: "A key can only grant scopes it holds itself.",
+      details: beyond.map((scope) => ({ path: `scopes[${asked.indexOf(scope)}]`, message: scope })),
+    });
+  }
+  return scopes;
+}
 
 /** A project's default bucket, as a policy. */
 export function defaultPolicyOf(project: { ratelimitLimit: number; ratelimitWindowSeconds: number }): RateLimitPolicy {

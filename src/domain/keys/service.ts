@@ -16,14 +16,14 @@ import type { ApiKeyRow } from "../../db/schema.ts";
 import type { Executor, Storage } from "../../db/storage.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
-import { type Page, type PageRequest, pageOf } from "../../lib/pagination.ts";
+import { type Page, pageOf } from "../../lib/pagination.ts";
 import { type AuditActor, recordProjectEvent } from "../audit/service.ts";
 import type { RateLimitPolicy } from "../ratelimit/bucket.ts";
 import type { Caller } from "./caller.ts";
-import { defaultPolicyOf, grantedRateLimit, lineageOf } from "./grants.ts";
-import { scopesBeyondGrantor } from "./scopes.ts";
-import { generateSecret, hashSecret, secretHint } from "./secret.ts";
+import { defaultPolicyOf, grantedRateLimit, grantedScopes, lineageOf } from "./grants.ts";
+import { generateSecret, hashSecret, isWellFormedSecret, secretHint } from "./secret.ts";
 import * as store from "./store.ts";
+import { keyTarget, projectOf, visibleKeyOrThrow } from "./visibility.ts";
 
 export interface KeysDeps {
   storage: Storage;
@@ -37,6 +37,8 @@ export interface NewKey {
   projectId?: string;
   owner?: string;
   ratelimit?: RateLimitPolicy;
+  enabled?: boolean;
+  meta?: Record<string, unknown>;
 }
 
 export interface IssuedKey {
@@ -58,14 +60,7 @@ export async function createKey(
   if (input.expiresAtMs !== undefined && input.expiresAtMs <= nowMilliseconds) {
     throw new AppError("VALIDATION_FAILED", { details: [{ path: "expires_at", message: "must be in the future" }] });
   }
-  const scopes = [...new Set(input.scopes)];
-  const beyond = scopesBeyondGrantor(caller, scopes);
-  if (beyond.length > 0) {
-    throw new AppError("SCOPE_NOT_GRANTED", {
-      message: "A key can only grant scopes it holds itself.",
-      details: beyond.map((scope) => ({ path: `scopes[${input.scopes.indexOf(scope)}]`, message: scope })),
-    });
-  }
+  const scopes = grantedScopes(caller, input.scopes);
   return deps.storage.writeTransaction(async (tx) => {
     const project = await store.findKeyProject(tx, projectId);
     if (!project) throw projectNotFound();
@@ -84,6 +79,8 @@ export async function createKey(
         owner: input.owner ?? null,
         expiresAtMs: lineage.expiresAtMs,
         isRoot: false,
+        enabled: input.enabled ?? true,
+        meta: input.meta ?? null,
         ratelimit,
         parentKeyId: lineage.parentKeyId,
       },
@@ -102,6 +99,8 @@ export interface KeyFields {
   owner: string | null;
   expiresAtMs: number | null;
   isRoot: boolean;
+  enabled: boolean;
+  meta: Record<string, unknown> | null;
   ratelimit: RateLimitPolicy | null;
   /** The session token's parent key, when a token created this one (see grants.ts). */
   parentKeyId: string | null;
@@ -140,6 +139,8 @@ export async function insertNewKey(
     revokedAtMs: null,
     ratelimitLimit: fields.ratelimit?.limit ?? null,
     ratelimitWindowSeconds: fields.ratelimit?.windowSeconds ?? null,
+    enabled: fields.enabled,
+    meta: fields.meta,
     parentKeyId: fields.parentKeyId,
     lastUsedAtMs: null,
     usageCount: 0,
@@ -167,6 +168,8 @@ export async function insertNewKey(
       expires_at_ms: key.expiresAtMs,
       ratelimit_limit: key.ratelimitLimit,
       ratelimit_window_seconds: key.ratelimitWindowSeconds,
+      enabled: key.enabled,
+      meta: key.meta,
       // Created through a session token: bound to (expiring no later than, revoked with) this key.
       ...(key.parentKeyId === null ? {} : { parent_key_id: key.parentKeyId }),
     },
@@ -177,7 +180,7 @@ export async function insertNewKey(
 export async function listKeys(
   deps: KeysDeps,
   caller: Caller,
-  filter: PageRequest & { projectId?: string; owner?: string },
+  filter: Omit<store.KeyListFilter, "projectId" | "includeRoot"> & { projectId?: string },
 ): Promise<Page<ApiKeyRow>> {
   const projectId = filter.projectId ?? caller.projectId;
   if (projectId !== caller.projectId && !caller.crossProject) throw projectNotFound();
@@ -188,6 +191,17 @@ export async function listKeys(
 
 export async function getKey(deps: KeysDeps, caller: Caller, keyId: string): Promise<ApiKeyRow> {
   return visibleKeyOrThrow(await store.findKey(deps.storage.reader, keyId), caller);
+}
+
+/**
+ * "Which key is this?": the key a secret belongs to (its current secret, or one retired by rotation), under the same
+ * visibility rule as reading it by id. Malformed, unknown and out of reach are one answer, 404, so the route tells a
+ * caller nothing about secrets of keys it may not read. The secret is hashed, never kept or logged.
+ */
+export async function findKeyBySecret(deps: KeysDeps, caller: Caller, secret: string): Promise<ApiKeyRow> {
+  const reader = deps.storage.reader;
+  const keyId = isWellFormedSecret(secret) ? await store.findKeyIdBySecretHash(reader, hashSecret(secret)) : undefined;
+  return visibleKeyOrThrow(keyId === undefined ? undefined : await store.findKey(reader, keyId), caller);
 }
 
 export async function revokeKey(
@@ -264,134 +278,9 @@ async function revokeKeysCreatedThrough(
   }
 }
 
-export interface KeyUpdate {
-  name?: string;
-  /** A policy of its own, or null to go back to the project's default. */
-  ratelimit?: RateLimitPolicy | null;
-}
-
-export async function updateKey(
-  deps: KeysDeps,
-  caller: Caller,
-  actor: AuditActor,
-  keyId: string,
-  update: KeyUpdate,
-  nowMilliseconds: number,
-): Promise<ApiKeyRow> {
-  return deps.storage.writeTransaction(async (tx) => {
-    const key = visibleKeyOrThrow(await store.findKey(tx, keyId), caller);
-    requireEveryScopeOf(caller, key, "Changing a key needs every scope the key holds.");
-    if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be changed." });
-    if (key.isRoot && update.ratelimit !== undefined) {
-      throw new AppError("CONFLICT", {
-        message: "The root key's rate limit is fixed, so that no setting can lock the operator out.",
-        details: [{ path: "ratelimit", message: "cannot be set on the root key" }],
-      });
-    }
-    const changes: store.KeyChanges = {};
-    if (update.name !== undefined) changes.name = update.name;
-    if (update.ratelimit !== undefined) {
-      const project = (await store.findKeyProject(tx, key.projectId))!;
-      const ratelimit = grantedRateLimit(caller, update.ratelimit, defaultPolicyOf(project));
-      changes.ratelimitLimit = ratelimit?.limit ?? null;
-      changes.ratelimitWindowSeconds = ratelimit?.windowSeconds ?? null;
-    }
-    const updated = await store.updateKey(tx, keyId, changes, nowMilliseconds);
-    await deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-    await recordProjectEvent(tx, actor, "key.updated", keyTarget(key), await projectOf(tx, key), nowMilliseconds, {
-      before: {
-        name: key.name,
-        ratelimit_limit: key.ratelimitLimit,
-        ratelimit_window_seconds: key.ratelimitWindowSeconds,
-      },
-      after: {
-        name: updated.name,
-        ratelimit_limit: updated.ratelimitLimit,
-        ratelimit_window_seconds: updated.ratelimitWindowSeconds,
-      },
-    });
-    return updated;
-  });
-}
-
-export interface RotatedKey extends IssuedKey {
-  previousSecretRetiresAtMs: number;
-}
-
-export async function rotateKey(
-  deps: KeysDeps,
-  caller: Caller,
-  actor: AuditActor,
-  keyId: string,
-  graceSeconds: number,
-  nowMilliseconds: number,
-): Promise<RotatedKey> {
-  return deps.storage.writeTransaction(async (tx) => {
-    const key = visibleKeyOrThrow(await store.findKey(tx, keyId), caller);
-    requireEveryScopeOf(
-      caller,
-      key,
-      "Rotating a key hands out its secret, so the caller must hold every scope of the key.",
-    );
-    if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be rotated." });
-    if (key.expiresAtMs !== null && key.expiresAtMs <= nowMilliseconds) {
-      throw new AppError("CONFLICT", { message: "An expired key cannot be rotated." });
-    }
-    const secret = generateSecret(secretPrefixOf(key.hint));
-    const previousSecretRetiresAtMs = nowMilliseconds + graceSeconds * 1000;
-    await store.retireLiveSecrets(tx, keyId, previousSecretRetiresAtMs, nowMilliseconds);
-    await deps.changeLog.record(tx, "api_key", keyId, nowMilliseconds);
-    const rotated = await store.addSecretAndHint(
-      tx,
-      { hash: hashSecret(secret), keyId, createdAtMs: nowMilliseconds, retiresAtMs: null },
-      secretHint(secret),
-    );
-    await recordProjectEvent(tx, actor, "key.rotated", keyTarget(key), await projectOf(tx, key), nowMilliseconds, {
-      grace_seconds: graceSeconds,
-      previous_secret_retires_at_ms: previousSecretRetiresAtMs,
-    });
-    return { key: rotated, secret, previousSecretRetiresAtMs };
-  });
-}
-
-function keyTarget(key: ApiKeyRow) {
-  return { type: "api_key" as const, id: key.id };
-}
-
-async function projectOf(executor: Executor, key: ApiKeyRow): Promise<{ id: string; tenantId: string }> {
-  return (await store.findKeyProject(executor, key.projectId))!;
-}
-
-/** Rotating or changing a key acts on all it can do, so the caller must be able to grant all of it. */
-function requireEveryScopeOf(caller: Caller, key: ApiKeyRow, message: string): void {
-  const beyond = scopesBeyondGrantor(caller, key.scopes);
-  if (beyond.length > 0) {
-    throw new AppError("SCOPE_NOT_GRANTED", {
-      message,
-      details: beyond.map((scope) => ({ path: "scopes", message: scope })),
-    });
-  }
-}
-
-/**
- * The single visibility rule: own project only (the root key without X-Project-Id: every project), and the root key
- * is visible to the root key alone.
- */
-function visibleKeyOrThrow(key: ApiKeyRow | undefined, caller: Caller): ApiKeyRow {
-  const inReach = key !== undefined && (caller.crossProject || key.projectId === caller.projectId);
-  const visible = inReach && (!key.isRoot || caller.isRoot);
-  if (!visible) throw new AppError("NOT_FOUND", { message: "No such key." });
-  return key;
-}
-
 function projectNotFound(): AppError {
   return new AppError("NOT_FOUND", {
     message: "No such project.",
     details: [{ path: "project_id", message: "no project with this id is visible to this key" }],
   });
-}
-
-/** A key keeps the prefix it was created with across rotations, even if its project's prefix changed since. */
-function secretPrefixOf(hint: string): string {
-  return hint.slice(0, hint.indexOf("..."));
 }

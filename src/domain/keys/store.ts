@@ -1,5 +1,5 @@
 /** API keys and their secrets in the database (either engine: see src/db/storage.ts). */
-import { and, desc, eq, gt, inArray, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { ApiKeyRow, KeySecretRow } from "../../db/schema.ts";
 import { type Executor, first } from "../../db/storage.ts";
 import type { PageRequest } from "../../lib/pagination.ts";
@@ -11,6 +11,23 @@ export async function insertKey(db: Executor, key: ApiKeyRow, secret: KeySecretR
 
 export async function findKey(db: Executor, keyId: string): Promise<ApiKeyRow | undefined> {
   return first(await db.drizzle.select().from(db.tables.apiKeys).where(eq(db.tables.apiKeys.id, keyId)).limit(1));
+}
+
+/**
+ * The key a secret's hash belongs to (any of its secrets, retired ones included). Defence in depth: the row must be
+ * the one asked for (the same hash): a driver that ever handed back another query's rows must not turn them into
+ * another key's "allowed".
+ */
+export async function findKeyIdBySecretHash(db: Executor, secretHash: string): Promise<string | undefined> {
+  const { keySecrets } = db.tables;
+  const row = first(
+    await db.drizzle
+      .select({ keyId: keySecrets.keyId, hash: keySecrets.hash })
+      .from(keySecrets)
+      .where(eq(keySecrets.hash, secretHash))
+      .limit(1),
+  );
+  return row?.hash === secretHash ? row.keyId : undefined;
 }
 
 export interface KeyProject {
@@ -51,7 +68,16 @@ export async function findRootKey(db: Executor): Promise<ApiKeyRow | undefined> 
 export interface KeyListFilter extends PageRequest {
   projectId: string;
   owner?: string;
+  /** A prefix of the name, compared exactly (case included) on both engines. */
+  namePrefix?: string;
+  enabled?: boolean;
+  revoked?: boolean;
+  /** Whether the key is past its expiry at `nowMilliseconds`. */
+  expired?: boolean;
+  createdFromMs?: number;
+  createdBeforeMs?: number;
   includeRoot: boolean;
+  nowMilliseconds: number;
 }
 
 /** Newest first, one more row than asked so the caller can tell whether another page exists. */
@@ -60,6 +86,23 @@ export async function listKeys(db: Executor, filter: KeyListFilter): Promise<Api
   const conditions: SQL[] = [eq(apiKeys.projectId, filter.projectId)];
   if (!filter.includeRoot) conditions.push(eq(apiKeys.isRoot, false));
   if (filter.owner !== undefined) conditions.push(eq(apiKeys.owner, filter.owner));
+  if (filter.namePrefix !== undefined) {
+    // substr and length count characters on both engines; LIKE would fold case on SQLite alone and need escaping.
+    const prefix = filter.namePrefix;
+    conditions.push(sql`substr(${apiKeys.name}, 1, ${[...prefix].length}) = ${prefix}`);
+  }
+  if (filter.enabled !== undefined) conditions.push(eq(apiKeys.enabled, filter.enabled));
+  if (filter.revoked !== undefined) {
+    conditions.push(filter.revoked ? isNotNull(apiKeys.revokedAtMs) : isNull(apiKeys.revokedAtMs));
+  }
+  if (filter.expired !== undefined) {
+    const now = filter.nowMilliseconds;
+    conditions.push(
+      filter.expired ? lte(apiKeys.expiresAtMs, now) : or(isNull(apiKeys.expiresAtMs), gt(apiKeys.expiresAtMs, now))!,
+    );
+  }
+  if (filter.createdFromMs !== undefined) conditions.push(gte(apiKeys.createdAtMs, filter.createdFromMs));
+  if (filter.createdBeforeMs !== undefined) conditions.push(lt(apiKeys.createdAtMs, filter.createdBeforeMs));
   if (filter.beforeId !== undefined) conditions.push(lt(apiKeys.id, filter.beforeId));
   return db.drizzle
     .select()
@@ -163,7 +206,12 @@ export async function listLiveSecretHashes(db: Executor, keyId: string, nowMilli
   return rows.map((row) => row.hash);
 }
 
-export type KeyChanges = Partial<Pick<ApiKeyRow, "name" | "ratelimitLimit" | "ratelimitWindowSeconds">>;
+export type KeyChanges = Partial<
+  Pick<
+    ApiKeyRow,
+    "name" | "scopes" | "owner" | "expiresAtMs" | "ratelimitLimit" | "ratelimitWindowSeconds" | "enabled" | "meta"
+  >
+>;
 
 export async function updateKey(
   db: Executor,

@@ -82,6 +82,8 @@ export async function ensureDefaults(
         owner: null,
         expiresAtMs: null,
         isRoot: true,
+        enabled: true,
+        meta: null,
         ratelimit: null,
         parentKeyId: null,
       },
