@@ -23,7 +23,7 @@ import { cachedKeyCredential, keyPrincipalOf } from "./api-keys.ts";
 import { type AccessSpec, authenticateRequest, type PresentedCredentials } from "./authenticate.ts";
 import { decideKeyAccess, decideScopes } from "./decision.ts";
 import type { Principal } from "./principal.ts";
-import { type SessionTokenDeps, warmSessionPrincipal } from "./session-tokens.ts";
+import { firstUseSessionPrincipal, type SessionTokenDeps, warmSessionPrincipal } from "./session-tokens.ts";
 import type { UsageRecorder } from "./usage.ts";
 
 export interface AdmissionDeps extends SessionTokenDeps {
@@ -116,7 +116,7 @@ export function admit(
   request: AdmissionRequest,
   nowMilliseconds: number,
   memoryOnly: true,
-): WarmAdmission | Promise<WarmAdmission> | null;
+): WarmAdmission | Promise<WarmAdmission | null> | null;
 export function admit(
   deps: AdmissionDeps,
   spec: AccessSpec,
@@ -130,11 +130,38 @@ export function admit(
   request: AdmissionRequest,
   nowMilliseconds: number,
   memoryOnly = false,
-): Admission | Promise<Admission> | null {
+): Admission | Promise<Admission | null> | null {
   if (!memoryOnly) return admitAny(deps, spec, request, nowMilliseconds);
   if (mayBeThrottled(deps, request, nowMilliseconds)) return null;
   const principal = warmPrincipal(deps, spec, request.presented, nowMilliseconds);
-  return principal === undefined ? null : spendFrom(deps, principal, nowMilliseconds);
+  if (principal !== undefined) return spendFrom(deps, principal, nowMilliseconds);
+  const firstUse = firstUseOfToken(deps, spec, request, nowMilliseconds);
+  return (
+    firstUse && firstUse.then((session) => (session === undefined ? null : spendFrom(deps, session, nowMilliseconds)))
+  );
+}
+
+/**
+ * A session token's first use, when memory holds its parent: its signature is the only work left, so it need not
+ * take the full path. Only where a refusal counts against the client's address (one is known, and the route counts
+ * failures: not verification, whose caller is the host API), and while no address may be throttled: a forged token
+ * is refused by the full check, which then checks it again (refusals are not remembered, since a token of a signing
+ * key this node has not loaded yet may hold a moment later) and counts the failure, which closes this path for the
+ * failure window. So forged tokens cost at most one check more per window.
+ */
+function firstUseOfToken(
+  deps: AdmissionDeps,
+  spec: AccessSpec,
+  request: AdmissionRequest,
+  nowMilliseconds: number,
+): Promise<Principal | undefined> | null {
+  const { secret, sessionToken, origin, projectId } = request.presented;
+  if (sessionToken === null || secret !== null || origin !== null || projectId !== null) return null;
+  if (spec.credential !== "key_or_session" || deps.authFailures.mayThrottle(nowMilliseconds)) return null;
+  if (request.clientIp() === null) return null;
+  return firstUseSessionPrincipal(deps, sessionToken, { origin: null, module: spec.module }, nowMilliseconds).then(
+    (session) => (session && decideScopes(session.scopes, spec.scopes ?? []) === null ? session : undefined),
+  );
 }
 
 async function admitAny(

@@ -85,6 +85,31 @@ export function warmSessionPrincipal(
   return principal;
 }
 
+/**
+ * A token's first use, decided from memory but for the token itself: the token checked in full (and remembered, as
+ * the full check remembers it), then its parent key, project and tenant from memory. undefined when memory does not
+ * hold the parent or anything refuses: the full check then decides and says why, without checking the signature
+ * again when it held (it is remembered).
+ */
+export async function firstUseSessionPrincipal(
+  deps: SessionTokenDeps,
+  token: string,
+  expectations: SessionExpectations,
+  nowMilliseconds: number,
+): Promise<Principal | undefined> {
+  if (expectations.projectId !== undefined || expectations.origin !== null) return undefined;
+  // A token checked before is the warm path's: here only a token's first check.
+  if (!deps.credentials.mayAnswerFromMemory() || deps.sessions.verifiedTokens.has(sha256Hex(token))) return undefined;
+  const claims = await verifiedClaims(deps, token, nowMilliseconds);
+  if (claims instanceof AppError) return undefined;
+  const record = deps.credentials.cachedByKeyId(claims.key, (hash) => secretVersionOf(hash) === claims.kv);
+  if (record === undefined) return undefined;
+  const { principal } = sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
+  if (principal === null) return undefined;
+  warmSessions.set(claims, { generation: deps.credentials.currentGeneration, module: expectations.module, principal });
+  return principal;
+}
+
 /** The principal last worked out for a token's claims (kept as long as its claims are), and from what. */
 const warmSessions = new WeakMap<
   SessionClaims,

@@ -156,11 +156,12 @@ const DATA_PLANE: AccessSpec = { credential: "key_or_session", module: "verify",
 /** The answer built from the admission memory decided, or null when it could not and the pipeline must. */
 function answered(
   deps: AppDeps,
-  admitting: WarmAdmission | Promise<WarmAdmission> | null,
+  admitting: WarmAdmission | Promise<WarmAdmission | null> | null,
   answer: (admission: WarmAdmission) => Response,
 ): WarmAnswer {
   if (admitting === null) return null;
-  const respond = (admission: WarmAdmission): Response => {
+  const respond = (admission: WarmAdmission | null): Response | null => {
+    if (admission === null) return null;
     deps.metrics.fastLaneAnswers++;
     return answer(admission);
   };
