@@ -23,7 +23,7 @@ import { cachedKeyCredential, keyPrincipalOf } from "./api-keys.ts";
 import { type AccessSpec, authenticateRequest, type PresentedCredentials } from "./authenticate.ts";
 import { decideKeyAccess, decideScopes } from "./decision.ts";
 import type { Principal } from "./principal.ts";
-import { firstUseSessionPrincipal, type SessionTokenDeps, warmSessionPrincipal } from "./session-tokens.ts";
+import { type SessionTokenDeps, warmSessionPrincipal } from "./session-tokens.ts";
 import type { UsageRecorder } from "./usage.ts";
 
 export interface AdmissionDeps extends SessionTokenDeps {
@@ -71,6 +71,15 @@ export interface AdmissionRequest {
    * because working the address out costs a little and is needed only while some address may be throttled.
    */
   clientIp: () => string | null;
+  /**
+   * The address a key's ip_allowlist judges, where it is not the client's (verification: the one the host API names);
+   * the client's (`clientIp`) otherwise.
+   */
+  allowlistAddress?: () => string | null;
+}
+
+function allowlistAddressOf(request: AdmissionRequest): () => string | null {
+  return request.allowlistAddress ?? request.clientIp;
 }
 
 /** For a request whose failures must not count against any address (verification: the host API asks). */
@@ -116,7 +125,7 @@ export function admit(
   request: AdmissionRequest,
   nowMilliseconds: number,
   memoryOnly: true,
-): WarmAdmission | Promise<WarmAdmission | null> | null;
+): WarmAdmission | Promise<WarmAdmission> | null;
 export function admit(
   deps: AdmissionDeps,
   spec: AccessSpec,
@@ -130,38 +139,11 @@ export function admit(
   request: AdmissionRequest,
   nowMilliseconds: number,
   memoryOnly = false,
-): Admission | Promise<Admission | null> | null {
+): Admission | Promise<Admission> | null {
   if (!memoryOnly) return admitAny(deps, spec, request, nowMilliseconds);
   if (mayBeThrottled(deps, request, nowMilliseconds)) return null;
-  const principal = warmPrincipal(deps, spec, request.presented, nowMilliseconds);
-  if (principal !== undefined) return spendFrom(deps, principal, nowMilliseconds);
-  const firstUse = firstUseOfToken(deps, spec, request, nowMilliseconds);
-  return (
-    firstUse && firstUse.then((session) => (session === undefined ? null : spendFrom(deps, session, nowMilliseconds)))
-  );
-}
-
-/**
- * A session token's first use, when memory holds its parent: its signature is the only work left, so it need not
- * take the full path. Only where a refusal counts against the client's address (one is known, and the route counts
- * failures: not verification, whose caller is the host API), and while no address may be throttled: a forged token
- * is refused by the full check, which then checks it again (refusals are not remembered, since a token of a signing
- * key this node has not loaded yet may hold a moment later) and counts the failure, which closes this path for the
- * failure window. So forged tokens cost at most one check more per window.
- */
-function firstUseOfToken(
-  deps: AdmissionDeps,
-  spec: AccessSpec,
-  request: AdmissionRequest,
-  nowMilliseconds: number,
-): Promise<Principal | undefined> | null {
-  const { secret, sessionToken, origin, projectId } = request.presented;
-  if (sessionToken === null || secret !== null || origin !== null || projectId !== null) return null;
-  if (spec.credential !== "key_or_session" || deps.authFailures.mayThrottle(nowMilliseconds)) return null;
-  if (request.clientIp() === null) return null;
-  return firstUseSessionPrincipal(deps, sessionToken, { origin: null, module: spec.module }, nowMilliseconds).then(
-    (session) => (session && decideScopes(session.scopes, spec.scopes ?? []) === null ? session : undefined),
-  );
+  const principal = warmPrincipal(deps, spec, request, nowMilliseconds);
+  return principal === undefined ? null : spendFrom(deps, principal, nowMilliseconds);
 }
 
 async function admitAny(
@@ -184,9 +166,14 @@ async function admitAny(
       refusal: rateLimited("Too many failed authentications from this address."),
     };
   }
-  const warm = warmPrincipal(deps, spec, request.presented, nowMilliseconds);
+  const warm = warmPrincipal(deps, spec, request, nowMilliseconds);
   if (warm !== undefined) return spendFrom(deps, warm, nowMilliseconds);
-  const authentication = await authenticateRequest(deps, spec, request.method, request.presented, nowMilliseconds);
+  const authentication = await authenticateRequest(
+    deps,
+    spec,
+    { method: request.method, presented: request.presented, clientAddress: allowlistAddressOf(request) },
+    nowMilliseconds,
+  );
   if (authentication.refusal !== null) {
     if (failureBucket !== null && authentication.refusal.status === 401) {
       deps.authFailures.noteFailure(nowMilliseconds);
@@ -205,19 +192,28 @@ async function admitAny(
 function warmPrincipal(
   deps: AdmissionDeps,
   spec: AccessSpec,
-  presented: PresentedCredentials,
+  request: AdmissionRequest,
   nowMilliseconds: number,
 ): Principal | undefined {
+  const { presented } = request;
   const { secret, sessionToken } = presented;
   if (presented.origin !== null || presented.projectId !== null || spec.credential === "root") return undefined;
+  const clientAddress = allowlistAddressOf(request);
   if (sessionToken !== null) {
     if (secret !== null || spec.credential === "key") return undefined;
-    const session = warmSessionPrincipal(deps, sessionToken, { origin: null, module: spec.module }, nowMilliseconds);
-    return session && decideScopes(session.scopes, spec.scopes ?? []) === null ? session : undefined;
+    const expectations = { origin: null, module: spec.module, clientAddress };
+    const session = warmSessionPrincipal(deps, sessionToken, expectations, nowMilliseconds);
+    return session && decideScopes(session.scopes, spec) === null ? session : undefined;
   }
   const record = secret === null ? undefined : cachedKeyCredential(deps.credentials, secret);
   if (record === undefined) return undefined;
-  const requirement = { module: spec.module, scopes: spec.scopes, refuseRootKey: spec.dataPlane };
+  const requirement = {
+    module: spec.module,
+    scopes: spec.scopes,
+    scopeQuery: spec.scopeQuery,
+    refuseRootKey: spec.dataPlane,
+    clientAddress,
+  };
   return decideKeyAccess(record, requirement, nowMilliseconds) === null ? keyPrincipalOf(record) : undefined;
 }
 

@@ -16,7 +16,7 @@
 import { AppError } from "../lib/errors.ts";
 import type { Module } from "../lib/modules.ts";
 import { authenticateKey } from "./api-keys.ts";
-import { decideScopes } from "./decision.ts";
+import { decideScopes, type ScopeRequirement } from "./decision.ts";
 import { type Authentication, type Principal, refused } from "./principal.ts";
 import { authenticateSessionToken, type SessionTokenDeps } from "./session-tokens.ts";
 
@@ -31,10 +31,9 @@ function isWriteMethod(method: string): boolean {
   return !SAFE_METHODS.has(method);
 }
 
-export interface AccessSpec {
+export interface AccessSpec extends ScopeRequirement {
   credential: "key" | "key_or_session" | "root";
   module?: Module;
-  scopes?: readonly string[];
   browserChannel?: boolean;
   /** Asked on behalf of the host API (verify, forward-auth): the root key is refused. */
   dataPlane?: boolean;
@@ -77,10 +76,15 @@ export function bearerSecretOf(authorization: string | null): string | null {
 export async function authenticateRequest(
   deps: SessionTokenDeps,
   spec: AccessSpec,
-  method: string | null,
-  presented: PresentedCredentials,
+  request: {
+    method: string | null;
+    presented: PresentedCredentials;
+    /** The address a key's ip_allowlist judges; null when unknown. */
+    clientAddress: () => string | null;
+  },
   nowMilliseconds: number,
 ): Promise<Authentication> {
+  const { method, presented, clientAddress } = request;
   const { origin, sessionToken, secret } = presented;
   // latchkey's own pages (the CLI approval page) are not a foreign browser origin: no project needs to list them.
   const foreignOrigin = origin !== null && origin !== ownOrigin(deps.settings.publicUrl) ? origin : null;
@@ -95,7 +99,7 @@ export async function authenticateRequest(
   }
 
   if (sessionToken !== null && spec.credential !== "key") {
-    const expectations = { origin: foreignOrigin, projectId, module: spec.module };
+    const expectations = { origin: foreignOrigin, projectId, module: spec.module, clientAddress };
     const authentication = await authenticateSessionToken(deps, sessionToken, expectations, nowMilliseconds);
     if (authentication.refusal !== null) return refused(authentication.refusal);
     const session = authentication.principal;
@@ -109,7 +113,7 @@ export async function authenticateRequest(
       }
     }
     if (spec.credential === "root") return refused(needsRootKey());
-    const scopeRefusal = decideScopes(session.scopes, spec.scopes ?? []);
+    const scopeRefusal = decideScopes(session.scopes, spec);
     return scopeRefusal === null ? authentication : refused(scopeRefusal, session);
   }
 
@@ -117,7 +121,15 @@ export async function authenticateRequest(
   const authentication = await authenticateKey(
     deps.credentials,
     secret,
-    { module: spec.module, scopes: spec.scopes, projectId, origin: foreignOrigin, refuseRootKey: spec.dataPlane },
+    {
+      module: spec.module,
+      scopes: spec.scopes,
+      scopeQuery: spec.scopeQuery,
+      projectId,
+      origin: foreignOrigin,
+      refuseRootKey: spec.dataPlane,
+      clientAddress,
+    },
     nowMilliseconds,
   );
   if (authentication.refusal !== null) {

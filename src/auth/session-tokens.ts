@@ -15,7 +15,7 @@ import type { Metrics } from "../lib/metrics.ts";
 import type { Module } from "../lib/modules.ts";
 import type { CredentialCache } from "./credential-cache.ts";
 import type { KeyCredentialRecord } from "./credential-store.ts";
-import { decideKeyAccess, decideOrigin } from "./decision.ts";
+import { decideAddress, decideKeyAccess, decideOrigin } from "./decision.ts";
 import { type Authentication, type Principal, rateLimitPolicyOf, refused, secretVersionOf } from "./principal.ts";
 
 export interface SessionTokenDeps {
@@ -32,6 +32,8 @@ export interface SessionExpectations {
   projectId?: string;
   /** The route's module, checked on the parent's tenant besides `sessions`. */
   module?: Module;
+  /** The address the parent key's ip_allowlist judges (see AccessRequirement). */
+  clientAddress?: () => string | null;
 }
 
 /** The principal a session token stands for, or the refusal in the documented decision order. */
@@ -73,6 +75,8 @@ export function warmSessionPrincipal(
     deps.credentials.mayAnswerFromMemory()
   ) {
     if (nowMilliseconds >= (known.principal.expiresAtMs ?? Number.POSITIVE_INFINITY)) return undefined;
+    // The one check that depends on the request rather than on the records: where it comes from.
+    if (decideAddress(known.ipAllowlist, expectations.clientAddress) !== null) return undefined;
     deps.metrics.tokenCacheHits++;
     return known.principal;
   }
@@ -80,41 +84,26 @@ export function warmSessionPrincipal(
   if (record === undefined) return undefined;
   const { principal } = sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
   if (principal === null) return undefined;
-  warmSessions.set(claims, { generation, module: expectations.module, principal });
+  remember(claims, generation, expectations, record, principal);
   deps.metrics.tokenCacheHits++;
-  return principal;
-}
-
-/**
- * A token's first use, decided from memory but for the token itself: the token checked in full (and remembered, as
- * the full check remembers it), then its parent key, project and tenant from memory. undefined when memory does not
- * hold the parent or anything refuses: the full check then decides and says why, without checking the signature
- * again when it held (it is remembered).
- */
-export async function firstUseSessionPrincipal(
-  deps: SessionTokenDeps,
-  token: string,
-  expectations: SessionExpectations,
-  nowMilliseconds: number,
-): Promise<Principal | undefined> {
-  if (expectations.projectId !== undefined || expectations.origin !== null) return undefined;
-  // A token checked before is the warm path's: here only a token's first check.
-  if (!deps.credentials.mayAnswerFromMemory() || deps.sessions.verifiedTokens.has(sha256Hex(token))) return undefined;
-  const claims = await verifiedClaims(deps, token, nowMilliseconds);
-  if (claims instanceof AppError) return undefined;
-  const record = deps.credentials.cachedByKeyId(claims.key, (hash) => secretVersionOf(hash) === claims.kv);
-  if (record === undefined) return undefined;
-  const { principal } = sessionPrincipalOf(record, claims, expectations, nowMilliseconds);
-  if (principal === null) return undefined;
-  warmSessions.set(claims, { generation: deps.credentials.currentGeneration, module: expectations.module, principal });
   return principal;
 }
 
 /** The principal last worked out for a token's claims (kept as long as its claims are), and from what. */
 const warmSessions = new WeakMap<
   SessionClaims,
-  { generation: number; module: Module | undefined; principal: Principal }
+  { generation: number; module: Module | undefined; ipAllowlist: readonly string[] | null; principal: Principal }
 >();
+
+function remember(
+  claims: SessionClaims,
+  generation: number,
+  expectations: SessionExpectations,
+  record: KeyCredentialRecord,
+  principal: Principal,
+): void {
+  warmSessions.set(claims, { generation, module: expectations.module, ipAllowlist: record.key.ipAllowlist, principal });
+}
 
 /** The parent's checks, in the documented order, and the principal they leave (or the first refusal). */
 function sessionPrincipalOf(
@@ -127,7 +116,11 @@ function sessionPrincipalOf(
   if (!record || record.key.projectId !== claims.aud || record.key.isRoot)
     return refused(new AppError("SESSION_INVALID"));
   for (const module of new Set<Module>(["sessions", ...(expectations.module ? [expectations.module] : [])])) {
-    const parentRefusal = decideKeyAccess(record, { module }, nowMilliseconds);
+    const parentRefusal = decideKeyAccess(
+      record,
+      { module, clientAddress: expectations.clientAddress },
+      nowMilliseconds,
+    );
     if (parentRefusal) return refused(parentRefusal);
   }
   const originRefusal = sessionOriginRefusal(record.project.allowedOrigins, claims.origin, expectations.origin);

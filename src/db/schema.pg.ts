@@ -104,6 +104,8 @@ export const apiKeys = pgTable(
     enabled: boolean("enabled").notNull().default(true),
     /** The host app's own data about the key (a JSON object, at most 4 KB), returned on read and on verify. */
     meta: json("meta").$type<Record<string, unknown>>(),
+    /** The addresses and CIDR ranges the key may be used from (null: any); at most 100. */
+    ipAllowlist: json("ip_allowlist").$type<string[]>(),
     lastUsedAtMs: millis("last_used_at_ms"),
     /**
      * The key whose session token created this one, which it never outlives: revoking that key revokes this one

@@ -78,6 +78,8 @@ export const apiKeys = sqliteTable(
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     /** The host app's own data about the key (a JSON object, at most 4 KB), returned on read and on verify. */
     meta: text("meta", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** The addresses and CIDR ranges the key may be used from (null: any); at most 100. */
+    ipAllowlist: text("ip_allowlist", { mode: "json" }).$type<string[]>(),
     lastUsedAtMs: integer("last_used_at_ms"),
     /**
      * The key whose session token created this one, which it never outlives: revoking that key revokes this one

@@ -3,10 +3,9 @@
  * X-Forwarded-For is read from the right, skipping trusted proxies, and the first other address is the client.
  * Without trusted proxies X-Forwarded-For is ignored entirely (anyone can write it).
  *
- * Addresses and ranges are Node's own: `net.isIP` tells an address from anything else and `net.BlockList` holds the
- * trusted ranges (IPv4 and IPv6, CIDR or single addresses), so no address arithmetic is written here.
+ * Addresses and ranges are read by lib/address-ranges.ts (Node's own isIP and BlockList).
  */
-import { BlockList, isIP } from "node:net";
+import { isAddress, normaliseAddress, parseAddressRanges } from "../lib/address-ranges.ts";
 
 export interface TrustedProxies {
   has(address: string): boolean;
@@ -19,18 +18,8 @@ export function parseTrustedProxies(
     .split(",")
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "");
-  const ranges = new BlockList();
-  const bad = entries.filter((entry) => !addRange(ranges, entry));
-  if (bad.length > 0) return { ok: false, bad };
-  return {
-    ok: true,
-    proxies: {
-      has: (address) => {
-        const family = familyOf(address);
-        return family !== null && ranges.check(normaliseAddress(address), family);
-      },
-    },
-  };
+  const parsed = parseAddressRanges(entries);
+  return parsed.ok ? { ok: true, proxies: parsed.ranges } : parsed;
 }
 
 export const NO_TRUSTED_PROXIES: TrustedProxies = { has: () => false };
@@ -46,38 +35,9 @@ export function clientAddress(
   const hops = forwardedFor.split(",").map((hop) => hop.trim());
   for (let index = hops.length - 1; index >= 0; index--) {
     const hop = hops[index]!;
-    if (familyOf(hop) === null) return peer;
+    if (!isAddress(hop)) return peer;
     const address = normaliseAddress(hop);
     if (!trusted.has(address)) return address;
   }
   return peer;
-}
-
-/** IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 address it carries. */
-function normaliseAddress(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1]! : address.toLowerCase();
-}
-
-function familyOf(address: string): "ipv4" | "ipv6" | null {
-  const version = isIP(normaliseAddress(address.trim()));
-  if (version === 0) return null;
-  return version === 4 ? "ipv4" : "ipv6";
-}
-
-/** Adds one entry (an address, or a CIDR range) to the list; false when it is neither. */
-function addRange(ranges: BlockList, entry: string): boolean {
-  const [addressText = "", prefixText, extra] = entry.split("/");
-  const family = familyOf(addressText);
-  if (family === null || extra !== undefined) return false;
-  const address = normaliseAddress(addressText);
-  if (prefixText === undefined) {
-    ranges.addAddress(address, family);
-    return true;
-  }
-  const prefixLength = Number(prefixText);
-  const maxPrefix = family === "ipv4" ? 32 : 128;
-  if (!/^\d{1,3}$/.test(prefixText) || prefixLength > maxPrefix) return false;
-  ranges.addSubnet(address, prefixLength, family);
-  return true;
 }

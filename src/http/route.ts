@@ -100,6 +100,9 @@ export const REQUEST_HEADERS = {
   "X-Forwarded-Method": "The method of the request behind the proxy (Traefik, Caddy).",
   "X-Original-Method": "The method of the request behind the proxy (nginx); must agree with X-Forwarded-Method.",
   "X-Latchkey-Required-Scopes": "Comma-separated scopes the proxied request needs, united with ?scopes=.",
+  "X-Latchkey-Scope-Query":
+    "A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and " +
+    "?scope_query= must hold.",
 } as const;
 
 export type RequestHeader = keyof typeof REQUEST_HEADERS;

@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   SESSION_REQUIRED: { status: 401, message: "A session token is required: send X-Session-Token." },
   SESSION_INVALID: { status: 401, message: "The session token is not valid." },
   SESSION_EXPIRED: { status: 401, message: "The session token has expired." },
+  IP_NOT_ALLOWED: { status: 403, message: "The key may not be used from this address." },
   ORIGIN_NOT_ALLOWED: { status: 403, message: "This origin is not allowed for the project." },
   SCOPE_NOT_GRANTED: { status: 403, message: "The credential does not hold the required scopes." },
   LIMIT_NOT_GRANTED: { status: 403, message: "A credential can only grant a rate limit within its own." },

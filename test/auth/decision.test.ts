@@ -23,6 +23,7 @@ function record(changes: { key?: object; tenant?: object; project?: object; secr
       revokedAtMs: null,
       enabled: true,
       meta: null,
+      ipAllowlist: null,
       ratelimitLimit: null,
       ratelimitWindowSeconds: null,
       lastUsedAtMs: null,
@@ -89,6 +90,24 @@ const rows: Row[] = [
   ["the subscription past due", record({ tenant: { subscription: "past_due" } }), everything, "SUBSCRIPTION_PAST_DUE"],
   ["the module not enabled", record({ tenant: { modules: ["keys"] } }), everything, "MODULE_NOT_ENABLED"],
   [
+    "an address not on the key's allowlist",
+    record({ key: { ipAllowlist: ["192.0.2.0/24"] } }),
+    { ...everything, clientAddress: () => "198.51.100.1" },
+    "IP_NOT_ALLOWED",
+  ],
+  [
+    "an address on the key's allowlist",
+    record({ key: { ipAllowlist: ["192.0.2.0/24", "2001:db8::/32"] } }),
+    { ...everything, clientAddress: () => "2001:db8::7" },
+    "OK",
+  ],
+  [
+    "an allowlist and no address known",
+    record({ key: { ipAllowlist: ["192.0.2.0/24"] } }),
+    everything,
+    "IP_NOT_ALLOWED",
+  ],
+  [
     "an origin the project does not list",
     record(),
     { ...everything, origin: "https://evil.example" },
@@ -146,6 +165,18 @@ const rows: Row[] = [
     "MODULE_NOT_ENABLED",
   ],
   [
+    "no module and an address off the allowlist: module",
+    record({ key: { ipAllowlist: ["192.0.2.0/24"] }, tenant: { modules: [] } }),
+    everything,
+    "MODULE_NOT_ENABLED",
+  ],
+  [
+    "an address off the allowlist and a wrong origin: address",
+    record({ key: { ipAllowlist: ["192.0.2.0/24"] } }),
+    { ...everything, origin: "https://x.test", clientAddress: () => "198.51.100.1" },
+    "IP_NOT_ALLOWED",
+  ],
+  [
     "a wrong origin and a missing scope: origin",
     record(),
     { ...everything, origin: "https://x.test", scopes: ["a:b"] },
@@ -184,7 +215,7 @@ describe("decideKeyAccess, step by step", () => {
 
 describe("the refusals name what they are about", () => {
   test("SCOPE_NOT_GRANTED lists exactly the missing scopes, in the order asked", () => {
-    const refusal = decideScopes(["a:b", "c:d"], ["x:y", "a:b", "z:z"]);
+    const refusal = decideScopes(["a:b", "c:d"], { scopes: ["x:y", "a:b", "z:z"] });
     expect({ code: refusal?.code, details: refusal?.details }).toEqual({
       code: "SCOPE_NOT_GRANTED",
       details: [
@@ -192,7 +223,7 @@ describe("the refusals name what they are about", () => {
         { path: "scopes", message: "z:z" },
       ],
     });
-    expect(decideScopes(["a:b"], [])).toBeNull();
+    expect(decideScopes(["a:b"], { scopes: [] })).toBeNull();
   });
 
   test("ORIGIN_NOT_ALLOWED names the origin, cut to a bounded length; exact matches only", () => {

@@ -86,6 +86,7 @@ describe("the OpenAPI document", () => {
       "X-Forwarded-Method",
       "X-Original-Method",
       "X-Latchkey-Required-Scopes",
+      "X-Latchkey-Scope-Query",
     ]);
     expect(headersOf("/v1/tenants", "get")).toEqual([]);
     expect(JSON.stringify(document)).not.toContain("x-latchkey-header-parameters");

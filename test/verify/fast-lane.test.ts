@@ -188,6 +188,7 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
     const cold = await world.call("GET", "/v1/authz", { key: key.secret });
     expect(cold.status).toBe(200); // not cached yet: the pipeline answered, and cached it
     const before = await fastLaneAnswers(world);
+    const token = await mintSession(world, key.secret);
     const handedOver: [string, Record<string, string>, number][] = [
       ["/v1/authz?scopes=runs:write", {}, 403],
       ["/v1/authz?scopes=runs%3Aread", {}, 200],
@@ -204,44 +205,8 @@ forEachTransport("the fast lane of /v1/authz", (transport) => {
         status,
       });
     }
+    expect((await world.call("GET", "/v1/authz", { headers: { "x-session-token": token } })).status).toBe(200);
     expect((await world.call("GET", "/v1/authz", { key: world.rootKey })).status).toBe(403);
-    expect(await fastLaneAnswers(world)).toBe(before);
-  });
-
-  test("a token's first use is the lane's when memory holds its parent, answered exactly as the pipeline", async () => {
-    const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("GET", "/v1/authz", { key: key.secret }); // the parent, in memory
-    const fresh = [await mintSession(world, key.secret), await mintSession(world, key.secret)];
-    const before = await fastLaneAnswers(world);
-    const fast = await world.call("GET", "/v1/authz?scopes=runs:read", { headers: { "x-session-token": fresh[0]! } });
-    // In-process requests have no client address, so a refusal could not count against one: the full path decides.
-    expect(await fastLaneAnswers(world)).toBe(transport === "http" ? before + 1 : before);
-    world.deps.settings.fastLane = false;
-    const full = await world.call("GET", "/v1/authz?scopes=runs:read", { headers: { "x-session-token": fresh[1]! } });
-    world.deps.settings.fastLane = true;
-    // Two tokens of one parent: the same answer but for the token's own id, which no header or body carries.
-    expect(comparable(fast)).toEqual(comparable(full));
-    expect(fast.status).toBe(200);
-    // A scope the token lacks, on first use: the pipeline's 403, with the missing scope named.
-    const third = await mintSession(world, key.secret);
-    const lacking = await world.call("GET", "/v1/authz?scopes=runs:write", { headers: { "x-session-token": third } });
-    expect([lacking.status, lacking.body.error.details]).toEqual([403, [{ path: "scopes", message: "runs:write" }]]);
-  });
-
-  test("a forged token's first use is refused by the pipeline, which counts it and closes that path", async () => {
-    const key = await createKey(world, { scopes: ["runs:read"] });
-    await world.call("GET", "/v1/authz", { key: key.secret });
-    const token = await mintSession(world, key.secret);
-    const [header, payload] = token.split(".");
-    const forged = `${header}.${payload}.${Buffer.alloc(64, 7).toString("base64url")}`;
-    const before = await fastLaneAnswers(world);
-    const refused = await world.call("GET", "/v1/authz", { headers: { "x-session-token": forged } });
-    expect([refused.status, refused.headers.get("x-latchkey-error")]).toEqual([401, "SESSION_INVALID"]);
-    expect(await fastLaneAnswers(world)).toBe(before);
-    // A failure was counted (the address's bucket spent one): while it is recent, new tokens take the full path.
-    const afterFailure = await mintSession(world, key.secret);
-    const answered = await world.call("GET", "/v1/authz", { headers: { "x-session-token": afterFailure } });
-    expect(answered.status).toBe(200);
     expect(await fastLaneAnswers(world)).toBe(before);
   });
 

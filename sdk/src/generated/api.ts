@@ -96,28 +96,28 @@ export interface paths {
         };
         /**
          * Forward-auth for proxies (GET): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
         get: operations["forwardAuthGet"];
         /**
          * Forward-auth for proxies (PUT): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
         put: operations["forwardAuthPut"];
         /**
          * Forward-auth for proxies (POST): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
         post: operations["forwardAuthPost"];
         /**
          * Forward-auth for proxies (DELETE): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
@@ -126,7 +126,7 @@ export interface paths {
         head?: never;
         /**
          * Forward-auth for proxies (PATCH): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
@@ -718,28 +718,28 @@ export interface paths {
         };
         /**
          * Forward-auth for proxies (GET, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
         get: operations["forwardAuthGetBelow"];
         /**
          * Forward-auth for proxies (PUT, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
         put: operations["forwardAuthPutBelow"];
         /**
          * Forward-auth for proxies (POST, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
         post: operations["forwardAuthPostBelow"];
         /**
          * Forward-auth for proxies (DELETE, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
@@ -748,7 +748,7 @@ export interface paths {
         head?: never;
         /**
          * Forward-auth for proxies (PATCH, any path below, for Envoy): may the request behind this one run?
-         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
+         * @description For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). Allowed: 200 with X-Latchkey-Key-Id, X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit fields. Identity values are percent-encoded UTF-8 (RFC 3986): decodeURIComponent restores them. Refused: 401, 403 or 429 with the error body and X-Latchkey-Error; 400 when the two method headers disagree. The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.
          *
          *     Checks the credential of the request it is asked about (Authorization or X-Session-Token).
          */
@@ -772,6 +772,8 @@ export interface components {
             root: boolean;
             enabled: boolean;
             meta: components["schemas"]["KeyMeta"] | null;
+            /** @description Where the key may be used from; null: anywhere. */
+            ip_allowlist: string[] | null;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
             /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
@@ -802,6 +804,8 @@ export interface components {
             root: boolean;
             enabled: boolean;
             meta: components["schemas"]["KeyMeta"] | null;
+            /** @description Where the key may be used from; null: anywhere. */
+            ip_allowlist: string[] | null;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
             /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
@@ -847,6 +851,8 @@ export interface components {
             root: boolean;
             enabled: boolean;
             meta: components["schemas"]["KeyMeta"] | null;
+            /** @description Where the key may be used from; null: anywhere. */
+            ip_allowlist: string[] | null;
             /** @description The key's own rate-limit policy; null means the project's default. */
             ratelimit: components["schemas"]["RateLimitPolicy"] | null;
             /** @description The key whose session token created this one: it expires no later and is revoked with it. Null otherwise. */
@@ -1026,7 +1032,7 @@ export interface components {
             };
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_DISABLED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "LIMIT_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_FAILED" | "API_KEY_REQUIRED" | "API_KEY_INVALID" | "API_KEY_REVOKED" | "API_KEY_DISABLED" | "API_KEY_EXPIRED" | "SESSION_REQUIRED" | "SESSION_INVALID" | "SESSION_EXPIRED" | "IP_NOT_ALLOWED" | "ORIGIN_NOT_ALLOWED" | "SCOPE_NOT_GRANTED" | "LIMIT_NOT_GRANTED" | "TENANT_SUSPENDED" | "SUBSCRIPTION_CANCELLED" | "SUBSCRIPTION_PAST_DUE" | "MODULE_NOT_ENABLED" | "ROOT_KEY_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
         /** @description What a refusal is about: a field, a header, a scope. */
         ErrorDetail: {
             path: string;
@@ -1353,8 +1359,12 @@ export interface operations {
                     token?: string;
                     /** @description Scopes the request needs; all must be held. */
                     scopes?: string[];
+                    /** @description Scopes the request needs as an expression: AND, OR (AND binds tighter) and parentheses. */
+                    scope_query?: string;
                     /** @description The browser Origin the credential was presented from, if any. */
                     origin?: string;
+                    /** @description The client address the host API saw; a key with an ip_allowlist is refused without it. */
+                    ip?: string;
                 };
             };
         };
@@ -1420,6 +1430,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -1434,6 +1445,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1527,6 +1540,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -1541,6 +1555,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1634,6 +1650,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -1648,6 +1665,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1741,6 +1760,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -1755,6 +1775,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1848,6 +1870,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -1862,6 +1885,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2100,6 +2125,8 @@ export interface operations {
                     enabled?: boolean;
                     /** @description The host app's own data about the key (at most 100 top-level properties, 4 KB as JSON). */
                     meta?: components["schemas"]["KeyMeta"];
+                    /** @description The addresses and CIDR ranges the key may be used from; others are refused 403 IP_NOT_ALLOWED. */
+                    ip_allowlist?: string[];
                 };
             };
         };
@@ -2466,6 +2493,8 @@ export interface operations {
                     enabled?: boolean;
                     /** @description The host app's own data about the key (at most 100 top-level properties, 4 KB as JSON). */
                     meta?: components["schemas"]["KeyMeta"];
+                    /** @description The addresses and CIDR ranges the key may be used from; others are refused 403 IP_NOT_ALLOWED. */
+                    ip_allowlist?: string[] | null;
                 };
             };
         };
@@ -5717,6 +5746,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -5731,6 +5761,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path: {
                 /** @description Any path below, slashes included (Envoy appends the original request's path). */
@@ -5827,6 +5859,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -5841,6 +5874,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path: {
                 /** @description Any path below, slashes included (Envoy appends the original request's path). */
@@ -5937,6 +5972,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -5951,6 +5987,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path: {
                 /** @description Any path below, slashes included (Envoy appends the original request's path). */
@@ -6047,6 +6085,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -6061,6 +6100,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path: {
                 /** @description Any path below, slashes included (Envoy appends the original request's path). */
@@ -6157,6 +6198,7 @@ export interface operations {
         parameters: {
             query?: {
                 scopes?: string | string[];
+                scope_query?: string;
             };
             header?: {
                 /** @description A session token, where the route accepts one instead of an API key. */
@@ -6171,6 +6213,8 @@ export interface operations {
                 "X-Original-Method"?: string;
                 /** @description Comma-separated scopes the proxied request needs, united with ?scopes=. */
                 "X-Latchkey-Required-Scopes"?: string;
+                /** @description A scope query the proxied request needs, e.g. runs:read AND (runs:write OR billing:admin); both it and ?scope_query= must hold. */
+                "X-Latchkey-Scope-Query"?: string;
             };
             path: {
                 /** @description Any path below, slashes included (Envoy appends the original request's path). */

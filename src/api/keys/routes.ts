@@ -50,6 +50,7 @@ export const keyRoutes = [
           ratelimit: body.ratelimit && policyFromWire(body.ratelimit),
           enabled: body.enabled,
           meta: body.meta,
+          ipAllowlist: body.ip_allowlist,
         },
         nowMilliseconds,
       );
@@ -147,6 +148,7 @@ export const keyRoutes = [
             ratelimit: body.ratelimit === undefined ? undefined : body.ratelimit && policyFromWire(body.ratelimit),
             enabled: body.enabled,
             meta: body.meta,
+            ipAllowlist: body.ip_allowlist,
           },
           nowMilliseconds,
         ),

@@ -12,6 +12,7 @@ import {
   RateLimitPolicy,
   RateLimitPolicyInput,
 } from "../../http/wire.ts";
+import { parseAddressRanges } from "../../lib/address-ranges.ts";
 import { toIsoString, toIsoStringOrNull } from "../../lib/clock.ts";
 import { integerFrom } from "../../lib/validation.ts";
 
@@ -44,6 +45,20 @@ const KeyMeta = KeyMetaValue.refine((meta) => Object.keys(meta).length <= KEY_ME
   })
   .describe("The host app's own data about the key (at most 100 top-level properties, 4 KB as JSON).");
 
+/** At most 100 addresses or CIDR ranges, IPv4 or IPv6; each checked as the decision will read it. */
+const IpAllowlist = z
+  .array(
+    z
+      .string()
+      .max(64)
+      .refine((entry) => parseAddressRanges([entry]).ok, {
+        message: "must be an IPv4 or IPv6 address or CIDR range, e.g. 203.0.113.0/24",
+      }),
+  )
+  .min(1, { message: "must list at least one address or range (null, or leave it out, for any address)" })
+  .max(100, { message: "must list at most 100 addresses or ranges" })
+  .describe("The addresses and CIDR ranges the key may be used from; others are refused 403 IP_NOT_ALLOWED.");
+
 export const KeyParams = z.object({ id: idOf("apiKey") });
 
 export const CreateKeyBody = z.strictObject({
@@ -55,6 +70,7 @@ export const CreateKeyBody = z.strictObject({
   ratelimit: RateLimitPolicyInput.optional().describe("This key's own bucket; the project's default when omitted."),
   enabled: z.boolean().default(true).describe("A disabled key is refused (API_KEY_DISABLED) until enabled again."),
   meta: KeyMeta.optional(),
+  ip_allowlist: IpAllowlist.optional(),
 });
 
 export const UpdateKeyBody = z.strictObject({
@@ -69,6 +85,7 @@ export const UpdateKeyBody = z.strictObject({
     .describe("This key's own bucket; null returns to the project's."),
   enabled: z.boolean().optional().describe("false refuses the key and its tokens (API_KEY_DISABLED) until true again."),
   meta: KeyMeta.nullable().optional().describe("Replaces the key's metadata; null removes it."),
+  ip_allowlist: IpAllowlist.nullable().optional().describe("Replaces the allowlist; null: any address again."),
 });
 
 export const WhoamiBody = z.strictObject({
@@ -105,6 +122,7 @@ export const ApiKey = z
     root: z.boolean(),
     enabled: z.boolean(),
     meta: KeyMetaValue.nullable(),
+    ip_allowlist: z.array(z.string()).nullable().describe("Where the key may be used from; null: anywhere."),
     ratelimit: RateLimitPolicy.nullable().describe(
       "The key's own rate-limit policy; null means the project's default.",
     ),
@@ -150,6 +168,7 @@ export function presentKey(row: ApiKeyRow): z.input<typeof ApiKey> {
     root: row.isRoot,
     enabled: row.enabled,
     meta: row.meta,
+    ip_allowlist: row.ipAllowlist,
     ratelimit:
       row.ratelimitLimit === null || row.ratelimitWindowSeconds === null
         ? null

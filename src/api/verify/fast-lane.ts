@@ -28,7 +28,13 @@ import {
   type SocketServer,
   socketAddressOf,
 } from "../../http/request-state.ts";
-import { authorizationOf, identityHeaders, METHOD_HEADERS, REQUIRED_SCOPES_HEADER } from "./forward-auth.ts";
+import {
+  authorizationOf,
+  identityHeaders,
+  METHOD_HEADERS,
+  REQUIRED_SCOPES_HEADER,
+  SCOPE_QUERY_HEADER,
+} from "./forward-auth.ts";
 import { verificationOf } from "./routes.ts";
 import { AuthzQuery, VerifyBody } from "./schemas.ts";
 
@@ -40,6 +46,7 @@ const AUTHZ_HEADERS_FOR_THE_PIPELINE = [
   "x-project-id",
   "origin",
   REQUIRED_SCOPES_HEADER,
+  SCOPE_QUERY_HEADER,
   ...METHOD_HEADERS,
   "content-length",
   "transfer-encoding",
@@ -130,7 +137,14 @@ export async function warmVerification(
   const body = verifyBodyOf(text);
   const nowMilliseconds = deps.clock.nowMilliseconds();
   const admitting =
-    body && admit(deps, { ...DATA_PLANE, scopes: body.scopes }, verifyRequestOf(body), nowMilliseconds, true);
+    body &&
+    admit(
+      deps,
+      { ...DATA_PLANE, scopes: body.scopes, scopeQuery: body.scope_query },
+      verifyRequestOf(body),
+      nowMilliseconds,
+      true,
+    );
   const answering =
     admitting &&
     answered(deps, admitting, ({ principal, bucket, refusal }) => {
@@ -156,12 +170,11 @@ const DATA_PLANE: AccessSpec = { credential: "key_or_session", module: "verify",
 /** The answer built from the admission memory decided, or null when it could not and the pipeline must. */
 function answered(
   deps: AppDeps,
-  admitting: WarmAdmission | Promise<WarmAdmission | null> | null,
+  admitting: WarmAdmission | Promise<WarmAdmission> | null,
   answer: (admission: WarmAdmission) => Response,
 ): WarmAnswer {
   if (admitting === null) return null;
-  const respond = (admission: WarmAdmission | null): Response | null => {
-    if (admission === null) return null;
+  const respond = (admission: WarmAdmission): Response => {
     deps.metrics.fastLaneAnswers++;
     return answer(admission);
   };
@@ -283,5 +296,10 @@ function verifyRequestOf(body: VerifyBody) {
     origin: body.origin ?? null,
     projectId: null,
   };
-  return { method: NO_REQUEST_METHOD, presented, clientIp: NO_CLIENT_ADDRESS };
+  return {
+    method: NO_REQUEST_METHOD,
+    presented,
+    clientIp: NO_CLIENT_ADDRESS,
+    allowlistAddress: () => body.ip ?? null,
+  };
 }

@@ -7,10 +7,11 @@
 import { admit, writeBucketFields } from "../../auth/admission.ts";
 import { presentedBy } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
+import type { ScopeQuery } from "../../domain/keys/scope-query.ts";
 import { type HttpMethod, RATE_LIMIT_HEADERS, type ResponseHeader, route } from "../../http/route.ts";
 import { AppError } from "../../lib/errors.ts";
 import { toHeaderValue } from "../../lib/header-value.ts";
-import { Authorization, AuthzQuery } from "./schemas.ts";
+import { Authorization, AuthzQuery, ScopeQueryText } from "./schemas.ts";
 
 /**
  * The identity a proxy copies onto the request it forwards. Every value goes through the header encoder: an end
@@ -81,6 +82,23 @@ const FORWARD_AUTH_METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELE
 // Envoy's HTTP ext_authz appends the original path to its path prefix, so forward-auth also answers below it.
 const FORWARD_AUTH_PATHS = ["/v1/authz", "/v1/authz/*"];
 export const REQUIRED_SCOPES_HEADER = "x-latchkey-required-scopes";
+export const SCOPE_QUERY_HEADER = "x-latchkey-scope-query";
+
+/**
+ * The scope query of `?scope_query=` and of the X-Latchkey-Scope-Query header a proxy can set: both must hold when
+ * both are sent (as with scopes, a client can only make its own request stricter).
+ */
+function requiredScopeQuery(fromQuery: ScopeQuery | undefined, headers: Headers): ScopeQuery | undefined {
+  const header = headers.get(SCOPE_QUERY_HEADER);
+  if (header === null) return fromQuery;
+  const fromHeader = ScopeQueryText.safeParse(header);
+  if (!fromHeader.success) {
+    throw new AppError("VALIDATION_FAILED", {
+      details: fromHeader.error.issues.map((issue) => ({ path: SCOPE_QUERY_HEADER, message: issue.message })),
+    });
+  }
+  return fromQuery === undefined ? fromHeader.data : { kind: "and", parts: [fromQuery, fromHeader.data] };
+}
 
 /**
  * Required scopes from `?scopes=` and from the X-Latchkey-Required-Scopes header a proxy can set, united: a client
@@ -114,7 +132,8 @@ export const forwardAuthRoutes = [
         description:
           "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz. Reads Authorization, " +
           "X-Session-Token and Origin from the request, the original method from X-Forwarded-Method or " +
-          "X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united). " +
+          "X-Original-Method, and the required scopes from `?scopes=` and X-Latchkey-Required-Scopes (united), " +
+          "and a scope query from `?scope_query=` and X-Latchkey-Scope-Query (both must hold). " +
           "Allowed: 200 with X-Latchkey-Key-Id, " +
           "X-Latchkey-Project-Id, X-Latchkey-Tenant-Id, X-Latchkey-Subject, X-Latchkey-Scopes and the rate-limit " +
           "fields. " +
@@ -124,7 +143,13 @@ export const forwardAuthRoutes = [
           "The root key is refused (403 ROOT_KEY_NOT_ALLOWED): it manages latchkey and is no credential for an API.",
         tags: ["verify"],
         credential: "forwarded",
-        headers: ["Origin", "X-Forwarded-Method", "X-Original-Method", "X-Latchkey-Required-Scopes"],
+        headers: [
+          "Origin",
+          "X-Forwarded-Method",
+          "X-Original-Method",
+          "X-Latchkey-Required-Scopes",
+          "X-Latchkey-Scope-Query",
+        ],
         query: AuthzQuery,
         responses: { 200: Authorization },
         answerHeaders: {
@@ -141,6 +166,7 @@ export const forwardAuthRoutes = [
               credential: "key_or_session",
               module: "verify",
               scopes: requiredScopes(query.scopes, request.headers),
+              scopeQuery: requiredScopeQuery(query.scope_query, request.headers),
               dataPlane: true,
             },
             {

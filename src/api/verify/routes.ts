@@ -74,11 +74,18 @@ export const verifyRoutes = [
       };
       const admission = await admit(
         deps,
-        { credential: "key_or_session", module: "verify", scopes: body.scopes, dataPlane: true },
+        {
+          credential: "key_or_session",
+          module: "verify",
+          scopes: body.scopes,
+          scopeQuery: body.scope_query,
+          dataPlane: true,
+        },
         // The host API is the caller: its address must not collect its end users' failures. It asks about a
         // credential, not on behalf of one browser request, so there is no method to apply the browser rule to:
         // the host API applies it with its own request's method (`origin` still checks the project's origins).
-        { method: NO_REQUEST_METHOD, presented, clientIp: NO_CLIENT_ADDRESS },
+        // A key's ip_allowlist judges the address the host API saw, which it names in `ip`.
+        { method: NO_REQUEST_METHOD, presented, clientIp: NO_CLIENT_ADDRESS, allowlistAddress: () => body.ip ?? null },
         nowMilliseconds,
       );
       writeBucketFields(admission, nowMilliseconds, responseHeaders);

@@ -1,9 +1,26 @@
 /** Wire shapes of verification and forward-auth, written by hand like every feature's. */
 import { z } from "zod";
+import { MAX_SCOPE_QUERY_LENGTH, parseScopeQuery } from "../../domain/keys/scope-query.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
 import { MAX_SESSION_TOKEN_LENGTH } from "../../domain/sessions/tokens.ts";
 import { CatalogueCode, IsoDateTime, RefusalDetail } from "../../http/wire.ts";
+import { isAddress } from "../../lib/address-ranges.ts";
 import { KeyMetaValue, Scope } from "../keys/schemas.ts";
+
+/**
+ * A scope query (`runs:read AND (runs:write OR billing:admin)`), parsed; a malformed one is refused naming the
+ * character position where it went wrong.
+ */
+export const ScopeQueryText = z
+  .string()
+  .max(MAX_SCOPE_QUERY_LENGTH, { message: `must be at most ${MAX_SCOPE_QUERY_LENGTH} characters` })
+  .transform((text, context) => {
+    const parsed = parseScopeQuery(text);
+    if (parsed.ok) return parsed.query;
+    context.addIssue({ code: "custom", message: `${parsed.message} (at character ${parsed.position})` });
+    return z.NEVER;
+  })
+  .describe("Scopes the request needs as an expression: AND, OR (AND binds tighter) and parentheses.");
 
 export const VerifyBody = z
   .strictObject({
@@ -15,7 +32,14 @@ export const VerifyBody = z
       .optional()
       .describe("Or a session token to check."),
     scopes: z.array(Scope).max(MAX_SCOPES_PER_KEY).optional().describe("Scopes the request needs; all must be held."),
+    scope_query: ScopeQueryText.optional(),
     origin: z.string().max(2048).optional().describe("The browser Origin the credential was presented from, if any."),
+    ip: z
+      .string()
+      .max(64)
+      .refine(isAddress, { message: "must be an IPv4 or IPv6 address" })
+      .optional()
+      .describe("The client address the host API saw; a key with an ip_allowlist is refused without it."),
   })
   .refine((body) => (body.key === undefined) !== (body.token === undefined), {
     message: "send exactly one of key or token",
@@ -84,6 +108,7 @@ export const AuthzQuery = z.object({
   scopes: ScopesParameter.optional()
     .describe("Comma-separated scopes the request needs, e.g. runs:read,runs:write.")
     .transform(parseScopeList),
+  scope_query: ScopeQueryText.optional(),
 });
 
 export const Authorization = z

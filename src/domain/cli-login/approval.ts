@@ -81,6 +81,7 @@ export async function approveCliLogin(
         isRoot: false,
         enabled: true,
         meta: null,
+        ipAllowlist: null,
         ratelimit: grantedRateLimit(approver, undefined, defaultPolicyOf(project)),
         parentKeyId: lineage.parentKeyId,
       },

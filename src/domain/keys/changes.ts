@@ -29,6 +29,8 @@ export interface KeyUpdate {
   enabled?: boolean;
   /** Replaces the metadata; null removes it. */
   meta?: Record<string, unknown> | null;
+  /** Replaces the allowlist; null lets the key be used from any address again. */
+  ipAllowlist?: string[] | null;
 }
 
 export async function updateKey(
@@ -59,6 +61,7 @@ export async function updateKey(
     }
     if (update.enabled !== undefined) changes.enabled = update.enabled;
     if (update.meta !== undefined) changes.meta = update.meta;
+    if (update.ipAllowlist !== undefined) changes.ipAllowlist = update.ipAllowlist;
     if (update.ratelimit !== undefined) {
       const project = (await store.findKeyProject(tx, key.projectId))!;
       const ratelimit = grantedRateLimit(caller, update.ratelimit, defaultPolicyOf(project));
@@ -85,6 +88,7 @@ function refuseRootKeyChanges(update: KeyUpdate): void {
     update.expiresAtMs !== undefined && { path: "expires_at", message: "cannot be set on the root key" },
     update.ratelimit !== undefined && { path: "ratelimit", message: "cannot be set on the root key" },
     update.enabled === false && { path: "enabled", message: "cannot be false on the root key" },
+    update.ipAllowlist != null && { path: "ip_allowlist", message: "cannot be set on the root key" },
   ].filter((detail) => detail !== false);
   if (fixed.length > 0) {
     throw new AppError("CONFLICT", {
@@ -169,6 +173,7 @@ function auditedFieldsOf(key: ApiKeyRow) {
     ratelimit_window_seconds: key.ratelimitWindowSeconds,
     enabled: key.enabled,
     meta: key.meta,
+    ip_allowlist: key.ipAllowlist,
   };
 }
 

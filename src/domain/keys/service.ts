@@ -39,6 +39,7 @@ export interface NewKey {
   ratelimit?: RateLimitPolicy;
   enabled?: boolean;
   meta?: Record<string, unknown>;
+  ipAllowlist?: string[];
 }
 
 export interface IssuedKey {
@@ -81,6 +82,7 @@ export async function createKey(
         isRoot: false,
         enabled: input.enabled ?? true,
         meta: input.meta ?? null,
+        ipAllowlist: input.ipAllowlist ?? null,
         ratelimit,
         parentKeyId: lineage.parentKeyId,
       },
@@ -101,6 +103,7 @@ export interface KeyFields {
   isRoot: boolean;
   enabled: boolean;
   meta: Record<string, unknown> | null;
+  ipAllowlist: string[] | null;
   ratelimit: RateLimitPolicy | null;
   /** The session token's parent key, when a token created this one (see grants.ts). */
   parentKeyId: string | null;
@@ -141,6 +144,7 @@ export async function insertNewKey(
     ratelimitWindowSeconds: fields.ratelimit?.windowSeconds ?? null,
     enabled: fields.enabled,
     meta: fields.meta,
+    ipAllowlist: fields.ipAllowlist,
     parentKeyId: fields.parentKeyId,
     lastUsedAtMs: null,
     usageCount: 0,
@@ -170,6 +174,7 @@ export async function insertNewKey(
       ratelimit_window_seconds: key.ratelimitWindowSeconds,
       enabled: key.enabled,
       meta: key.meta,
+      ip_allowlist: key.ipAllowlist,
       // Created through a session token: bound to (expiring no later than, revoked with) this key.
       ...(key.parentKeyId === null ? {} : { parent_key_id: key.parentKeyId }),
     },

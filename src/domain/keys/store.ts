@@ -209,7 +209,15 @@ export async function listLiveSecretHashes(db: Executor, keyId: string, nowMilli
 export type KeyChanges = Partial<
   Pick<
     ApiKeyRow,
-    "name" | "scopes" | "owner" | "expiresAtMs" | "ratelimitLimit" | "ratelimitWindowSeconds" | "enabled" | "meta"
+    | "name"
+    | "scopes"
+    | "owner"
+    | "expiresAtMs"
+    | "ratelimitLimit"
+    | "ratelimitWindowSeconds"
+    | "enabled"
+    | "meta"
+    | "ipAllowlist"
   >
 >;
 

@@ -84,6 +84,7 @@ export async function ensureDefaults(
         isRoot: true,
         enabled: true,
         meta: null,
+        ipAllowlist: null,
         ratelimit: null,
         parentKeyId: null,
       },
