@@ -34,6 +34,7 @@ describe("configuration", () => {
         tokenCacheEntries: 10_000,
         ratelimitBuckets: 50_000,
         usageFlushSeconds: 60,
+        usageRetentionDays: 90,
         changePollMilliseconds: 250,
       },
     });

@@ -206,6 +206,12 @@ export const SETTINGS = {
     type: integerTextFrom(1, 3600).default(60),
     help: "How often last_used_at and usage counts are written",
   },
+  usageRetentionDays: {
+    env: "LATCHKEY_USAGE_RETENTION_DAYS",
+    flag: "--usage-retention-days",
+    type: integerTextFrom(1, 3650).default(90),
+    help: "How long a key's verifications by outcome (GET /v1/keys/:id/usage) are kept",
+  },
   changePollMilliseconds: {
     env: "LATCHKEY_CHANGE_POLL_MS",
     flag: "--change-poll-ms",

@@ -10,6 +10,7 @@ import { openStorage } from "../db/open.ts";
 import { databaseFileWarnings } from "../db/sqlite.ts";
 import { isStorageUnavailable } from "../db/unavailable.ts";
 import { expireLapsedCliLogins } from "../domain/cli-login/expiry.ts";
+import { DAY_MILLISECONDS, pruneKeyUsage } from "../domain/keys/usage.ts";
 import type { Limiter } from "../domain/ratelimit/limiter.ts";
 import { SharedRateLimiter } from "../domain/ratelimit/shared.ts";
 import { rotateSigningKeyIfDue } from "../domain/sessions/service.ts";
@@ -210,6 +211,7 @@ function startHousekeeping(deps: AppDeps, config: ServerConfig): { stop(): void 
   );
   every("maintenance", SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS, async () => {
     await deps.changeLog.prune(deps.clock.nowMilliseconds());
+    await pruneKeyUsage(deps, deps.clock.nowMilliseconds() - config.usageRetentionDays * DAY_MILLISECONDS);
     await rotateSigningKeyIfDue(deps, deps.clock.nowMilliseconds());
     // A backstop for a project change whose origins could not be re-read when it was heard.
     await deps.origins.load();

@@ -7,7 +7,8 @@
  *   2. the credential (authenticate.ts), in the documented order; a 401 counts against the address. A credential
  *      memory holds and allows is decided from memory (`warmPrincipal`), anything else the full way.
  *   3. the principal's bucket (a session spends its parent key's) → 429 with Retry-After
- *   4. usage noted in memory (written in batches, never here)
+ *   4. usage noted in memory (written in batches, never here): the request, and its outcome (VALID or the code that
+ *      refused a credential it identified)
  *
  * It returns the decision, refusal included, and throws nothing of its own: the HTTP edge (the route mount,
  * forward-auth, verification, the fast lane) turns it into an answer.
@@ -179,6 +180,10 @@ async function admitAny(
       deps.authFailures.noteFailure(nowMilliseconds);
       await deps.rateLimiter.take(failureBucket, failurePolicy, nowMilliseconds);
     }
+    // A refusal of a credential it identified counts among that key's outcomes (usage by outcome).
+    if (authentication.principal !== null) {
+      deps.usage.recordOutcome(authentication.principal.keyId, authentication.refusal.code, nowMilliseconds);
+    }
     return { ...authentication, bucket: null };
   }
   return spendFrom(deps, authentication.principal, nowMilliseconds);
@@ -226,8 +231,12 @@ function spendFrom(
   const policy = principal.ratelimit;
   const admission = (decision: BucketDecision): WarmAdmission => {
     const bucket = { kind: BUCKET_KINDS.key, policy, decision };
-    if (!decision.allowed) return { principal, bucket, refusal: keyRateLimited() };
+    if (!decision.allowed) {
+      deps.usage.recordOutcome(principal.keyId, "RATE_LIMITED", nowMilliseconds);
+      return { principal, bucket, refusal: keyRateLimited() };
+    }
     deps.usage.record(principal.keyId, nowMilliseconds);
+    deps.usage.recordOutcome(principal.keyId, "VALID", nowMilliseconds);
     return { principal, bucket, refusal: null };
   };
   const decision = deps.rateLimiter.take(bucketName(BUCKET_KINDS.key, principal.keyId), policy, nowMilliseconds);

@@ -12,7 +12,16 @@ import { count } from "drizzle-orm";
 import type { Storage } from "./storage.ts";
 
 /** In an order where every row's references are already there. */
-const TABLES = ["tenants", "projects", "apiKeys", "keySecrets", "signingKeys", "auditEvents", "cliLogins"] as const;
+const TABLES = [
+  "tenants",
+  "projects",
+  "apiKeys",
+  "keySecrets",
+  "signingKeys",
+  "auditEvents",
+  "cliLogins",
+  "keyOutcomes",
+] as const;
 type CopiedTable = (typeof TABLES)[number];
 /** Rows per INSERT, well under PostgreSQL's 65,535 parameters for the widest table. */
 const CHUNK_ROWS = 200;

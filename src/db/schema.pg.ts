@@ -21,6 +21,7 @@ import {
   integer,
   json,
   pgTable,
+  primaryKey,
   text,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
@@ -211,6 +212,24 @@ export const cliLogins = pgTable(
   (table) => [
     uniqueIndex("cli_sessions_pending_user_code").on(table.userCode).where(sql`status = 'pending'`),
     index("cli_sessions_status").on(table.status, table.expiresAtMs),
+  ],
+);
+
+/**
+ * Verifications of a key counted by outcome (VALID or the refusing code) per UTC hour, written in batches with the
+ * usage counts (src/auth/usage.ts) and kept LATCHKEY_USAGE_RETENTION_DAYS. No foreign key, like cli_wrong_codes.
+ */
+export const keyOutcomes = pgTable(
+  "key_outcomes",
+  {
+    keyId: bytewise("key_id").notNull(),
+    hourStartMs: millis("hour_start_ms").notNull(),
+    outcome: text("outcome").notNull(),
+    count: millis("count").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.keyId, table.hourStartMs, table.outcome] }),
+    index("key_outcomes_hour").on(table.hourStartMs),
   ],
 );
 

@@ -4,7 +4,7 @@
  * JSON text, booleans are 0/1.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { Module } from "../lib/modules.ts";
 
 export const tenants = sqliteTable(
@@ -199,6 +199,24 @@ export const cliLogins = sqliteTable(
   (table) => [
     uniqueIndex("cli_sessions_pending_user_code").on(table.userCode).where(sql`status = 'pending'`),
     index("cli_sessions_status").on(table.status, table.expiresAtMs),
+  ],
+);
+
+/**
+ * Verifications of a key counted by outcome (VALID or the refusing code) per UTC hour, written in batches with the
+ * usage counts (src/auth/usage.ts) and kept LATCHKEY_USAGE_RETENTION_DAYS. No foreign key, like cli_wrong_codes.
+ */
+export const keyOutcomes = sqliteTable(
+  "key_outcomes",
+  {
+    keyId: text("key_id").notNull(),
+    hourStartMs: integer("hour_start_ms").notNull(),
+    outcome: text("outcome").notNull(),
+    count: integer("count").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.keyId, table.hourStartMs, table.outcome] }),
+    index("key_outcomes_hour").on(table.hourStartMs),
   ],
 );
 

@@ -24,5 +24,6 @@ export type KeySecretRow = typeof pg.keySecrets.$inferSelect;
 export type AuditEventRow = typeof pg.auditEvents.$inferSelect;
 export type SigningKeyRow = typeof pg.signingKeys.$inferSelect;
 export type CliLoginRow = typeof pg.cliLogins.$inferSelect;
+export type KeyOutcomeRow = typeof pg.keyOutcomes.$inferSelect;
 /** A change-log row; PostgreSQL's also carries the writing transaction's id, which only its change feed reads. */
 export type ChangeRow = Omit<typeof pg.changes.$inferSelect, "xid">;

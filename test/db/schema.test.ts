@@ -22,6 +22,7 @@ assertSame<Same<typeof pg.signingKeys.$inferSelect, typeof sqlite.signingKeys.$i
 assertSame<Same<typeof pg.cliLogins.$inferSelect, typeof sqlite.cliLogins.$inferSelect>>();
 assertSame<Same<Omit<typeof pg.changes.$inferSelect, "xid">, typeof sqlite.changes.$inferSelect>>();
 assertSame<Same<typeof pg.cliWrongCodes.$inferSelect, typeof sqlite.cliWrongCodes.$inferSelect>>();
+assertSame<Same<typeof pg.keyOutcomes.$inferSelect, typeof sqlite.keyOutcomes.$inferSelect>>();
 assertSame<Same<typeof pg.tenants.$inferInsert, typeof sqlite.tenants.$inferInsert>>();
 assertSame<Same<typeof pg.apiKeys.$inferInsert, typeof sqlite.apiKeys.$inferInsert>>();
 assertSame<Same<typeof pg.cliLogins.$inferInsert, typeof sqlite.cliLogins.$inferInsert>>();

@@ -3,6 +3,7 @@
 import * as keyChanges from "../../domain/keys/changes.ts";
 import { RESERVED_SCOPES } from "../../domain/keys/scopes.ts";
 import * as keys from "../../domain/keys/service.ts";
+import { keyUsage, periodLengthOf, periodStartOf } from "../../domain/keys/usage.ts";
 import { route } from "../../http/route.ts";
 import { ErrorResponse, listOf, listResponse, policyFromWire } from "../../http/wire.ts";
 import { toIsoString } from "../../lib/clock.ts";
@@ -12,6 +13,8 @@ import {
   CreateKeyBody,
   KeyListQuery,
   KeyParams,
+  KeyUsagePeriod,
+  KeyUsageQuery,
   presentKey,
   RevokedKey,
   RotatedKey,
@@ -113,6 +116,37 @@ export const keyRoutes = [
     body: WhoamiBody,
     responses: { 200: ApiKey, 404: ErrorResponse },
     handle: async ({ deps, principal, body }) => presentKey(await keys.findKeyBySecret(deps, principal, body.key)),
+  }),
+  route({
+    method: "GET",
+    path: "/v1/keys/:id/usage",
+    operationId: "getKeyUsage",
+    summary: "The key's verifications by outcome, per UTC hour or day, including what this node has not written yet.",
+    description:
+      "Every decision on a request of the key or of its tokens (verify, forward-auth, any route) counts once, as " +
+      "VALID or the code that refused it. Periods without a count are left out; kept LATCHKEY_USAGE_RETENTION_DAYS.",
+    tags: ["keys"],
+    credential: "key_or_session",
+    scopes: [RESERVED_SCOPES.keysRead],
+    module: "keys",
+    params: KeyParams,
+    query: KeyUsageQuery,
+    responses: { 200: listOf(KeyUsagePeriod), 404: ErrorResponse },
+    handle: async ({ deps, principal, params, query, nowMilliseconds }) => {
+      const granularity = query.granularity;
+      const untilMs = periodStartOf(granularity, query.endMs ?? nowMilliseconds) + periodLengthOf(granularity);
+      const defaultFromMs = untilMs - (granularity === "hour" ? 24 : 30) * periodLengthOf(granularity);
+      const fromMs = periodStartOf(granularity, query.startMs ?? defaultFromMs);
+      const periods = await keyUsage(
+        deps,
+        principal,
+        params.id,
+        { granularity, fromMs, untilMs },
+        deps.usage.pendingOutcomesOf(params.id),
+      );
+      const data = periods.map((period) => ({ start: toIsoString(period.startMs), outcomes: period.outcomes }));
+      return listResponse(data, null);
+    },
   }),
   route({
     method: "PATCH",

@@ -98,6 +98,39 @@ export const RotateKeyBody = z.strictObject({
     .describe("How long the previous secret keeps working; 0 retires it at once."),
 });
 
+/** The longest range one usage answer covers: 31 days of hours, or a year of days. */
+const USAGE_RANGE_DAYS_MAX = { hour: 31, day: 366 } as const;
+
+export const KeyUsageQuery = z
+  .object({
+    granularity: z.enum(["hour", "day"]).default("day").describe("Count per UTC hour or per UTC day."),
+    start: IsoDateTime.optional().describe(
+      "From the period holding this moment; by default a day (hours) or 30 days back.",
+    ),
+    end: IsoDateTime.optional().describe("Up to the period holding this moment, included; now by default."),
+  })
+  .transform((query, context) => {
+    const endMs = query.end === undefined ? undefined : Date.parse(query.end);
+    const startMs = query.start === undefined ? undefined : Date.parse(query.start);
+    const maxDays = USAGE_RANGE_DAYS_MAX[query.granularity];
+    if (startMs !== undefined && endMs !== undefined) {
+      if (startMs > endMs) context.addIssue({ code: "custom", path: ["start"], message: "must not be after end" });
+      else if (endMs - startMs > maxDays * 86_400_000) {
+        context.addIssue({ code: "custom", path: ["start"], message: `must be at most ${maxDays} days before end` });
+      }
+    }
+    return { granularity: query.granularity, startMs, endMs };
+  });
+
+export const KeyUsagePeriod = z
+  .object({
+    start: IsoDateTime.describe("The period's first moment (UTC)."),
+    outcomes: z
+      .record(z.string(), z.number().int())
+      .describe("How many verifications ended in each outcome: VALID, or the catalogue code that refused them."),
+  })
+  .meta({ id: "KeyUsagePeriod" });
+
 export const KeyListQuery = z.object({
   ...pageQuery("apiKey"),
   project_id: idOf("project").optional().describe("Root key only: list another project's keys."),
