@@ -20,12 +20,10 @@ import { LRUCache } from "lru-cache";
 import type { ChangedEntity } from "../db/change-recorder.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import type { Executor, Storage } from "../db/storage.ts";
-import { findKeyIdBySecretHash } from "../domain/keys/store.ts";
 import { withDeadline } from "../lib/deadline.ts";
 import {
-  findKeyWithSecrets,
+  findCredentialRows,
   findProjectForCredential,
-  findTenantForCredential,
   type KeyCredentialRecord,
   type KeyWithSecrets,
 } from "./credential-store.ts";
@@ -114,18 +112,44 @@ export class CredentialCache {
     const cached = this.cachedBySecretHash(secretHash);
     if (cached) return cached;
     this.counters.misses++;
-    const keyId = await this.cached(this.keyIdBySecretHash, secretHash, findKeyIdBySecretHash);
-    if (keyId === undefined) return undefined;
-    const key = await this.keyWithSecrets(keyId);
-    const secret = key?.secrets.find((candidate) => candidate.hash === secretHash);
-    return key && secret ? this.assemble(key, secret) : undefined;
+    const matches = (hash: string) => hash === secretHash;
+    // The key id of a hash never changes: with it in memory, only what the key's id names may need reading.
+    const keyId = this.trusted() ? this.keyIdBySecretHash.get(secretHash) : undefined;
+    return this.load(keyId === undefined ? { secretHash } : { keyId }, matches);
   }
 
   /** The record for the key's secret whose hash satisfies `matches` (used for session tokens' parents). */
   async byKeyId(keyId: string, matches: (secretHash: string) => boolean): Promise<KeyCredentialRecord | undefined> {
-    const key = await this.keyWithSecrets(keyId);
-    const secret = key?.secrets.find((candidate) => matches(candidate.hash));
-    return key && secret ? this.assemble(key, secret) : undefined;
+    return (this.trusted() ? this.recordInMemory(keyId, matches) : undefined) ?? this.load({ keyId }, matches);
+  }
+
+  /**
+   * Reads the key, all its secrets, its project and its tenant in one query, keeps them (unless something was
+   * dropped meanwhile: the read may predate that change) and answers with the record of the matching secret.
+   */
+  private async load(
+    by: { secretHash: string } | { keyId: string },
+    matches: (secretHash: string) => boolean,
+  ): Promise<KeyCredentialRecord | undefined> {
+    const generation = this.generation;
+    const rows = await withDeadline(
+      findCredentialRows(this.storage.reader, by),
+      CREDENTIAL_READ_DEADLINE_MILLISECONDS,
+      "the database",
+    );
+    if (rows === undefined) return undefined;
+    const { key } = rows;
+    // A project's many keys share its one row object (and a tenant's projects theirs) while it is unchanged.
+    const project = sameRow(this.projects.get(rows.project.id), rows.project);
+    const tenant = sameRow(this.tenants.get(rows.tenant.id), rows.tenant);
+    if (generation === this.generation) {
+      for (const secret of key.secrets) this.keyIdBySecretHash.set(secret.hash, key.key.id);
+      this.keys.set(key.key.id, key);
+      this.projects.set(project.id, project);
+      this.tenants.set(tenant.id, tenant);
+    }
+    const secret = key.secrets.find((candidate) => matches(candidate.hash));
+    return secret && recordOf(key, secret, project, tenant);
   }
 
   /** A project as credential decisions see it (the root key's X-Project-Id selects one). */
@@ -153,20 +177,6 @@ export class CredentialCache {
     return { keys: this.keys.size, projects: this.projects.size, tenants: this.tenants.size };
   }
 
-  private async keyWithSecrets(keyId: string): Promise<KeyWithSecrets | undefined> {
-    return this.cached(this.keys, keyId, findKeyWithSecrets);
-  }
-
-  private async assemble(
-    key: KeyWithSecrets,
-    secret: KeyWithSecrets["secrets"][number],
-  ): Promise<KeyCredentialRecord | undefined> {
-    const project = await this.project(key.key.projectId);
-    const tenant = project && (await this.cached(this.tenants, project.tenantId, findTenantForCredential));
-    if (!project || !tenant) return undefined;
-    return recordOf(key, secret, project, tenant);
-  }
-
   private async cached<Value extends {}>(
     cache: LRUCache<string, Value>,
     id: string,
@@ -185,6 +195,11 @@ export class CredentialCache {
     if (loaded !== undefined && generation === this.generation) cache.set(id, loaded);
     return loaded;
   }
+}
+
+/** The row held, when the one just read equals it field for field (nothing changed it since); else the new one. */
+function sameRow<Row extends object>(held: Row | undefined, read: Row): Row {
+  return held !== undefined && Bun.deepEquals(held, read, true) ? held : read;
 }
 
 function recordOf(

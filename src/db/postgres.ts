@@ -292,17 +292,15 @@ function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Reports every statement sent through the pool, whether by the pool itself or by a client it lent. */
+/**
+ * Reports every statement sent through the pool, once: each runs on a client the pool lends (pool.query borrows one
+ * too), so the clients' query is the one place to count.
+ */
 function countQueries(pool: pg.Pool, onQuery: (text: string, values: readonly unknown[]) => void): void {
   const report = (args: unknown[]) => {
     const [query, values] = args as [string | { text: string; values?: unknown[] }, unknown];
     if (typeof query === "string") onQuery(query, Array.isArray(values) ? values : []);
     else onQuery(query.text, query.values ?? (Array.isArray(values) ? values : []));
-  };
-  const poolQuery = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as { query: unknown }).query = (...args: unknown[]) => {
-    report(args);
-    return poolQuery(...args);
   };
   pool.on("acquire", (client) => {
     const marked = client as pg.PoolClient & { counted?: boolean };

@@ -49,12 +49,22 @@ export function freshPlace(sqliteFile?: string, engine = testEngine()): Database
 export function openPlace(place: DatabasePlace): Storage {
   if (place.engine === "sqlite") {
     const storage = SqliteStorage.open(place.path);
-    // drizzle prepares one statement per query it runs, on the writing or the reading connection.
+    // Every statement drizzle runs is prepared on the writing or the reading connection, once per query or once for
+    // many (a prepared lookup): what is counted is each run of one.
     for (const connection of new Set([storage.sqlite, storage.readSqlite])) {
       const prepare = connection.prepare.bind(connection);
       connection.prepare = ((...args: Parameters<typeof prepare>) => {
-        count(storage);
-        return prepare(...args);
+        const statement = prepare(...args);
+        for (const method of ["all", "get", "run", "values", "iterate"] as const) {
+          const run = statement[method].bind(statement) as (...params: unknown[]) => unknown;
+          Object.defineProperty(statement, method, {
+            value: (...params: unknown[]) => {
+              count(storage);
+              return run(...params);
+            },
+          });
+        }
+        return statement;
       }) as typeof prepare;
     }
     return storage;

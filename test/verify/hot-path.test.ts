@@ -47,6 +47,30 @@ describe("the hot path", () => {
     expect(await fingerprintPlace(world.storage)).toBe(rowsBefore);
   });
 
+  test("a cold verification reads key, secrets, project and tenant in one query; a token's parent too", async () => {
+    const { first, second, close } = await twoProcesses();
+    try {
+      const key = await createKey(first, { scopes: ["runs:read"] });
+      const parent = await createKey(first, { scopes: ["runs:read"] });
+      const token = await mintSession(first, parent.secret);
+      await second.deps.changeLog.catchUp();
+      const queriesOf = async (body: Record<string, string>) => {
+        const before = statementsRun(second.storage);
+        expect((await second.call("POST", "/v1/keys/verify", { body })).body.code).toBe("VALID");
+        return statementsRun(second.storage) - before;
+      };
+      expect(await queriesOf({ key: key.secret })).toBe(1);
+      expect(await queriesOf({ token })).toBe(1);
+      expect(await queriesOf({ key: key.secret })).toBe(0);
+      // A key this node has seen, dropped by a change it heard of: read again, still in one query.
+      await first.call("PATCH", `/v1/keys/${key.id}`, { key: first.rootKey, body: { name: "renamed" } });
+      await second.deps.changeLog.catchUp();
+      expect(await queriesOf({ key: key.secret })).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
   test("usage is written in one batch at flush: last_used_at and the count", async () => {
     const world = await createWorld();
     worlds.push(world);
