@@ -45,12 +45,6 @@ export async function updateKey(
     const key = visibleKeyOrThrow(await store.findKey(tx, keyId), caller);
     requireEveryScopeOf(caller, key, "Changing a key needs every scope the key holds.");
     if (key.revokedAtMs !== null) throw new AppError("CONFLICT", { message: "A revoked key cannot be changed." });
-    if (key.isRoot && update.ratelimit !== undefined) {
-      throw new AppError("CONFLICT", {
-        message: "The root key's rate limit is fixed, so that no setting can lock the operator out.",
-        details: [{ path: "ratelimit", message: "cannot be set on the root key" }],
-      });
-    }
     if (key.isRoot) refuseRootKeyChanges(update);
     const changes: store.KeyChanges = {};
     if (update.name !== undefined) changes.name = update.name;
