@@ -88,7 +88,7 @@ function lockFor(path: string): AsyncLock {
 
 export class SqliteStorage implements Storage {
   readonly dialect = "sqlite" as const;
-  readonly reader: Executor;
+  reader: Executor;
   readonly location: string;
   private readonly db: QueryDb;
   private readonly lock: AsyncLock;
@@ -203,6 +203,9 @@ export class SqliteStorage implements Storage {
     await this.lock.hold(async () => {
       if (this.readSqlite !== this.sqlite) this.readSqlite.close();
       this.sqlite.close();
+      // SQLite keeps a closed connection alive while statements prepared on it remain, and stores keep some (see
+      // credential-store.ts) per executor: a new reader has none, so nothing is answered after the close.
+      this.reader = { ...this.reader };
     });
   }
 }
