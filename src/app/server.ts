@@ -4,7 +4,6 @@
  * this start created it. Shared by `latchkey serve` and by tests that need a real port.
  */
 
-import packageJson from "../../package.json" with { type: "json" };
 import { HEARTBEAT_INTERVAL_MILLISECONDS } from "../auth/change-log.ts";
 import { openStorage } from "../db/open.ts";
 import { databaseFileWarnings } from "../db/sqlite.ts";
@@ -21,8 +20,7 @@ import type { Logger } from "../lib/logger.ts";
 import { createApp, listenApp } from "./app.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig, storageConfigOf } from "./config.ts";
 import { createDeps } from "./deps.ts";
-
-export const VERSION: string = packageJson.version;
+import { VERSION } from "./version.ts";
 
 export interface RunningServer {
   url: string;

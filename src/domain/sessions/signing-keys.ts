@@ -25,8 +25,6 @@ export const SIGNING_ALGORITHM = "EdDSA";
 export const BROWSER_SESSION_TTL_SECONDS = 60 * 60;
 /** No token lives longer than this; a retired key stays published this long after its last possible signature. */
 export const MAX_TOKEN_LIFETIME_SECONDS = Math.max(SESSION_TTL_SECONDS_MAX, BROWSER_SESSION_TTL_SECONDS);
-export const DEFAULT_ACTIVATION_LEAD_SECONDS = 60;
-export const MAX_ACTIVATION_LEAD_SECONDS = 24 * 60 * 60;
 const RELOAD_INTERVAL_MILLISECONDS = 5_000;
 const UNKNOWN_KID_RELOAD_INTERVAL_MILLISECONDS = 1_000;
 
