@@ -7,6 +7,7 @@
 import { asksForHelp, type CommandContext, EXIT_OK, EXIT_USAGE } from "./app/commands/command.ts";
 import { COMMANDS } from "./app/commands/table.ts";
 import { VERSION } from "./app/version.ts";
+import { writeStderr, writeStdout } from "./lib/output.ts";
 
 /** The help texts read the configuration table: loaded only when asked for. */
 const help = () => import("./app/commands/help.ts");
@@ -31,15 +32,9 @@ async function main(argv: string[], context: CommandContext): Promise<number> {
   return command.run(args, context);
 }
 
-// `latchkey openapi | head`: a reader that stops early is not a failure worth a stack trace.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code !== "EPIPE") throw error;
-  process.exit(process.exitCode ?? 0);
-});
-
 process.exitCode = await main(process.argv.slice(2), {
   env: Bun.env,
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  stdout: writeStdout,
+  stderr: writeStderr,
   readStdin: () => Bun.stdin.text(),
 });
