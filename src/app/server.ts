@@ -10,7 +10,6 @@ import { databaseFileWarnings } from "../db/sqlite.ts";
 import { isStorageUnavailable } from "../db/unavailable.ts";
 import { expireLapsedCliLogins } from "../domain/cli-login/expiry.ts";
 import type { Limiter } from "../domain/ratelimit/limiter.ts";
-import { SharedRateLimiter } from "../domain/ratelimit/shared.ts";
 import { rotateSigningKeyIfDue } from "../domain/sessions/service.ts";
 import { type Bootstrap, ensureDefaults } from "../domain/tenants/bootstrap.ts";
 import type { AppDeps } from "../http/app-deps.ts";
@@ -65,14 +64,9 @@ export async function startServer(
   if (storageConfig.databaseUrl === undefined) {
     for (const warning of databaseFileWarnings(storageConfig.sqlitePath)) logger.warn(warning);
   }
-  const storage = openStorage(storageConfig);
+  const storage = await openStorage(storageConfig);
   const rateLimiter =
-    config.redisUrl === undefined
-      ? options.rateLimiter
-      : await SharedRateLimiter.connect(config.redisUrl, logger, {
-          keyPrefix: config.redisKeyPrefix,
-          maxBuckets: config.ratelimitBuckets,
-        });
+    config.redisUrl === undefined ? options.rateLimiter : await connectSharedBuckets(config.redisUrl, config, logger);
   let deps: AppDeps;
   try {
     const migrations = await storage.migrate(clock.nowMilliseconds());
@@ -169,6 +163,15 @@ export async function startServer(
       await release();
     },
   };
+}
+
+/** Buckets shared through Redis; the Redis code is imported only when a URL names it. */
+async function connectSharedBuckets(redisUrl: string, config: ServerConfig, logger: Logger) {
+  const { SharedRateLimiter } = await import("../domain/ratelimit/shared.ts");
+  return SharedRateLimiter.connect(redisUrl, logger, {
+    keyPrefix: config.redisKeyPrefix,
+    maxBuckets: config.ratelimitBuckets,
+  });
 }
 
 const SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS = 60_000;

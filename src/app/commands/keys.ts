@@ -104,7 +104,7 @@ async function withKeyStorage(
     context.stderr(`latchkey: no SQLite database at ${place.sqlitePath} (give it with --db)\n`);
     return EXIT_USAGE;
   }
-  const storage = openStorage(place);
+  const storage = await openStorage(place);
   try {
     const now = systemClock.nowMilliseconds();
     await storage.migrate(now);

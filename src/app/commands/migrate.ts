@@ -3,7 +3,6 @@ import { existsSync } from "node:fs";
 import { CopyError, copyDatabase } from "../../db/copy.ts";
 import { MigrationError } from "../../db/migrate.ts";
 import { openStorage } from "../../db/open.ts";
-import { PostgresStorage } from "../../db/postgres.ts";
 import { SqliteStorage } from "../../db/sqlite.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { type ServerConfig, storageConfigOf } from "../config.ts";
@@ -22,7 +21,7 @@ export function migrateTo(args: string[], context: CommandContext): Promise<numb
 }
 
 async function migrateStorage(config: ServerConfig, context: CommandContext): Promise<number> {
-  const storage = openStorage(storageConfigOf(config));
+  const storage = await openStorage(storageConfigOf(config));
   try {
     const result = await storage.migrate(systemClock.nowMilliseconds());
     context.stdout(
@@ -48,6 +47,7 @@ async function copyInto(config: ServerConfig, sqlitePath: string, context: Comma
     return EXIT_USAGE;
   }
   const source = SqliteStorage.open(sqlitePath);
+  const { PostgresStorage } = await import("../../db/postgres.ts");
   const target = new PostgresStorage(config.databaseUrl);
   try {
     const report = await copyDatabase(source, target, systemClock.nowMilliseconds());

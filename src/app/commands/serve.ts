@@ -1,13 +1,12 @@
 /** `latchkey serve`: running the server, alone or as the primary or a worker of --workers. */
 import { MigrationError } from "../../db/migrate.ts";
-import { RedisUnreachableError } from "../../domain/ratelimit/shared.ts";
+import { RedisUnreachableError } from "../../domain/ratelimit/redis-unreachable.ts";
 import { MasterKeyError } from "../../domain/sessions/key-encryption.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { createLogger } from "../../lib/logger.ts";
 import type { ServerConfig } from "../config.ts";
 import { WORKER_INDEX_ENV } from "../names.ts";
 import { DatabaseUnreachableError, PortInUseError, type RunningServer, startServer } from "../server.ts";
-import { servePrimary, serveWorker } from "../workers.ts";
 import { type CommandContext, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./command.ts";
 import { withConfig } from "./kit.ts";
 
@@ -28,8 +27,10 @@ async function serveWith(config: ServerConfig, flags: readonly string[], context
         logger.warn("the primary process is gone; stopping");
         server.stop().finally(stopped);
       };
+      const { serveWorker } = await import("../workers.ts");
       server = await serveWorker(config, Number(workerIndex), logger, systemClock, gone);
     } else if (config.workers > 1) {
+      const { servePrimary } = await import("../workers.ts");
       server = await servePrimary(config, flags, logger, systemClock, printOnce);
     } else {
       server = await startServer(config, logger, systemClock, printOnce);
