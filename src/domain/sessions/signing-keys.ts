@@ -194,20 +194,25 @@ export async function prepareSigningKeys(
   actor: AuditActor,
   nowMilliseconds: number,
 ): Promise<PreparedSigningKeys> {
-  const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
-  const created = await storage.writeTransaction(async (tx) => {
-    if ((await listSigningKeys(tx)).length > 0) return false;
-    await insertSigningKey(tx, candidate);
-    await auditSigningKey(
-      tx,
-      actor,
-      "signing_key.created",
-      candidate.kid,
-      { algorithm: candidate.algorithm },
-      nowMilliseconds,
-    );
-    return true;
-  });
+  // Every start but the first finds keys: the key pair is made (outside the transaction: it is async work) only when
+  // there are none, and the transaction checks again, as another process may have added one meanwhile.
+  let created = false;
+  if ((await listSigningKeys(storage.reader)).length === 0) {
+    const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
+    created = await storage.writeTransaction(async (tx) => {
+      if ((await listSigningKeys(tx)).length > 0) return false;
+      await insertSigningKey(tx, candidate);
+      await auditSigningKey(
+        tx,
+        actor,
+        "signing_key.created",
+        candidate.kid,
+        { algorithm: candidate.algorithm },
+        nowMilliseconds,
+      );
+      return true;
+    });
+  }
   let sealed = created && masterKey !== null ? 1 : 0;
   if (masterKey !== null) {
     for (const row of await listSigningKeys(storage.reader)) {
