@@ -229,7 +229,13 @@ export interface ConfigSetting {
   defaultText: string;
 }
 
-export const DEFAULT_CONFIG: ServerConfig = ConfigSchema.parse({});
+/**
+ * The configuration is parsed once or twice a process: zod's compiled fast path (code generated on an object's first
+ * parse, for the parses after it) would cost more to build than it could save.
+ */
+const ONCE = { jitless: true } as const;
+
+export const DEFAULT_CONFIG: ServerConfig = ConfigSchema.parse({}, ONCE);
 
 const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
@@ -264,7 +270,7 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
   for (const name of Object.keys(env)) {
     if (name.startsWith("LATCHKEY_") && !known.has(name)) warnings.push(`${name} is not a latchkey setting; ignored`);
   }
-  const parsed = ConfigSchema.safeParse(raw);
+  const parsed = ConfigSchema.safeParse(raw, ONCE);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0]);
