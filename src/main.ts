@@ -4,63 +4,37 @@
  * first (src/app/commands/). `latchkey --help` lists them; `latchkey <command> --help` prints one command's usage and
  * settings and exits 0. Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration.
  */
-import {
-  asksForHelp,
-  type Command,
-  type CommandContext,
-  commandHelp,
-  EXIT_OK,
-  EXIT_USAGE,
-  settingsHelp,
-} from "./app/commands/command.ts";
-import { versionCommand } from "./app/commands/info.ts";
+import { asksForHelp, type CommandContext, EXIT_OK, EXIT_USAGE } from "./app/commands/command.ts";
 import { COMMANDS } from "./app/commands/table.ts";
-import { CONFIG_SETTINGS } from "./app/config.ts";
-import { VERSION } from "./app/server.ts";
+import { VERSION } from "./app/version.ts";
+import { writeStderr, writeStdout } from "./lib/output.ts";
 
-const listed = (command: Command) =>
-  `${command.usage.map((form) => `  latchkey ${form}`).join("\n")}\n      ${command.summary}`;
-
-const HELP = `latchkey ${VERSION}: self-hosted auth for APIs (keys, session tokens, CLI login, verification)
-
-Usage:
-${COMMANDS.map(listed).join("\n")}
-  latchkey --help
-      this text; latchkey <command> --help: that command's flags and settings
-
-Operating it in production (backups, upgrades, the master key, alerts): docs/operations.md
-${settingsHelp(CONFIG_SETTINGS).join("\n")}
-`;
+/** The help texts read the configuration table: loaded only when asked for. */
+const help = () => import("./app/commands/help.ts");
 
 async function main(argv: string[], context: CommandContext): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    context.stdout(HELP);
+    context.stdout((await help()).overviewHelp(COMMANDS));
     return EXIT_OK;
   }
-  if (name === "--version") return versionCommand.run([], context);
-  const command = COMMANDS.find((candidate) => candidate.name === name);
+  const command = COMMANDS.find((candidate) => candidate.name === (name === "--version" ? "version" : name));
   if (command === undefined) {
     // Not echoed: a mistyped command line may hold a pasted secret.
-    context.stderr(`latchkey: unknown command (see latchkey --help)\n\n${HELP}`);
+    context.stderr(`latchkey: unknown command (see latchkey --help)\n\n${(await help()).overviewHelp(COMMANDS)}`);
     return EXIT_USAGE;
   }
+  if (name === "--version") return command.run([], context);
   if (asksForHelp(args)) {
-    context.stdout(commandHelp(command, VERSION));
+    context.stdout((await help()).commandHelp(command, VERSION));
     return EXIT_OK;
   }
   return command.run(args, context);
 }
 
-// `latchkey openapi | head`: a reader that stops early is not a failure worth a stack trace.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code !== "EPIPE") throw error;
-  process.exit(process.exitCode ?? 0);
-});
-
 process.exitCode = await main(process.argv.slice(2), {
   env: Bun.env,
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+  stdout: writeStdout,
+  stderr: writeStderr,
   readStdin: () => Bun.stdin.text(),
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { commandHelp } from "../src/app/commands/command.ts";
-import { serveCommand } from "../src/app/commands/serve.ts";
+import { commandHelp } from "../src/app/commands/help.ts";
+import { COMMANDS } from "../src/app/commands/table.ts";
 import {
   CONFIG_SETTINGS,
   DEFAULT_CONFIG,
@@ -150,6 +150,7 @@ describe("configuration", () => {
 
 describe("the configuration table is the one source of every setting", () => {
   const rows = Object.entries(SETTINGS) as [SettingKey, SettingRow][];
+  const serveCommand = COMMANDS.find((command) => command.name === "serve")!;
   const helpLines = commandHelp(serveCommand, "test").split("\n");
 
   test("every setting has help, and --help shows the default its zod type applies (or what unset means)", () => {

@@ -19,13 +19,9 @@ import { NO_TRUSTED_PROXIES, parseTrustedProxies } from "../http/client-ip.ts";
 import { LOG_LEVELS } from "../lib/logger.ts";
 import { integerTextFrom } from "../lib/validation.ts";
 import type { CacheSizes } from "./deps.ts";
+import { DEFAULT_SQLITE_PATH, NEW_MASTER_KEY_ENV, WORKER_INDEX_ENV } from "./names.ts";
 
 const MAX_WORKERS = 256;
-export const DEFAULT_SQLITE_PATH = "./latchkey.db";
-/** Set by a primary process for the workers it starts (src/app/workers.ts); not a setting. */
-export const WORKER_INDEX_ENV = "LATCHKEY_WORKER_INDEX";
-/** The master key `latchkey master-key rotate` seals under; read by that command only, not a setting. */
-export const NEW_MASTER_KEY_ENV = "LATCHKEY_NEW_MASTER_KEY";
 const INTERNAL_ENV = [WORKER_INDEX_ENV, NEW_MASTER_KEY_ENV];
 
 /** The rule for a master key, the configured one and a new one alike. */
@@ -239,7 +235,13 @@ export interface ConfigSetting {
   defaultText: string;
 }
 
-export const DEFAULT_CONFIG: ServerConfig = ConfigSchema.parse({});
+/**
+ * The configuration is parsed once or twice a process: zod's compiled fast path (code generated on an object's first
+ * parse, for the parses after it) would cost more to build than it could save.
+ */
+const ONCE = { jitless: true } as const;
+
+export const DEFAULT_CONFIG: ServerConfig = ConfigSchema.parse({}, ONCE);
 
 const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
@@ -274,7 +276,7 @@ export function loadConfig(flags: readonly string[], env: Record<string, string 
   for (const name of Object.keys(env)) {
     if (name.startsWith("LATCHKEY_") && !known.has(name)) warnings.push(`${name} is not a latchkey setting; ignored`);
   }
-  const parsed = ConfigSchema.safeParse(raw);
+  const parsed = ConfigSchema.safeParse(raw, ONCE);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0]);

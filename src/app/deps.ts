@@ -3,7 +3,6 @@
  * ready, the caches, registries and counters. Tests call it with an in-memory database, a manual clock and a
  * captured logger; main.ts with what the environment says.
  */
-import { LRUCache } from "lru-cache";
 import { FailureWatch } from "../auth/admission.ts";
 import { ChangeLog } from "../auth/change-log.ts";
 import { CredentialCache } from "../auth/credential-cache.ts";
@@ -15,6 +14,7 @@ import { deriveMasterKey } from "../domain/sessions/key-encryption.ts";
 import { prepareSigningKeys } from "../domain/sessions/signing-keys.ts";
 import type { AppDeps, AppSettings } from "../http/app-deps.ts";
 import { OriginRegistry } from "../http/cors.ts";
+import { boundedCache } from "../lib/bounded-cache.ts";
 import type { Clock } from "../lib/clock.ts";
 import { causeFields } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -73,7 +73,7 @@ export async function createDeps(input: DepsInput): Promise<AppDeps> {
     clock,
     logger,
     settings: input.settings,
-    sessions: { ring, masterKey, verifiedTokens: new LRUCache({ max: sizes.tokens }) },
+    sessions: { ring, masterKey, verifiedTokens: boundedCache(sizes.tokens) },
     origins,
     credentials,
     changeLog,

@@ -4,7 +4,6 @@
  * this start created it. Shared by `latchkey serve` and by tests that need a real port.
  */
 
-import packageJson from "../../package.json" with { type: "json" };
 import { HEARTBEAT_INTERVAL_MILLISECONDS } from "../auth/change-log.ts";
 import { openStorage } from "../db/open.ts";
 import { databaseFileWarnings } from "../db/sqlite.ts";
@@ -12,7 +11,6 @@ import { isStorageUnavailable } from "../db/unavailable.ts";
 import { expireLapsedCliLogins } from "../domain/cli-login/expiry.ts";
 import { DAY_MILLISECONDS, pruneKeyUsage } from "../domain/keys/usage.ts";
 import type { Limiter } from "../domain/ratelimit/limiter.ts";
-import { SharedRateLimiter } from "../domain/ratelimit/shared.ts";
 import { rotateSigningKeyIfDue } from "../domain/sessions/service.ts";
 import { type Bootstrap, ensureDefaults } from "../domain/tenants/bootstrap.ts";
 import type { AppDeps } from "../http/app-deps.ts";
@@ -22,8 +20,7 @@ import type { Logger } from "../lib/logger.ts";
 import { createApp, listenApp } from "./app.ts";
 import { defaultPublicUrl, runtimeOf, type ServerConfig, storageConfigOf } from "./config.ts";
 import { createDeps } from "./deps.ts";
-
-export const VERSION: string = packageJson.version;
+import { VERSION } from "./version.ts";
 
 export interface RunningServer {
   url: string;
@@ -68,14 +65,9 @@ export async function startServer(
   if (storageConfig.databaseUrl === undefined) {
     for (const warning of databaseFileWarnings(storageConfig.sqlitePath)) logger.warn(warning);
   }
-  const storage = openStorage(storageConfig);
+  const storage = await openStorage(storageConfig);
   const rateLimiter =
-    config.redisUrl === undefined
-      ? options.rateLimiter
-      : await SharedRateLimiter.connect(config.redisUrl, logger, {
-          keyPrefix: config.redisKeyPrefix,
-          maxBuckets: config.ratelimitBuckets,
-        });
+    config.redisUrl === undefined ? options.rateLimiter : await connectSharedBuckets(config.redisUrl, config, logger);
   let deps: AppDeps;
   try {
     const migrations = await storage.migrate(clock.nowMilliseconds());
@@ -172,6 +164,15 @@ export async function startServer(
       await release();
     },
   };
+}
+
+/** Buckets shared through Redis; the Redis code is imported only when a URL names it. */
+async function connectSharedBuckets(redisUrl: string, config: ServerConfig, logger: Logger) {
+  const { SharedRateLimiter } = await import("../domain/ratelimit/shared.ts");
+  return SharedRateLimiter.connect(redisUrl, logger, {
+    keyPrefix: config.redisKeyPrefix,
+    maxBuckets: config.ratelimitBuckets,
+  });
 }
 
 const SLOW_HOUSEKEEPING_INTERVAL_MILLISECONDS = 60_000;

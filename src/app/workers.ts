@@ -24,7 +24,8 @@ import { RateLimiter } from "../domain/ratelimit/limiter.ts";
 import { SharedRateLimiter } from "../domain/ratelimit/shared.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
-import { type ServerConfig, WORKER_INDEX_ENV } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
+import { WORKER_INDEX_ENV } from "./names.ts";
 import { PortInUseError, type RunningServer, startServer } from "./server.ts";
 
 type Message =

@@ -16,10 +16,11 @@
  * - while the change log cannot vouch for the cache (`trusted` false: a node out of sync), nothing is answered from it:
  *   every lookup reads the database.
  */
-import { LRUCache } from "lru-cache";
+import type { LRUCache } from "lru-cache";
 import type { ChangedEntity } from "../db/change-recorder.ts";
 import type { ProjectRow, TenantRow } from "../db/schema.ts";
 import type { Executor, Storage } from "../db/storage.ts";
+import { boundedCache } from "../lib/bounded-cache.ts";
 import { withDeadline } from "../lib/deadline.ts";
 import {
   findCredentialRows,
@@ -60,11 +61,11 @@ export class CredentialCache {
     sizes: CredentialCacheSizes,
     private readonly trusted: () => boolean = () => true,
   ) {
-    this.keyIdBySecretHash = new LRUCache({ max: sizes.keys });
-    this.keys = new LRUCache({ max: sizes.keys });
-    this.projects = new LRUCache({ max: sizes.projects });
-    this.tenants = new LRUCache({ max: sizes.tenants });
-    this.warm = new LRUCache({ max: sizes.keys });
+    this.keyIdBySecretHash = boundedCache(sizes.keys);
+    this.keys = boundedCache(sizes.keys);
+    this.projects = boundedCache(sizes.projects);
+    this.tenants = boundedCache(sizes.tenants);
+    this.warm = boundedCache(sizes.keys);
   }
 
   /** Moves whenever anything is dropped: what was worked out from cached rows at an earlier value may be stale. */

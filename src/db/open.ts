@@ -1,8 +1,8 @@
 /**
  * Which engine: PostgreSQL when a database URL is given (several nodes share it), else SQLite in one file (the
- * embedded default).
+ * embedded default). The PostgreSQL driver (pg, drizzle's pg-core, the listener) is imported only when a URL names
+ * it: a start on SQLite never loads it.
  */
-import { PostgresStorage } from "./postgres.ts";
 import { SqliteStorage } from "./sqlite.ts";
 import type { Storage } from "./storage.ts";
 
@@ -12,8 +12,8 @@ export interface StorageConfig {
   sqlitePath: string;
 }
 
-export function openStorage(config: StorageConfig): Storage {
-  return config.databaseUrl === undefined
-    ? SqliteStorage.open(config.sqlitePath)
-    : new PostgresStorage(config.databaseUrl);
+export async function openStorage(config: StorageConfig): Promise<Storage> {
+  if (config.databaseUrl === undefined) return SqliteStorage.open(config.sqlitePath);
+  const { PostgresStorage } = await import("./postgres.ts");
+  return new PostgresStorage(config.databaseUrl);
 }

@@ -18,6 +18,8 @@ export function parseTrustedProxies(
     .split(",")
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "");
+  // Without trusted proxies no address is ever looked at (and node:net need not load: see lib/address-ranges.ts).
+  if (entries.length === 0) return { ok: true, proxies: NO_TRUSTED_PROXIES };
   const parsed = parseAddressRanges(entries);
   return parsed.ok ? { ok: true, proxies: parsed.ranges } : parsed;
 }

@@ -94,8 +94,13 @@ export function mountRoutes(app: Elysia, deps: AppDeps, routes: readonly AnyRout
         description: describeAccess(spec),
         tags: spec.tags,
         security: SECURITY[spec.credential],
-        [HEADER_PARAMETERS_FIELD]: headerParameters(spec),
-        [RESPONSE_HEADERS_FIELD]: responseHeaders(spec),
+        // Read only by the document, when it is first asked for (document.ts): a getter, so a start never builds them.
+        get [HEADER_PARAMETERS_FIELD]() {
+          return headerParameters(spec);
+        },
+        get [RESPONSE_HEADERS_FIELD]() {
+          return responseHeaders(spec);
+        },
       },
     };
     (app as unknown as { route(method: string, path: string, handler: unknown, hooks: unknown): void }).route(

@@ -1,9 +1,13 @@
 /**
  * IP addresses and ranges (IPv4 and IPv6, single addresses or CIDR) as Node reads them: `net.isIP` tells an address
  * from anything else and `net.BlockList` holds the ranges, so no address arithmetic is written here. Used for the
- * trusted proxies (http/client-ip.ts) and for a key's `ip_allowlist`.
+ * trusted proxies (http/client-ip.ts) and for a key's `ip_allowlist`. node:net is loaded when an address or range is
+ * first read (about 5 ms of every start otherwise): a server without trusted proxies or allowlists never reads one.
  */
-import { BlockList, isIP } from "node:net";
+import type * as Net from "node:net";
+
+let netModule: typeof Net | undefined;
+const net = () => (netModule ??= process.getBuiltinModule("node:net"));
 
 export interface AddressRanges {
   has(address: string): boolean;
@@ -13,7 +17,7 @@ export interface AddressRanges {
 export function parseAddressRanges(
   entries: readonly string[],
 ): { ok: true; ranges: AddressRanges } | { ok: false; bad: string[] } {
-  const list = new BlockList();
+  const list = new (net().BlockList)();
   const bad = entries.filter((entry) => !addRange(list, entry));
   if (bad.length > 0) return { ok: false, bad };
   return {
@@ -41,13 +45,13 @@ export function normaliseAddress(address: string): string {
 function familyOf(address: string): "ipv4" | "ipv6" | null {
   // A zone (fe80::1%eth0) names an interface of one machine: no allowlist or proxy list can mean it.
   if (address.includes("%")) return null;
-  const version = isIP(normaliseAddress(address.trim()));
+  const version = net().isIP(normaliseAddress(address.trim()));
   if (version === 0) return null;
   return version === 4 ? "ipv4" : "ipv6";
 }
 
 /** Adds one entry (an address, or a CIDR range) to the list; false when it is neither. */
-function addRange(ranges: BlockList, entry: string): boolean {
+function addRange(ranges: Net.BlockList, entry: string): boolean {
   const [addressText = "", prefixText, extra] = entry.split("/");
   const family = familyOf(addressText);
   if (family === null || extra !== undefined) return false;

@@ -2,6 +2,8 @@
  * Structured logs, one JSON object per line. Log lines carry ids, codes, routes and timings — never secrets, tokens,
  * headers or bodies; callers pass only fields that are safe to keep.
  */
+import { writeStderr, writeStdout } from "./output.ts";
+
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -19,8 +21,8 @@ export interface Logger {
 export type LogSink = (line: string, level: Exclude<LogLevel, "silent">) => void;
 
 const defaultSink: LogSink = (line, level) => {
-  if (level === "error" || level === "warn") process.stderr.write(`${line}\n`);
-  else process.stdout.write(`${line}\n`);
+  if (level === "error" || level === "warn") writeStderr(`${line}\n`);
+  else writeStdout(`${line}\n`);
 };
 
 export function createLogger(level: LogLevel, sink: LogSink = defaultSink): Logger {

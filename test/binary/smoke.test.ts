@@ -5,7 +5,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, statSync } from "node:fs";
-import { settingsOf } from "../../src/app/commands/command.ts";
+import { settingsOf } from "../../src/app/commands/help.ts";
 import { COMMANDS } from "../../src/app/commands/table.ts";
 import { CONFIG_SETTINGS } from "../../src/app/config.ts";
 import { SQLITE_MIGRATIONS } from "../../src/db/migrate.ts";

@@ -1,7 +1,7 @@
 /** Wire shapes of session tokens, the JWKS and signing keys. */
 import { z } from "zod";
 import { MAX_SCOPES_PER_KEY } from "../../domain/keys/scopes.ts";
-import { MAX_ACTIVATION_LEAD_SECONDS } from "../../domain/sessions/signing-keys.ts";
+import { MAX_ACTIVATION_LEAD_SECONDS } from "../../domain/sessions/activation-lead.ts";
 import { IsoDateTime } from "../../http/wire.ts";
 import { integerFrom } from "../../lib/validation.ts";
 import { Owner, Scope } from "../keys/schemas.ts";

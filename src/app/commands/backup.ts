@@ -1,76 +1,41 @@
 /** `latchkey backup` and `latchkey restore`: the SQLite file copied out while it serves, and put back. */
-
 import { BackupError, type BackupReport, backupSqlite, restoreSqlite } from "../../db/backup.ts";
 import { isEncrypted } from "../../domain/sessions/key-encryption.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { type ServerConfig, storageConfigOf } from "../config.ts";
-import {
-  answerFailure,
-  type Command,
-  type CommandContext,
-  EXIT_FAILED,
-  EXIT_OK,
-  EXIT_USAGE,
-  takeOptions,
-  withConfig,
-} from "./command.ts";
+import { type CommandContext, EXIT_FAILED, EXIT_OK, EXIT_USAGE, POSTGRES_TOOLS } from "./command.ts";
+import { answerFailure, takeOptions, withConfig } from "./kit.ts";
 
-const POSTGRES_TOOLS =
-  "on PostgreSQL use its own tools: pg_dump --format=custom --file FILE, pg_restore (docs/operations.md)";
+export function backup(args: string[], context: CommandContext): Promise<number> {
+  const { values, rest } = takeOptions(args, { to: { type: "string" } });
+  return withConfig(rest, context, (config) =>
+    onSqlite(config, context, "backup", (sqlitePath) => {
+      if (typeof values.to !== "string" || values.to === "") {
+        context.stderr("latchkey: backup needs --to FILE: a new file to write the copy to\n");
+        return EXIT_USAGE;
+      }
+      const report = backupSqlite(sqlitePath, values.to, isEncrypted);
+      context.stdout(`backed up ${sqlitePath} to ${values.to}: ${describe(report)}\n`);
+      return EXIT_OK;
+    }),
+  );
+}
 
-export const backupCommand: Command = {
-  name: "backup",
-  usage: ["backup --to FILE [--db F]"],
-  summary: "copy the SQLite database into a new file, consistently, while servers run and write",
-  details: [
-    "The copy holds every write acknowledged before the backup began. It is as secret as the database: key hashes,\n" +
-      "the audit trail and the private token-signing keys (sealed only when LATCHKEY_MASTER_KEY is set; the report\n" +
-      "says which). It is created readable by its owner only. Serve it directly with `latchkey serve --db FILE`, or\n" +
-      `put it back with \`latchkey restore\`. With --database-url: ${POSTGRES_TOOLS}.`,
-  ],
-  settings: ["db", "databaseUrl"],
-  run: (args, context) => {
-    const { values, rest } = takeOptions(args, { to: { type: "string" } });
-    return withConfig(rest, context, (config) =>
-      onSqlite(config, context, "backup", (sqlitePath) => {
-        if (typeof values.to !== "string" || values.to === "") {
-          context.stderr("latchkey: backup needs --to FILE: a new file to write the copy to\n");
-          return EXIT_USAGE;
-        }
-        const report = backupSqlite(sqlitePath, values.to, isEncrypted);
-        context.stdout(`backed up ${sqlitePath} to ${values.to}: ${describe(report)}\n`);
-        return EXIT_OK;
-      }),
-    );
-  },
-};
-
-export const restoreCommand: Command = {
-  name: "restore",
-  usage: ["restore --from FILE [--db F]"],
-  summary: "put a backup in place of the SQLite database (every server on it stopped first)",
-  details: [
-    "The file being replaced is moved aside to <db>.before-restore-<ms>, never deleted; its stale -wal and -shm\n" +
-      "are not carried over. Start the servers again afterwards, with the LATCHKEY_MASTER_KEY of the backup's time.\n" +
-      `With --database-url: ${POSTGRES_TOOLS}.`,
-  ],
-  settings: ["db", "databaseUrl"],
-  run: (args, context) => {
-    const { values, rest } = takeOptions(args, { from: { type: "string" } });
-    return withConfig(rest, context, (config) =>
-      onSqlite(config, context, "restore", (sqlitePath) => {
-        if (typeof values.from !== "string" || values.from === "") {
-          context.stderr("latchkey: restore needs --from FILE: the backup to restore\n");
-          return EXIT_USAGE;
-        }
-        const report = restoreSqlite(values.from, sqlitePath, isEncrypted, systemClock.nowMilliseconds());
-        const aside = report.replacedMovedTo === null ? "" : `; the previous file is now ${report.replacedMovedTo}`;
-        context.stdout(`restored ${values.from} to ${sqlitePath}: ${describe(report)}${aside}\n`);
-        return EXIT_OK;
-      }),
-    );
-  },
-};
+export function restore(args: string[], context: CommandContext): Promise<number> {
+  const { values, rest } = takeOptions(args, { from: { type: "string" } });
+  return withConfig(rest, context, (config) =>
+    onSqlite(config, context, "restore", (sqlitePath) => {
+      if (typeof values.from !== "string" || values.from === "") {
+        context.stderr("latchkey: restore needs --from FILE: the backup to restore\n");
+        return EXIT_USAGE;
+      }
+      const report = restoreSqlite(values.from, sqlitePath, isEncrypted, systemClock.nowMilliseconds());
+      const aside = report.replacedMovedTo === null ? "" : `; the previous file is now ${report.replacedMovedTo}`;
+      context.stdout(`restored ${values.from} to ${sqlitePath}: ${describe(report)}${aside}\n`);
+      return EXIT_OK;
+    }),
+  );
+}
 
 /** Runs `work` on the configured SQLite file; a database URL or a refused file is answered here. */
 async function onSqlite(

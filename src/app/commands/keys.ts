@@ -4,62 +4,18 @@ import { MigrationError } from "../../db/migrate.ts";
 import { openStorage } from "../../db/open.ts";
 import type { Storage } from "../../db/storage.ts";
 import { SYSTEM_ACTOR } from "../../domain/audit/service.ts";
+import { DEFAULT_ACTIVATION_LEAD_SECONDS, MAX_ACTIVATION_LEAD_SECONDS } from "../../domain/sessions/activation-lead.ts";
 import { deriveMasterKey, MasterKeyError } from "../../domain/sessions/key-encryption.ts";
 import { resealSigningKeys } from "../../domain/sessions/master-key.ts";
-import {
-  DEFAULT_ACTIVATION_LEAD_SECONDS,
-  MAX_ACTIVATION_LEAD_SECONDS,
-  prepareSigningKeys,
-  rotateSigningKey,
-  signingKeyStatus,
-} from "../../domain/sessions/signing-keys.ts";
+import { prepareSigningKeys, rotateSigningKey, signingKeyStatus } from "../../domain/sessions/signing-keys.ts";
 import { systemClock, toIsoString } from "../../lib/clock.ts";
 import { constantTimeEqual } from "../../lib/crypto.ts";
-import { MasterKeyText, NEW_MASTER_KEY_ENV, type ServerConfig, storageConfigOf } from "../config.ts";
-import {
-  answerFailure,
-  type Command,
-  type CommandContext,
-  EXIT_FAILED,
-  EXIT_OK,
-  EXIT_USAGE,
-  takeOptions,
-  withConfig,
-} from "./command.ts";
+import { MasterKeyText, type ServerConfig, storageConfigOf } from "../config.ts";
+import { NEW_MASTER_KEY_ENV } from "../names.ts";
+import { type CommandContext, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from "./command.ts";
+import { answerFailure, takeOptions, withConfig } from "./kit.ts";
 
-const KEY_SETTINGS = ["db", "databaseUrl", "masterKey"] as const;
-
-export const signingKeysCommand: Command = {
-  name: "signing-keys",
-  usage: [
-    "signing-keys list   [--db F | --database-url U]",
-    "signing-keys rotate [--db F | --database-url U] [--activate-in-seconds N]",
-  ],
-  summary: "show or rotate the token-signing keys (a running server picks changes up within 5 s)",
-  details: [
-    "--activate-in-seconds N: how long the new key is published before it signs " +
-      `(0 to ${MAX_ACTIVATION_LEAD_SECONDS},\ndefault ${DEFAULT_ACTIVATION_LEAD_SECONDS}), ` +
-      "so verifiers holding a cached JWKS fetch it first.",
-  ],
-  settings: KEY_SETTINGS,
-  run: signingKeys,
-};
-
-export const masterKeyCommand: Command = {
-  name: "master-key",
-  usage: ["master-key rotate [--db F | --database-url U] [--new-key-stdin]"],
-  summary: "seal every token-signing key under a new LATCHKEY_MASTER_KEY, in one transaction",
-  details: [
-    "The current key comes from LATCHKEY_MASTER_KEY (unset when the keys were never sealed: they are sealed now);\n" +
-      `the new one from ${NEW_MASTER_KEY_ENV}, or from standard input with --new-key-stdin (32+ characters).\n` +
-      "Afterwards restart every latchkey with LATCHKEY_MASTER_KEY set to the new key: the old one no longer opens\n" +
-      "the signing keys, and a server still holding it refuses to seal new ones. Tokens already issued stay valid.",
-  ],
-  settings: KEY_SETTINGS,
-  run: masterKey,
-};
-
-async function signingKeys(args: string[], context: CommandContext): Promise<number> {
+export async function signingKeys(args: string[], context: CommandContext): Promise<number> {
   const [action, ...rest] = args;
   if (action !== "list" && action !== "rotate") {
     context.stderr('latchkey: signing-keys needs "list" or "rotate" (see latchkey signing-keys --help)\n');
@@ -93,7 +49,7 @@ async function signingKeys(args: string[], context: CommandContext): Promise<num
   );
 }
 
-async function masterKey(args: string[], context: CommandContext): Promise<number> {
+export async function masterKey(args: string[], context: CommandContext): Promise<number> {
   const [action, ...rest] = args;
   if (action !== "rotate") {
     context.stderr('latchkey: master-key needs "rotate" (see latchkey master-key --help)\n');
@@ -148,7 +104,7 @@ async function withKeyStorage(
     context.stderr(`latchkey: no SQLite database at ${place.sqlitePath} (give it with --db)\n`);
     return EXIT_USAGE;
   }
-  const storage = openStorage(place);
+  const storage = await openStorage(place);
   try {
     const now = systemClock.nowMilliseconds();
     await storage.migrate(now);

@@ -6,7 +6,8 @@
  * collision). A bucket created for a name not in the LRU starts from that table, so it is never fuller than the
  * evicted one would be. Collisions only ever make a new bucket emptier, never fuller.
  */
-import { LRUCache } from "lru-cache";
+import type { LRUCache } from "lru-cache";
+import { boundedCache } from "../../lib/bounded-cache.ts";
 import type { SharedBucketStats } from "../../lib/metrics.ts";
 import {
   type Bucket,
@@ -58,8 +59,7 @@ export class RateLimiter implements Limiter {
     if ((slots & (slots - 1)) !== 0) throw new RangeError("evictedSlots must be a power of two");
     this.evictedFullAtMs = new Float64Array(slots);
     this.slotMask = slots - 1;
-    this.buckets = new LRUCache<string, StoredBucket>({
-      max: options.maxBuckets,
+    this.buckets = boundedCache<string, StoredBucket>(options.maxBuckets, {
       dispose: (bucket, name, reason) => {
         if (reason !== "evict") return;
         this.evictions++;

@@ -10,14 +10,11 @@ import { RedisClient } from "bun";
 import { withDeadline } from "../../lib/deadline.ts";
 import type { RateLimitPolicy } from "./bucket.ts";
 import { type LeaseResult, type LeaseSource, NODE_LIVENESS_MILLISECONDS } from "./lease-source.ts";
+import { RedisUnreachableError } from "./redis-unreachable.ts";
 
 /** Every lease and heartbeat gives up after this long, and the node decides alone (the hot path waits no longer). */
 const REDIS_DEADLINE_MILLISECONDS = 50;
 const REDIS_CONNECT_MILLISECONDS = 3_000;
-
-export class RedisUnreachableError extends Error {
-  override name = "RedisUnreachableError";
-}
 
 /**
  * KEYS[1] the bucket; ARGV limit, window (ms), tokens wanted, the node's time (ms). Returns {granted, tokens left, ms

@@ -35,7 +35,7 @@ import type { LeaseResult, LeaseSource } from "./lease-source.ts";
 import { type Limiter, RateLimiter } from "./limiter.ts";
 import { RedisLeaseSource } from "./redis-source.ts";
 
-export { RedisUnreachableError } from "./redis-source.ts";
+export { RedisUnreachableError } from "./redis-unreachable.ts";
 
 /** The most tokens one lease takes. */
 const MAX_LEASE = 64;

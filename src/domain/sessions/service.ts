@@ -17,13 +17,8 @@ import { SYSTEM_ACTOR } from "../audit/service.ts";
 import type { Caller } from "../keys/caller.ts";
 import { isManagementScope, scopesBeyondGrantor } from "../keys/scopes.ts";
 import { findProject } from "../tenants/store.ts";
-import {
-  BROWSER_SESSION_TTL_SECONDS,
-  DEFAULT_ACTIVATION_LEAD_SECONDS,
-  type Rotation,
-  rotateSigningKey,
-  type SigningKeyRing,
-} from "./signing-keys.ts";
+import { DEFAULT_ACTIVATION_LEAD_SECONDS } from "./activation-lead.ts";
+import { BROWSER_SESSION_TTL_SECONDS, type Rotation, rotateSigningKey, type SigningKeyRing } from "./signing-keys.ts";
 import { signSessionToken } from "./tokens.ts";
 
 export interface SessionsDeps {

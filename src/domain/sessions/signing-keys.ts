@@ -25,8 +25,6 @@ export const SIGNING_ALGORITHM = "EdDSA";
 export const BROWSER_SESSION_TTL_SECONDS = 60 * 60;
 /** No token lives longer than this; a retired key stays published this long after its last possible signature. */
 export const MAX_TOKEN_LIFETIME_SECONDS = Math.max(SESSION_TTL_SECONDS_MAX, BROWSER_SESSION_TTL_SECONDS);
-export const DEFAULT_ACTIVATION_LEAD_SECONDS = 60;
-export const MAX_ACTIVATION_LEAD_SECONDS = 24 * 60 * 60;
 const RELOAD_INTERVAL_MILLISECONDS = 5_000;
 const UNKNOWN_KID_RELOAD_INTERVAL_MILLISECONDS = 1_000;
 
@@ -196,20 +194,25 @@ export async function prepareSigningKeys(
   actor: AuditActor,
   nowMilliseconds: number,
 ): Promise<PreparedSigningKeys> {
-  const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
-  const created = await storage.writeTransaction(async (tx) => {
-    if ((await listSigningKeys(tx)).length > 0) return false;
-    await insertSigningKey(tx, candidate);
-    await auditSigningKey(
-      tx,
-      actor,
-      "signing_key.created",
-      candidate.kid,
-      { algorithm: candidate.algorithm },
-      nowMilliseconds,
-    );
-    return true;
-  });
+  // Every start but the first finds keys: the key pair is made (outside the transaction: it is async work) only when
+  // there are none, and the transaction checks again, as another process may have added one meanwhile.
+  let created = false;
+  if ((await listSigningKeys(storage.reader)).length === 0) {
+    const candidate = await newSigningKeyRow(masterKey, nowMilliseconds, nowMilliseconds);
+    created = await storage.writeTransaction(async (tx) => {
+      if ((await listSigningKeys(tx)).length > 0) return false;
+      await insertSigningKey(tx, candidate);
+      await auditSigningKey(
+        tx,
+        actor,
+        "signing_key.created",
+        candidate.kid,
+        { algorithm: candidate.algorithm },
+        nowMilliseconds,
+      );
+      return true;
+    });
+  }
   let sealed = created && masterKey !== null ? 1 : 0;
   if (masterKey !== null) {
     for (const row of await listSigningKeys(storage.reader)) {
