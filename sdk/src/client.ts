@@ -169,6 +169,12 @@ export class Latchkey {
       this.call<ResponseBody<"revokeKey">>("DELETE", `/v1/keys/${segment(id)}`, options),
     rotate: (id: string, body: RequestBody<"rotateKey"> = {}, options: RequestOptions = {}) =>
       this.call<ResponseBody<"rotateKey">>("POST", `/v1/keys/${segment(id)}/rotate`, { ...options, body }),
+    /** Which key is this? The record of the key a secret belongs to, never the secret; 404 for any other. */
+    whoami: (secret: string, options: RequestOptions = {}) =>
+      this.call<ApiKey>("POST", "/v1/keys/whoami", { ...options, body: { key: secret } }),
+    /** The key's decisions by outcome (VALID or the refusing code), per UTC hour or day, oldest first. */
+    usage: (id: string, query: QueryOf<"getKeyUsage"> = {}, options: RequestOptions = {}) =>
+      this.call<ResponseBody<"getKeyUsage">>("GET", `/v1/keys/${segment(id)}/usage`, { ...options, query }),
   };
 
   readonly sessions = {

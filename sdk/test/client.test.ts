@@ -43,6 +43,10 @@ describe("the client", () => {
     for await (const key of client.keys.list({ limit: 2, owner: "user_9" }).items()) items.push(key.id);
     expect(items).toEqual([created.id]);
     expect((await client.keys.update(created.id, { name: "renamed" })).name).toBe("renamed");
+    expect((await client.keys.whoami(created.secret)).id).toBe(created.id);
+    await client.verify({ key: created.secret });
+    const usage = await client.keys.usage(created.id, { granularity: "hour" });
+    expect(usage.data.map((period) => period.outcomes.VALID)).toEqual([1]);
     const rotated = await client.keys.rotate(created.id);
     expect(rotated.secret).not.toBe(created.secret);
     expect(await client.keys.revoke(created.id)).toEqual({ id: created.id, object: "api_key", revoked: true });
