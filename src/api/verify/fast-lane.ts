@@ -11,8 +11,8 @@
  * validation of the input and of the response (the contract tests and fuzzers check every answer against the
  * document); working out the client's address unless some address may be throttled (see FailureWatch).
  */
-import { admit, NO_CLIENT_ADDRESS, NO_REQUEST_METHOD, type WarmAdmission } from "../../auth/admission.ts";
-import { type AccessSpec, bearerSecretOf, type PresentedCredentials } from "../../auth/authenticate.ts";
+import { admit, NO_REQUEST_METHOD, type WarmAdmission } from "../../auth/admission.ts";
+import { bearerSecretOf } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
 import type { BucketDecision } from "../../domain/ratelimit/bucket.ts";
 import { BUCKET_KINDS } from "../../domain/ratelimit/buckets.ts";
@@ -30,12 +30,13 @@ import {
 } from "../../http/request-state.ts";
 import {
   authorizationOf,
+  DATA_PLANE,
   identityHeaders,
   METHOD_HEADERS,
   REQUIRED_SCOPES_HEADER,
   SCOPE_QUERY_HEADER,
 } from "./forward-auth.ts";
-import { verificationOf } from "./routes.ts";
+import { verificationAdmissionOf, verificationOf } from "./routes.ts";
 import { AuthzQuery, VerifyBody } from "./schemas.ts";
 
 export const AUTHZ_PATH = "/v1/authz";
@@ -136,15 +137,9 @@ export async function warmVerification(
   const text = await request.text();
   const body = verifyBodyOf(text);
   const nowMilliseconds = deps.clock.nowMilliseconds();
-  const admitting =
-    body &&
-    admit(
-      deps,
-      { ...DATA_PLANE, scopes: body.scopes, scopeQuery: body.scope_query },
-      verifyRequestOf(body),
-      nowMilliseconds,
-      true,
-    );
+  // X-Project-Id is absent (checked above).
+  const verification = body && verificationAdmissionOf(body, null);
+  const admitting = verification && admit(deps, verification.spec, verification.request, nowMilliseconds, true);
   const answering =
     admitting &&
     answered(deps, admitting, ({ principal, bucket, refusal }) => {
@@ -163,9 +158,6 @@ export async function warmVerification(
   carrySocketAddress(copy, socketAddressOf(server, request));
   return pipeline(copy);
 }
-
-/** What both routes ask of a credential: the data plane's question, under the verify module. */
-const DATA_PLANE: AccessSpec = { credential: "key_or_session", module: "verify", dataPlane: true };
 
 /** The answer built from the admission memory decided, or null when it could not and the pipeline must. */
 function answered(
@@ -286,20 +278,4 @@ function verifyBodyOf(text: string): VerifyBody | null {
   }
   const parsed = VerifyBody.safeParse(body);
   return parsed.success ? parsed.data : null;
-}
-
-/** The admission request of a verification body: the host API asks about a credential (see routes.ts). */
-function verifyRequestOf(body: VerifyBody) {
-  const presented: PresentedCredentials = {
-    secret: body.key ?? null,
-    sessionToken: body.token ?? null,
-    origin: body.origin ?? null,
-    projectId: null,
-  };
-  return {
-    method: NO_REQUEST_METHOD,
-    presented,
-    clientIp: NO_CLIENT_ADDRESS,
-    allowlistAddress: () => body.ip ?? null,
-  };
 }

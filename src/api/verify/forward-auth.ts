@@ -5,7 +5,7 @@
  * rule is decided on is the original request's, which the proxy names in a header.
  */
 import { admit, writeBucketFields } from "../../auth/admission.ts";
-import { presentedBy } from "../../auth/authenticate.ts";
+import { type AccessSpec, presentedBy } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
 import type { ScopeQuery } from "../../domain/keys/scope-query.ts";
 import { type HttpMethod, RATE_LIMIT_HEADERS, type ResponseHeader, route } from "../../http/route.ts";
@@ -81,6 +81,9 @@ const REFUSAL_HEADERS: ResponseHeader[] = ["X-Latchkey-Error"];
 const FORWARD_AUTH_METHODS: HttpMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 // Envoy's HTTP ext_authz appends the original path to its path prefix, so forward-auth also answers below it.
 const FORWARD_AUTH_PATHS = ["/v1/authz", "/v1/authz/*"];
+/** What verification and forward-auth ask of a credential: the data plane's question, under the verify module. */
+export const DATA_PLANE: AccessSpec = { credential: "key_or_session", module: "verify", dataPlane: true };
+
 export const REQUIRED_SCOPES_HEADER = "x-latchkey-required-scopes";
 export const SCOPE_QUERY_HEADER = "x-latchkey-scope-query";
 
@@ -163,11 +166,9 @@ export const forwardAuthRoutes = [
           const admission = await admit(
             deps,
             {
-              credential: "key_or_session",
-              module: "verify",
+              ...DATA_PLANE,
               scopes: requiredScopes(query.scopes, request.headers),
               scopeQuery: requiredScopeQuery(query.scope_query, request.headers),
-              dataPlane: true,
             },
             {
               method: originalMethodOf(request.headers, method),

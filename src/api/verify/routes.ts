@@ -4,17 +4,19 @@
  * memory); forward-auth for proxies is its sibling, in forward-auth.ts.
  */
 import {
+  type AdmissionRequest,
   admit,
   type BucketAnswer,
   NO_CLIENT_ADDRESS,
   NO_REQUEST_METHOD,
   writeBucketFields,
 } from "../../auth/admission.ts";
+import type { AccessSpec } from "../../auth/authenticate.ts";
 import type { Principal } from "../../auth/principal.ts";
 import { RATE_LIMIT_HEADERS, route } from "../../http/route.ts";
 import { toIsoStringOrNull } from "../../lib/clock.ts";
 import type { ErrorDetail } from "../../lib/errors.ts";
-import { forwardAuthRoutes } from "./forward-auth.ts";
+import { DATA_PLANE, forwardAuthRoutes } from "./forward-auth.ts";
 import { VerifyBody, VerifyResult } from "./schemas.ts";
 
 /** The answer of POST /v1/keys/verify. */
@@ -47,6 +49,29 @@ function ownerOf(principal: Principal): string | null {
   return principal.kind === "session" ? principal.subject : principal.owner;
 }
 
+/**
+ * The admission of a verification body, for the route and its fast lane alike. The host API is the caller: its
+ * address must not collect its end users' failures. It asks about a credential, not on behalf of one browser request,
+ * so there is no method to apply the browser rule to: the host API applies it with its own request's method (`origin`
+ * still checks the project's origins). A key's ip_allowlist judges the address the host API saw, which it names in
+ * `ip`.
+ */
+export function verificationAdmissionOf(body: VerifyBody, projectId: string | null) {
+  const spec: AccessSpec = { ...DATA_PLANE, scopes: body.scopes, scopeQuery: body.scope_query };
+  const request: AdmissionRequest = {
+    method: NO_REQUEST_METHOD,
+    presented: {
+      secret: body.key ?? null,
+      sessionToken: body.token ?? null,
+      origin: body.origin ?? null,
+      projectId,
+    },
+    clientIp: NO_CLIENT_ADDRESS,
+    allowlistAddress: () => body.ip ?? null,
+  };
+  return { spec, request };
+}
+
 export const verifyRoutes = [
   route({
     method: "POST",
@@ -66,28 +91,8 @@ export const verifyRoutes = [
     responses: { 200: VerifyResult },
     answerHeaders: { 200: RATE_LIMIT_HEADERS },
     handle: async ({ deps, body, request, nowMilliseconds, responseHeaders }) => {
-      const presented = {
-        secret: body.key ?? null,
-        sessionToken: body.token ?? null,
-        origin: body.origin ?? null,
-        projectId: request.headers.get("x-project-id"),
-      };
-      const admission = await admit(
-        deps,
-        {
-          credential: "key_or_session",
-          module: "verify",
-          scopes: body.scopes,
-          scopeQuery: body.scope_query,
-          dataPlane: true,
-        },
-        // The host API is the caller: its address must not collect its end users' failures. It asks about a
-        // credential, not on behalf of one browser request, so there is no method to apply the browser rule to:
-        // the host API applies it with its own request's method (`origin` still checks the project's origins).
-        // A key's ip_allowlist judges the address the host API saw, which it names in `ip`.
-        { method: NO_REQUEST_METHOD, presented, clientIp: NO_CLIENT_ADDRESS, allowlistAddress: () => body.ip ?? null },
-        nowMilliseconds,
-      );
+      const verification = verificationAdmissionOf(body, request.headers.get("x-project-id"));
+      const admission = await admit(deps, verification.spec, verification.request, nowMilliseconds);
       writeBucketFields(admission, nowMilliseconds, responseHeaders);
       const code = admission.refusal?.code ?? "VALID";
       deps.metrics.recordVerification(code);
