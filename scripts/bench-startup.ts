@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { freePort } from "../test/support/ports.ts";
 import { buildBinary, makeTempDir } from "../test/support/run-binary.ts";
 import { positiveNumberFlag } from "./lib/args.ts";
+import { COMPILE_FLAGS } from "./lib/compile.ts";
 
 const { values: options } = parseArgs({
   options: {
@@ -40,22 +41,11 @@ function compileBare(): string {
   const source = join(workspace.path, "bare.ts");
   const outfile = join(workspace.path, "bare");
   writeFileSync(source, BARE_SOURCE);
-  // The flags of scripts/build.ts.
-  const build = Bun.spawnSync(
-    [
-      process.execPath,
-      "build",
-      "--compile",
-      "--minify",
-      "--bytecode",
-      "--format=esm",
-      "--target=bun",
-      source,
-      "--outfile",
-      outfile,
-    ],
-    { cwd: workspace.path, stdout: "pipe", stderr: "pipe" },
-  );
+  const build = Bun.spawnSync([process.execPath, "build", ...COMPILE_FLAGS, source, "--outfile", outfile], {
+    cwd: workspace.path,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (build.exitCode !== 0) throw new Error(`bare build failed: ${build.stderr.toString()}`);
   return outfile;
 }

@@ -5,6 +5,7 @@
  *   bun run build [--outfile dist/latchkey]
  */
 import { parseArgs } from "node:util";
+import { COMPILE_FLAGS } from "./lib/compile.ts";
 
 const { values } = parseArgs({ options: { outfile: { type: "string", default: "dist/latchkey" } } });
 const root = new URL("..", import.meta.url).pathname;
@@ -14,11 +15,7 @@ const build = Bun.spawnSync(
   [
     process.execPath,
     "build",
-    "--compile",
-    "--minify",
-    "--bytecode",
-    "--format=esm",
-    "--target=bun",
+    ...COMPILE_FLAGS,
     // Each command's modules (and the PostgreSQL driver, the docs) in chunks of their own inside the binary, so a
     // start reads and evaluates only what it imports.
     "--splitting",
