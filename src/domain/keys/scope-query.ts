@@ -58,22 +58,17 @@ export function parseScopeQuery(text: string): ParsedScopeQuery {
   const keyword = (token: Token | undefined, word: "AND" | "OR") => token?.text.toUpperCase() === word;
 
   // query := and ("OR" and)* ; and := term ("AND" term)* ; term := scope | "(" query ")"
-  const parseOr = (depth: number): ScopeQuery => {
-    const parts = [parseAnd(depth)];
-    while (keyword(peek(), "OR")) {
+  /** Parts read by `part`, joined by `word`: one part stands for itself. */
+  const joined = (word: "AND" | "OR", part: (depth: number) => ScopeQuery, depth: number): ScopeQuery => {
+    const parts = [part(depth)];
+    while (keyword(peek(), word)) {
       next++;
-      parts.push(parseAnd(depth));
+      parts.push(part(depth));
     }
-    return parts.length === 1 ? parts[0]! : { kind: "or", parts };
+    return parts.length === 1 ? parts[0]! : { kind: word === "AND" ? "and" : "or", parts };
   };
-  const parseAnd = (depth: number): ScopeQuery => {
-    const parts = [parseTerm(depth)];
-    while (keyword(peek(), "AND")) {
-      next++;
-      parts.push(parseTerm(depth));
-    }
-    return parts.length === 1 ? parts[0]! : { kind: "and", parts };
-  };
+  const parseOr = (depth: number): ScopeQuery => joined("OR", parseAnd, depth);
+  const parseAnd = (depth: number): ScopeQuery => joined("AND", parseTerm, depth);
   const parseTerm = (depth: number): ScopeQuery => {
     const token = peek();
     if (token === undefined) throw new QuerySyntaxError(text.length, "expected a scope or (");
