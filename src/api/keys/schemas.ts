@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { ApiKeyRow } from "../../db/schema.ts";
 import { MAX_SCOPE_LENGTH, MAX_SCOPES_PER_KEY, SCOPE_PATTERN } from "../../domain/keys/scopes.ts";
 import { ROTATION_GRACE_SECONDS_MAX } from "../../domain/keys/service.ts";
+import { DAY_MILLISECONDS } from "../../domain/keys/usage.ts";
 import {
   displayText,
   IsoDateTime,
@@ -115,7 +116,7 @@ export const KeyUsageQuery = z
     const maxDays = USAGE_RANGE_DAYS_MAX[query.granularity];
     if (startMs !== undefined && endMs !== undefined) {
       if (startMs > endMs) context.addIssue({ code: "custom", path: ["start"], message: "must not be after end" });
-      else if (endMs - startMs > maxDays * 86_400_000) {
+      else if (endMs - startMs > maxDays * DAY_MILLISECONDS) {
         context.addIssue({ code: "custom", path: ["start"], message: `must be at most ${maxDays} days before end` });
       }
     }
